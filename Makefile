@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both build .venv/ first (`make install`) and start the services they need.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NPM_DIR := tests/conformance
+NPM_STAMP := $(NPM_DIR)/node_modules/.installed
+
+.PHONY: install test demo services clean bench
+
+install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP))
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+# npm packages used only by the conformance tests (official Rocket.Chat clients).
+$(NPM_STAMP): $(NPM_DIR)/package.json $(wildcard $(NPM_DIR)/package-lock.json)
+	@command -v npm >/dev/null || { echo "MISSING: node + npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(NPM_DIR) && { if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi; }
+	@touch $@
+
+services:
+	@scripts/ensure-services.sh redis postgres
+
+test: install services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	@scripts/demo.sh
+
+bench: install services
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(NPM_DIR)/node_modules
