@@ -1,0 +1,180 @@
+"""Bind site people to Rocket.Chat accounts. Pure: decides, never reads or writes.
+
+Order of precedence, per person in site order:
+1. an :class:`AccountLink` (the immutable ``rc_user_id``) wins; a link to an account that no longer
+   exists is re-created for an active person (keeping the old username when it is free);
+2. otherwise an existing account is *adopted* only as ``RCSYNC["IDENTITY"]["adopt"]`` allows
+   (default: same email, and the site says the email is verified);
+3. otherwise a new account is planned, with a username derived from the site username and collisions
+   resolved deterministically (``name``, ``name-2``, ... in site order).
+Anything that cannot be resolved becomes a per-person issue with a reason; it never stops the others.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from .config import SyncConfig
+from .identity import assign_usernames, email_key
+from .person import SitePerson, site_sort_key
+from .policy import DesiredAccount
+from .state import ObservedAccount, ObservedState
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A person's desired account bound to an observed account (``user_id``) or to be created (None)."""
+
+    desired: DesiredAccount
+    user_id: str | None
+    username: str
+    adopted: bool = False
+    created_by_bridge: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PersonIssue:
+    """Why a person gets no operations: status ``error`` (bad site data), ``conflict`` (identity
+    clash with Rocket.Chat) or ``skipped`` (nothing to do, e.g. an inactive person without account)."""
+
+    site_id: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Matching:
+    targets: tuple[Target, ...]
+    issues: tuple[PersonIssue, ...]
+    #: (user_id, username) of accounts no site person is linked to and rcsync did not create; left
+    #: alone and listed (only known after a complete, bulk observation).
+    unmanaged: tuple[tuple[str, str], ...]
+
+
+def _eligible(acct: ObservedAccount, observed: ObservedState, bound: dict[str, str]) -> bool:
+    return acct.type == "user" and acct.user_id != observed.service_user_id and acct.user_id not in bound
+
+
+def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: ObservedState,
+                 config: SyncConfig) -> Matching:
+    """Bind every (person, desired) pair; see the module docstring for the rules."""
+    pairs = sorted(people, key=lambda pd: site_sort_key(pd[0].site_id))
+    issues: list[PersonIssue] = []
+    bound: dict[str, str] = {}  # user_id -> site_id
+    targets: dict[str, Target] = {}
+    new: dict[str, DesiredAccount] = {}
+    preferred: dict[str, str] = {}
+    seen: set[str] = set()
+    unique: list[tuple[SitePerson, DesiredAccount]] = []
+    for person, desired in pairs:
+        if person.site_id in seen:
+            issues.append(PersonIssue(person.site_id, "error", "duplicate site id in input"))
+            continue
+        seen.add(person.site_id)
+        unique.append((person, desired))
+
+    # Pass 1: linked people claim their accounts before anyone may adopt them.
+    for person, desired in unique:
+        link = person.link
+        if link is None:
+            continue
+        acct = observed.accounts.get(link.rc_user_id)
+        if acct is not None and acct.user_id == observed.service_user_id:
+            issues.append(PersonIssue(person.site_id, "conflict",
+                                      "linked to the rcsync service account, which is never managed"))
+        elif acct is not None and acct.user_id in bound:
+            issues.append(PersonIssue(person.site_id, "conflict",
+                                      f"account {acct.user_id} is already linked to site user {bound[acct.user_id]}"))
+        elif acct is not None:
+            bound[acct.user_id] = person.site_id
+            targets[person.site_id] = Target(desired, acct.user_id, acct.username,
+                                             created_by_bridge=link.created_by_bridge)
+        elif desired.remove is not None:
+            issues.append(PersonIssue(person.site_id, "skipped",
+                                      f"linked account {link.rc_user_id} no longer exists in Rocket.Chat"))
+        else:
+            new[person.site_id] = desired
+            preferred[person.site_id] = link.rc_username
+
+    # Pass 2: unlinked people adopt or get a new account.
+    by_email = observed.by_email()
+    by_name = observed.by_username()
+    adopt = config.identity.adopt
+    for person, desired in unique:
+        if person.link is not None:
+            continue
+        if desired.remove is not None:
+            issues.append(PersonIssue(person.site_id, "skipped", "inactive on the site and has no linked account"))
+            continue
+        key = email_key(desired.email)
+        same_email = [a for a in by_email.get(key, []) if a.type == "user"] if key else []
+        chosen: ObservedAccount | None = None
+        for mode in adopt:
+            if mode in ("email", "email_verified") and same_email:
+                if mode == "email_verified" and not desired.email_verified:
+                    continue
+                cand = [a for a in same_email if _eligible(a, observed, bound)]
+                if len(cand) == 1:
+                    chosen = cand[0]
+                    break
+            if mode == "username":
+                acct = by_name.get(desired.username.lower())
+                if acct is not None and _eligible(acct, observed, bound):
+                    chosen = acct
+                    break
+        if chosen is not None:
+            bound[chosen.user_id] = person.site_id
+            targets[person.site_id] = Target(desired, chosen.user_id, chosen.username, adopted=True,
+                                             created_by_bridge=False)
+            continue
+        if same_email:
+            holder = same_email[0]
+            why = ("the site email is not verified" if "email_verified" in adopt and not desired.email_verified
+                   else f"IDENTITY.adopt={list(adopt)} does not allow adopting it")
+            if holder.user_id in bound:
+                why = f"it is linked to site user {bound[holder.user_id]}"
+            issues.append(PersonIssue(person.site_id, "conflict",
+                                      f"email is already used by Rocket.Chat account @{holder.username} "
+                                      f"({holder.user_id}); not adopted because {why}"))
+            continue
+        new[person.site_id] = desired
+        preferred[person.site_id] = desired.username
+
+    # Emails must be unique in Rocket.Chat: the first person (site order) keeps a shared email; for
+    # later ones a new account is an error and a linked account simply does not get it.
+    email_owner: dict[str, str] = {}
+    for site_id in sorted(list(targets) + list(new), key=site_sort_key):
+        desired = targets[site_id].desired if site_id in targets else new[site_id]
+        key = email_key(desired.email)
+        if key is None:
+            if site_id in new:
+                del new[site_id]
+                issues.append(PersonIssue(site_id, "error", "missing or invalid email (Rocket.Chat requires one)"))
+            continue
+        if key in email_owner:
+            reason = f"duplicate email, also used by site user {email_owner[key]}"
+            if site_id in new:
+                del new[site_id]
+                issues.append(PersonIssue(site_id, "error", reason))
+            else:
+                t = targets[site_id]
+                targets[site_id] = replace(t, desired=replace(t.desired, email=None))
+            continue
+        email_owner[key] = site_id
+
+    taken = {a.username for a in observed.accounts.values()} | set(config.identity.reserved)
+    taken |= {t.username for t in targets.values()}
+    names = assign_usernames({s: preferred[s] for s in new}, taken,
+                             max_length=config.identity.username_max_length,
+                             order=sorted(new, key=site_sort_key))
+    for site_id, desired in new.items():
+        targets[site_id] = Target(desired, None, names[site_id])
+
+    unmanaged: tuple[tuple[str, str], ...] = ()
+    if observed.complete:
+        unmanaged = tuple(sorted(
+            (a.user_id, a.username) for a in observed.accounts.values()
+            if a.user_id not in bound and a.type == "user" and a.user_id != observed.service_user_id))
+    ordered = tuple(targets[s] for s in sorted(targets, key=site_sort_key))
+    issues.sort(key=lambda i: site_sort_key(i.site_id))
+    return Matching(ordered, tuple(issues), unmanaged)

@@ -1,0 +1,148 @@
+"""Operation values: what a plan is made of. Frozen, hashable, comparable, free of secrets.
+
+``user_id=None`` on a per-user operation refers to the account that a ``CreateUser`` of the same
+``site_id`` earlier in the plan creates; the executor fills it in. ``PHASE`` fixes the order in which
+kinds are applied (create before use, invite before granting a room role, kick before deactivating so
+the membership is still visible), and :func:`sort_key` gives a total, deterministic order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Union
+
+from .person import site_sort_key
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRole:
+    name: str
+    kind: ClassVar[str] = "create_role"
+    site_id: ClassVar[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRoom:
+    room: str  # managed room key
+    name: str
+    type: str  # "c" | "p"
+    kind: ClassVar[str] = "create_room"
+    site_id: ClassVar[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUser:
+    site_id: str
+    username: str
+    name: str
+    email: str
+    verified: bool
+    roles: tuple[str, ...]  # global role names given at creation (existing roles only)
+    kind: ClassVar[str] = "create_user"
+    user_id: ClassVar[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProfile:
+    site_id: str
+    user_id: str
+    name: str | None = None
+    email: str | None = None
+    kind: ClassVar[str] = "update_profile"
+
+
+@dataclass(frozen=True, slots=True)
+class SetActive:
+    site_id: str
+    user_id: str
+    active: bool
+    kind: ClassVar[str] = "set_active"
+
+
+@dataclass(frozen=True, slots=True)
+class AddRole:
+    site_id: str
+    user_id: str | None
+    username: str
+    role: str
+    kind: ClassVar[str] = "add_role"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRole:
+    site_id: str
+    user_id: str | None
+    username: str
+    role: str
+    kind: ClassVar[str] = "remove_role"
+
+
+@dataclass(frozen=True, slots=True)
+class InviteToRoom:
+    site_id: str
+    user_id: str | None
+    room: str
+    kind: ClassVar[str] = "invite"
+
+
+@dataclass(frozen=True, slots=True)
+class KickFromRoom:
+    site_id: str
+    user_id: str
+    room: str
+    kind: ClassVar[str] = "kick"
+
+
+@dataclass(frozen=True, slots=True)
+class AddRoomRole:
+    site_id: str
+    user_id: str | None
+    room: str
+    role: str
+    kind: ClassVar[str] = "add_room_role"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRoomRole:
+    site_id: str
+    user_id: str
+    room: str
+    role: str
+    kind: ClassVar[str] = "remove_room_role"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser:
+    site_id: str
+    user_id: str
+    kind: ClassVar[str] = "delete_user"
+
+
+Operation = Union[CreateRole, CreateRoom, CreateUser, UpdateProfile, SetActive, AddRole, RemoveRole,
+                  InviteToRoom, KickFromRoom, AddRoomRole, RemoveRoomRole, DeleteUser]
+
+ALL_KINDS = ("create_role", "create_room", "create_user", "activate", "update_profile", "add_role",
+             "remove_role", "invite", "add_room_role", "remove_room_role", "kick", "deactivate",
+             "delete_user")
+#: Kinds the safety guard counts: they take something away from people.
+DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick"})
+READ_ONLY_KINDS: frozenset[str] = frozenset()
+
+
+def op_kind(op: Operation) -> str:
+    """Reporting kind; ``SetActive`` splits into ``activate`` and ``deactivate``."""
+    if isinstance(op, SetActive):
+        return "activate" if op.active else "deactivate"
+    return op.kind
+
+
+PHASE = {k: i for i, k in enumerate(ALL_KINDS)}
+
+
+def sort_key(op: Operation) -> tuple:
+    """Total order: phase, then the room/role the op is about, then site order, then the rest."""
+    kind = op_kind(op)
+    about = getattr(op, "room", None) or getattr(op, "role", None) or getattr(op, "name", "")
+    if isinstance(op, (AddRoomRole, RemoveRoomRole)):
+        about = f"{op.room}:{op.role}"
+    site = site_sort_key(op.site_id) if op.site_id is not None else (0, 0, "")
+    return (PHASE[kind], about, site, repr(op))

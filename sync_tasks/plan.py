@@ -1,0 +1,159 @@
+"""The planner: desired state + observed state + ownership -> the minimal, ordered list of operations.
+
+Pure and total: no I/O, no clock, no randomness; the same input always gives the same tuple. Rules:
+
+* Only managed things are touched: global roles in ``RCSYNC["ROLES"]``, rooms in ``RCSYNC["ROOMS"]``,
+  room roles in ``RCSYNC["ROOM_ROLES"]`` inside managed rooms. Everything else an account holds
+  (a manually granted ``admin`` when ``admin`` is unmanaged, other rooms, other room roles) survives.
+* Minimal: an operation is emitted only when its effect does not already hold in the observed state.
+* Unknown membership (a deactivated account seen through ``*.members``, which hides it) is never a
+  reason to kick; on reactivation the desired rooms are invited (a no-op for an existing member,
+  reference §5.4), so there is no kick/re-invite churn.
+* Deprovisioning (``remove="deactivate"``) kicks from the managed rooms first, while the membership is
+  still visible, then deactivates; global roles are kept. ``"delete"`` deletes; ``"leave"`` does nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .config import SyncConfig
+from .identity import email_key
+from .match import Target
+from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind,
+                  sort_key)
+from .state import ObservedAccount, ObservedState
+
+__all__ = ["Ownership", "plan_changes", "ownership_from_config", "count_by_kind", "memberships_to_reveal"]
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """What rcsync owns and may change. Built from the config; a separate value so tests and the
+    property checks can vary it independently."""
+
+    roles: frozenset[str]
+    rooms: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, type)
+    room_roles: frozenset[str] = frozenset({"moderator"})
+    create_roles: bool = True
+    create_rooms: frozenset[str] = frozenset()  # room keys that may be created
+    sync_profile: bool = True
+
+
+def ownership_from_config(config: SyncConfig) -> Ownership:
+    return Ownership(
+        roles=frozenset(config.managed_roles),
+        rooms={r.key: (r.name, r.type) for r in config.rooms},
+        room_roles=frozenset(config.managed_room_roles),
+        create_roles=config.create_missing_roles,
+        create_rooms=frozenset(r.key for r in config.rooms if r.create),
+        sync_profile=config.identity.sync_profile,
+    )
+
+
+def _plan_new(t: Target, observed: ObservedState, own: Ownership) -> list[Operation]:
+    d = t.desired
+    roles = d.roles or frozenset()
+    at_create = tuple(sorted(r for r in roles if r in observed.roles))
+    ops: list[Operation] = [CreateUser(d.site_id, t.username, d.name, d.email or "", d.email_verified, at_create)]
+    ops += [AddRole(d.site_id, None, t.username, r) for r in sorted(roles) if r not in observed.roles]
+    if not at_create and "user" in own.roles and "user" not in roles:
+        # users.create with no roles falls back to Accounts_Registration_Users_Default_Roles ("user").
+        ops.append(RemoveRole(d.site_id, None, t.username, "user"))
+    ops += [InviteToRoom(d.site_id, None, room) for room in sorted(d.rooms & own.rooms.keys())]
+    ops += [AddRoomRole(d.site_id, None, room, role) for room, role in sorted(d.room_roles)
+            if room in own.rooms and role in own.room_roles]
+    return ops
+
+
+def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, own: Ownership,
+                   email_holders: dict[str, str]) -> list[Operation]:
+    d = t.desired
+    sid, uid = d.site_id, acct.user_id
+    if d.remove == "leave":
+        return []
+    if d.remove == "delete":
+        return [DeleteUser(sid, uid)]
+    ops: list[Operation] = []
+    known = acct.known_rooms & own.rooms.keys()
+    held_room_roles = {(room, role) for room, role in acct.room_roles if room in own.rooms and role in own.room_roles}
+    if d.active:
+        if not acct.active:
+            ops.append(SetActive(sid, uid, True))
+        if own.sync_profile:
+            name = d.name if d.name and d.name != acct.name else None
+            email = None
+            key = email_key(d.email)
+            if (key and acct.email is not None and key != email_key(acct.email)
+                    and email_holders.get(key, uid) == uid):
+                email = d.email
+            if name is not None or email is not None:
+                ops.append(UpdateProfile(sid, uid, name=name, email=email))
+        if d.roles is not None:
+            managed_held = acct.roles & own.roles
+            ops += [AddRole(sid, uid, acct.username, r) for r in sorted((d.roles & own.roles) - acct.roles)]
+            ops += [RemoveRole(sid, uid, acct.username, r) for r in sorted(managed_held - d.roles)]
+        want_rooms = d.rooms & own.rooms.keys()
+        ops += [InviteToRoom(sid, uid, room) for room in sorted(want_rooms - known)]
+        kicks = sorted(known - want_rooms)
+        want_rr = {(room, role) for room, role in d.room_roles if room in own.rooms and role in own.room_roles}
+        ops += [AddRoomRole(sid, uid, room, role) for room, role in sorted(want_rr - held_room_roles)]
+        # Kicking removes the user's room roles too (reference §5.4), so no RemoveRoomRole there.
+        ops += [RemoveRoomRole(sid, uid, room, role) for room, role in sorted(held_room_roles - want_rr)
+                if room not in kicks]
+        ops += [KickFromRoom(sid, uid, room) for room in kicks]
+    else:  # deactivate
+        ops += [KickFromRoom(sid, uid, room) for room in sorted(known)]
+        if acct.active:
+            ops.append(SetActive(sid, uid, False))
+    return ops
+
+
+def plan_changes(targets: Iterable[Target], observed: ObservedState, own: Ownership) -> tuple[Operation, ...]:
+    """The ordered operations that make Rocket.Chat match ``targets``. See the module docstring."""
+    ops: list[Operation] = []
+    if own.create_roles:
+        ops += [CreateRole(r) for r in sorted(own.roles - observed.roles.keys())]
+    for key in sorted(own.create_rooms - observed.rooms.keys()):
+        name, rtype = own.rooms[key]
+        ops.append(CreateRoom(key, name, rtype))
+    email_holders = {email_key(a.email): a.user_id for a in observed.accounts.values() if a.email}
+    for t in targets:
+        if t.user_id is None:
+            if t.desired.remove is None:
+                ops += _plan_new(t, observed, own)
+            continue
+        acct = observed.accounts.get(t.user_id)
+        if acct is None or acct.user_id == observed.service_user_id:
+            continue
+        ops += _plan_existing(t, acct, observed, own, email_holders)
+    ops.sort(key=sort_key)
+    return tuple(ops)
+
+
+def count_by_kind(ops: Iterable[Operation]) -> dict[str, int]:
+    """Counts per reporting kind (``activate``/``deactivate`` split), sorted by kind name."""
+    counts: dict[str, int] = {}
+    for op in ops:
+        k = op_kind(op)
+        counts[k] = counts.get(k, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def memberships_to_reveal(targets: Iterable[Target], observed: ObservedState) -> tuple[str, ...]:
+    """Accounts to be reactivated whose room memberships a bulk read could not see.
+
+    Reactivating such an account would make its hidden memberships visible again, including ones the
+    policy no longer wants; reading them first (one ``users.info`` each, which lists subscriptions
+    regardless of the active flag) keeps the plan exact, so the next run has nothing left to do.
+    Reactivations are rare (a returning person), so this costs a handful of reads, not one per user.
+    """
+    out = []
+    for t in targets:
+        if t.user_id is None or t.desired.remove is not None:
+            continue
+        acct = observed.accounts.get(t.user_id)
+        if acct is not None and acct.rooms is None:
+            out.append(t.user_id)
+    return tuple(out)

@@ -1,0 +1,74 @@
+"""What Rocket.Chat has, as far as rcsync needs to know: the observed state the planner diffs against.
+
+Membership of a *deactivated* account cannot be read in bulk: ``channels.members``/``groups.members``
+list only ``active:true`` users (reference §5.3, ``server/lib/findUsersOfRoom.ts``), although the
+subscriptions remain. So ``ObservedAccount.rooms`` is ``None`` ("unknown") for accounts whose
+membership was not observable; the planner never kicks or re-invites on the strength of an unknown
+membership. Room roles (``channels.roles``/``groups.roles``) are read from subscriptions and do include
+deactivated users, so a held room role still proves membership of that room.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedAccount:
+    """One Rocket.Chat user account. ``roles`` are global role *names* (ids mapped back to names)."""
+
+    user_id: str
+    username: str
+    name: str = ""
+    email: str | None = None
+    email_verified: bool = False
+    active: bool = True
+    roles: frozenset[str] = frozenset()
+    rooms: frozenset[str] | None = frozenset()  # managed room keys; None = unknown
+    room_roles: frozenset[tuple[str, str]] = frozenset()  # (managed room key, room role)
+    type: str = "user"
+
+    @property
+    def known_rooms(self) -> frozenset[str]:
+        """Managed rooms the account certainly belongs to (a room role implies membership)."""
+        held = frozenset(room for room, _ in self.room_roles)
+        return held if self.rooms is None else self.rooms | held
+
+    def with_(self, **changes) -> "ObservedAccount":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedRoom:
+    key: str
+    room_id: str
+    name: str
+    type: str  # "c" | "p"
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    """A snapshot of Rocket.Chat.
+
+    ``complete=True`` means ``accounts`` holds every account (a full ``users.list`` read), so an
+    account missing from it does not exist and unlinked accounts can be listed as unmanaged.
+    ``complete=False`` (targeted sync) holds only the accounts that were looked up.
+    ``roles`` maps existing role names to ids (built-ins have ``_id == name``; custom roles get a
+    random id, reference §4.1).
+    """
+
+    accounts: dict[str, ObservedAccount] = field(default_factory=dict)
+    rooms: dict[str, ObservedRoom] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    service_user_id: str | None = None
+    service_username: str | None = None
+    complete: bool = True
+
+    def by_username(self) -> dict[str, ObservedAccount]:
+        return {a.username.lower(): a for a in self.accounts.values()}
+
+    def by_email(self) -> dict[str, list[ObservedAccount]]:
+        out: dict[str, list[ObservedAccount]] = {}
+        for a in sorted(self.accounts.values(), key=lambda a: a.user_id):
+            if a.email:
+                out.setdefault(a.email.lower(), []).append(a)
+        return out
