@@ -1,8 +1,8 @@
 """The few workspace questions the stream rules ask, answered from the stand-in's `State`.
 
-`canAccessRoom` follows `apps/meteor/server/services/authorization/canAccessRoom.ts`:
-a public room (`t:"c"`) needs `view-c-room`; any room is accessible to its subscribers.
-Admins get no implicit access to private groups (reference §5.2).
+`canAccessRoom` (`apps/meteor/server/services/authorization/canAccessRoom.ts`) is the
+state's own rule, shared with REST: a public room needs `view-c-room`, any room is
+accessible to its subscribers, admins get no implicit access to private groups (§5.2).
 """
 
 from __future__ import annotations
@@ -31,9 +31,5 @@ class StateAccess:
         return bool(self.state.has_permission(uid, permission))
 
     def can_access_room(self, rid: str, uid: str | None) -> bool:
-        room_type = self.room_type(rid)
-        if room_type is None:
-            return False
-        if room_type == "c" and self.has_permission(uid, "view-c-room"):
-            return True
-        return self.is_subscribed(rid, uid)
+        with self.state.lock:
+            return bool(self.state.can_access_room(self.state.rooms.get(rid), uid))
