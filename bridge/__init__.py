@@ -1,0 +1,52 @@
+"""Rocket.Chat client for a TOTP-protected service account: async REST (`AsyncRocketChat`), a
+synchronous facade for Celery code (`RocketChat`), and a realtime DDP client (`RealtimeClient`).
+
+No Django here; only stdlib, httpx, websockets, pyotp (and redis, lazily, when given).
+"""
+
+from .config import BridgeConfig, ConfigError, Secret
+from .errors import (
+    AuthError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+    RateLimited,
+    RocketChatError,
+    ServerError,
+    TwoFactorError,
+    Unavailable,
+)
+from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription, UserRoom
+from .rest import AsyncRocketChat
+from .tokens import MemoryTokenStore, RedisTokenStore, StoredToken, TokenStore
+
+__all__ = [
+    "AsyncRocketChat",
+    "BridgeConfig",
+    "ConfigError",
+    "Secret",
+    "RocketChatError",
+    "AuthError",
+    "TwoFactorError",
+    "PermissionDenied",
+    "NotFound",
+    "Conflict",
+    "RateLimited",
+    "InvalidInput",
+    "ServerError",
+    "Unavailable",
+    "OutcomeUnknown",
+    "RcUser",
+    "UserRoom",
+    "RcRoom",
+    "RcRole",
+    "RoomMember",
+    "RoomRoles",
+    "Subscription",
+    "TokenStore",
+    "MemoryTokenStore",
+    "RedisTokenStore",
+    "StoredToken",
+]

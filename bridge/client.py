@@ -1,0 +1,194 @@
+"""`RocketChat`: the synchronous facade for Celery task code, with the same method names as the async client.
+
+It runs one `AsyncRocketChat` on a private event loop in a daemon thread and hands each call over with
+`run_coroutine_threadsafe`, so task code never meets asyncio, and concurrency limits, pacing and the
+login token stay shared by every call of the process. A facade created before a fork (Celery prefork)
+notices the new pid and builds a fresh loop and client in the child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any, AsyncIterator, Coroutine, Iterable, Iterator, Literal, TypeVar
+
+from .config import BridgeConfig, Secret
+from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription
+from .rest import AsyncRocketChat
+
+__all__ = ["RocketChat"]
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="rcsync-bridge-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+class RocketChat:
+    """Blocking client: `RocketChat(BridgeConfig.from_env(), redis=...)`; close it (or use `with`)."""
+
+    def __init__(self, config: BridgeConfig, **kwargs: Any) -> None:
+        self.config = config
+        self._kwargs = kwargs
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._thread: _LoopThread | None = None
+        self._client: AsyncRocketChat | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self._thread = _LoopThread()
+        self._pid = os.getpid()
+
+        async def build() -> AsyncRocketChat:
+            return AsyncRocketChat(self.config, **self._kwargs)
+
+        self._client = self._thread.run(build())
+
+    def __repr__(self) -> str:
+        return f"<RocketChat {self.config.url} as {self.config.account!r}>"
+
+    @property
+    def aio(self) -> AsyncRocketChat:
+        """The async client underneath (for counters such as `.calls`, or the session)."""
+        assert self._client is not None
+        return self._client
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's loop thread does not exist here
+                self._start()
+        assert self._thread is not None
+        return self._thread.run(coro)
+
+    def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        try:
+            while True:
+                try:
+                    yield self._run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                self._run(aclose())
+
+    def close(self) -> None:
+        """Log out (unless the token is shared or personal), close connections, stop the loop thread."""
+        if self._thread is None or self._client is None or self._pid != os.getpid():
+            return
+        try:
+            self._thread.run(self._client.aclose(), timeout=30)
+        finally:
+            self._thread.stop()
+            self._thread = None
+
+    def __enter__(self) -> "RocketChat":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- the same endpoint methods as AsyncRocketChat ---------------------------------------------
+
+    def login(self) -> None:
+        self._run(self.aio.login())
+
+    def me(self) -> RcUser:
+        return self._run(self.aio.me())
+
+    def create_user(self, username: str, name: str, email: str, password: str | Secret, *,
+                    roles: Iterable[str] | None = None, active: bool = True, verified: bool = False,
+                    join_default_channels: bool = False) -> RcUser:
+        return self._run(self.aio.create_user(username, name, email, password, roles=roles, active=active,
+                                              verified=verified, join_default_channels=join_default_channels))
+
+    def update_user(self, user_id: str, **fields: Any) -> RcUser:
+        return self._run(self.aio.update_user(user_id, **fields))
+
+    def user_info(self, *, user_id: str | None = None, username: str | None = None,
+                  include_rooms: bool = False) -> RcUser:
+        return self._run(self.aio.user_info(user_id=user_id, username=username, include_rooms=include_rooms))
+
+    def find_user(self, username: str | None = None, email: str | None = None) -> RcUser | None:
+        return self._run(self.aio.find_user(username=username, email=email))
+
+    def set_active(self, user_id: str, active: bool, confirm_relinquish: bool = True) -> None:
+        self._run(self.aio.set_active(user_id, active, confirm_relinquish))
+
+    def delete_user(self, user_id: str, confirm_relinquish: bool = True) -> None:
+        self._run(self.aio.delete_user(user_id, confirm_relinquish))
+
+    def iter_users(self, page_size: int = 100) -> Iterator[RcUser]:
+        return self._iterate(self.aio.iter_users(page_size))
+
+    def list_roles(self) -> list[RcRole]:
+        return self._run(self.aio.list_roles())
+
+    def create_role(self, name: str, scope: str = "Users", description: str = "") -> RcRole:
+        return self._run(self.aio.create_role(name, scope, description))
+
+    def add_user_to_role(self, role_id: str, username: str, room_id: str | None = None) -> None:
+        self._run(self.aio.add_user_to_role(role_id, username, room_id))
+
+    def remove_user_from_role(self, role_id: str, username: str, room_id: str | None = None) -> None:
+        self._run(self.aio.remove_user_from_role(role_id, username, room_id))
+
+    def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[RcUser]:
+        return self._iterate(self.aio.iter_users_in_role(role_id, room_id, page_size))
+
+    def room_info(self, *, room_id: str | None = None, name: str | None = None) -> RcRoom:
+        return self._run(self.aio.room_info(room_id=room_id, name=name))
+
+    def create_room(self, name: str, type: Literal["c", "p"], members: Iterable[str] = ()) -> RcRoom:
+        return self._run(self.aio.create_room(name, type, members))
+
+    def iter_members(self, room: RcRoom, page_size: int = 100) -> Iterator[RoomMember]:
+        return self._iterate(self.aio.iter_members(room, page_size))
+
+    def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = 100) -> int:
+        return self._run(self.aio.invite(room, list(user_ids), batch_size=batch_size))
+
+    def kick(self, room: RcRoom, user_id: str) -> None:
+        self._run(self.aio.kick(room, user_id))
+
+    def add_moderator(self, room: RcRoom, user_id: str) -> None:
+        self._run(self.aio.add_moderator(room, user_id))
+
+    def remove_moderator(self, room: RcRoom, user_id: str) -> None:
+        self._run(self.aio.remove_moderator(room, user_id))
+
+    def add_owner(self, room: RcRoom, user_id: str) -> None:
+        self._run(self.aio.add_owner(room, user_id))
+
+    def remove_owner(self, room: RcRoom, user_id: str) -> None:
+        self._run(self.aio.remove_owner(room, user_id))
+
+    def room_roles(self, room: RcRoom) -> list[RoomRoles]:
+        return self._run(self.aio.room_roles(room))
+
+    def iter_all_groups(self, page_size: int = 100) -> Iterator[RcRoom]:
+        return self._iterate(self.aio.iter_all_groups(page_size))
+
+    def iter_channels(self, page_size: int = 100) -> Iterator[RcRoom]:
+        return self._iterate(self.aio.iter_channels(page_size))
+
+    def subscriptions(self) -> list[Subscription]:
+        return self._run(self.aio.subscriptions())
+
+    def call_method(self, name: str, *params: Any) -> Any:
+        return self._run(self.aio.call_method(name, *params))

@@ -1,0 +1,203 @@
+"""Per-route pacing from Rocket.Chat's `X-RateLimit-*` headers, local or shared through Redis.
+
+Rocket.Chat counts REST calls per route + HTTP method + client IP in fixed windows (default 10 calls per
+60 s) and says so on every limited reply: `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch
+milliseconds). Callers holding `api-bypass-rate-limit` (admin, bot, app) get no headers at all
+(wire contract §6.1, A/app/api/server/api.ts). So the pacer learns each route's budget from the headers,
+spends it locally (counting calls still in flight), and once it is gone waits for the reset instead of
+drawing 429s. A route whose successful replies carry no headers is marked unlimited and never paced.
+
+The window arithmetic is pure (`decide`, `observe`, `penalize` on a `Window`); `LocalPacer` keeps the
+windows in a dict, `RedisPacer` keeps them in Redis under an optimistic transaction so several worker
+processes behind the same IP share one budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Mapping, Protocol
+
+__all__ = ["Window", "RateHeaders", "parse_rate_headers", "decide", "observe", "penalize", "Pacer", "LocalPacer",
+           "RedisPacer", "NullPacer"]
+
+log = logging.getLogger(__name__)
+
+# Slack after a reset: the server's window clock and ours differ by rounding and request latency.
+RESET_MARGIN = 0.15
+# How long one probing call (budget unknown) holds back the others before they may probe again.
+PROBE_TTL = 3.0
+# Poll step while a probe is in flight.
+PROBE_POLL = 0.02
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    limit: int
+    remaining: int
+    reset_at: float  # epoch seconds
+
+
+def parse_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
+    """The three X-RateLimit-* headers, or None when absent or malformed (bypass accounts get none)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        limit = int(lowered["x-ratelimit-limit"])
+        remaining = int(lowered["x-ratelimit-remaining"])
+        reset_ms = float(lowered["x-ratelimit-reset"])
+    except (KeyError, ValueError, TypeError):
+        return None
+    return RateHeaders(limit=limit, remaining=max(0, remaining), reset_at=reset_ms / 1000.0)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What we know about one route's current window. `remaining=None` means "unknown: probe first"."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: float | None = None
+    probe_until: float | None = None
+    unlimited: bool = False
+
+
+def decide(window: Window, now: float) -> tuple[float, Window]:
+    """Whether a call may go now (wait 0, budget spent) or how long to wait before asking again."""
+    if window.unlimited:
+        return 0.0, window
+    if window.reset_at is not None:
+        if now < window.reset_at + RESET_MARGIN:
+            if window.remaining is not None and window.remaining <= 0:
+                return window.reset_at + RESET_MARGIN - now, window
+        else:  # the window is over: a full budget, but its next reset is unknown until a reply says
+            window = replace(window, remaining=window.limit, reset_at=None)
+    if window.remaining is not None and window.remaining > 0:
+        return 0.0, replace(window, remaining=window.remaining - 1)
+    # Budget unknown (never seen, or spent in a window whose reset we do not know yet): one probe at a time.
+    if window.probe_until is not None and window.probe_until > now:
+        return min(PROBE_POLL, window.probe_until - now), window
+    return 0.0, replace(window, probe_until=now + PROBE_TTL)
+
+
+def observe(window: Window, headers: RateHeaders | None, now: float, *, success: bool) -> Window:
+    """Fold one reply into the window. Only successful replies may prove a route unlimited."""
+    if headers is None:
+        if success and window.limit is None:
+            return replace(window, unlimited=True, probe_until=None)
+        return replace(window, probe_until=None)
+    if window.reset_at is None:
+        if headers.reset_at <= now:
+            return replace(window, limit=headers.limit, probe_until=None)  # a straggler from a finished window
+        remaining = headers.remaining if window.remaining is None else min(window.remaining, headers.remaining)
+        return Window(limit=headers.limit, remaining=remaining, reset_at=headers.reset_at)
+    if headers.reset_at < window.reset_at - 0.5:
+        return replace(window, probe_until=None)  # reply from an older window
+    if headers.reset_at > window.reset_at + 0.5:  # a newer window than ours: trust the server's count
+        return Window(limit=headers.limit, remaining=headers.remaining, reset_at=headers.reset_at)
+    remaining = headers.remaining if window.remaining is None else min(window.remaining, headers.remaining)
+    return Window(limit=headers.limit, remaining=remaining, reset_at=window.reset_at, unlimited=False)
+
+
+def penalize(window: Window, retry_at: float) -> Window:
+    """A 429: nothing left until `retry_at`."""
+    reset = retry_at if window.reset_at is None else max(window.reset_at, retry_at)
+    return replace(window, remaining=0, reset_at=reset, probe_until=None, unlimited=False)
+
+
+class Pacer(Protocol):
+    async def acquire(self, key: str, *, max_wait: float) -> None: ...
+    async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None: ...
+    async def penalize(self, key: str, retry_at: float) -> None: ...
+
+
+class _WindowPacer:
+    """Shared waiting loop; subclasses provide an atomic read-modify-write of one window."""
+
+    async def _update(self, key: str, fn: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def acquire(self, key: str, *, max_wait: float) -> None:
+        deadline = time.time() + max_wait
+        while True:
+            now = time.time()
+
+            def step(w: Window) -> tuple[Window, float]:
+                wait, new = decide(w, now)
+                return new, wait
+
+            wait = await self._update(key, step)
+            if wait <= 0:
+                return
+            if now + wait > deadline:
+                from .errors import RateLimited
+
+                raise RateLimited(f"{key}: rate limit window ends in {wait:.0f} s", retry_at=now + wait, route=key)
+            if wait > 1:
+                log.debug("pacing %s: waiting %.1f s for the rate-limit window", key, wait)
+            await asyncio.sleep(min(wait, 5.0))
+
+    async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None:
+        parsed = parse_rate_headers(headers)
+        now = time.time()
+        await self._update(key, lambda w: (observe(w, parsed, now, success=success), None))
+
+    async def penalize(self, key: str, retry_at: float) -> None:
+        await self._update(key, lambda w: (penalize(w, retry_at), None))
+
+
+class LocalPacer(_WindowPacer):
+    """Windows kept in this process (one event loop): enough for a single worker."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, Window] = {}
+
+    def window(self, key: str) -> Window:
+        return self._windows.get(key, Window())
+
+    async def _update(self, key: str, fn: Any) -> Any:
+        new, result = fn(self._windows.get(key, Window()))
+        self._windows[key] = new
+        return result
+
+
+class RedisPacer(_WindowPacer):
+    """Windows kept in Redis (`<prefix>:pace:<key>`), updated with WATCH/MULTI so workers share a budget."""
+
+    def __init__(self, redis: Any, prefix: str, ttl: int = 3600) -> None:
+        self._redis = redis  # a redis.asyncio.Redis
+        self._prefix = prefix
+        self._ttl = ttl
+
+    async def _update(self, key: str, fn: Any) -> Any:
+        from redis.exceptions import WatchError
+
+        name = f"{self._prefix}:pace:{key}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(name)
+                    raw = await pipe.get(name)
+                    window = Window(**json.loads(raw)) if raw else Window()
+                    new, result = fn(window)
+                    pipe.multi()
+                    pipe.set(name, json.dumps(asdict(new)), ex=self._ttl)
+                    await pipe.execute()
+                    return result
+                except WatchError:
+                    continue
+
+
+class NullPacer:
+    """No pacing (config.pacing off): 429s are still honoured by waiting and retrying."""
+
+    async def acquire(self, key: str, *, max_wait: float) -> None:
+        return None
+
+    async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None:
+        return None
+
+    async def penalize(self, key: str, retry_at: float) -> None:
+        return None

@@ -1,0 +1,346 @@
+"""`AsyncRocketChat`: the async REST client — transport, pacing, retries, auth and 2FA around each call.
+
+One call goes through three layers, each with one job:
+1. `_send`: pacing (`pacing.py`), bounded concurrency, transport retries with back-off (`retry.py`),
+   429 waits. Knows nothing about tokens.
+2. `_call`: credentials from the `Session`, one re-login on 401, the 2FA challenge-and-repeat, and the
+   mapping of failures to `errors.py`.
+3. The endpoint methods (mixins in `users.py`, `roles.py`, `rooms.py`): typed arguments and results.
+
+Nothing here logs headers or bodies: log lines carry method, route, status and timing only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import time
+from typing import Any, AsyncIterator, Mapping
+
+import httpx
+
+from .auth import Session
+from .config import BridgeConfig
+from .errors import (
+    AuthError,
+    OutcomeUnknown,
+    RocketChatError,
+    ServerError,
+    Unavailable,
+    error_code,
+    error_from_response,
+    wait_seconds_from_text,
+)
+from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
+from .retry import RetryPolicy, classify_exception, classify_status, may_retry
+from .rooms import RoomsMixin
+from .roles import RolesMixin
+from .tokens import RedisTokenStore, TokenStore
+from .users import UsersMixin
+
+__all__ = ["AsyncRocketChat"]
+
+log = logging.getLogger("bridge.rest")
+
+_TWO_FACTOR_CODES = ("totp-required", "totp-invalid", "totp-max-attempts")
+_MAX_RATE_LIMIT_ROUNDS = 30
+
+
+def _as_async_redis(redis: Any) -> Any:
+    """Accept a URL, a redis.asyncio client, or a sync redis client (its connection settings are reused)."""
+    if redis is None:
+        return None
+    import redis.asyncio as aioredis
+
+    if isinstance(redis, str):
+        return aioredis.Redis.from_url(redis)
+    if isinstance(redis, aioredis.Redis):
+        return redis
+    pool = getattr(redis, "connection_pool", None)
+    if pool is not None:
+        kwargs = dict(pool.connection_kwargs)
+        return aioredis.Redis(**{k: v for k, v in kwargs.items() if k in (
+            "host", "port", "db", "username", "password", "socket_timeout", "ssl", "path")})
+    raise TypeError(f"redis must be a URL or a redis client, not {type(redis).__name__}")
+
+
+class _Core:
+    """Transport, pacing, retries, auth: everything the endpoint mixins build on."""
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        *,
+        redis: Any = None,
+        token_store: TokenStore | None = None,
+        pacer: Pacer | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        redis_client = _as_async_redis(redis if redis is not None else config.redis_url)
+        self._owns_redis = redis_client is not None and redis_client is not redis
+        self._redis = redis_client
+        prefix = config.key_prefix
+        if token_store is None and redis_client is not None:
+            token_store = RedisTokenStore(redis_client, prefix)
+        if pacer is None:
+            if not config.pacing:
+                pacer = NullPacer()
+            elif redis_client is not None:
+                pacer = RedisPacer(redis_client, f"{prefix}:{httpx.URL(config.url).host}")
+            else:
+                pacer = LocalPacer()
+        self.pacer = pacer
+        self._retry = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_cap)
+        self._sem = asyncio.Semaphore(config.max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=config.url,
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            verify=config.tls_verify,
+            headers={"User-Agent": config.user_agent, "Accept": "application/json"},
+            transport=transport,
+            limits=httpx.Limits(max_connections=config.max_concurrency * 2,
+                                max_keepalive_connections=config.max_concurrency),
+        )
+        self.session = Session(config, self._send, token_store)
+        self.calls = 0  # HTTP requests sent (observability, benchmarks)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config.url} as {self.config.account!r}>"
+
+    async def __aenter__(self) -> "_Core":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Log out (unless the token is shared or personal) and close connections."""
+        try:
+            await self.session.logout()
+        finally:
+            await self._http.aclose()
+            if self._owns_redis and self._redis is not None:
+                await self._redis.aclose()
+
+    async def login(self) -> None:
+        """Log in now instead of on the first call (fails fast on bad credentials)."""
+        await self.session.credentials()
+
+    # --- layer 1: one HTTP exchange, paced and retried ------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        route: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        resent: list[bool] | None = None,
+    ) -> httpx.Response:
+        """Send until a non-retryable answer; `resent[0]` is set when an unknown-outcome write was repeated."""
+        if idempotent is None:
+            idempotent = method == "GET"
+        key = f"{method} {route.split('/')[0] if route.startswith('method.call') else route}"
+        attempt = 0
+        rate_rounds = 0
+        url = f"/api/v1/{route}"
+        while True:
+            await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
+            started = time.monotonic()
+            try:
+                async with self._sem:
+                    self.calls += 1
+                    response = await self._http.request(method, url, params=params, json=json, headers=headers)
+            except httpx.TransportError as exc:
+                failure = classify_exception(exc)
+                log.debug("%s %s: %s after %.2f s", method, route, type(exc).__name__, time.monotonic() - started)
+                if not may_retry(failure, idempotent):
+                    raise OutcomeUnknown(
+                        f"{route}: no answer ({type(exc).__name__}); the write may or may not have been applied",
+                        route=route,
+                    ) from None
+                if attempt >= self._retry.max_retries:
+                    raise Unavailable(
+                        f"{route}: Rocket.Chat unreachable after {attempt + 1} attempts ({type(exc).__name__})",
+                        route=route,
+                    ) from None
+                if failure == "unknown" and resent is not None:
+                    resent[0] = True
+                await asyncio.sleep(self._retry.delay(attempt))
+                attempt += 1
+                continue
+            status = response.status_code
+            log.debug("%s %s -> %d in %.3f s", method, route, status, time.monotonic() - started)
+            await self.pacer.record(key, response.headers, success=status < 400)
+            if status == 429:
+                rate_rounds += 1
+                now = time.time()
+                text = _body_text(response)
+                wait = wait_seconds_from_text(text)
+                rate = parse_rate_headers(response.headers)
+                retry_at = now + wait if wait is not None else (rate.reset_at if rate else now + 1.0)
+                if retry_at - now > self.config.max_rate_limit_wait or rate_rounds > _MAX_RATE_LIMIT_ROUNDS:
+                    raise error_from_response(429, _safe_json(response), route=route, now=now)
+                log.info("%s %s: rate limited, retrying in %.1f s", method, route, max(0.0, retry_at - now))
+                await self.pacer.penalize(key, retry_at)
+                await asyncio.sleep(max(0.0, retry_at - time.time()))
+                continue
+            failure5 = classify_status(status)
+            if failure5 is not None:
+                if not may_retry(failure5, idempotent):
+                    raise OutcomeUnknown(
+                        f"{route}: HTTP {status}; the write may or may not have been applied",
+                        status=status, route=route,
+                    )
+                if attempt < self._retry.max_retries:
+                    if failure5 == "unknown" and resent is not None:
+                        resent[0] = True
+                    await asyncio.sleep(self._retry.delay(attempt))
+                    attempt += 1
+                    continue
+            return response
+
+    # --- layer 2: authenticated call with 2FA ---------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        route: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+        already_ok: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """One authenticated call; returns the success body or raises the mapped error.
+
+        `already_ok`: error codes that mean "already done" and count as success when the request had
+        to be repeated after an unknown outcome (e.g. the first `addModerator` did arrive).
+        """
+        relogged = False
+        factor = None
+        extra: dict[str, str] = {}
+        resent = [False]
+        while True:
+            creds = await self.session.credentials()
+            headers = {**creds.headers(), **extra}
+            response = await self._send(method, route, params=params, json=json, headers=headers,
+                                        idempotent=idempotent, resent=resent)
+            status = response.status_code
+            body = _safe_json(response)
+            code = error_code(body)
+            if status == 401 and code != "unauthorized":
+                if relogged:
+                    raise AuthError(f"{route}: Rocket.Chat refused a fresh login token", status=401, route=route)
+                log.info("%s: token refused (401), logging in again", route)
+                await self.session.refused(creds)
+                relogged = True
+                continue
+            if status == 400 and code in _TWO_FACTOR_CODES and body.get("errorType"):
+                factor = factor or self.session.second_factor(route)
+                extra = factor.next_headers(code, body.get("details"))
+                log.debug("%s: answering %s", route, code)
+                continue
+            if 200 <= status < 300 and body.get("success", True) is not False:
+                if not body and response.content.strip()[:1] not in (b"{",):
+                    raise ServerError(f"{route}: HTTP {status} without a JSON body", status=status, route=route)
+                return body
+            error = error_from_response(status, body, route=route)
+            if resent[0] and error.error_type in already_ok:
+                return {}
+            raise error
+
+    async def _get(self, route: str, **params: Any) -> dict[str, Any]:
+        return await self._call("GET", route, params={k: v for k, v in params.items() if v is not None})
+
+    async def _paged(
+        self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paged list. The server clamps `count` (API_Upper_Count_Limit, default 100), so a
+        short page only ends the listing when `total` agrees (wire contract §3.6)."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1 (count=0 would mean 'everything')")
+        offset = 0
+        while True:
+            query = {**(params or {}), "count": page_size, "offset": offset}
+            body = await self._call("GET", route, params={k: v for k, v in query.items() if v is not None})
+            items = body.get(key) or []
+            for item in items:
+                yield item
+            offset += len(items)
+            total = body.get("total")
+            if not items:
+                return
+            if isinstance(total, int):
+                if offset >= total:
+                    return
+            elif len(items) < page_size:
+                return
+
+    # --- DDP methods over REST ------------------------------------------------------------------
+
+    async def call_method(self, name: str, *params: Any) -> Any:
+        """Call a server method through `method.call/<name>`; a 2FA-wrapped method gets its code param.
+
+        The HTTP reply is always 200: the method's own result or error is a DDP message inside the body
+        (wire contract §8.4).
+        """
+        factor = None
+        extra: list[Any] = []
+        while True:
+            message = jsonlib.dumps({"msg": "method", "id": "1", "method": name, "params": [*params, *extra]})
+            body = await self._call("POST", f"method.call/{name}", json={"message": message}, idempotent=False)
+            try:
+                reply = jsonlib.loads(body.get("message") or "{}")
+            except ValueError:
+                raise ServerError(f"method.call/{name}: unreadable reply", route=name) from None
+            error = reply.get("error")
+            if not error:
+                return reply.get("result")
+            code = error.get("error") if isinstance(error, Mapping) else None
+            if code in _TWO_FACTOR_CODES:
+                factor = factor or self.session.second_factor(name)
+                extra = [factor.next_method_param(code, error.get("details"))]
+                continue
+            raise ddp_error(name, error)
+
+
+def ddp_error(name: str, error: Any) -> RocketChatError:
+    """Map a DDP method error object to the same hierarchy as REST errors."""
+    if not isinstance(error, Mapping):
+        return ServerError(f"{name}: {error!r}", route=name)
+    code = error.get("error")
+    if isinstance(code, int):
+        status = 404 if code == 404 else (403 if code == 403 else 500 if code >= 500 else 400)
+        return error_from_response(status, {"error": error.get("reason") or str(code)}, route=name)
+    body = {"error": f"{error.get('reason') or code} [{code}]", "errorType": code, "details": error.get("details")}
+    return error_from_response(400, body, route=name)
+
+
+def _safe_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {"result": body}
+
+
+def _body_text(response: httpx.Response) -> str:
+    body = _safe_json(response)
+    value = body.get("error") or body.get("message") or ""
+    return value if isinstance(value, str) else ""
+
+
+class AsyncRocketChat(UsersMixin, RolesMixin, RoomsMixin, _Core):
+    """Async Rocket.Chat REST client for one service account.
+
+    ```
+    async with AsyncRocketChat(BridgeConfig.from_env()) as rc:
+        user = await rc.create_user("alice", "Alice", "alice@example.org", password)
+    ```
+    Pass `redis=` (URL or client) to share the login token and the rate-limit pacing with other workers.
+    """
