@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class DjangoHooksConfig(AppConfig):
+    """rcsync's Django app: wires the change triggers once the app registry is ready."""
+
+    name = "django_hooks"
+    verbose_name = "Rocket.Chat sync"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_hooks import signals
+
+        signals.connect()

@@ -1,0 +1,166 @@
+"""The one accessor for rcsync's settings (`settings.RCSYNC`), with documented defaults.
+
+The sync policy itself (roles, rooms, identity, safety limits) is validated by
+`sync_tasks.config.load_config`; the keys only the Django/Celery side reads
+live in the sub-block ``RCSYNC["TASKS"]`` and are validated here, so a typo
+fails at start-up with a clear message instead of at 03:00.
+
+``RCSYNC["TASKS"]`` keys (all optional):
+
+=====================  =========================  =======================================================
+key                    default                    meaning
+=====================  =========================  =======================================================
+REDIS_URL              CELERY_BROKER_URL or        Redis for the per-user and reconcile locks
+                       redis://127.0.0.1:6379/0
+REDIS_KEY_PREFIX       ``"rcsync:"``              prefix of every lock key (isolates sites/test runs)
+LOCK_TTL               30 (s)                     per-user lock lifetime; renewed while a sync runs, so a
+                                                  killed worker blocks that user for at most this long
+COALESCE_QUIET         0.15 (s)                   a user changed several times is synced once the
+                                                  changes have paused this long …
+COALESCE_MAX_WAIT      2.0 (s)                    … but never later than this after the first change
+RETRY_BACKOFF_BASE     1.0 (s)                    first retry delay after a failed sync (doubles)
+RETRY_BACKOFF_MAX      300 (s)                    cap of that delay
+RELAY_INTERVAL         30 (s)                     how often beat re-enqueues pending rows
+RELAY_STALE_AFTER      60 (s)                     a queued row not picked up for this long is re-enqueued
+NIGHTLY_TIME           ``"03:00"``                nightly reconcile, in settings.TIME_ZONE
+NIGHTLY_MIN_INTERVAL   3600 (s)                   a second nightly trigger within this window is a
+                                                  duplicate (two beat processes) and is skipped
+TRIGGER_IGNORE_FIELDS  ``["last_login"]``         a save touching only these fields triggers nothing
+TRIGGER_MODELS         ``{}``                     extra models whose changes mean "sync this user":
+                                                  ``{"app.Model": "path.to.user"}`` (e.g. a profile)
+DRIFT_RECONNECT_MAX    30 (s)                     longest back-off of ``rcsync listen`` between reconnects
+=====================  =========================  =======================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Mapping
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+@dataclass(frozen=True)
+class HookSettings:
+    """The Django/Celery side's settings, validated."""
+
+    redis_url: str
+    redis_key_prefix: str = "rcsync:"
+    lock_ttl: float = 30.0
+    coalesce_quiet: float = 0.15
+    coalesce_max_wait: float = 2.0
+    retry_backoff_base: float = 1.0
+    retry_backoff_max: float = 300.0
+    relay_interval: float = 30.0
+    relay_stale_after: float = 60.0
+    nightly_hour: int = 3
+    nightly_minute: int = 0
+    nightly_min_interval: float = 3600.0
+    trigger_ignore_fields: frozenset[str] = frozenset({"last_login"})
+    trigger_models: Mapping[str, str] = field(default_factory=dict)
+    drift_reconnect_max: float = 30.0
+
+
+def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ImproperlyConfigured(f"RCSYNC['TASKS'][{key!r}] must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+KNOWN_KEYS = {
+    "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
+    "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
+    "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
+}
+
+
+def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -> HookSettings:
+    """Pure: an ``RCSYNC["TASKS"]`` block → HookSettings, or ImproperlyConfigured naming the key."""
+    unknown = sorted(set(raw) - KNOWN_KEYS, key=str)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"RCSYNC['TASKS'] has unknown key(s) {unknown}; known: {sorted(KNOWN_KEYS)}"
+        )
+    redis_url = raw.get("REDIS_URL") or broker_url or "redis://127.0.0.1:6379/0"
+    if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL, got {redis_url!r}")
+    prefix = raw.get("REDIS_KEY_PREFIX", "rcsync:")
+    if not isinstance(prefix, str):
+        raise ImproperlyConfigured("RCSYNC['TASKS']['REDIS_KEY_PREFIX'] must be a string")
+    nightly = raw.get("NIGHTLY_TIME", "03:00")
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(nightly))
+    if not match:
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['NIGHTLY_TIME'] must be HH:MM (24 h), got {nightly!r}")
+    ignore = raw.get("TRIGGER_IGNORE_FIELDS", ["last_login"])
+    if isinstance(ignore, str) or not all(isinstance(f, str) for f in ignore):
+        raise ImproperlyConfigured("RCSYNC['TASKS']['TRIGGER_IGNORE_FIELDS'] must be a list of field names")
+    models = raw.get("TRIGGER_MODELS", {})
+    if not isinstance(models, Mapping) or not all(
+        isinstance(k, str) and "." in k and isinstance(v, str) and v for k, v in models.items()
+    ):
+        raise ImproperlyConfigured(
+            "RCSYNC['TASKS']['TRIGGER_MODELS'] must map 'app_label.Model' to the attribute path of its user, "
+            "e.g. {'profiles.Profile': 'user'}"
+        )
+    quiet = _positive(raw, "COALESCE_QUIET", 0.15)
+    max_wait = _positive(raw, "COALESCE_MAX_WAIT", 2.0)
+    if max_wait < quiet:
+        raise ImproperlyConfigured("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET")
+    return HookSettings(
+        redis_url=redis_url,
+        redis_key_prefix=prefix,
+        lock_ttl=_positive(raw, "LOCK_TTL", 30.0),
+        coalesce_quiet=quiet,
+        coalesce_max_wait=max_wait,
+        retry_backoff_base=_positive(raw, "RETRY_BACKOFF_BASE", 1.0),
+        retry_backoff_max=_positive(raw, "RETRY_BACKOFF_MAX", 300.0),
+        relay_interval=_positive(raw, "RELAY_INTERVAL", 30.0),
+        relay_stale_after=_positive(raw, "RELAY_STALE_AFTER", 60.0),
+        nightly_hour=int(match.group(1)),
+        nightly_minute=int(match.group(2)),
+        nightly_min_interval=_positive(raw, "NIGHTLY_MIN_INTERVAL", 3600.0),
+        trigger_ignore_fields=frozenset(ignore),
+        trigger_models=dict(models),
+        drift_reconnect_max=_positive(raw, "DRIFT_RECONNECT_MAX", 30.0),
+    )
+
+
+def _raw() -> Mapping[str, Any]:
+    raw = getattr(settings, "RCSYNC", {}) or {}
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured("settings.RCSYNC must be a dict")
+    return raw
+
+
+def _tasks_block() -> Mapping[str, Any]:
+    tasks = _raw().get("TASKS", {}) or {}
+    if not isinstance(tasks, Mapping):
+        raise ImproperlyConfigured("settings.RCSYNC['TASKS'] must be a dict")
+    return tasks
+
+
+@lru_cache(maxsize=1)
+def hook_settings() -> HookSettings:
+    """The Django-side settings (cached; reset when tests override settings)."""
+    return parse_hook_settings(_tasks_block(), getattr(settings, "CELERY_BROKER_URL", None))
+
+
+@lru_cache(maxsize=1)
+def engine_config() -> Any:
+    """The validated sync policy: `sync_tasks.config.load_config(settings.RCSYNC)` (ConfigError lists problems)."""
+    from sync_tasks.config import load_config
+
+    return load_config(_raw())
+
+
+def _reset(**kwargs: Any) -> None:
+    if kwargs.get("setting") in ("RCSYNC", "CELERY_BROKER_URL"):
+        hook_settings.cache_clear()
+        engine_config.cache_clear()
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,154 @@
+"""What the site remembers about syncing its people to Rocket.Chat.
+
+Users are referred to by `user_key` (the site user's primary key as text)
+rather than a foreign key wherever the row must outlive the user: a deleted
+site user still has a Rocket.Chat account to deactivate, and the pending
+change that says so must survive the delete. Text keys also fit user models
+with UUID primary keys.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AccountLink(models.Model):
+    """The bond between one site user and one Rocket.Chat account (follow the immutable id)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SYNCED = "synced", "Synced"
+        ERROR = "error", "Error"
+        CONFLICT = "conflict", "Conflict"
+        DEACTIVATED = "deactivated", "Deactivated"
+
+    user_key = models.CharField(max_length=64, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rocketchat_link",
+    )
+    site_username = models.CharField(max_length=255, blank=True, default="")
+    rc_user_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    rc_username = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_by_bridge = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Rocket.Chat account link"
+        ordering = ["user_key"]
+
+    def __str__(self) -> str:
+        return f"{self.site_username or self.user_key} → {self.rc_username or '(no account)'} [{self.status}]"
+
+
+class PendingSync(models.Model):
+    """A committed change not yet applied to Rocket.Chat: written in the same transaction as the change.
+
+    One row per user. `generation` grows with every new change, so a worker that
+    synced generation g deletes the row only if nothing newer arrived meanwhile.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        RETRYING = "retrying", "Waiting to retry"
+
+    user_key = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=200, blank=True, default="")
+    generation = models.PositiveIntegerField(default=1)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    first_requested_at = models.DateTimeField()
+    last_requested_at = models.DateTimeField()
+    # NULL: the enqueue after commit failed (broker down); the relay picks it up.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    drift = models.BooleanField(default=False, help_text="Requested by the Rocket.Chat change feed.")
+
+    class Meta:
+        db_table = "django_hooks_pendingsync"
+        ordering = ["first_requested_at"]
+        indexes = [models.Index(fields=["state", "enqueued_at"], name="django_hook_pending_relay")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_key} ({self.state}, gen {self.generation}): {self.reason}"
+
+
+class SyncRun(models.Model):
+    """One execution of the sync: a user's change, a manual resync, the nightly run or a drift repair."""
+
+    class Kind(models.TextChoices):
+        CHANGE = "change", "Change"
+        MANUAL = "manual", "Manual"
+        NIGHTLY = "nightly", "Nightly"
+        DRIFT = "drift", "Drift"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partly failed"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused (safety limit)"
+        PLANNED = "planned", "Planned (dry run)"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, db_index=True)
+    scope = models.CharField(max_length=255, default="all", help_text="'all' or the site user keys.")
+    dry_run = models.BooleanField(default=False)
+    force = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Operations per kind.")
+    summary = models.JSONField(default=dict, blank=True)
+    triggered_by = models.CharField(max_length=255, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run #{self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class SyncOperation(models.Model):
+    """Audit trail: one row per operation the sync applied (or tried to) in Rocket.Chat."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="operations")
+    user_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    username = models.CharField(max_length=255, blank=True, default="")
+    operation = models.CharField(max_length=64)
+    target = models.CharField(max_length=255, blank=True, default="")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True, default="")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.target} for {self.username or self.user_key}: {self.outcome}"

@@ -1,0 +1,107 @@
+"""Durable "please look at user X again" records, and their hand-off to Celery after commit.
+
+A trigger upserts one `PendingSync` row per user inside the caller's
+transaction, so the intent commits or rolls back with the change itself. The
+Celery message is sent by `transaction.on_commit`, and only when no message is
+already waiting for that row: a burst of changes to one user sends one message,
+and a change during a running sync is picked up by that sync's own re-check
+(see `django_hooks.worker`). If the broker is down at commit, the row keeps
+`enqueued_at = NULL` and the relay sends it later. Nothing is lost either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+from django_hooks.models import PendingSync
+
+log = logging.getLogger("rcsync.pending")
+
+SYNC_USER_TASK = "rcsync.sync_user"
+
+_UPSERT = """
+INSERT INTO django_hooks_pendingsync
+    (user_key, reason, generation, state, first_requested_at, last_requested_at,
+     enqueued_at, started_at, attempts, next_attempt_at, last_error, drift)
+VALUES (%s, %s, 1, 'queued', %s, %s, NULL, NULL, 0, NULL, '', %s)
+ON CONFLICT (user_key) DO UPDATE SET
+    generation = django_hooks_pendingsync.generation + 1,
+    last_requested_at = EXCLUDED.last_requested_at,
+    reason = EXCLUDED.reason,
+    drift = django_hooks_pendingsync.drift OR EXCLUDED.drift
+RETURNING generation, state, enqueued_at
+"""
+
+
+def user_key_of(user_or_id: Any) -> str:
+    """The text key rcsync uses for a site user (its primary key)."""
+    pk = getattr(user_or_id, "pk", user_or_id)
+    if pk is None or pk == "":
+        raise ValueError("the user has no primary key (not saved yet?)")
+    return str(pk)
+
+
+def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
+    """One row per user: insert, or bump its generation. Returns (generation, state, enqueued_at)."""
+    using = router.db_for_write(PendingSync)
+    connection = connections[using]
+    now = timezone.now()
+    reason = reason[:200]
+    if connection.vendor in ("postgresql", "sqlite"):
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT, [user_key, reason, now, now, drift])
+            generation, state, enqueued_at = cursor.fetchone()
+        return generation, state, enqueued_at
+    # Other databases: lock the row (or the gap) and update in Python.
+    with transaction.atomic(using=using):
+        row = PendingSync.objects.using(using).select_for_update().filter(user_key=user_key).first()
+        if row is None:
+            row = PendingSync.objects.using(using).create(
+                user_key=user_key, reason=reason, first_requested_at=now, last_requested_at=now, drift=drift
+            )
+        else:
+            row.generation += 1
+            row.last_requested_at = now
+            row.reason = reason
+            row.drift = row.drift or drift
+            row.save(update_fields=["generation", "last_requested_at", "reason", "drift"])
+        return row.generation, row.state, row.enqueued_at
+
+
+def mark_pending(user_key: str, reason: str, *, drift: bool = False) -> None:
+    """Record that `user_key` needs a sync, in the current transaction; enqueue it after commit."""
+    generation, state, enqueued_at = _upsert(user_key, reason, drift)
+    needs_message = generation == 1 or enqueued_at is None or state == PendingSync.State.RETRYING
+    if needs_message:
+        using = router.db_for_write(PendingSync)
+        transaction.on_commit(lambda: enqueue(user_key), using=using)
+
+
+def enqueue(user_key: str) -> bool:
+    """Send `sync_user(user_key)` and note when; on broker failure leave the row for the relay."""
+    from sync_tasks.celery import app
+
+    try:
+        app.send_task(SYNC_USER_TASK, args=[user_key])
+    except Exception as exc:  # broker down: the row is durable, the relay resends it
+        log.warning("could not enqueue sync of user %s (%s); the relay will retry", user_key, type(exc).__name__)
+        return False
+    PendingSync.objects.filter(user_key=user_key).update(enqueued_at=timezone.now())
+    return True
+
+
+def request_sync(user_or_id: Any, reason: str = "requested", *, drift: bool = False) -> str:
+    """Public API: ask rcsync to bring this site user's Rocket.Chat account in line (e.g. after a VIP purchase).
+
+    Call it inside or outside a transaction; the sync runs after commit. A user id of a
+    deleted user is fine: the sync then deprovisions the account. Returns the user key.
+    """
+    user_key = user_key_of(user_or_id)
+    if not isinstance(reason, str):
+        raise TypeError("reason must be a string")
+    mark_pending(user_key, reason or "requested", drift=drift)
+    return user_key

@@ -1,0 +1,164 @@
+"""What `sync_user` does, without Celery: serialize per user, coalesce bursts, sync, retire the pending row.
+
+The per-user Redis lock makes two workers never sync one user at once. The
+pending row's `generation` makes the result safe under races: the holder
+records the generation it saw before reading the user, and afterwards deletes
+the row only if the generation is unchanged. A change that committed during
+the sync bumps it, so the holder goes round once more (it still holds the
+lock) instead of relying on another message. A burst of saves therefore costs
+one sync for the first change and one after the burst has paused
+(COALESCE_QUIET), however many messages were sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable
+
+from django.db.models import F
+from django.utils import timezone
+
+from django_hooks import locks
+from django_hooks.conf import hook_settings
+from django_hooks.models import PendingSync
+
+log = logging.getLogger("rcsync.worker")
+
+MAX_ROUNDS = 4  # rounds per message before handing over to a fresh message (fairness between users)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The outcome of one sync of one user, as far as the task loop cares."""
+
+    ok: bool
+    retry_at: float | None = None  # epoch seconds; set for transient failures (Rocket.Chat down, rate limit)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the Celery task should do next."""
+
+    status: str  # "synced", "nothing-pending", "busy", "retry", "failed", "handed-over"
+    rounds: int = 0
+    retry_in: float | None = None
+
+
+Apply = Callable[[str, str, bool], ApplyResult]
+
+
+def _default_apply(user_key: str, reason: str, drift: bool) -> ApplyResult:
+    from django_hooks.runs import sync_one_user
+
+    return sync_one_user(user_key, reason=reason, drift=drift)
+
+
+def backoff(attempts: int, retry_at: float | None = None, now: float | None = None) -> float:
+    """Seconds until the next try: exponential with jitter, capped, never before a rate limit's reset."""
+    cfg = hook_settings()
+    delay = min(cfg.retry_backoff_max, cfg.retry_backoff_base * (2 ** max(0, attempts - 1)))
+    delay = delay * random.uniform(0.5, 1.0)
+    if retry_at is not None:
+        now = time.time() if now is None else now
+        delay = max(delay, retry_at - now + random.uniform(0, 0.25))
+    return max(0.05, delay)
+
+
+def _wait_for_quiet(row: PendingSync) -> PendingSync | None:
+    """Several changes are pending: wait until they pause (bounded), so one sync covers the burst."""
+    cfg = hook_settings()
+    deadline = time.monotonic() + cfg.coalesce_max_wait
+    while True:
+        idle = (timezone.now() - row.last_requested_at).total_seconds()
+        remaining = deadline - time.monotonic()
+        if idle >= cfg.coalesce_quiet or remaining <= 0:
+            return row
+        time.sleep(min(cfg.coalesce_quiet - idle, remaining, cfg.coalesce_quiet) + 0.005)
+        fresh = PendingSync.objects.filter(pk=row.pk).first()
+        if fresh is None:
+            return None
+        row = fresh
+
+
+def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
+    """Sync one user if a pending row asks for it; safe to call any number of times, from any worker."""
+    apply = apply or _default_apply
+    try:
+        with locks.held(f"user:{user_key}"):
+            return _rounds(user_key, apply)
+    except locks.LockBusy:
+        # Someone is syncing this user; they re-check the row when done, but they may be
+        # just releasing, so come back shortly instead of dropping the request.
+        return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
+
+
+def _rounds(user_key: str, apply: Apply) -> Outcome:
+    for rounds in range(1, MAX_ROUNDS + 1):
+        row = PendingSync.objects.filter(user_key=user_key).first()
+        if row is None:
+            return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
+        if row.generation > 1:
+            row = _wait_for_quiet(row)
+            if row is None:
+                return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
+        generation = row.generation
+        PendingSync.objects.filter(pk=row.pk).update(
+            state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        result = apply(user_key, row.reason, row.drift)
+        if not result.ok and result.retry_at is not None:
+            attempts = row.attempts + 1
+            delay = backoff(attempts, result.retry_at)
+            PendingSync.objects.filter(pk=row.pk).update(
+                state=PendingSync.State.RETRYING,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                last_error=result.error[:2000],
+            )
+            log.info("sync of user %s failed transiently (%s); retry in %.1fs", user_key, result.error, delay)
+            return Outcome("retry", rounds, retry_in=delay)
+        # Done (or failed for a reason a retry cannot fix; the link and run record say why).
+        deleted, _ = PendingSync.objects.filter(pk=row.pk, generation=generation).delete()
+        if deleted:
+            return Outcome("synced" if result.ok else "failed", rounds)
+        # A newer change arrived while we synced: go round again.
+    PendingSync.objects.filter(user_key=user_key).update(state=PendingSync.State.QUEUED, enqueued_at=None)
+    return Outcome("handed-over", MAX_ROUNDS, retry_in=0.0)
+
+
+def relay_pending(now=None, limit: int = 500) -> int:
+    """Re-send pending rows whose message was lost (broker down at commit, a broker restart, a lost retry).
+
+    Safe to over-send: a message for a row that is gone, or whose user is being synced, is harmless.
+    """
+    from django_hooks.pending import enqueue
+
+    cfg = hook_settings()
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=cfg.relay_stale_after)
+    # A fresh row's on-commit send may still be under way: give it a moment.
+    unsent = now - timedelta(seconds=min(2.0, cfg.relay_stale_after))
+    rows = PendingSync.objects.raw(
+        """
+        SELECT id, user_key FROM django_hooks_pendingsync
+        WHERE (state IN ('queued', 'running') AND enqueued_at IS NULL AND last_requested_at < %s)
+           OR (state IN ('queued', 'running') AND enqueued_at < %s)
+           OR (state = 'retrying' AND next_attempt_at < %s AND (enqueued_at IS NULL OR enqueued_at < %s))
+        ORDER BY first_requested_at
+        LIMIT %s
+        """,
+        [unsent, stale, stale, stale, limit],
+    )
+    sent = 0
+    for row in rows:
+        if enqueue(row.user_key):
+            sent += 1
+        else:
+            break  # broker still down: try again next tick
+    if sent:
+        log.info("relay re-sent %d pending sync(s)", sent)
+    return sent

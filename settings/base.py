@@ -1,0 +1,122 @@
+"""Django settings of the bundled site (demo and tests).
+
+Everything that differs between machines comes from the environment, so the
+test suite, the Celery worker subprocesses it starts and the demo all load the
+same module and agree on the database, the broker and the Redis key prefix.
+Secrets (the Rocket.Chat service account) are never read here: the bridge reads
+them from the environment itself (`bridge.config.BridgeConfig.from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "rcsync-bundled-site-not-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "django_hooks",
+    "settings.accounts",
+]
+
+# The site's own user model, like the community site in DESIGN.md: a `role`
+# field with owner / moderator / store_owner / store_admin / user.
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "settings.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ.get("RCSYNC_DB_NAME", "rcsync"),
+        "USER": os.environ.get("RCSYNC_PG_USER", "postgres"),
+        "PASSWORD": os.environ.get("RCSYNC_PG_PASSWORD", ""),
+        "HOST": os.environ.get("RCSYNC_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("RCSYNC_PG_PORT", "5432"),
+        "CONN_MAX_AGE": 0,
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("RCSYNC_TIME_ZONE", "Europe/Berlin")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+
+# --- Celery (read by sync_tasks.celery with namespace "CELERY") -------------
+REDIS_URL = os.environ.get("RCSYNC_REDIS_URL", "redis://127.0.0.1:6379/0")
+# A key prefix isolates one site (or one test run) on a shared Redis.
+REDIS_KEY_PREFIX = os.environ.get("RCSYNC_REDIS_PREFIX", "rcsync:")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": REDIS_KEY_PREFIX,
+    # Must exceed the longest task (a full reconcile of a large site) or Redis
+    # hands the still-running task to a second worker.
+    "visibility_timeout": int(os.environ.get("RCSYNC_VISIBILITY_TIMEOUT", "7200")),
+}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- rcsync -----------------------------------------------------------------
+# The policy keys are validated by sync_tasks.config (docs/settings.md); the
+# Celery/Django keys under "TASKS" are documented in django_hooks/conf.py.
+# The Rocket.Chat service account comes from RCSYNC_RC_* environment
+# variables (bridge.config.BridgeConfig.from_env), never from this file.
+RCSYNC: dict = {
+    "SERVER": {"url": os.environ.get("RCSYNC_RC_URL", "http://127.0.0.1:3000")},
+    "TASKS": {
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "rcsync": {"handlers": ["console"], "level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+        "django_hooks": {"handlers": ["console"], "level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+    },
+}

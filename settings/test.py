@@ -1,0 +1,36 @@
+"""Settings for the test suite.
+
+Each pytest process gets its own PostgreSQL database (pytest-django prefixes
+the name with `test_`) and its own Redis key prefix, so parallel runs on one
+machine never meet. Celery worker subprocesses started by the tests receive
+the real test database name and the prefix through the environment
+(RCSYNC_DB_NAME, RCSYNC_REDIS_PREFIX) and load this same module.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+os.environ.setdefault("RCSYNC_DB_NAME", f"rcsync_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("RCSYNC_REDIS_PREFIX", f"rcsync-test-{uuid.uuid4().hex[:12]}:")
+os.environ.setdefault("RCSYNC_VISIBILITY_TIMEOUT", "60")
+
+from settings.base import *  # noqa: E402,F401,F403
+from settings.base import RCSYNC  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+RCSYNC = {
+    **RCSYNC,
+    "TASKS": {
+        **RCSYNC["TASKS"],
+        # Tests want fast feedback: short locks, a quick relay, short back-off.
+        "LOCK_TTL": float(os.environ.get("RCSYNC_LOCK_TTL", "3")),
+        "RELAY_INTERVAL": float(os.environ.get("RCSYNC_RELAY_INTERVAL", "30")),
+        "RELAY_STALE_AFTER": float(os.environ.get("RCSYNC_RELAY_STALE_AFTER", "20")),
+        "RETRY_BACKOFF_BASE": 0.2,
+        "RETRY_BACKOFF_MAX": float(os.environ.get("RCSYNC_RETRY_BACKOFF_MAX", "2")),
+        "NIGHTLY_MIN_INTERVAL": float(os.environ.get("RCSYNC_NIGHTLY_MIN_INTERVAL", "3600")),
+    },
+}

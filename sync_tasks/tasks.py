@@ -1,0 +1,44 @@
+"""The Celery tasks: thin wrappers that take ids and flags (never secrets) and call django_hooks.
+
+Every task is safe to run twice: `acks_late` + `reject_on_worker_lost` mean a
+killed worker's message is delivered again, and the work it stands for is
+level-triggered (re-read the current state, do what is still missing).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sync_tasks.celery import app
+
+log = logging.getLogger("rcsync.tasks")
+
+RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@app.task(name="rcsync.sync_user", bind=True, max_retries=None, soft_time_limit=600, time_limit=660, **RELIABLE)
+def sync_user(self, user_key: str) -> str:
+    """Bring one site user's Rocket.Chat account in line, if a pending change asks for it."""
+    from django_hooks.worker import sync_pending_user
+
+    outcome = sync_pending_user(str(user_key))
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+    return outcome.status
+
+
+@app.task(name="rcsync.relay_pending", **RELIABLE, soft_time_limit=120, time_limit=150)
+def relay_pending() -> int:
+    """Beat, every RELAY_INTERVAL: re-send pending syncs whose message was lost."""
+    from django_hooks.worker import relay_pending as relay
+
+    return relay()
+
+
+@app.task(name="rcsync.reconcile_all", **RELIABLE, soft_time_limit=6600, time_limit=6900)
+def reconcile_all(dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
+    """Full reconciliation of every site user; one at a time across all beat processes and workers."""
+    from django_hooks.runs import run_reconcile
+
+    run = run_reconcile(kind=kind, dry_run=dry_run, force=force, triggered_by=triggered_by or f"celery:{kind}")
+    return run.pk if run is not None else None

@@ -1,0 +1,39 @@
+"""RCSYNC['TASKS'] parsing: defaults, and every bad value named in a clear error."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from django_hooks.conf import parse_hook_settings
+
+
+def test_defaults() -> None:
+    cfg = parse_hook_settings({}, "redis://example:6379/2")
+    assert cfg.redis_url == "redis://example:6379/2"
+    assert (cfg.nightly_hour, cfg.nightly_minute) == (3, 0)
+    assert cfg.relay_interval == 30
+    assert cfg.trigger_ignore_fields == {"last_login"}
+
+
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ({"NIGHTLY_TIME": "25:00"}, "NIGHTLY_TIME"),
+        ({"NIGHTLY_TIME": "3am"}, "NIGHTLY_TIME"),
+        ({"LOCK_TTL": 0}, "LOCK_TTL"),
+        ({"LOCK_TTL": True}, "LOCK_TTL"),
+        ({"RELAY_INTERVAL": "30"}, "RELAY_INTERVAL"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"TRIGGER_MODELS": {"Profile": "user"}}, "TRIGGER_MODELS"),
+        ({"TRIGGER_IGNORE_FIELDS": "last_login"}, "TRIGGER_IGNORE_FIELDS"),
+        ({"COALESCE_QUIET": 3, "COALESCE_MAX_WAIT": 1}, "COALESCE_MAX_WAIT"),
+        ({"LOCK_TLL": 3}, "LOCK_TLL"),
+    ],
+)
+def test_bad_values_are_named(raw: dict, needle: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=needle):
+        parse_hook_settings(raw)
+
+
+def test_nightly_time_parsed() -> None:
+    cfg = parse_hook_settings({"NIGHTLY_TIME": "4:30"})
+    assert (cfg.nightly_hour, cfg.nightly_minute) == (4, 30)

@@ -1,0 +1,155 @@
+"""The sync_user loop: per-user lock, generation check, burst coalescing, transient retry, relay.
+
+The engine is the edge here (its own tests live in tests/sync_tasks/): `apply` stands in for one real
+sync and records what it was asked. Locks, rows and the broker are real (Redis, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from django_hooks import locks
+from django_hooks.models import PendingSync
+from django_hooks.pending import mark_pending
+from django_hooks.worker import ApplyResult, backoff, relay_pending, sync_pending_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Recorder:
+    def __init__(self, result: ApplyResult = ApplyResult(ok=True), during=None) -> None:
+        self.calls: list[tuple[str, str, bool]] = []
+        self.result = result
+        self.during = during
+
+    def __call__(self, user_key: str, reason: str, drift: bool) -> ApplyResult:
+        self.calls.append((user_key, reason, drift))
+        if self.during:
+            self.during(len(self.calls))
+        return self.result
+
+
+def test_nothing_pending_does_nothing() -> None:
+    apply = Recorder()
+    assert sync_pending_user("1", apply).status == "nothing-pending"
+    assert apply.calls == []
+
+
+def test_sync_retires_the_row() -> None:
+    mark_pending("7", "created")
+    apply = Recorder()
+    outcome = sync_pending_user("7", apply)
+    assert outcome.status == "synced" and apply.calls == [("7", "created", False)]
+    assert not PendingSync.objects.exists()
+    assert sync_pending_user("7", apply).status == "nothing-pending"  # idempotent: a duplicate message is free
+    assert len(apply.calls) == 1
+
+
+def test_change_during_sync_goes_round_again() -> None:
+    mark_pending("8", "created")
+
+    def change_once(n: int) -> None:
+        if n == 1:
+            mark_pending("8", "saved")
+
+    apply = Recorder(during=change_once)
+    outcome = sync_pending_user("8", apply)
+    assert [c[1] for c in apply.calls] == ["created", "saved"]
+    assert outcome.rounds == 2 and not PendingSync.objects.exists()
+
+
+def test_burst_is_coalesced_after_it_pauses() -> None:
+    mark_pending("9", "created")
+    stop = time.monotonic() + 0.5
+
+    def burst() -> None:
+        from django.db import connections
+
+        while time.monotonic() < stop:
+            mark_pending("9", "saved")
+            time.sleep(0.01)
+        connections.close_all()
+
+    mark_pending("9", "saved")  # already two changes when the worker looks: it waits for the pause
+    thread = threading.Thread(target=burst)
+    thread.start()
+    apply = Recorder()
+    sync_pending_user("9", apply)
+    thread.join()
+    sync_pending_user("9", apply)
+    assert len(apply.calls) <= 2
+    assert not PendingSync.objects.exists()
+
+
+def test_busy_user_is_retried_not_dropped() -> None:
+    mark_pending("10", "created")
+    with locks.held("user:10"):
+        outcome = sync_pending_user("10", Recorder())
+    assert outcome.status == "busy" and 0 < outcome.retry_in < 1
+    assert PendingSync.objects.filter(user_key="10").exists()
+
+
+def test_transient_failure_keeps_row_and_honours_retry_at() -> None:
+    mark_pending("11", "created")
+    retry_at = time.time() + 5
+    outcome = sync_pending_user("11", Recorder(ApplyResult(ok=False, retry_at=retry_at, error="rate limited")))
+    assert outcome.status == "retry" and outcome.retry_in >= 4.9
+    row = PendingSync.objects.get(user_key="11")
+    assert row.state == "retrying" and row.last_error == "rate limited" and row.attempts == 1
+
+
+def test_new_change_to_a_retrying_row_enqueues_again(broker) -> None:
+    mark_pending("12", "created")
+    sync_pending_user("12", Recorder(ApplyResult(ok=False, retry_at=time.time() + 60, error="down")))
+    before = len(broker.sync_user_keys())
+    mark_pending("12", "saved")
+    assert len(broker.sync_user_keys()) == before + 1
+
+
+def test_permanent_failure_retires_the_row() -> None:
+    mark_pending("13", "created")
+    outcome = sync_pending_user("13", Recorder(ApplyResult(ok=False, error="invalid username")))
+    assert outcome.status == "failed" and not PendingSync.objects.exists()
+
+
+def test_backoff_grows_and_caps() -> None:
+    delays = [backoff(n) for n in range(1, 12)]
+    assert all(d > 0 for d in delays)
+    assert max(delays) <= 2.0  # RETRY_BACKOFF_MAX in settings/test.py
+    assert backoff(1, retry_at=time.time() + 30) >= 29.9
+
+
+def test_relay_resends_lost_enqueues_only(broker) -> None:
+    now = timezone.now()
+    old = now - timedelta(seconds=300)
+    PendingSync.objects.create(user_key="lost", first_requested_at=old, last_requested_at=old, enqueued_at=None)
+    PendingSync.objects.create(user_key="stale", first_requested_at=old, last_requested_at=old, enqueued_at=old)
+    PendingSync.objects.create(user_key="fresh", first_requested_at=now, last_requested_at=now, enqueued_at=None)
+    PendingSync.objects.create(user_key="sent", first_requested_at=old, last_requested_at=now, enqueued_at=now)
+    PendingSync.objects.create(
+        user_key="retry-lost", state="retrying", first_requested_at=old, last_requested_at=old, enqueued_at=old,
+        next_attempt_at=old,
+    )
+    PendingSync.objects.create(
+        user_key="retry-later", state="retrying", first_requested_at=old, last_requested_at=old, enqueued_at=old,
+        next_attempt_at=now + timedelta(seconds=60),
+    )
+    assert relay_pending() == 3
+    assert sorted(broker.sync_user_keys()) == ["lost", "retry-lost", "stale"]
+    assert relay_pending() == 0  # just re-sent: not stale any more
+
+
+def test_lock_is_renewed_while_held_and_freed_after(redis_conn) -> None:
+    with locks.held("renew-me", ttl=0.3) as lock:
+        time.sleep(0.8)
+        assert redis_conn.exists(lock.name)
+        with pytest.raises(locks.LockBusy):
+            with locks.held("renew-me", ttl=0.3):
+                pass
+    assert not redis_conn.exists(lock.name)
