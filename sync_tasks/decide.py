@@ -50,7 +50,7 @@ def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncCo
     pairs, issues = desire_all(people, config)
     m = match_people(pairs, observed, config)
     ops = plan_changes(m.targets, observed, ownership_from_config(config))
-    return Decision(m.targets, tuple(sorted(issues + list(m.issues), key=lambda i: site_sort_key(i.site_id))), m.unmanaged, ops)
+    return Decision(m.targets, tuple(sorted(issues + list(m.issues), key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))), m.unmanaged, ops)
 
 
 def to_reveal(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> tuple[str, ...]:

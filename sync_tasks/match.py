@@ -64,13 +64,19 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
     targets: dict[str, Target] = {}
     new: dict[str, DesiredAccount] = {}
     preferred: dict[str, str] = {}
-    seen: set[str] = set()
+    # Two records for one site id cannot both be right, and picking one would depend on input order.
+    counts: dict[str, int] = {}
+    for person, _ in pairs:
+        counts[person.site_id] = counts.get(person.site_id, 0) + 1
     unique: list[tuple[SitePerson, DesiredAccount]] = []
+    reported: set[str] = set()
     for person, desired in pairs:
-        if person.site_id in seen:
-            issues.append(PersonIssue(person.site_id, "error", "duplicate site id in input"))
+        if counts[person.site_id] > 1:
+            if person.site_id not in reported:
+                reported.add(person.site_id)
+                issues.append(PersonIssue(person.site_id, "error",
+                                          f"{counts[person.site_id]} records share this site id; none was synced"))
             continue
-        seen.add(person.site_id)
         unique.append((person, desired))
 
     # Pass 1: linked people claim their accounts before anyone may adopt them.
@@ -176,5 +182,5 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             (a.user_id, a.username) for a in observed.accounts.values()
             if a.user_id not in bound and a.type == "user" and a.user_id != observed.service_user_id))
     ordered = tuple(targets[s] for s in sorted(targets, key=site_sort_key))
-    issues.sort(key=lambda i: site_sort_key(i.site_id))
+    issues.sort(key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))
     return Matching(ordered, tuple(issues), unmanaged)
