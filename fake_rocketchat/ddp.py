@@ -62,6 +62,9 @@ class DDPConfig:
     heartbeat_interval: float = 15.0
     heartbeat_timeout: float = 15.0
     respond_to_pings: bool = True
+    # How often a logged-in session checks that its login token still exists; accounts-base
+    # observes the token and closes the connection once it is removed (`_setLoginToken`).
+    token_check_interval: float = 0.5
 
 
 class DDPServer:
@@ -92,6 +95,9 @@ def new_rate_limiter(state: Any) -> DDPRateLimiter:
         return state.setting(setting_id)
 
     def enabled() -> bool:
+        # rateLimiter.js configures no rule at all under TEST_MODE.
+        if getattr(state, "env", {}).get("TEST_MODE"):
+            return False
         flag = getattr(state, "rate_limit_enabled", True)
         return bool(flag() if callable(flag) else flag)
 
@@ -168,6 +174,7 @@ class Session:
         self._pong_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._token_watch: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -184,6 +191,8 @@ class Session:
             unsubscribe()
             self.server.sessions.discard(self)
             self._cancel_pong_timer()
+            if self._token_watch is not None:
+                self._tasks.append(self._token_watch)
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -359,6 +368,9 @@ class Session:
     def set_user(self, user_id: str | None, token: str | None, user_doc: dict[str, Any] | None = None) -> None:
         previous = self.user_id
         self.user_id, self.login_token = user_id, token
+        self.stop_token_watch()
+        if user_id is not None and token is not None and self.config.token_check_interval > 0:
+            self._token_watch = asyncio.create_task(self._watch_token(user_id, token))
         if previous == user_id:
             return
         if previous is not None:
@@ -368,6 +380,24 @@ class Session:
             fields = {k: user_doc[k] for k in ("emails", "profile", "username") if k in user_doc}
             self.send({"msg": "added", "collection": "users", "id": user_id, "fields": fields})
         self._rerun_subscriptions()
+
+    def stop_token_watch(self) -> None:
+        """accounts-base `_setLoginToken(..., null)`: stop observing before the token is destroyed."""
+        if self._token_watch is not None:
+            self._token_watch.cancel()
+            self._token_watch = None
+
+    async def _watch_token(self, user_id: str, token: str) -> None:
+        """Close the connection once its login token is gone (logout elsewhere, deactivation, ...)."""
+        while not self._closing:
+            await asyncio.sleep(self.config.token_check_interval)
+            if self.user_id != user_id or self.login_token != token:
+                return
+            still_valid = await asyncio.to_thread(self.state.authenticate, user_id, token)
+            if still_valid is None and self.user_id == user_id and self.login_token == token:
+                log.info("DDP session %s: login token removed; closing", self.id)
+                self.close()
+                return
 
     def _rerun_subscriptions(self) -> None:
         """Meteor reruns every subscription when the user changes; refused ones end with nosub."""

@@ -210,6 +210,7 @@ class _Unrecognized(Exception):
 
 async def _logout(methods: DDPMethods, ctx: MethodContext, params: list[Any]) -> Any:
     """accounts-base `methods.logout`: destroy this connection's token, then forget the user."""
+    ctx.session.stop_token_watch()
     if ctx.user_id and ctx.token:
         await asyncio.to_thread(methods.state.logout, ctx.user_id, ctx.token)
     ctx.session.set_user(None, None)

@@ -140,15 +140,32 @@ class DDPRateLimiter:
         enabled: Callable[[], bool] = lambda: True,
     ) -> None:
         self._clock_ms = clock_ms
+        self._settings = settings
         self._enabled = enabled
         self._lock = threading.Lock()
+        self._config = self._read_config()
         self._rules = build_rules(settings, clock_ms())
+
+    def _read_config(self) -> tuple[Any, ...]:
+        values = []
+        for rule in RULE_NAMES:
+            for suffix in ("Enabled", "Requests_Allowed", "Interval_Time"):
+                try:
+                    values.append(self._settings(f"DDP_Rate_Limit_{rule}_{suffix}"))
+                except KeyError:
+                    values.append(None)
+        return tuple(values)
 
     def hit(self, inp: LimitInput) -> LimitResult:
         """Count one call (`_increment`) and decide on it (`_check`)."""
         if not self._enabled():
             return LimitResult(True, 0, math.inf)
+        config = self._read_config()
         with self._lock:
+            if config != self._config:
+                # rateLimiter.js `reconfigureLimit`: a settings change replaces the rules (fresh counters).
+                self._config = config
+                self._rules = build_rules(self._settings, self._clock_ms())
             matched = [r for r in self._rules if r.matches(inp)]
             now = self._clock_ms()
             for rule in matched:

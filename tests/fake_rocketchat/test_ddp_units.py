@@ -288,3 +288,13 @@ def test_removal_of_own_subscription_drops_that_room_stream() -> None:
     removed = ["removed", {"_id": "x", "rid": "priv", "u": {"_id": "alice"}, "t": "p"}]
     assert dropped_by("alice", subs, "stream-notify-user", "alice/subscriptions-changed", removed) == ["s1"]
     assert dropped_by("bob", subs, "stream-notify-user", "alice/subscriptions-changed", removed) == []
+
+
+def test_settings_change_reconfigures_the_rules_with_fresh_counters() -> None:
+    clock = FakeClock()
+    settings = {}
+    limiter = DDPRateLimiter(clock.ms, lambda key: settings.get(key))
+    call = LimitInput("method", "m", "c1")
+    assert [limiter.hit(call).allowed for _ in range(11)][-1] is False
+    settings["DDP_Rate_Limit_Connection_By_Method_Requests_Allowed"] = 3
+    assert [limiter.hit(call).allowed for _ in range(4)] == [True, True, True, False]
