@@ -1,0 +1,234 @@
+"""Fault injection and the request log, in-process and over HTTP at `/_fake/...`.
+
+An ASGI middleware wraps the whole app (REST and `/websocket`):
+- `fail_next(route, count, status)`: the next N calls of a REST route answer
+  `status` (body `{"success":false,"error":"fake_rocketchat injected fault"}`
+  unless given);
+- `set_latency(ms, route=None)`: delay every (or one route's) request;
+- `outage(seconds, mode)`: mode "503" answers 503 (and refuses websockets);
+  mode "refuse" also stops listening (connections refused) when the server
+  runs under `fake_rocketchat.testing`/CLI, which registers a listener hook;
+- `drop_websockets()`: publishes `_fake/drop-websockets` for the DDP side;
+- `shift_clock(seconds)`: moves `state.clock` (TOTP edges, rate windows).
+The request log records route, method, status and headers with secrets masked.
+Control paths under `/_fake` are not logged and never faulted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from .events import CONTROL_STREAM
+
+if TYPE_CHECKING:
+    from .state import State
+
+SECRET_HEADERS = {"x-auth-token", "x-2fa-code", "authorization", "cookie", "set-cookie", "x-user-token"}
+API_PREFIX = "/api/v1/"
+
+
+def mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Header dict with secret values replaced by `***`."""
+    return {k: ("***" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def route_of(path: str) -> str:
+    """`/api/v1/users.info` -> `users.info`; other paths are kept as they are."""
+    return path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One served request (secrets masked)."""
+
+    at: float
+    method: str
+    path: str
+    route: str
+    status: int
+    client_ip: str
+    headers: dict[str, str]
+    duration_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at, "method": self.method, "path": self.path, "route": self.route, "status": self.status,
+            "client_ip": self.client_ip, "headers": self.headers, "duration_ms": round(self.duration_ms, 3),
+        }
+
+
+class RequestLog:
+    """Append-only log of REST/websocket requests; thread-safe."""
+
+    def __init__(self) -> None:
+        self._entries: list[LoggedRequest] = []
+        self._lock = threading.Lock()
+
+    def append(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, route: str | None = None, method: str | None = None, status: int | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            items = list(self._entries)
+        return [
+            e for e in items
+            if (route is None or e.route == route) and (method is None or e.method == method) and (status is None or e.status == status)
+        ]
+
+    def count(self, route: str | None = None, method: str | None = None, status: int | None = None) -> int:
+        return len(self.entries(route, method, status))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class _Failure:
+    route: str
+    remaining: int
+    status: int
+    method: str | None
+    body: Any
+
+
+@dataclass
+class Faults:
+    """Active faults; methods are safe to call from any thread."""
+
+    state: "State"
+    _failures: list[_Failure] = field(default_factory=list)
+    _latency: dict[str | None, float] = field(default_factory=dict)
+    _outage_until: float = 0.0
+    _outage_mode: str = "503"
+    refuse_hook: Callable[[float], None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, route: str, count: int = 1, status: int = 500, method: str | None = None, body: Any = None) -> None:
+        """Make the next `count` calls of `route` (e.g. "users.info") answer `status`."""
+        with self._lock:
+            self._failures.append(_Failure(route, int(count), int(status), method.upper() if method else None, body))
+
+    def set_latency(self, ms: float, route: str | None = None) -> None:
+        """Add `ms` of delay to every request (or only to `route`); 0 removes it."""
+        with self._lock:
+            if ms:
+                self._latency[route] = float(ms) / 1000.0
+            else:
+                self._latency.pop(route, None)
+
+    def outage(self, seconds: float, mode: str = "503") -> None:
+        """For `seconds`: answer 503 ("503") or refuse connections ("refuse")."""
+        if mode not in ("503", "refuse"):
+            raise ValueError("mode must be '503' or 'refuse'")
+        with self._lock:
+            self._outage_until = time.monotonic() + float(seconds)
+            self._outage_mode = mode
+        if mode == "refuse" and self.refuse_hook is not None:
+            self.refuse_hook(float(seconds))
+
+    def drop_websockets(self) -> None:
+        self.state.events.publish(CONTROL_STREAM, "drop-websockets", [])
+
+    def shift_clock(self, seconds: float) -> float:
+        return self.state.clock.shift(seconds)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._failures.clear()
+            self._latency.clear()
+            self._outage_until = 0.0
+
+    # ----------------------------------------------------------- used by the middleware
+    def outage_active(self) -> bool:
+        return time.monotonic() < self._outage_until
+
+    def latency_for(self, route: str) -> float:
+        with self._lock:
+            return self._latency.get(route, 0.0) + self._latency.get(None, 0.0)
+
+    def take_failure(self, route: str, method: str) -> _Failure | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure.route == route and (failure.method is None or failure.method == method) and failure.remaining > 0:
+                    failure.remaining -= 1
+                    if failure.remaining == 0:
+                        self._failures.remove(failure)
+                    return failure
+        return None
+
+
+async def _send_json(send: Callable[..., Any], status: int, body: Any, content_type: bytes = b"application/json") -> None:
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class FaultMiddleware:
+    """ASGI middleware: `/_fake` control API, faults, and the request log."""
+
+    def __init__(self, app: Any, faults: Faults, log: RequestLog) -> None:
+        self.app = app
+        self.faults = faults
+        self.log = log
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path.startswith("/_fake"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        method = scope.get("method", "WS")
+        route = route_of(path)
+        started = time.perf_counter()
+        client = headers.get("x-real-ip") or (scope.get("client") or ("", 0))[0]
+        status_holder = {"status": 0}
+
+        def record() -> None:
+            self.log.append(LoggedRequest(time.time(), method, path, route, status_holder["status"], client,
+                                          mask_headers(headers), (time.perf_counter() - started) * 1000))
+
+        delay = self.faults.latency_for(route)
+        if delay:
+            await asyncio.sleep(delay)
+        if scope["type"] == "websocket":
+            if self.faults.outage_active():
+                await send({"type": "websocket.close", "code": 1013})
+                status_holder["status"] = 503
+                record()
+                return
+            status_holder["status"] = 101
+            record()
+            await self.app(scope, receive, send)
+            return
+        if self.faults.outage_active():
+            status_holder["status"] = 503
+            await _send_json(send, 503, b"Service Unavailable", b"text/plain; charset=utf-8")
+            record()
+            return
+        failure = self.faults.take_failure(route, method)
+        if failure is not None:
+            status_holder["status"] = failure.status
+            body = failure.body if failure.body is not None else {"success": False, "error": "fake_rocketchat injected fault"}
+            await _send_json(send, failure.status, body)
+            record()
+            return
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            record()

@@ -1,0 +1,50 @@
+"""Meteor-style identifiers and login-token hashing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+# Meteor's Random.id() alphabet ("unmistakable characters").
+_UNMISTAKABLE = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def random_id(length: int = 17) -> str:
+    """A document id like Meteor's `Random.id()` (17 chars by default)."""
+    return "".join(secrets.choice(_UNMISTAKABLE) for _ in range(length))
+
+
+def random_secret(length: int = 43) -> str:
+    """A login token like Meteor's `Random.secret()` (43 url-safe chars)."""
+    return "".join(secrets.choice(_BASE64URL) for _ in range(length))
+
+
+def hash_login_token(token: str) -> str:
+    """`Accounts._hashLoginToken`: base64(sha256(token)); only this is stored."""
+    return base64.b64encode(hashlib.sha256(token.encode()).digest()).decode()
+
+
+def sha256_hex(text: str) -> str:
+    """The client-side password digest Meteor sends (`{digest, algorithm:'sha-256'}`)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def hash_password_digest(digest: str, salt: bytes | None = None) -> str:
+    """Slow-ish one-way hash of the sha256 digest (Meteor uses bcrypt of the digest).
+
+    PBKDF2 with few rounds keeps tests fast; the point is that plaintext never
+    sits in state.
+    """
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    derived = hashlib.pbkdf2_hmac("sha256", digest.lower().encode(), salt, 1000)
+    return f"pbkdf2${salt.hex()}${derived.hex()}"
+
+
+def check_password_digest(digest: str, stored: str) -> bool:
+    try:
+        _, salt_hex, _ = stored.split("$")
+    except ValueError:
+        return False
+    return secrets.compare_digest(hash_password_digest(digest, bytes.fromhex(salt_hex)), stored)

@@ -1,0 +1,254 @@
+"""`users.*` routes (`app/api/server/v1/users.ts`, reference §3)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import MeteorError, failure
+from ..views import user_full, user_info, user_list_entry
+from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
+from .validate import check
+
+_CREATE_OPTIONAL = {
+    "active": "boolean", "bio": "string", "nickname": "string", "statusText": "string", "roles": "array",
+    "joinDefaultChannels": "boolean", "requirePasswordChange": "boolean", "setRandomPassword": "boolean",
+    "sendWelcomeEmail": "boolean", "verified": "boolean", "customFields": "object", "fields": "string",
+}
+_UPDATE_DATA = {
+    "email": "string", "name": "string", "password": "string", "username": "string", "active": "boolean",
+    "bio": "string", "nickname": "string", "statusText": "string", "roles": "array", "joinDefaultChannels": "boolean",
+    "requirePasswordChange": "boolean", "setRandomPassword": "boolean", "sendWelcomeEmail": "boolean",
+    "verified": "boolean", "customFields": "object", "status": "string",
+}
+
+
+def _invalid_name(name: Any) -> bool:
+    return isinstance(name, str) and any(c in name for c in "<>\\/")
+
+
+def get_user_from_params(ctx: Ctx, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`getUserFromParams`: userId, username or user; the stored doc (live)."""
+    params = ctx.params if params is None else params
+    state = ctx.state
+    if params.get("userId"):
+        user = state.users.get(str(params["userId"]).strip())
+    elif params.get("username"):
+        user = state._user_by_username_ci(str(params["username"]).strip())
+    elif params.get("user"):
+        user = state._user_by_username_ci(str(params["user"]).strip())
+    else:
+        raise MeteorError("error-user-param-not-provided", 'The required "userId" or "username" param was not provided')
+    if not user:
+        raise MeteorError("error-invalid-user", 'The required "userId" or "username" param provided does not match any users')
+    return user
+
+
+def create(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body
+    check(body, {"email": "string", "name": "string", "password": "string", "username": "string"}, _CREATE_OPTIONAL)
+    if ctx.compat >= 7 and _invalid_name(body.get("name")):
+        raise failure("Name contains invalid characters")
+    state = ctx.state
+    data = {k: v for k, v in body.items() if k not in ("active", "fields")}
+    uid = state.insert_user(ctx.user_id, data)
+    if "active" in body:
+        state.set_user_active_status(ctx.user_id, uid, bool(body["active"]))
+    return {"user": user_full(state.users[uid])}
+
+
+def update(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body
+    data_schema = dict(_UPDATE_DATA)
+    if ctx.compat >= 7:  # 7.0.0 removed joinDefaultChannels, added settings/language
+        del data_schema["joinDefaultChannels"]
+        data_schema.update({"settings": "object", "language": "string"})
+    check(body, {"userId": "string", "data": "object"}, {"confirmRelinquish": "boolean"})
+    check(body["data"], {}, data_schema, path="/data")
+    if ctx.compat >= 7 and not body["userId"]:
+        raise MeteorError("invalid-params", "/userId must NOT have fewer than 1 characters")
+    data = dict(body["data"])
+    data.pop("joinDefaultChannels", None)  # accepted but ignored on update (6.x)
+    if ctx.compat >= 7 and _invalid_name(data.get("name")):
+        raise failure("Name contains invalid characters")
+    state = ctx.state
+    if body["userId"] not in state.users:
+        raise failure("User not found")
+    state.update_user(ctx.user_id, body["userId"], data, bool(body.get("confirmRelinquish")))
+    return {"user": user_full(state.users[body["userId"]])}
+
+
+def info(ctx: Ctx) -> dict[str, Any]:
+    q = ctx.query
+    state = ctx.state
+    keys = [k for k in ("userId", "username", "importId") if q.get(k)]
+    if not keys:
+        raise failure("Invalid search query.")
+    if q.get("userId"):
+        user = state.users.get(q["userId"])
+    elif q.get("username"):
+        user = state._user_by_username(q["username"])
+    else:
+        user = next((u for u in state.users.values() if q["importId"] in u.get("importIds", [])), None)
+    if not user:
+        raise failure("User not found.")
+    is_self = user["_id"] == ctx.user_id
+    full = is_self or ctx.can("view-full-other-user-info")
+    out = user_info(user, full=full, is_self=is_self)
+    fields = ctx.json_param("fields", {}) if ctx.compat == 6 else {}
+    wants_rooms = (ctx.compat >= 7 and q.get("includeUserRooms") in ("true", True)) or (isinstance(fields, dict) and fields.get("userRooms") == 1)
+    if wants_rooms and (is_self or ctx.can("view-other-user-channels")):
+        rooms = []
+        for sub in state._user_subs(user["_id"]):
+            room = state.rooms.get(sub["rid"], {})
+            rooms.append({"rid": sub["rid"], "name": sub["name"], "t": sub["t"], "roles": list(sub.get("roles", [])),
+                          "unread": sub.get("unread", 0), "federated": room.get("federated", False)})
+        out["rooms"] = rooms
+    return {"user": out}
+
+
+def _match(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    """The `query` subset users.list allows: `$or`, `$and`, `$regex` and equality."""
+    for key, cond in query.items():
+        if key == "$or":
+            if not any(_match(doc, q) for q in cond):
+                return False
+        elif key == "$and":
+            if not all(_match(doc, q) for q in cond):
+                return False
+        elif key.startswith("$"):
+            raise MeteorError("error-invalid-query", "Invalid query")
+        else:
+            value: Any = doc
+            for part in key.split("."):
+                if isinstance(value, list):
+                    value = [v.get(part) if isinstance(v, dict) else None for v in value]
+                else:
+                    value = value.get(part) if isinstance(value, dict) else None
+            values = value if isinstance(value, list) else [value]
+            if isinstance(cond, dict):
+                for op, arg in cond.items():
+                    if op == "$regex":
+                        flags = re.I if "i" in str(cond.get("$options", "")) else 0
+                        if not any(isinstance(v, str) and re.search(arg, v, flags) for v in values):
+                            return False
+                    elif op != "$options":
+                        raise MeteorError("error-invalid-query", "Invalid query")
+            elif cond not in values:
+                return False
+    return True
+
+
+def list_users(ctx: Ctx) -> dict[str, Any]:
+    state = ctx.state
+    if state.settings.get("API_Apply_permission_view-outside-room_on_users-list") and not ctx.can("view-outside-room"):
+        raise forbidden()
+    offset, count = paginate(ctx)
+    sort = parse_sort(ctx, {"username": 1})
+    docs = [u for u in state.users.values() if u.get("type") != "visitor"]
+    if ctx.compat == 6:
+        query = ctx.json_param("query", {})
+        if query:
+            docs = [u for u in docs if _match(u, query)]
+    docs = sort_docs(docs, sort, ci_fields=("name",))
+    privileged = ctx.can("view-full-other-user-info")
+    items = [user_list_entry(u, privileged) for u in page(docs, offset, count)]
+    return {"users": items, "count": len(items), "offset": offset, "total": len(docs)}
+
+
+def set_active_status(ctx: Ctx) -> dict[str, Any]:
+    check(ctx.body, {"userId": "string", "activeStatus": "boolean"}, {"confirmRelinquish": "boolean"})
+    if not ctx.state.has_any_permission(ctx.user_id, ("edit-other-user-active-status", "manage-moderation-actions")):
+        raise forbidden() if ctx.compat == 6 else permission_denied()
+    state = ctx.state
+    uid = ctx.body["userId"]
+    if uid not in state.users:
+        raise failure("User not found")
+    state.set_user_active_status(ctx.user_id, uid, ctx.body["activeStatus"], bool(ctx.body.get("confirmRelinquish")))
+    return {"user": {"_id": uid, "active": state.users[uid]["active"]}}
+
+
+def delete(ctx: Ctx) -> dict[str, Any]:
+    if not ctx.can("delete-user"):
+        raise forbidden() if ctx.compat == 6 else permission_denied()
+    user = get_user_from_params(ctx)
+    ctx.state.delete_user(ctx.user_id, user["_id"], bool(ctx.body.get("confirmRelinquish")))
+    return {}
+
+
+def generate_pat(ctx: Ctx) -> dict[str, Any]:
+    name = ctx.body.get("tokenName")
+    if not name:
+        raise failure("The 'tokenName' param is required")
+    token = ctx.state.generate_personal_access_token(ctx.user_id, str(name), bool(ctx.body.get("bypassTwoFactor")))
+    return {"token": token}
+
+
+def regenerate_pat(ctx: Ctx) -> dict[str, Any]:
+    name = ctx.body.get("tokenName")
+    if not name:
+        raise failure("The 'tokenName' param is required")
+    state = ctx.state
+    old = next((t for t in state.list_personal_access_tokens(ctx.user_id) if t["name"] == name), None)
+    if old is None:
+        raise MeteorError("not-authorized", "Not Authorized", {"method": "personalAccessTokens:regenerateToken"})
+    state.remove_personal_access_token(ctx.user_id, str(name))
+    return {"token": state.generate_personal_access_token(ctx.user_id, str(name), old["bypassTwoFactor"])}
+
+
+def remove_pat(ctx: Ctx) -> dict[str, Any]:
+    name = ctx.body.get("tokenName")
+    if not name:
+        raise failure("The 'tokenName' param is required")
+    ctx.state.remove_personal_access_token(ctx.user_id, str(name))
+    return {}
+
+
+def get_pats(ctx: Ctx) -> dict[str, Any]:
+    if not ctx.can("create-personal-access-tokens"):
+        raise MeteorError("not-authorized", "Not Authorized")
+    return {"tokens": ctx.state.list_personal_access_tokens(ctx.user_id)}
+
+
+def create_token(ctx: Ctx) -> dict[str, Any]:
+    """Deprecated `users.createToken`: only with env CREATE_TOKENS_FOR_USERS=true."""
+    state = ctx.state
+    user = get_user_from_params(ctx)
+    if not state.env.get("CREATE_TOKENS_FOR_USERS") or (user["_id"] != ctx.user_id and not ctx.can("user-generate-access-token")):
+        raise MeteorError("error-not-authorized", "Not authorized", {"method": "createToken"})
+    return {"data": {"userId": user["_id"], "authToken": state.issue_login_token(user["_id"])}}
+
+
+def get_presence(ctx: Ctx) -> dict[str, Any]:
+    user = get_user_from_params(ctx) if (ctx.query.get("userId") or ctx.query.get("username")) else ctx.user
+    out: dict[str, Any] = {"presence": user.get("status", "offline")}
+    if user["_id"] == ctx.user_id:
+        out["connectionStatus"] = user.get("statusConnection", "offline")
+        out["lastLogin"] = user.get("lastLogin")
+    return out
+
+
+def check_username(ctx: Ctx) -> dict[str, Any]:
+    username = ctx.query.get("username")
+    if not username:
+        raise failure('The "username" param is required')
+    try:
+        return {"result": ctx.state._check_username_availability(username)}
+    except MeteorError:
+        return {"result": False}
+
+
+def register_routes(routes: Routes) -> None:
+    routes.add("users.create", ["POST"], create)
+    routes.add("users.update", ["POST"], update, two_factor=True)
+    routes.add("users.info", ["GET"], info)
+    routes.add("users.list", ["GET"], list_users, permissions_required=("view-d-room",))
+    routes.add("users.setActiveStatus", ["POST"], set_active_status)
+    routes.add("users.delete", ["POST"], delete)
+    routes.add("users.generatePersonalAccessToken", ["POST"], generate_pat, two_factor=True)
+    routes.add("users.regeneratePersonalAccessToken", ["POST"], regenerate_pat, two_factor=True)
+    routes.add("users.removePersonalAccessToken", ["POST"], remove_pat, two_factor=True)
+    routes.add("users.getPersonalAccessTokens", ["GET"], get_pats)
+    routes.add("users.createToken", ["POST"], create_token)
+    routes.add("users.getPresence", ["GET"], get_presence)
+    routes.add("users.checkUsernameAvailability", ["GET"], check_username)

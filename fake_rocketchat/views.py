@@ -1,0 +1,99 @@
+"""How state documents look on the wire (REST JSON projections).
+
+Dates become ISO strings with milliseconds and `Z` (Mongo dates through
+`JSON.stringify`). Projections follow `app/api/server/api.ts`
+(`defaultFieldsToExclude`, `limitedUserFieldsToExclude...`) and
+`app/api/server/helpers/getUserInfo.ts`.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+from typing import Any
+
+ROOM_EXCLUDED = ("joinCode", "members", "importIds", "e2e")
+USER_LIST_FIELDS = ("_id", "name", "username", "emails", "roles", "status", "active", "avatarETag", "lastLogin", "type")
+USER_BASIC_FIELDS = (
+    "_id", "name", "username", "nickname", "status", "utcOffset", "type", "active", "bio", "reason",
+    "statusText", "avatarETag", "extension", "federated", "statusLivechat",
+)
+USER_FULL_EXTRA = (
+    "emails", "phone", "statusConnection", "createdAt", "lastLogin", "requirePasswordChange",
+    "requirePasswordChangeReason", "roles", "importIds", "freeSwitchExtension", "customFields",
+)
+
+
+def iso(value: datetime) -> str:
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def jsonable(value: Any) -> Any:
+    """Deep copy with datetimes as ISO strings."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def user_full(user: dict[str, Any]) -> dict[str, Any]:
+    """A privileged caller's view of a user document: no services, no invite token."""
+    return {k: copy.deepcopy(v) for k, v in user.items() if k not in ("services", "inviteToken", "__rooms")}
+
+
+def user_list_entry(user: dict[str, Any], privileged: bool) -> dict[str, Any]:
+    fields = USER_LIST_FIELDS if privileged else tuple(f for f in USER_LIST_FIELDS if f not in ("emails", "roles"))
+    return {k: copy.deepcopy(user[k]) for k in fields if k in user}
+
+
+def user_info(user: dict[str, Any], full: bool, is_self: bool) -> dict[str, Any]:
+    fields = USER_BASIC_FIELDS + (USER_FULL_EXTRA if full else ())
+    out = {k: copy.deepcopy(user[k]) for k in fields if k in user}
+    if full:
+        out["canViewAllInfo"] = True
+    if is_self:
+        services = {k: copy.deepcopy(v) for k, v in user.get("services", {}).items() if k not in ("resume", "emailCode")}
+        if "password" in services:
+            services["password"] = True
+        if "totp" in services:
+            services["totp"] = {"enabled": bool(services["totp"].get("enabled"))}
+        out["services"] = services
+    return out
+
+
+def me(user: dict[str, Any], site_url: str) -> dict[str, Any]:
+    """`GET me` body fields (`app/api/server/helpers/getUserInfo.ts`)."""
+    fields = ("_id", "username", "name", "emails", "status", "statusConnection", "statusDefault", "statusText",
+              "active", "roles", "utcOffset", "language", "requirePasswordChange", "customFields", "nickname", "bio",
+              "_updatedAt", "avatarETag", "defaultRoom", "type", "lastLogin", "createdAt")
+    out = {k: copy.deepcopy(user[k]) for k in fields if k in user}
+    verified = next((e["address"] for e in user.get("emails", []) if e.get("verified")), None)
+    if verified:
+        out["email"] = verified
+    out["settings"] = {"profile": {}, "preferences": copy.deepcopy(user.get("settings", {}).get("preferences", {}))}
+    out["avatarUrl"] = f"{site_url.rstrip('/')}/avatar/{user.get('username')}"
+    services: dict[str, Any] = {"password": {"exists": bool(user.get("services", {}).get("password"))}}
+    if (user.get("services", {}).get("totp") or {}).get("enabled"):
+        services["totp"] = {"enabled": True}
+    if (user.get("services", {}).get("email2fa") or {}).get("enabled"):
+        services["email2fa"] = {"enabled": True}
+    out["services"] = services
+    out["isOAuthUser"] = False
+    return out
+
+
+def room(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in doc.items() if k not in ROOM_EXCLUDED}
+
+
+def member(user: dict[str, Any]) -> dict[str, Any]:
+    fields = ("_id", "username", "name", "nickname", "status", "avatarETag", "_updatedAt", "federated")
+    return {k: copy.deepcopy(user[k]) for k in fields if k in user}
+
+
+def role(doc: dict[str, Any], with_updated: bool = True) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in doc.items() if with_updated or k != "_updatedAt"}
