@@ -1,13 +1,21 @@
-// Which Rocket.Chat request validator checks which endpoint, in each rest-typings release we install.
+// Which Rocket.Chat request validator checks which endpoint, per rest-typings release.
 //
-// `baseline` is @rocket.chat/rest-typings 6.13.1 (installed as the alias `rest-typings-6`; the
-// 6.14 baseline contract of the reference), `current` is 8.8.1 (what @rocket.chat/api-client pulls
-// in). Each entry names the dist file and export; several validators are not re-exported from the
-// package index (e.g. isChannelsInviteProps), so files are imported directly. An endpoint missing
-// from a release means Rocket.Chat validates it in server code that is not published on npm.
+// Releases: 6.13.1 (alias `rest-typings-6`, the 6.14 baseline of the reference), 7.10.0 (alias
+// `rest-typings-7`, closest published to the 7.7.1 the site runs; npm has no 7.x core-typings, so
+// package.json overrides its core-typings to 8.8.1: only the index needs it, the files below do not)
+// and 8.8.1 (pulled in by @rocket.chat/api-client).
 //
-// Known defects upstream, deliberately left out: rest-typings 6.13.1
-// v1/channels/ChannelsSetDefaultProps.js does not compile (its second branch has `type: 'default'`).
+// Only validators that Rocket.Chat's REST server actually applies to the route are listed (a schema
+// the route never runs would flag requests Rocket.Chat accepts). Sources, apps/meteor/app/api/server/
+// v1/*.ts: channels.ts applies isChannelsKickProps/RolesProps/ListProps/ModeratorsProps through
+// `validateParams`, but not to channels.create (own validator), channels.invite (getUserListFromParams,
+// multi-user `userIds` works; isChannelsInviteProps is not even exported from the package index),
+// add/removeModerator/Owner, members, info, setDefault. groups.ts of 6.14/7.x has no validateParams
+// on the routes a bridge uses; 8.x typed routes validate groups.create/info/invite/list/roles.
+// users.ts applies the users.* schemas (additionalProperties:false, reference §3.2-3.7), roles.ts
+// the roles.* ones (error-invalid-role-properties), misc.ts method.call checks isMeteorCall and then
+// isMethodCallProps on the parsed message, settings.ts dispatches on isSettingsUpdatePropDefault.
+// Known upstream defect, left out: 6.13.1 v1/channels/ChannelsSetDefaultProps.js does not compile.
 
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
@@ -15,56 +23,45 @@ import { dirname, join } from 'node:path';
 
 export const RELEASES = {
 	'6.13.1': 'rest-typings-6',
+	'7.10.0': 'rest-typings-7',
 	'8.8.1': '@rocket.chat/rest-typings',
 };
 
-const BOTH = ['6.13.1', '8.8.1'];
+const ALL = ['6.13.1', '7.10.0', '8.8.1'];
+const FROM_7 = ['7.10.0', '8.8.1'];
 const ONLY_6 = ['6.13.1'];
 const ONLY_8 = ['8.8.1'];
 
 // [endpoint key, where the parameters are, [file, export, releases, JSON-string field to parse?]...]
 // Keys are "METHOD /v1/route"; `:param` segments match one path segment.
 export const TABLE = [
-	['POST /v1/login', 'body', ['v1/auth.js', 'isLoginProps', BOTH]],
-	['POST /v1/users.register', 'body', ['v1/users/UserRegisterParamsPOST.js', 'isUserRegisterParamsPOST', BOTH]],
-	['POST /v1/users.create', 'body', ['v1/users/UserCreateParamsPOST.js', 'isUserCreateParamsPOST', BOTH]],
-	['POST /v1/users.update', 'body', ['v1/users/UsersUpdateParamsPOST.js', 'isUsersUpdateParamsPOST', BOTH]],
-	['GET /v1/users.info', 'query', ['v1/users/UsersInfoParamsGet.js', 'isUsersInfoParamsGetProps', BOTH]],
+	['POST /v1/users.register', 'body', ['v1/users/UserRegisterParamsPOST.js', 'isUserRegisterParamsPOST', ALL]],
+	['POST /v1/users.create', 'body', ['v1/users/UserCreateParamsPOST.js', 'isUserCreateParamsPOST', ALL]],
+	['POST /v1/users.update', 'body', ['v1/users/UsersUpdateParamsPOST.js', 'isUsersUpdateParamsPOST', ALL]],
+	['GET /v1/users.info', 'query', ['v1/users/UsersInfoParamsGet.js', 'isUsersInfoParamsGetProps', ALL]],
 	['GET /v1/users.list', 'query', ['v1/users/UsersListParamsGET.js', 'isUsersListParamsGET', ONLY_8]],
-	['POST /v1/users.setActiveStatus', 'body', ['v1/users/UserSetActiveStatusParamsPOST.js', 'isUserSetActiveStatusParamsPOST', BOTH]],
-	['POST /v1/roles.addUserToRole', 'body', ['v1/roles.js', 'isRoleAddUserToRoleProps', BOTH]],
-	['POST /v1/roles.removeUserFromRole', 'body', ['v1/roles.js', 'isRoleRemoveUserFromRoleProps', BOTH]],
-	['GET /v1/roles.getUsersInRole', 'query', ['v1/roles.js', 'isRolesGetUsersInRoleProps', BOTH]],
-	['POST /v1/roles.delete', 'body', ['v1/roles.js', 'isRoleDeleteProps', BOTH]],
-	['POST /v1/channels.create', 'body', ['v1/channels/ChannelsCreateProps.js', 'isChannelsCreateProps', BOTH]],
-	['POST /v1/channels.invite', 'body', ['v1/channels/ChannelsInviteProps.js', 'isChannelsInviteProps', BOTH]],
-	['POST /v1/channels.kick', 'body', ['v1/channels/ChannelsKickProps.js', 'isChannelsKickProps', BOTH]],
-	['GET /v1/channels.list', 'query', ['v1/channels/ChannelsListProps.js', 'isChannelsListProps', BOTH]],
-	['GET /v1/channels.roles', 'query', ['v1/channels/ChannelsRolesProps.js', 'isChannelsRolesProps', BOTH]],
-	['GET /v1/channels.moderators', 'query', ['v1/channels/ChannelsModeratorsProps.js', 'isChannelsModeratorsProps', BOTH]],
-	['POST /v1/groups.create', 'body', ['v1/groups/GroupsCreateProps.js', 'isGroupsCreateProps', BOTH]],
-	['GET /v1/groups.info', 'query', ['v1/groups/GroupsInfoProps.js', 'isGroupsInfoProps', BOTH]],
-	['GET /v1/groups.members', 'query', ['v1/groups/GroupsMembersProps.js', 'isGroupsMembersProps', BOTH]],
-	['POST /v1/groups.invite', 'body', ['v1/groups/GroupsInviteProps.js', 'isGroupsInviteProps', BOTH]],
-	['POST /v1/groups.kick', 'body', ['v1/groups/GroupsKickProps.js', 'isGroupsKickProps', BOTH]],
-	['GET /v1/groups.list', 'query', ['v1/groups/GroupsListProps.js', 'isGroupsListProps', BOTH]],
-	['POST /v1/groups.addModerator', 'body', ['v1/groups/GroupsAddModeratorProps.js', 'isGroupsAddModeratorProps', BOTH]],
-	['POST /v1/groups.removeModerator', 'body', ['v1/groups/GroupsRemoveModeratorProps.js', 'isGroupsRemoveModeratorProps', BOTH]],
-	['POST /v1/groups.addOwner', 'body', ['v1/groups/GroupsAddOwnerProps.js', 'isGroupsAddOwnerProps', BOTH]],
-	['POST /v1/groups.removeOwner', 'body', ['v1/groups/GroupsRemoveOwnerProps.js', 'isGroupsRemoveOwnerProps', BOTH]],
-	['POST /v1/groups.addLeader', 'body', ['v1/groups/GroupsAddLeaderProps.js', 'isGroupsAddLeaderProps', BOTH]],
-	['POST /v1/groups.removeLeader', 'body', ['v1/groups/GroupsRemoveLeaderProps.js', 'isGroupsRemoveLeaderProps', BOTH]],
-	['GET /v1/groups.roles', 'query', ['v1/groups/GroupsRolesProps.js', 'isGroupsRolesProps', BOTH]],
-	['GET /v1/rooms.info', 'query', ['v1/rooms.js', 'isRoomsInfoProps', BOTH]],
-	['GET /v1/subscriptions.get', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetProps', BOTH]],
-	['GET /v1/subscriptions.getOne', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetOneProps', BOTH]],
+	['POST /v1/users.setActiveStatus', 'body', ['v1/users/UserSetActiveStatusParamsPOST.js', 'isUserSetActiveStatusParamsPOST', ALL]],
+	['POST /v1/roles.addUserToRole', 'body', ['v1/roles.js', 'isRoleAddUserToRoleProps', ALL]],
+	['POST /v1/roles.removeUserFromRole', 'body', ['v1/roles.js', 'isRoleRemoveUserFromRoleProps', ALL]],
+	['GET /v1/roles.getUsersInRole', 'query', ['v1/roles.js', 'isRolesGetUsersInRoleProps', ALL]],
+	['POST /v1/roles.delete', 'body', ['v1/roles.js', 'isRoleDeleteProps', ALL]],
+	['POST /v1/channels.kick', 'body', ['v1/channels/ChannelsKickProps.js', 'isChannelsKickProps', ALL]],
+	['GET /v1/channels.list', 'query', ['v1/channels/ChannelsListProps.js', 'isChannelsListProps', ALL]],
+	['GET /v1/channels.roles', 'query', ['v1/channels/ChannelsRolesProps.js', 'isChannelsRolesProps', ALL]],
+	['GET /v1/channels.moderators', 'query', ['v1/channels/ChannelsModeratorsProps.js', 'isChannelsModeratorsProps', ALL]],
+	['POST /v1/groups.create', 'body', ['v1/groups/GroupsCreateProps.js', 'isGroupsCreateProps', ONLY_8]],
+	['GET /v1/groups.info', 'query', ['v1/groups/GroupsInfoProps.js', 'isGroupsInfoProps', ONLY_8]],
+	['POST /v1/groups.invite', 'body', ['v1/groups/GroupsInviteProps.js', 'isGroupsInviteProps', ONLY_8]],
+	['GET /v1/groups.list', 'query', ['v1/groups/GroupsListProps.js', 'isGroupsListProps', ONLY_8]],
+	['GET /v1/groups.roles', 'query', ['v1/groups/GroupsRolesProps.js', 'isGroupsRolesProps', ONLY_8]],
+	['GET /v1/rooms.info', 'query', ['v1/rooms.js', 'isRoomsInfoProps', ALL]],
+	['GET /v1/subscriptions.get', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetProps', ALL]],
+	['GET /v1/subscriptions.getOne', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetOneProps', ALL]],
 	['GET /v1/permissions.listAll', 'query', ['v1/permissions.js', 'isPermissionsListAll', ONLY_6]],
 	['POST /v1/permissions.update', 'body', ['v1/permissions.js', 'isBodyParamsValidPermissionUpdate', ONLY_6]],
-	['POST /v1/settings/:_id', 'body', ['v1/settings.js', 'isSettingsUpdatePropDefault', BOTH]],
-	// method.call: the body is {message: EJSON string}, and the parsed message is a DDP method
-	// frame (apps/meteor/app/api/server/v1/misc.ts checks both).
-	['POST /v1/method.call/:method', 'body', ['v1/misc.js', 'isMeteorCall', BOTH], ['v1/misc.js', 'isMethodCallProps', BOTH, 'message']],
-	['POST /v1/method.callAnon/:method', 'body', ['v1/misc.js', 'isMeteorCall', BOTH], ['v1/misc.js', 'isMethodCallAnonProps', BOTH, 'message']],
+	['POST /v1/settings/:_id', 'body', ['v1/settings.js', 'isSettingsUpdatePropDefault', ALL]],
+	['POST /v1/method.call/:method', 'body', ['v1/misc.js', 'isMeteorCall', ALL], ['v1/misc.js', 'isMethodCallProps', ALL, 'message']],
+	['POST /v1/method.callAnon/:method', 'body', ['v1/misc.js', 'isMeteorCall', ALL], ['v1/misc.js', 'isMethodCallAnonProps', ALL, 'message']],
 ];
 
 const require = createRequire(import.meta.url);
