@@ -12,7 +12,7 @@ from .config import SyncConfig
 from .match import PersonIssue, Target, match_people
 from .ops import Operation
 from .person import SitePerson, site_sort_key
-from .plan import memberships_to_reveal, ownership_from_config, plan_changes
+from .plan import Ownership, memberships_to_reveal, ownership_from_config, plan_changes
 from .policy import DesiredAccount, PolicyError, desired_account
 from .state import ObservedState
 
@@ -46,10 +46,12 @@ def desire_all(people: Iterable[SitePerson], config: SyncConfig
     return pairs, issues
 
 
-def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> Decision:
+def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig,
+           own: Ownership | None = None) -> Decision:
+    """``own`` defaults to what the config declares; the engine narrows it when a room is unreadable."""
     pairs, issues = desire_all(people, config)
     m = match_people(pairs, observed, config)
-    ops = plan_changes(m.targets, observed, ownership_from_config(config))
+    ops = plan_changes(m.targets, observed, own or ownership_from_config(config))
     return Decision(m.targets, tuple(sorted(issues + list(m.issues), key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))), m.unmanaged, ops)
 
 

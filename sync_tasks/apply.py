@@ -1,0 +1,290 @@
+"""The executor: applies a plan through the bridge client and reports every operation's outcome.
+
+* Phases run in the plan's order (roles and rooms, then accounts, then invites, room roles, kicks,
+  deactivations); inside a phase operations are independent and run with bounded concurrency
+  (``RCSYNC["BATCH"]["concurrency"]`` threads over the thread-safe ``bridge.RocketChat`` facade).
+* Invites are batched per room, at most ``BATCH.invite_batch`` (<= 100) user ids per call. If a batch
+  call fails, its users are retried one by one so only the guilty one is marked failed.
+* One failing operation fails that operation only; the person's later operations that depend on it
+  (everything after a failed ``CreateUser``, ops on a room or role that could not be created) are
+  reported as skipped with the reason. Nothing else stops.
+* ``on_operation(outcome)`` and ``on_progress(done, total)`` are called from the calling thread (safe
+  for Django ORM writes), once per operation, in completion order.
+Passwords for new accounts are random, used once and never stored, logged or reported.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from .config import SyncConfig
+from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, sort_key)
+from .state import ObservedState
+
+log = logging.getLogger("rcsync.apply")
+
+__all__ = ["WriteClient", "OperationOutcome", "apply_plan"]
+
+
+class WriteClient(Protocol):
+    """The write methods of ``bridge.RocketChat`` the executor uses."""
+
+    def create_role(self, name: str, scope: str = "Users", description: str = "") -> Any: ...
+    def create_room(self, name: str, type: str, members: Iterable[str] = ()) -> Any: ...
+    def create_user(self, username: str, name: str, email: str, password: Any, *, roles: Iterable[str] | None = None,
+                    active: bool = True, verified: bool = False, join_default_channels: bool = False) -> Any: ...
+    def update_user(self, user_id: str, **fields: Any) -> Any: ...
+    def set_active(self, user_id: str, active: bool, confirm_relinquish: bool = True) -> None: ...
+    def delete_user(self, user_id: str, confirm_relinquish: bool = True) -> None: ...
+    def add_user_to_role(self, role_id: str, username: str, room_id: str | None = None) -> None: ...
+    def remove_user_from_role(self, role_id: str, username: str, room_id: str | None = None) -> None: ...
+    def invite(self, room: Any, user_ids: Iterable[str], *, batch_size: int = 100) -> int: ...
+    def kick(self, room: Any, user_id: str) -> None: ...
+    def add_moderator(self, room: Any, user_id: str) -> None: ...
+    def remove_moderator(self, room: Any, user_id: str) -> None: ...
+    def add_owner(self, room: Any, user_id: str) -> None: ...
+    def remove_owner(self, room: Any, user_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class OperationOutcome:
+    """What happened to one planned operation; the Django side persists these as audit rows.
+
+    ``status`` is ``"ok"``, ``"failed"`` (Rocket.Chat refused; ``error`` says why) or ``"skipped"``
+    (not attempted because an operation it depends on failed). ``rc_user_id`` is the account the
+    operation was about (for ``CreateUser``: the new account's id, once created).
+    """
+
+    op: Operation
+    kind: str
+    site_id: str | None
+    status: str
+    rc_user_id: str | None = None
+    rc_username: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (no secrets: operations never carry passwords)."""
+        fields = dataclasses.asdict(self.op)
+        return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
+                "rc_username": self.rc_username, "error": self.error,
+                "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
+
+
+def _reason(exc: BaseException) -> str:
+    code = getattr(exc, "error_type", None)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" + (f" [{code}]" if code and code not in text else "")
+
+
+class _Run:
+    def __init__(self, client: WriteClient, observed: ObservedState, rc_rooms: dict[str, Any], config: SyncConfig,
+                 on_operation: Callable[[OperationOutcome], Any] | None,
+                 on_progress: Callable[[int, int], Any] | None, total: int) -> None:
+        self.client = client
+        self.config = config
+        self.rooms = dict(rc_rooms)
+        self.roles = dict(observed.roles)
+        self.usernames = {uid: a.username for uid, a in observed.accounts.items()}
+        self.created: dict[str, str] = {}  # site_id -> new user id
+        self.failed_rooms: dict[str, str] = {}
+        self.failed_roles: dict[str, str] = {}
+        self.failed_creates: dict[str, str] = {}
+        self.outcomes: list[OperationOutcome] = []
+        self.on_operation = on_operation
+        self.on_progress = on_progress
+        self.total = total
+
+    # -- reporting (calling thread only) --
+    def report(self, outcome: OperationOutcome) -> None:
+        self.outcomes.append(outcome)
+        if outcome.status != "ok":
+            log.info("%s for site user %s: %s %s", outcome.kind, outcome.site_id, outcome.status, outcome.error)
+        if self.on_operation is not None:
+            self.on_operation(outcome)
+        if self.on_progress is not None:
+            self.on_progress(len(self.outcomes), self.total)
+
+    def user_id(self, op: Operation) -> str | None:
+        uid = getattr(op, "user_id", None)
+        return uid if uid is not None else self.created.get(op.site_id or "")
+
+    def blocker(self, op: Operation) -> str | None:
+        """Why ``op`` cannot be attempted, or None."""
+        if op.site_id in self.failed_creates and not isinstance(op, CreateUser):
+            return f"skipped: creating the account failed ({self.failed_creates[op.site_id]})"
+        room = getattr(op, "room", None)
+        if room is not None and not isinstance(op, CreateRoom):
+            if room in self.failed_rooms:
+                return f"skipped: room {room!r} could not be created ({self.failed_rooms[room]})"
+            if room not in self.rooms:
+                return f"skipped: room {room!r} does not exist in Rocket.Chat"
+        if isinstance(op, (AddRole, RemoveRole)):
+            if op.role in self.failed_roles:
+                return f"skipped: role {op.role!r} could not be created ({self.failed_roles[op.role]})"
+            if op.role not in self.roles:
+                return f"skipped: role {op.role!r} does not exist in Rocket.Chat"
+        if getattr(op, "site_id", None) is not None and not isinstance(op, CreateUser) and self.user_id(op) is None:
+            return "skipped: the account does not exist"
+        return None
+
+    # -- the calls (worker threads) --
+    def call(self, op: Operation) -> tuple[str | None, str | None]:
+        """Perform ``op``; returns (rc_user_id, rc_username) on success, raises on failure."""
+        c = self.client
+        if isinstance(op, CreateRole):
+            role = c.create_role(op.name, "Users", "managed by rcsync")
+            self.roles[op.name] = role.id
+            return None, None
+        if isinstance(op, CreateRoom):
+            room = c.create_room(op.name, op.type, ())
+            self.rooms[op.room] = room
+            return None, None
+        if isinstance(op, CreateUser):
+            user = c.create_user(op.username, op.name, op.email, secrets.token_urlsafe(32),
+                                 roles=[self.roles.get(r, r) for r in op.roles] or None, active=True,
+                                 verified=op.verified, join_default_channels=False)
+            self.created[op.site_id] = user.id
+            self.usernames[user.id] = user.username or op.username
+            return user.id, user.username or op.username
+        uid = self.user_id(op)
+        assert uid is not None
+        username = getattr(op, "username", None) or self.usernames.get(uid)
+        if isinstance(op, UpdateProfile):
+            fields = {k: v for k, v in (("name", op.name), ("email", op.email)) if v is not None}
+            c.update_user(uid, **fields)
+        elif isinstance(op, SetActive):
+            c.set_active(uid, op.active)
+        elif isinstance(op, DeleteUser):
+            c.delete_user(uid)
+        elif isinstance(op, AddRole):
+            c.add_user_to_role(self.roles[op.role], self.usernames.get(uid, op.username))
+        elif isinstance(op, RemoveRole):
+            c.remove_user_from_role(self.roles[op.role], self.usernames.get(uid, op.username))
+        elif isinstance(op, InviteToRoom):
+            c.invite(self.rooms[op.room], [uid], batch_size=1)
+        elif isinstance(op, KickFromRoom):
+            c.kick(self.rooms[op.room], uid)
+        elif isinstance(op, (AddRoomRole, RemoveRoomRole)):
+            self.room_role(op, uid)
+        else:  # pragma: no cover - exhaustive
+            raise TypeError(f"unknown operation {op!r}")
+        return uid, username
+
+    def room_role(self, op: AddRoomRole | RemoveRoomRole, uid: str) -> None:
+        room, add = self.rooms[op.room], isinstance(op, AddRoomRole)
+        if op.role == "moderator":
+            (self.client.add_moderator if add else self.client.remove_moderator)(room, uid)
+        elif op.role == "owner":
+            (self.client.add_owner if add else self.client.remove_owner)(room, uid)
+        else:  # leader has no dedicated facade method: the Subscriptions-scope role with a room id
+            fn = self.client.add_user_to_role if add else self.client.remove_user_from_role
+            fn(self.roles.get(op.role, op.role), self.usernames[uid], room.id)
+
+    def outcome(self, op: Operation, result: tuple[str | None, str | None] | None, exc: BaseException | None
+                ) -> OperationOutcome:
+        kind = op_kind(op)
+        if exc is None:
+            uid, uname = result or (None, None)
+            return OperationOutcome(op, kind, op.site_id, "ok", uid, uname)
+        reason = _reason(exc)
+        if isinstance(op, CreateUser):
+            self.failed_creates[op.site_id] = reason
+        elif isinstance(op, CreateRoom):
+            self.failed_rooms[op.room] = reason
+        elif isinstance(op, CreateRole):
+            self.failed_roles[op.name] = reason
+        uid = self.user_id(op) if op.site_id is not None else None
+        return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason)
+
+
+def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:
+    by_room: dict[str, list[InviteToRoom]] = {}
+    for op in ops:
+        by_room.setdefault(op.room, []).append(op)
+    size = run.config.batch.invite_batch
+    return [(room, group[i:i + size]) for room, group in sorted(by_room.items()) for i in range(0, len(group), size)]
+
+
+def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: ObservedState, rc_rooms: dict[str, Any],
+               config: SyncConfig, *, on_operation: Callable[[OperationOutcome], Any] | None = None,
+               on_progress: Callable[[int, int], Any] | None = None) -> list[OperationOutcome]:
+    """Apply ``ops`` (a plan from :func:`sync_tasks.plan.plan_changes`) and return every outcome.
+
+    ``rc_rooms`` maps managed room keys to the bridge's room values (from the observation).
+    """
+    ops = sorted(ops, key=sort_key)
+    run = _Run(client, observed, rc_rooms, config, on_operation, on_progress, len(ops))
+    phases: list[list[Operation]] = []
+    for op in ops:
+        if phases and op_kind(phases[-1][0]) == op_kind(op):
+            phases[-1].append(op)
+        else:
+            phases.append([op])
+    with ThreadPoolExecutor(max_workers=config.batch.concurrency, thread_name_prefix="rcsync-apply") as pool:
+        for phase in phases:
+            ready: list[Operation] = []
+            for op in phase:
+                why = run.blocker(op)
+                if why is not None:
+                    run.report(OperationOutcome(op, op_kind(op), op.site_id, "skipped", run.user_id(op), None, why))
+                else:
+                    ready.append(op)
+            if ready and isinstance(ready[0], InviteToRoom):
+                _run_invites(pool, run, ready)  # type: ignore[arg-type]
+            else:
+                _run_each(pool, run, ready)
+    return run.outcomes
+
+
+def _drain(futures: dict[Future, Any], handle: Callable[[Any, Future], None]) -> None:
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for f in sorted(done, key=lambda f: futures[f][0] if isinstance(futures[f], tuple) else 0):
+            handle(futures[f], f)
+
+
+def _run_each(pool: ThreadPoolExecutor, run: _Run, ops: Sequence[Operation]) -> None:
+    futures = {pool.submit(run.call, op): (i, op) for i, op in enumerate(ops)}
+
+    def handle(item: tuple[int, Operation], f: Future) -> None:
+        op = item[1]
+        exc = f.exception()
+        run.report(run.outcome(op, None if exc else f.result(), exc))
+
+    _drain(futures, handle)
+
+
+def _run_invites(pool: ThreadPoolExecutor, run: _Run, ops: Sequence[InviteToRoom]) -> None:
+    def send(room: str, batch: list[InviteToRoom]) -> None:
+        ids = [run.user_id(op) for op in batch]
+        run.client.invite(run.rooms[room], ids, batch_size=len(ids))
+
+    batches = _invite_batches(ops, run)
+    futures = {pool.submit(send, room, batch): (i, batch) for i, (room, batch) in enumerate(batches)}
+    retry: list[InviteToRoom] = []
+
+    def handle(item: tuple[int, list[InviteToRoom]], f: Future) -> None:
+        batch = item[1]
+        if f.exception() is None:
+            for op in batch:
+                uid = run.user_id(op)
+                run.report(OperationOutcome(op, "invite", op.site_id, "ok", uid, run.usernames.get(uid or "")))
+        elif len(batch) == 1:
+            run.report(run.outcome(batch[0], None, f.exception()))
+        else:
+            retry.extend(batch)  # isolate the failing user(s)
+
+    _drain(futures, handle)
+    if retry:
+        _run_each(pool, run, retry)

@@ -1,0 +1,224 @@
+"""Entry points of the sync engine: what the Celery tasks, the management command and the benchmark call.
+
+Both take plain :class:`~sync_tasks.person.SitePerson` values, a ``bridge.RocketChat`` client and a
+:class:`~sync_tasks.config.SyncConfig`, and return a :class:`SyncReport`. Neither imports Django.
+
+* :func:`sync_people` — targeted, level-triggered sync of a few people (a signal, an admin "resync",
+  a drift event). Reads each person's account with ``users.info`` (rooms included).
+* :func:`reconcile_all` — everyone at once with bulk reads (``users.list`` pages, member pages of the
+  managed rooms, room roles once per room). Accounts no site person is linked to and rcsync did not
+  create are left alone and listed in ``SyncReport.unmanaged``; accounts of deleted site users (passed
+  as ``SitePerson(deleted=True, link=...)``) are deprovisioned.
+
+Both: ``dry_run=True`` reads and plans but writes nothing (``report.plan`` and ``report.counts`` are
+the preview). The safety guard (``sync_tasks.safety``) stops a run that would take away too much
+before any write, unless ``force=True``. ``on_operation(outcome)`` is called once per operation
+(persist it as an audit row) and ``on_progress(done, total)`` as operations finish; both run in the
+calling thread. Reading Rocket.Chat failing altogether (unreachable, auth) raises the bridge's
+``RocketChatError`` before anything is written, so a task can simply retry.
+
+Person statuses in ``SyncReport.results``: ``synced`` (account matches the policy), ``deactivated``,
+``deleted``, ``error`` (bad site data or a failed operation; ``error`` says why), ``conflict`` (an
+identity clash that needs a human: e.g. the email belongs to another Rocket.Chat account), ``skipped``
+(nothing to do: inactive person without an account, or ``DEPROVISION="leave"``) and ``stopped`` (had
+changes, but the safety guard stopped the run).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable
+
+from .apply import OperationOutcome, apply_plan
+from .config import SyncConfig
+from .decide import Decision, decide, to_reveal
+from .observe import Observation, observe_all, observe_people, reveal_memberships
+from .ops import CreateUser, Operation, op_kind
+from .person import SitePerson, site_sort_key
+from .plan import count_by_kind, ownership_from_config
+from .safety import SafetyVerdict, check_safety
+
+__all__ = ["PersonResult", "SyncReport", "sync_people", "reconcile_all"]
+
+OnOperation = Callable[[OperationOutcome], Any]
+OnProgress = Callable[[int, int], Any]
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    """Outcome for one site person. ``rc_user_id``/``rc_username``/``created_by_bridge`` are what the
+    site should store in its AccountLink (``created_by_bridge`` is None when there is no account)."""
+
+    site_id: str
+    status: str
+    rc_user_id: str | None = None
+    rc_username: str | None = None
+    created_by_bridge: bool | None = None
+    error: str | None = None
+    planned: tuple[Operation, ...] = ()
+    outcomes: tuple[OperationOutcome, ...] = ()
+
+    @property
+    def ops(self) -> tuple[Operation, ...]:
+        return self.planned
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Everything a run decided and did. ``counts`` are planned operations per kind; ``applied`` and
+    ``failed`` count outcomes per kind (empty for a dry run or a run stopped by the safety guard)."""
+
+    mode: str  # "targeted" | "full"
+    dry_run: bool
+    results: tuple[PersonResult, ...]
+    plan: tuple[Operation, ...]
+    counts: dict[str, int]
+    applied: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    stopped_by_safety: bool = False
+    safety_reason: str | None = None
+    safety: SafetyVerdict | None = None
+    unmanaged: tuple[tuple[str, str], ...] = ()
+    problems: tuple[str, ...] = ()  # run-level trouble: unreadable rooms, rooms/roles that could not be created
+    reads: int | None = None  # HTTP calls spent observing (when the client counts them)
+    writes: int | None = None  # HTTP calls spent applying
+    seconds: float = 0.0
+
+    def result_for(self, site_id: str) -> PersonResult | None:
+        for r in self.results:
+            if r.site_id == str(site_id):
+                return r
+        return None
+
+    def status_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return dict(sorted(out.items()))
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly overview for the admin UI, the CLI and logs."""
+        return {
+            "mode": self.mode, "dry_run": self.dry_run, "people": len(self.results),
+            "statuses": self.status_counts(), "planned": dict(self.counts), "applied": dict(self.applied),
+            "failed": dict(self.failed), "stopped_by_safety": self.stopped_by_safety,
+            "safety_reason": self.safety_reason, "unmanaged_accounts": len(self.unmanaged),
+            "problems": list(self.problems), "reads": self.reads, "writes": self.writes,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _calls(client: Any) -> int | None:
+    inner = getattr(client, "aio", client)
+    calls = getattr(inner, "calls", None)
+    return calls if isinstance(calls, int) else None
+
+
+def _planned_status(remove: str | None) -> str:
+    return {None: "synced", "deactivate": "deactivated", "delete": "deleted", "leave": "skipped"}[remove]
+
+
+def _results(people: list[SitePerson], decision: Decision, outcomes: list[OperationOutcome], *,
+             applied: bool, stopped: bool) -> tuple[PersonResult, ...]:
+    planned: dict[str, list[Operation]] = {}
+    for op in decision.ops:
+        if op.site_id is not None:
+            planned.setdefault(op.site_id, []).append(op)
+    done: dict[str, list[OperationOutcome]] = {}
+    for o in outcomes:
+        if o.site_id is not None:
+            done.setdefault(o.site_id, []).append(o)
+    links = {p.site_id: p.link for p in people}
+    results: list[PersonResult] = []
+    for issue in decision.issues:
+        link = links.get(issue.site_id)
+        results.append(PersonResult(issue.site_id, issue.status, link.rc_user_id if link else None,
+                                    link.rc_username if link else None,
+                                    link.created_by_bridge if link else None, issue.reason))
+    for t in decision.targets:
+        sid = t.desired.site_id
+        mine = tuple(planned.get(sid, ()))
+        outs = tuple(done.get(sid, ()))
+        uid, uname = t.user_id, t.username
+        created = t.created_by_bridge if t.user_id else None
+        status, error = _planned_status(t.desired.remove), None
+        for o in outs:
+            if isinstance(o.op, CreateUser) and o.ok:
+                uid, uname, created = o.rc_user_id, o.rc_username, True
+        bad = [o for o in outs if not o.ok]
+        if stopped and mine:
+            status, error = "stopped", "not applied: the safety guard stopped this run"
+        elif applied and bad:
+            status, error = "error", "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
+        if uid is None and not (applied and not bad) and status == "synced" and not applied:
+            pass  # dry run of a creation: no id yet
+        results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
+    results.sort(key=lambda r: site_sort_key(r.site_id))
+    return tuple(results)
+
+
+def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for o in outcomes:
+        if o.ok == ok:
+            out[o.kind] = out.get(o.kind, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfig, obs: Observation,
+             started: float, calls_before: int | None, *, dry_run: bool, force: bool,
+             on_operation: OnOperation | None, on_progress: OnProgress | None) -> SyncReport:
+    own = ownership_from_config(config)
+    if obs.unreadable_rooms:  # never plan on a room we could not read
+        keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
+        own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
+    decision = decide(people, obs.state, config, own)
+    calls_after_read = _calls(client)
+    verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
+    outcomes: list[OperationOutcome] = []
+    if not dry_run and verdict.allowed and decision.ops:
+        outcomes = apply_plan(decision.ops, client, obs.state, obs.rc_rooms, config,
+                              on_operation=on_operation, on_progress=on_progress)
+    calls_end = _calls(client)
+    problems = list(obs.problems)
+    problems += [f"{o.kind} {getattr(o.op, 'name', '')}: {o.error}" for o in outcomes
+                 if o.site_id is None and not o.ok]
+    stopped = not verdict.allowed
+    return SyncReport(
+        mode=mode, dry_run=dry_run,
+        results=_results(people, decision, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run),
+        plan=decision.ops, counts=count_by_kind(decision.ops), applied=_count(outcomes, True),
+        failed=_count(outcomes, False), stopped_by_safety=stopped, safety_reason=verdict.reason, safety=verdict,
+        unmanaged=decision.unmanaged, problems=tuple(problems),
+        reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
+        writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
+        seconds=time.monotonic() - started)
+
+
+def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
+                force: bool = False, on_operation: OnOperation | None = None,
+                on_progress: OnProgress | None = None) -> SyncReport:
+    """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring."""
+    started, before = time.monotonic(), _calls(client)
+    people = list(people)
+    obs = observe_people(client, config, people)
+    return _execute("targeted", people, client, config, obs, started, before, dry_run=dry_run, force=force,
+                    on_operation=on_operation, on_progress=on_progress)
+
+
+def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
+                  force: bool = False, on_operation: OnOperation | None = None,
+                  on_progress: OnProgress | None = None) -> SyncReport:
+    """Full reconciliation of every site person with bulk reads. See the module docstring.
+
+    Pass every site person, plus ``SitePerson(deleted=True, link=...)`` for deleted users whose
+    AccountLink the site kept. Deactivated accounts that are to be reactivated get one ``users.info``
+    each to reveal memberships ``*.members`` hides (rare: returning people)."""
+    started, before = time.monotonic(), _calls(client)
+    people = list(people)
+    obs = observe_all(client, config)
+    reveal = to_reveal(people, obs.state, config)
+    if reveal:
+        reveal_memberships(client, obs, reveal)
+    return _execute("full", people, client, config, obs, started, before, dry_run=dry_run, force=force,
+                    on_operation=on_operation, on_progress=on_progress)

@@ -1,0 +1,222 @@
+"""Read Rocket.Chat's current state into an :class:`ObservedState`. I/O only, no decisions.
+
+Two readers:
+
+* :func:`observe_all` — full reconciliation. Bulk pages only, never one call per user: ``users.list``
+  (which, for an admin caller, already carries every user's global roles and emails, reference §3.5),
+  the member pages of each managed room, and ``channels.roles``/``groups.roles`` once per room. Only
+  if ``users.list`` comes back without roles (a non-admin caller) does it page
+  ``roles.getUsersInRole`` for the managed roles instead. Cost grows with pages, not users x rooms.
+* :func:`observe_people` — targeted sync of a few people: ``users.info`` with the user's rooms (one
+  call gives subscriptions and room roles, including those of a deactivated account) per person.
+
+Both use only the synchronous facade ``bridge.RocketChat`` methods listed in :class:`ReadClient`.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Protocol
+
+from bridge.errors import NotFound, RocketChatError
+
+from .config import RoomSpec, SyncConfig
+from .identity import assign_usernames
+from .person import SitePerson
+from .policy import PolicyError, desired_account
+from .state import ObservedAccount, ObservedRoom, ObservedState
+
+log = logging.getLogger("rcsync.observe")
+
+__all__ = ["ReadClient", "Observation", "observe_all", "observe_people", "reveal_memberships"]
+
+
+class ReadClient(Protocol):
+    """The read methods of ``bridge.RocketChat`` the observers use."""
+
+    def me(self) -> Any: ...
+    def list_roles(self) -> list[Any]: ...
+    def room_info(self, *, room_id: str | None = None, name: str | None = None) -> Any: ...
+    def iter_users(self, page_size: int = 100) -> Iterator[Any]: ...
+    def iter_members(self, room: Any, page_size: int = 100) -> Iterator[Any]: ...
+    def room_roles(self, room: Any) -> list[Any]: ...
+    def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[Any]: ...
+    def user_info(self, *, user_id: str | None = None, username: str | None = None,
+                  include_rooms: bool = False) -> Any: ...
+    def find_user(self, username: str | None = None, email: str | None = None) -> Any: ...
+
+
+@dataclass
+class Observation:
+    """The observed state plus what could not be observed (reported, never guessed)."""
+
+    state: ObservedState
+    rc_rooms: dict[str, Any] = field(default_factory=dict)  # room key -> bridge RcRoom (for the executor)
+    unreadable_rooms: dict[str, str] = field(default_factory=dict)  # room key -> why
+    problems: list[str] = field(default_factory=list)
+
+
+def _email_verified(user: Any) -> bool:
+    for e in (getattr(user, "raw", None) or {}).get("emails") or ():
+        if isinstance(e, dict):
+            return bool(e.get("verified"))
+    return False
+
+
+def _account(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None,
+             room_roles: frozenset[tuple[str, str]] = frozenset()) -> ObservedAccount:
+    return ObservedAccount(
+        user_id=user.id, username=user.username or "", name=user.name or "", email=user.email,
+        email_verified=_email_verified(user), active=bool(user.active),
+        roles=frozenset(role_names.get(r, r) for r in user.roles), rooms=rooms, room_roles=room_roles,
+        type=user.type or "user")
+
+
+def _resolve_rooms(client: ReadClient, config: SyncConfig, obs: Observation) -> dict[str, ObservedRoom]:
+    rooms: dict[str, ObservedRoom] = {}
+    for spec in config.rooms:
+        room = None
+        try:
+            room = client.room_info(room_id=spec.room_id) if spec.room_id else client.room_info(name=spec.name)
+        except NotFound:
+            if spec.room_id:  # a fixed id that is gone: fall back to the name
+                try:
+                    room = client.room_info(name=spec.name)
+                except NotFound:
+                    room = None
+        except RocketChatError as exc:
+            obs.unreadable_rooms[spec.key] = f"cannot read room {spec.name!r}: {exc}"
+            continue
+        if room is None:
+            continue
+        if room.type != spec.type:
+            obs.unreadable_rooms[spec.key] = (f"room {spec.name!r} is {'public' if room.type == 'c' else 'private'} "
+                                             f"in Rocket.Chat but configured {'public' if spec.type == 'c' else 'private'}")
+            continue
+        obs.rc_rooms[spec.key] = room
+        rooms[spec.key] = ObservedRoom(spec.key, room.id, room.name or spec.name, room.type)
+    return rooms
+
+
+def _base(client: ReadClient, config: SyncConfig, complete: bool) -> tuple[Observation, dict[str, str]]:
+    me = client.me()
+    roles = client.list_roles()
+    role_names = {r.id: r.name for r in roles}
+    obs = Observation(ObservedState(roles={r.name: r.id for r in roles}, service_user_id=me.id,
+                                    service_username=me.username, complete=complete))
+    obs.state.rooms.update(_resolve_rooms(client, config, obs))
+    for key, why in sorted(obs.unreadable_rooms.items()):
+        obs.problems.append(why)
+    return obs, role_names
+
+
+def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
+    """Bulk read of everything rcsync manages (see the module docstring for the calls made)."""
+    obs, role_names = _base(client, config, complete=True)
+    page = config.batch.page_size
+    users: dict[str, Any] = {}
+    roles_missing = False
+    for u in client.iter_users(page_size=page):
+        if u.type not in ("user", "bot", "app"):
+            continue
+        if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
+            roles_missing = True
+        users[u.id] = _account(u, role_names, frozenset() if u.active else None)
+    if roles_missing:
+        # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles.
+        holders: dict[str, set[str]] = {}
+        for name in config.managed_roles:
+            if name in obs.state.roles:
+                for u in client.iter_users_in_role(obs.state.roles[name], page_size=page):
+                    holders.setdefault(u.id, set()).add(name)
+        for uid, a in users.items():
+            users[uid] = replace(a, roles=a.roles | holders.get(uid, set()))
+    members: dict[str, set[str]] = {}
+    room_roles: dict[str, set[tuple[str, str]]] = {}
+    for key, room in sorted(obs.rc_rooms.items()):
+        try:
+            for m in client.iter_members(room, page_size=page):
+                members.setdefault(m.id, set()).add(key)
+            for rr in client.room_roles(room):
+                for role in rr.roles:
+                    room_roles.setdefault(rr.user_id, set()).add((key, role))
+        except RocketChatError as exc:
+            obs.unreadable_rooms[key] = f"cannot read the members of room {room.name!r}: {exc}"
+            obs.problems.append(obs.unreadable_rooms[key])
+            obs.state.rooms.pop(key, None)
+    for uid, a in users.items():
+        rr = frozenset(room_roles.get(uid, ()))
+        rooms = a.rooms if a.rooms is None else frozenset(members.get(uid, ()))
+        if rr or rooms:
+            users[uid] = replace(a, rooms=rooms, room_roles=rr)
+    obs.state.accounts.update(users)
+    return obs
+
+
+def _from_info(user: Any, obs: Observation, role_names: dict[str, str]) -> ObservedAccount:
+    by_id = {room.room_id: key for key, room in obs.state.rooms.items()}
+    rooms, room_roles = set(), set()
+    for r in user.rooms or ():
+        key = by_id.get(r.id)
+        if key is None:
+            continue
+        rooms.add(key)
+        room_roles.update((key, role) for role in r.roles)
+    # users.info lists subscriptions whatever the active flag, so membership is known here.
+    return _account(user, role_names, frozenset(rooms) if user.rooms is not None else None, frozenset(room_roles))
+
+
+def reveal_memberships(client: ReadClient, obs: Observation, user_ids: Iterable[str]) -> None:
+    """Fill in the memberships of accounts a bulk read could not see (deactivated ones), in place."""
+    role_names = {rid: name for name, rid in obs.state.roles.items()}
+    for uid in user_ids:
+        try:
+            info = client.user_info(user_id=uid, include_rooms=True)
+        except RocketChatError as exc:
+            obs.problems.append(f"cannot read the rooms of account {uid}: {exc}")
+            continue
+        obs.state.accounts[uid] = _from_info(info, obs, role_names)
+
+
+def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[SitePerson],
+                   *, max_collision_probes: int = 20) -> Observation:
+    """Per-person read for a targeted sync: linked accounts by id; for unlinked people the account with
+    their derived username (and its ``-2``, ``-3`` ... successors, to resolve collisions) and, when
+    adoption by email is configured, the account with their email."""
+    obs, role_names = _base(client, config, complete=False)
+    accounts = obs.state.accounts
+
+    def fetch(**kw: Any) -> ObservedAccount | None:
+        try:
+            info = client.user_info(include_rooms=True, **kw)
+        except NotFound:
+            return None
+        acct = _from_info(info, obs, role_names)
+        accounts[acct.user_id] = acct
+        return acct
+
+    email_modes = {"email", "email_verified"} & set(config.identity.adopt)
+    for person in people:
+        if person.link is not None:
+            if fetch(user_id=person.link.rc_user_id) is not None or not person.wants_account:
+                continue
+        elif not person.wants_account:
+            continue
+        try:
+            desired = desired_account(person, config)
+        except PolicyError:
+            continue
+        base = person.link.rc_username if person.link is not None else desired.username
+        probe = base
+        for n in range(2, max_collision_probes + 2):
+            if fetch(username=probe) is None:
+                break
+            probe = assign_usernames({"x": base}, {a.username for a in accounts.values()},
+                                     max_length=config.identity.username_max_length)["x"]
+        if email_modes and desired.email and (person.email_verified or "email" in email_modes):
+            # There is no lookup by email in 7.x (the `query` parameter is ignored): find_user scans
+            # users.list. Only people without a link reach this, once.
+            found = client.find_user(email=desired.email)
+            if found is not None and found.id not in accounts:
+                fetch(user_id=found.id)
+    return obs
