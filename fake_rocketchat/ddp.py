@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,28 +70,46 @@ class DDPConfig:
 
 
 class DDPServer:
-    """Per-app DDP side: config, the live sessions and the shared rate limiter."""
+    """The DDP side of one workspace: config, the live sessions and the shared rate limiter."""
 
     def __init__(self, state: Any, config: DDPConfig | None = None) -> None:
         self.state = state
         self.config = config or DDPConfig()
         self.sessions: set[Session] = set()
-        self.limiter = _limiter_for(state)
+        self.limiter = rate_limiter_for(state)
         self.methods = DDPMethods(state)
 
 
-def _limiter_for(state: Any) -> DDPRateLimiter:
-    """Share one limiter with REST `method.call` when the state carries one (reference §8.4)."""
-    existing = getattr(state, "ddp_rate_limiter", None)
-    if isinstance(existing, DDPRateLimiter):
-        return existing
-    return new_rate_limiter(state)
+# Keyed by the State object (weakly), so nothing is stored on objects this module does not own.
+_servers: "weakref.WeakKeyDictionary[Any, DDPServer]" = weakref.WeakKeyDictionary()
+_configs: "weakref.WeakKeyDictionary[Any, DDPConfig]" = weakref.WeakKeyDictionary()
+_limiters: "weakref.WeakKeyDictionary[Any, DDPRateLimiter]" = weakref.WeakKeyDictionary()
+_registry_lock = threading.RLock()
+
+
+def _state_of(target: Any) -> Any:
+    """A State, or an app / FakeServer-like object that carries one."""
+    app_state = getattr(target, "state", None)
+    if app_state is not None and hasattr(app_state, "rc"):
+        return app_state.rc  # Starlette app
+    if app_state is not None and hasattr(app_state, "events"):
+        return app_state  # e.g. fake_rocketchat.testing.FakeServer
+    return target
+
+
+def rate_limiter_for(target: Any) -> DDPRateLimiter:
+    """The workspace's one DDP limiter; REST `method.call` should count through it too (§8.4)."""
+    state = _state_of(target)
+    with _registry_lock:
+        limiter = _limiters.get(state)
+        if limiter is None:
+            limiter = _limiters[state] = new_rate_limiter(state)
+        return limiter
 
 
 def new_rate_limiter(state: Any) -> DDPRateLimiter:
-    """A limiter on the state's clock, its settings and its rate-limit switch."""
-    clock = getattr(state, "clock", None)
-    clock_ms = clock.ms if clock is not None else (lambda: asyncio.get_running_loop().time() * 1000)
+    """A limiter on the state's clock, its `DDP_Rate_Limit_*` settings and the rate-limit switch."""
+    clock = state.clock
 
     def setting(setting_id: str) -> Any:
         return state.setting(setting_id)
@@ -98,37 +118,48 @@ def new_rate_limiter(state: Any) -> DDPRateLimiter:
         # rateLimiter.js configures no rule at all under TEST_MODE.
         if getattr(state, "env", {}).get("TEST_MODE"):
             return False
-        flag = getattr(state, "rate_limit_enabled", True)
-        return bool(flag() if callable(flag) else flag)
+        # The stand-in's one `--rate-limit on|off` switch covers REST and DDP alike: an explicit
+        # `state.rate_limit_enabled` wins, else the REST switch `API_Enable_Rate_Limiter`.
+        flag = getattr(state, "rate_limit_enabled", None)
+        if flag is not None:
+            return bool(flag() if callable(flag) else flag)
+        try:
+            return bool(state.setting("API_Enable_Rate_Limiter"))
+        except KeyError:
+            return True
 
-    return DDPRateLimiter(clock_ms, setting, enabled)
+    return DDPRateLimiter(clock.ms, setting, enabled)
 
 
-def configure(app: Any, config: DDPConfig | None = None, **overrides: Any) -> DDPServer:
-    """Create (or replace) the app's DDP server with the given timing; returns it.
+def configure(target: Any, config: DDPConfig | None = None, **overrides: Any) -> DDPConfig:
+    """Set the DDP timing for a workspace (a State, its app, or a FakeServer); new sessions use it.
 
-    `configure(app, heartbeat_interval=0.2, heartbeat_timeout=0.2)` makes tests fast.
+    `configure(rc.state, heartbeat_interval=0.2, heartbeat_timeout=0.3)` makes heartbeat tests fast.
     """
+    state = _state_of(target)
     base = config or DDPConfig()
     if overrides:
         base = DDPConfig(**{**base.__dict__, **overrides})
-    server = DDPServer(app.state.rc, base)
-    app.state.ddp = server
-    return server
+    with _registry_lock:
+        _configs[state] = base
+        server = _servers.get(state)
+        if server is not None:
+            server.config = base
+    return base
 
 
-def server_for(app: Any) -> DDPServer:
-    server = getattr(app.state, "ddp", None)
-    if server is None or server.state is not app.state.rc:
-        config = getattr(app.state, "ddp_config", None) or getattr(app.state.rc, "ddp_config", None)
-        server = DDPServer(app.state.rc, config)
-        app.state.ddp = server
-    return server
+def server_for(target: Any) -> DDPServer:
+    state = _state_of(target)
+    with _registry_lock:
+        server = _servers.get(state)
+        if server is None:
+            server = _servers[state] = DDPServer(state, _configs.get(state))
+        return server
 
 
-def drop_all(app: Any) -> int:
-    """Close every open DDP socket of this app (also reachable as event `_fake`/`drop-websockets`)."""
-    server = server_for(app)
+def drop_all(target: Any) -> int:
+    """Close every open DDP socket of a workspace (also the event `_fake`/`drop-websockets`)."""
+    server = server_for(target)
     sessions = list(server.sessions)
     for session in sessions:
         session.drop()
