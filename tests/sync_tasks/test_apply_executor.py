@@ -1,0 +1,157 @@
+"""Executor logic (batching, failure isolation, callbacks) against a recording in-memory client.
+
+The client here stands in for the bridge facade only (an edge this module does not own); the
+end-to-end behaviour over HTTP against the stand-in server is in test_engine_e2e.py.
+"""
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from bridge.errors import Conflict, NotFound
+
+from sync_tasks.apply import apply_plan
+from sync_tasks.config import load_config
+from sync_tasks.decide import decide
+from sync_tasks.ops import CreateRoom, InviteToRoom, op_kind
+from sync_tasks.simulate import observe
+
+from sync_world import base_world, person
+
+CFG = load_config({"BATCH": {"concurrency": 4}})
+
+
+class RecordingClient:
+    def __init__(self, fail=None):
+        self.calls = []
+        self.fail = fail or (lambda name, args: None)
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def _rec(self, name, *args):
+        with self.lock:
+            self.calls.append((name, args))
+        exc = self.fail(name, args)
+        if exc is not None:
+            raise exc
+
+    def create_role(self, name, scope="Users", description=""):
+        self._rec("create_role", name)
+        return SimpleNamespace(id=f"role-{name}", name=name)
+
+    def create_room(self, name, type, members=()):
+        self._rec("create_room", name, type)
+        return SimpleNamespace(id=f"rid-{name}", name=name, type=type)
+
+    def create_user(self, username, name, email, password, *, roles=None, active=True, verified=False,
+                    join_default_channels=False):
+        assert join_default_channels is False and len(password) >= 32
+        self._rec("create_user", username, tuple(roles or ()))
+        return SimpleNamespace(id=f"id-{username}", username=username)
+
+    def update_user(self, user_id, **fields):
+        self._rec("update_user", user_id, tuple(sorted(fields)))
+
+    def set_active(self, user_id, active, confirm_relinquish=True):
+        self._rec("set_active", user_id, active)
+
+    def delete_user(self, user_id, confirm_relinquish=True):
+        self._rec("delete_user", user_id)
+
+    def add_user_to_role(self, role_id, username, room_id=None):
+        self._rec("add_user_to_role", role_id, username, room_id)
+
+    def remove_user_from_role(self, role_id, username, room_id=None):
+        self._rec("remove_user_from_role", role_id, username, room_id)
+
+    def invite(self, room, user_ids, *, batch_size=100):
+        ids = tuple(user_ids)
+        assert len(ids) <= 100
+        self._rec("invite", room.name, ids)
+        return 1
+
+    def kick(self, room, user_id):
+        self._rec("kick", room.name, user_id)
+
+    def add_moderator(self, room, user_id):
+        self._rec("add_moderator", room.name, user_id)
+
+    def remove_moderator(self, room, user_id):
+        self._rec("remove_moderator", room.name, user_id)
+
+    def add_owner(self, room, user_id):
+        self._rec("add_owner", room.name, user_id)
+
+    def remove_owner(self, room, user_id):
+        self._rec("remove_owner", room.name, user_id)
+
+
+def rooms_of(world):
+    return {k: SimpleNamespace(id=r.room_id, name=r.name, type=r.type) for k, r in world.rooms.items()}
+
+
+def test_invites_are_batched_per_room_and_every_op_is_reported():
+    world = base_world(CFG)
+    people = [person(i, f"user{i}", role="moderator" if i % 50 == 0 else "user") for i in range(1, 251)]
+    d = decide(people, observe(world), CFG)
+    client, seen, progress = RecordingClient(), [], []
+    outcomes = apply_plan(d.ops, client, observe(world), rooms_of(world), CFG, on_operation=seen.append,
+                          on_progress=lambda done, total: progress.append((done, total)))
+    invites = [args for name, args in client.calls if name == "invite"]
+    assert sorted(len(ids) for room, ids in invites if room == "general") == [50, 100, 100]
+    assert [len(ids) for room, ids in invites if room == "moderators"] == [5]
+    assert len(outcomes) == len(d.ops) == len(seen) and all(o.ok for o in outcomes)
+    assert progress[-1] == (len(d.ops), len(d.ops))
+    assert [p[0] for p in progress] == list(range(1, len(d.ops) + 1))
+    # created ids flow into the later operations of the same person
+    assert ("add_moderator", ("general", "id-user50")) in client.calls
+
+
+def test_one_failure_marks_only_that_user_and_dependent_ops_are_skipped():
+    world = base_world(CFG)
+    people = [person(i, f"user{i}", role="moderator") for i in range(1, 8)]
+
+    def fail(name, args):
+        if name == "create_user" and args[0] == "user3":
+            return Conflict("user3@example.org is already in use :(", error_type="error-field-unavailable")
+        if name == "invite" and "id-user5" in args[1]:
+            return NotFound("boom", error_type="error-invalid-user")
+        return None
+
+    d = decide(people, observe(world), CFG)
+    client = RecordingClient(fail)
+    outcomes = apply_plan(d.ops, client, observe(world), rooms_of(world), CFG)
+    by_site = {}
+    for o in outcomes:
+        by_site.setdefault(o.site_id, []).append(o)
+    assert {o.status for o in by_site["3"]} == {"failed", "skipped"}
+    assert all(o.status == "skipped" and "creating the account failed" in o.error for o in by_site["3"][1:])
+    failed5 = [o for o in by_site["5"] if o.status == "failed"]
+    assert {op_kind(o.op) for o in failed5} >= {"invite"} and "error-invalid-user" in failed5[0].error
+    for sid in ("1", "2", "4", "6", "7"):
+        assert all(o.ok for o in by_site[sid]), by_site[sid]
+    # the failing batch was retried one by one, so user5's neighbours still got in
+    singles = [args for name, args in client.calls if name == "invite" and len(args[1]) == 1]
+    assert len(singles) >= 6
+
+
+def test_failed_room_creation_skips_its_invites():
+    world = base_world(CFG, rooms=False)
+    d = decide([person(1, "ann", role="owner")], observe(world), CFG)
+    assert any(isinstance(o, CreateRoom) for o in d.ops)
+
+    def fail(name, args):
+        return Conflict("exists", error_type="error-duplicate-channel-name") if args[:1] == ("vip",) and name == "create_room" else None
+
+    outcomes = apply_plan(d.ops, RecordingClient(fail), observe(world), {}, CFG)
+    vip = [o for o in outcomes if isinstance(o.op, InviteToRoom) and o.op.room == "vip"]
+    assert vip[0].status == "skipped" and "could not be created" in vip[0].error
+    assert all(o.ok for o in outcomes if getattr(o.op, "room", "vip") != "vip")
+
+
+def test_outcomes_never_carry_the_password():
+    world = base_world(CFG)
+    d = decide([person(1, "ann")], observe(world), CFG)
+    outcomes = apply_plan(d.ops, RecordingClient(), observe(world), rooms_of(world), CFG)
+    text = repr(outcomes) + repr([o.as_dict() for o in outcomes])
+    assert "password" not in text.lower()
