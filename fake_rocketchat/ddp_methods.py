@@ -15,13 +15,16 @@ Sources: meteor `packages/accounts-base/accounts_server.js` (`_runLoginHandlers`
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from .ddp_protocol import OMIT, error_for_client
+from .ddp_protocol import OMIT, error_for_client, is_meteor_error
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+log = logging.getLogger("fake_rocketchat.ddp")
 
 
 @dataclass
@@ -78,8 +81,17 @@ class DDPMethods:
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a DDP error
             if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
                 raise
+            if not is_meteor_error(exc):
+                _log_internal(name, exc)
             return Outcome(error=error_for_client(exc))
         return Outcome(result=result)
+
+
+def _log_internal(name: str, exc: BaseException) -> None:
+    """Meteor logs "Exception while invoking method"; we log type and stack but never the
+    exception's text or the params, which may carry passwords or tokens."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("Exception while invoking method %r: %s (message withheld)\n%s", name, type(exc).__name__, stack)
 
 
 # ---------------------------------------------------------------------------- shared registry
