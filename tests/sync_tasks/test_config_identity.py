@@ -1,0 +1,90 @@
+"""RCSYNC validation (clear, complete errors at start-up) and identity derivation."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, strategies as st
+
+from sync_tasks.config import ConfigError, load_config
+from sync_tasks.identity import (RESERVED_USERNAMES, assign_usernames, clean_name, derive_username, normalize_email,
+                                 transliterate)
+
+
+def test_defaults_match_design():
+    c = load_config(None)
+    assert c.managed_roles == ("admin", "user") and c.deprovision == "deactivate"
+    assert {r.key: (r.type, r.room_id) for r in c.rooms} == {
+        "general": ("c", "GENERAL"), "vip": ("p", None), "moderators": ("p", None)}
+    assert c.identity.adopt == ("email_verified",)
+    assert c.safety.limit(50) == 10 and c.safety.limit(1000) == 100
+    assert c.batch.page_size == 100 and c.people.role_attribute == "role" and c.people.groups == ("vip",)
+
+
+def test_all_problems_reported_at_once_with_their_keys():
+    with pytest.raises(ConfigError) as e:
+        load_config({
+            "ROOM": {}, "ROLES": "admin", "DEPROVISION": "purge",
+            "ROOMS": {"admin": {"type": "secret"}, "ok": {"colour": 1}},
+            "RULES": [{"when": {"role": ["ownr"]}, "rooms": ["vips"], "roles": ["root"]}, "nope"],
+            "PEOPLE": {"resolver": "no_such_module_xyz.fn"},
+            "IDENTITY": {"adopt": "sometimes", "username_max_length": "32"},
+            "SAFETY": {"ratio": 2}, "BATCH": {"page_size": 500, "concurrency": True},
+        })
+    text = str(e.value)
+    for needle in ["RCSYNC.ROOM: unknown key", "ROLES: expected a list of strings", "DEPROVISION: expected one of",
+                   "ROOMS.admin.name", "ROOMS.admin.type", "ROOMS.ok.colour: unknown key",
+                   "RULES[0].when.role: 'ownr' is not one of", "RULES[0].rooms: room 'vips' is not in ROOMS",
+                   "RULES[0].roles: role 'root' is not in ROLES", "RULES[1]: expected a dict",
+                   "PEOPLE.resolver: cannot import module 'no_such_module_xyz'",
+                   "IDENTITY.adopt: 'sometimes'", "IDENTITY.username_max_length: expected int",
+                   "SAFETY.ratio: must be between 0 and 1", "BATCH.page_size: must be between 1 and 100",
+                   "BATCH.concurrency: expected a number"]:
+        assert needle in text, (needle, text)
+    assert len(e.value.problems) >= 16
+
+
+def test_bad_dotted_paths():
+    for path, msg in [("notdotted", "expected a dotted path"), ("os.path.no_such_fn", "is not a callable"),
+                      ("os.sep", "is not a callable")]:
+        with pytest.raises(ConfigError, match=msg):
+            load_config({"PEOPLE": {"resolver": path}})
+    assert load_config({"PEOPLE": {"resolver": "os.path.basename"}}).people.resolver is not None
+
+
+def test_server_secrets_not_in_repr():
+    c = load_config({"SERVER": {"url": "https://chat.example.org", "password": "hunter2-secret",
+                                "totp_secret": "JBSWY3DPEHPK3PXP"}})
+    assert "hunter2" not in repr(c) and "JBSWY3" not in repr(c)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Иван Петров", "ivan.petrov"), ("Щукин", "shchukin"), ("José Álvarez", "jose.alvarez"),
+    ("Σωκράτης", "sokratis"), ("Łukasz", "lukasz"), ("straße", "strasse"), ("Олександр Їжак", "oleksandr.yizhak"),
+    ("john@example.org", "john.example.org"), ("a  b", "a.b"), ("__x__", "x"),
+    ("admin", "admin-site"), ("USER", "user-site"), ("here", "here-site"),
+    ("李小龙", "member-42"), ("", "member-42"), ("!!!", "member-42"), ("x" * 80, "x" * 32),
+])
+def test_derive_username(raw, expected):
+    assert derive_username(raw, "42") == expected
+
+
+@given(st.text(max_size=80), st.text(min_size=1, max_size=12))
+def test_derived_usernames_are_always_valid(raw, site_id):
+    name = derive_username(raw, site_id)
+    assert re.fullmatch(r"[0-9a-zA-Z\-_.]+", name) and len(name) <= 32
+    assert name.lower() not in RESERVED_USERNAMES
+
+
+def test_collisions_are_deterministic_and_respect_length():
+    got = assign_usernames({"1": "x" * 32, "2": "x" * 32, "3": "bob"}, {"BOB", "bob-2"}, max_length=32)
+    assert got == {"1": "x" * 32, "2": "x" * 30 + "-2", "3": "bob-3"}
+
+
+def test_clean_name_and_email():
+    assert clean_name("<b>Bob</b> / \\ x", "fallback") == "bBobb x"
+    assert clean_name(" <>/ ", "fallback") == "fallback"
+    assert normalize_email(" a@example.org ") == "a@example.org"
+    for bad in (None, "", "a@b", "a b@example.org", "a@@example.org", "x@" + "d" * 300 + ".org"):
+        assert normalize_email(bad) is None
+    assert transliterate("Ёлка") == "elka"
