@@ -1,0 +1,235 @@
+"""Requests checked by Rocket.Chat's own request schemas (`@rocket.chat/rest-typings`).
+
+tests/conformance/validate-requests.mjs runs the ajv validators that Rocket.Chat's REST routes apply
+(table and sources in tests/conformance/rest-validators.mjs) for releases 6.13.1 (the 6.14 baseline),
+7.10.0 (the 7.x the site runs) and 8.8.1, over a batch of requests in one node process.
+
+Three uses here:
+- the representative requests a provisioning bridge sends (issue 3's endpoint list, with the bodies
+  the reference prescribes) must be valid in every release that validates the route;
+- known-invalid requests must be rejected, so the validator run cannot pass vacuously;
+- the stand-in must agree with the schema on the wire: what every release rejects, it rejects with
+  400 invalid-params; what every release accepts, it does not reject as invalid params.
+
+`validate_requests` / `assert_all_valid` are also used by test_conformance_npm.py for the requests the
+official REST client sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from test_conformance_npm import NODE, run_node_script
+
+pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (Debian: apt-get install nodejs npm)")
+
+Request = dict[str, Any]
+
+
+def post(path: str, body: dict[str, Any]) -> Request:
+    return {"method": "POST", "path": f"/api/v1/{path}", "body": body}
+
+
+def get(path: str, **query: str) -> Request:
+    return {"method": "GET", "path": f"/api/v1/{path}", "query": query}
+
+
+def method_call(method: str, *params: Any) -> Request:
+    message = json.dumps({"msg": "method", "id": "1", "method": method, "params": list(params)})
+    return post(f"method.call/{method}", {"message": message})
+
+
+# What the bridge sends (issue 3 endpoints; bodies per reference §1-§8). Query values are strings, as
+# on the wire. Ids are placeholders: only the shape matters to the schemas.
+BRIDGE_REQUESTS: list[Request] = [
+    post("login", {"user": "svc", "password": "x", "code": "123456"}),
+    post("login", {"resume": "token"}),
+    post("users.create", {
+        "email": "a@example.org", "name": "Alice", "password": "x", "username": "alice", "active": True,
+        "verified": True, "joinDefaultChannels": False, "roles": ["user"], "requirePasswordChange": False,
+        "sendWelcomeEmail": False,
+    }),
+    post("users.create", {"email": "b@example.org", "name": "Bob", "password": "x", "username": "bob", "setRandomPassword": True}),
+    post("users.update", {"userId": "u1", "data": {"name": "Alice A", "email": "a2@example.org", "verified": True}}),
+    post("users.update", {"userId": "u1", "data": {"username": "alice2"}}),
+    post("users.update", {"userId": "u1", "data": {"roles": ["user", "moderator"]}}),
+    post("users.update", {"userId": "u1", "data": {"active": False}, "confirmRelinquish": True}),
+    get("users.info", userId="u1"),
+    get("users.info", username="alice"),
+    get("users.list", count="100", offset="0"),
+    post("users.setActiveStatus", {"userId": "u1", "activeStatus": False}),
+    post("users.setActiveStatus", {"userId": "u1", "activeStatus": True, "confirmRelinquish": True}),
+    post("users.delete", {"userId": "u1", "confirmRelinquish": True}),
+    post("users.generatePersonalAccessToken", {"tokenName": "rcsync", "bypassTwoFactor": True}),
+    get("roles.list"),
+    post("roles.create", {"name": "site-vip", "description": "VIP", "scope": "Users"}),
+    post("roles.addUserToRole", {"roleId": "bot", "username": "alice"}),
+    post("roles.addUserToRole", {"roleId": "moderator", "username": "alice", "roomId": "r1"}),
+    post("roles.removeUserFromRole", {"roleId": "bot", "username": "alice"}),
+    post("roles.removeUserFromRole", {"roleId": "moderator", "username": "alice", "scope": "r1"}),
+    get("roles.getUsersInRole", role="admin", count="100", offset="0"),
+    get("roles.getUsersInRole", role="moderator", roomId="r1"),
+    post("channels.create", {"name": "general2", "members": ["alice"], "readOnly": False}),
+    post("groups.create", {"name": "vip", "members": ["alice"], "readOnly": False}),
+    get("channels.info", roomId="r1"),
+    get("groups.info", roomId="r1"),
+    get("channels.members", roomId="r1", count="100", offset="0"),
+    get("groups.members", roomId="r1", count="100", offset="0"),
+    post("channels.invite", {"roomId": "r1", "userIds": ["u1", "u2"]}),
+    post("channels.invite", {"roomId": "r1", "userId": "u1"}),
+    post("groups.invite", {"roomId": "r1", "userIds": ["u1", "u2"]}),
+    post("groups.invite", {"roomId": "r1", "userId": "u1"}),
+    post("channels.kick", {"roomId": "r1", "userId": "u1"}),
+    post("groups.kick", {"roomId": "r1", "userId": "u1"}),
+    post("channels.addModerator", {"roomId": "r1", "userId": "u1"}),
+    post("channels.removeModerator", {"roomId": "r1", "userId": "u1"}),
+    post("channels.addOwner", {"roomId": "r1", "userId": "u1"}),
+    post("channels.removeOwner", {"roomId": "r1", "userId": "u1"}),
+    post("groups.addModerator", {"roomId": "r1", "userId": "u1"}),
+    post("groups.removeModerator", {"roomId": "r1", "userId": "u1"}),
+    post("groups.addOwner", {"roomId": "r1", "userId": "u1"}),
+    post("groups.removeOwner", {"roomId": "r1", "userId": "u1"}),
+    get("channels.roles", roomId="r1"),
+    get("groups.roles", roomId="r1"),
+    get("channels.list", count="100", offset="0"),
+    get("channels.listAll", count="100", offset="0"),
+    get("groups.listAll", count="100", offset="0"),
+    post("channels.setDefault", {"roomId": "r1", "default": True}),
+    get("rooms.info", roomId="GENERAL"),
+    get("subscriptions.get"),
+    get("subscriptions.get", updatedSince="2024-01-01T00:00:00.000Z"),
+    get("permissions.listAll"),
+    post("permissions.update", {"permissions": [{"_id": "add-user-to-any-p-room", "roles": ["admin", "bot"]}]}),
+    post("settings/Accounts_TwoFactorAuthentication_RememberFor", {"value": 1800}),
+    method_call("addUsersToRoom", {"rid": "r1", "users": ["alice", "bob"]}),
+    method_call("authorization:addUserToRole", "bot", "alice"),
+]
+
+# Routes Rocket.Chat validates with a published rest-typings schema in at least one release, among
+# those above; the rest is checked by server code that is not on npm (see rest-validators.mjs).
+EXPECTED_COVERED = {
+    "POST /v1/users.create", "POST /v1/users.update", "GET /v1/users.info", "GET /v1/users.list",
+    "POST /v1/users.setActiveStatus", "POST /v1/roles.addUserToRole", "POST /v1/roles.removeUserFromRole",
+    "GET /v1/roles.getUsersInRole", "POST /v1/groups.create", "GET /v1/groups.info", "POST /v1/groups.invite",
+    "POST /v1/channels.kick", "GET /v1/channels.roles", "GET /v1/groups.roles", "GET /v1/channels.list",
+    "GET /v1/rooms.info", "GET /v1/subscriptions.get", "GET /v1/permissions.listAll",
+    "POST /v1/permissions.update", "POST /v1/settings/:_id", "POST /v1/method.call/:method",
+}
+
+# (request, releases whose schema must reject it): the validator has to say no, or it proves nothing.
+INVALID_REQUESTS: list[tuple[Request, set[str]]] = [
+    (post("users.create", {"email": "a@example.org", "name": "A", "password": "x", "username": "a", "type": "bot"}), {"6.13.1", "7.10.0", "8.8.1"}),
+    (post("users.create", {"name": "A", "password": "x", "username": "a"}), {"6.13.1", "7.10.0", "8.8.1"}),
+    (post("users.update", {"userId": "u1", "data": {"joinDefaultChannels": True}}), {"7.10.0", "8.8.1"}),  # reference §9.3
+    (post("users.setActiveStatus", {"userId": "u1", "activeStatus": "no"}), {"6.13.1", "7.10.0", "8.8.1"}),
+    (get("users.info"), {"6.13.1", "7.10.0", "8.8.1"}),
+    (post("roles.addUserToRole", {"roleName": "bot", "username": "a"}), {"8.8.1"}),  # reference §9.4
+    (post("channels.kick", {"roomId": "r1"}), {"6.13.1", "7.10.0", "8.8.1"}),
+    (post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})}), {"6.13.1", "7.10.0", "8.8.1"}),
+]
+
+
+def validate_requests(requests: list[Request]) -> list[dict[str, Any]]:
+    """Run Rocket.Chat's validators over `requests` in one node process; one result per request."""
+    run = run_node_script("validate-requests.mjs", {}, stdin=json.dumps(requests))
+    assert "error" not in run.payload, run.payload.get("error")
+    results = run.payload["results"]
+    assert len(results) == len(requests)
+    return results
+
+
+def failures(requests: list[Request], results: list[dict[str, Any]]) -> list[str]:
+    """One line per (request, release) that a schema rejected: endpoint, release, ajv errors, body."""
+    lines = []
+    for request, result in zip(requests, results):
+        for check in result["checks"]:
+            if not check["valid"]:
+                params = request.get("body", request.get("query"))
+                lines.append(f"{result['endpoint']} [{check['release']} {check['validator']}] {check['errors']} <- {json.dumps(params)[:300]}")
+    return lines
+
+
+def assert_all_valid(requests: list[Request], results: list[dict[str, Any]]) -> None:
+    problems = failures(requests, results)
+    assert not problems, "requests Rocket.Chat's schemas reject:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def bridge_results() -> list[dict[str, Any]]:
+    return validate_requests(BRIDGE_REQUESTS)
+
+
+def test_bridge_requests_are_valid_in_every_release_that_validates_them(bridge_results: list[dict[str, Any]]) -> None:
+    assert_all_valid(BRIDGE_REQUESTS, bridge_results)
+
+
+def test_the_validated_routes_are_the_expected_ones(bridge_results: list[dict[str, Any]]) -> None:
+    """If the route table loses an endpoint, the suite says so instead of validating less."""
+    covered = {r["endpoint"] for r in bridge_results if r["covered"] and r["checks"]}
+    assert covered == EXPECTED_COVERED
+
+
+def test_known_invalid_requests_are_rejected_by_the_right_releases() -> None:
+    requests = [request for request, _ in INVALID_REQUESTS]
+    results = validate_requests(requests)
+    for (request, must_reject), result in zip(INVALID_REQUESTS, results):
+        rejected = {c["release"] for c in result["checks"] if not c["valid"]}
+        assert rejected == must_reject, f"{result['endpoint']} {request}: rejected by {sorted(rejected)}"
+
+
+# --------------------------------------------------------------------- the stand-in agrees on the wire
+
+# The stand-in's `compat` switch models these releases (reference §0, §9).
+RELEASE_OF_COMPAT = {6: "6.13.1", 7: "7.10.0"}
+INVALID_PARAMS = {"invalid-params", "error-invalid-params"}
+
+
+@pytest.fixture(scope="module", params=[6, 7], ids=["compat6", "compat7"])
+def admin_client(request: pytest.FixtureRequest) -> Iterator[tuple[int, httpx.Client]]:
+    from fake_rocketchat.testing import running_server
+
+    with running_server(admin_username="typings.admin", admin_password="typings-pass", compat=request.param) as srv:
+        with httpx.Client(base_url=srv.url, headers=srv.admin_headers(), timeout=10) as client:
+            yield request.param, client
+
+
+def send(client: httpx.Client, request: Request) -> httpx.Response:
+    if request["method"] == "GET":
+        return client.get(request["path"], params=request.get("query"))
+    return client.post(request["path"], json=request.get("body"))
+
+
+def rejected_as_invalid_params(response: httpx.Response) -> bool:
+    """400 with errorType invalid-params (legacy routes) or error-invalid-params (7.x typed), §9.2."""
+    if response.status_code != 400:
+        return False
+    body = response.json()
+    return isinstance(body, dict) and body.get("errorType") in INVALID_PARAMS
+
+
+@pytest.mark.parametrize("request_, rejecting", INVALID_REQUESTS, ids=[f"{r['method']} {r['path'].rsplit('/', 1)[-1]} {i}" for i, (r, _) in enumerate(INVALID_REQUESTS)])
+def test_stand_in_rejects_exactly_what_its_release_schema_rejects(admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str]) -> None:
+    compat, client = admin_client
+    response = send(client, request_)
+    expected = RELEASE_OF_COMPAT[compat] in rejecting
+    assert rejected_as_invalid_params(response) == expected, (
+        f"compat {compat}: Rocket.Chat {RELEASE_OF_COMPAT[compat]} {'rejects' if expected else 'accepts'} this body "
+        f"by schema; the stand-in answered {response.status_code} {response.text[:300]}"
+    )
+
+
+def test_stand_in_does_not_reject_valid_bodies_as_invalid_params(admin_client: tuple[int, httpx.Client], bridge_results: list[dict[str, Any]]) -> None:
+    """Valid by every schema → the stand-in may refuse for other reasons (unknown ids), never as params."""
+    compat, client = admin_client
+    wrong = []
+    for request, result in zip(BRIDGE_REQUESTS, bridge_results):
+        if not result["checks"]:
+            continue  # a route Rocket.Chat does not validate with a published schema
+        response = send(client, request)
+        if rejected_as_invalid_params(response):
+            wrong.append(f"{request['method']} {request['path']} {request.get('body', request.get('query'))} -> {response.text[:300]}")
+    assert not wrong, f"compat {compat}: the stand-in rejects bodies Rocket.Chat's schemas accept:\n" + "\n".join(wrong)
