@@ -182,7 +182,7 @@ class _Core:
                 text = _body_text(response)
                 wait = wait_seconds_from_text(text)
                 rate = parse_rate_headers(response.headers)
-                retry_at = now + wait if wait is not None else (rate.reset_at if rate else now + 1.0)
+                retry_at = _retry_at(now, wait, rate.reset_at if rate else None)
                 if retry_at - now > self.config.max_rate_limit_wait or rate_rounds > _MAX_RATE_LIMIT_ROUNDS:
                     raise error_from_response(429, _safe_json(response), route=route, now=now)
                 log.info("%s %s: rate limited, retrying in %.1f s", method, route, max(0.0, retry_at - now))
@@ -319,6 +319,16 @@ def ddp_error(name: str, error: Any) -> RocketChatError:
         return error_from_response(status, {"error": error.get("reason") or str(code)}, route=name)
     body = {"error": f"{error.get('reason') or code} [{code}]", "errorType": code, "details": error.get("details")}
     return error_from_response(400, body, route=name)
+
+
+def _retry_at(now: float, text_wait: float | None, reset_at: float | None) -> float:
+    """When to try again after a 429: the reset header has millisecond precision, the "wait N seconds"
+    text only whole seconds; prefer the header unless the two disagree (server clock off)."""
+    if reset_at is not None and (text_wait is None or 0 <= reset_at - now <= text_wait + 1):
+        return max(now, reset_at)
+    if text_wait is not None:
+        return now + text_wait
+    return now + 1.0
 
 
 def _safe_json(response: httpx.Response) -> dict[str, Any]:

@@ -6,6 +6,7 @@ random id, so look them up with `list_roles()` first (wire contract §4, §9.4).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, AsyncIterator
 
@@ -21,6 +22,7 @@ class RolesMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _retry: Any
 
     async def list_roles(self) -> list[RcRole]:
         return [RcRole.from_api(doc) for doc in (await self._get("roles.list")).get("roles") or []]
@@ -35,6 +37,7 @@ class RolesMixin:
         try:
             doc = await self._call("POST", "roles.create", json=body, idempotent=False)
         except OutcomeUnknown:
+            await asyncio.sleep(self._retry.delay(1))
             for role in await self.list_roles():
                 if role.name == name:
                     return role

@@ -28,6 +28,7 @@ class RoomsMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _retry: Any
 
     async def room_info(self, *, room_id: str | None = None, name: str | None = None) -> RcRoom:
         """A channel or group by id or name. Rocket.Chat answers `not-allowed` both for a missing room and
@@ -55,6 +56,7 @@ class RoomsMixin:
         try:
             doc = await self._call("POST", route, json=body, idempotent=False)
         except OutcomeUnknown:
+            await asyncio.sleep(self._retry.delay(1))
             try:
                 return await self.room_info(name=name)
             except NotFound:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, AsyncIterator, Iterable
@@ -39,6 +40,7 @@ class UsersMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _retry: Any
     _user_rooms_style: str = "7"
 
     async def me(self) -> RcUser:
@@ -75,6 +77,8 @@ class UsersMixin:
                 doc = await self._call("POST", "users.create", json=body, idempotent=False)
                 return RcUser.from_api(doc.get("user") or {})
             except OutcomeUnknown:
+                # The request may still be running server-side: give it a moment before looking.
+                await asyncio.sleep(self._retry.delay(attempt))
                 existing = await self.find_user(username=username)
                 if existing is not None:
                     log.warning("users.create for %s had no answer, but the user exists: using it", username)
