@@ -120,8 +120,18 @@ class Session:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def send(self, frame: dict[str, Any]) -> None:
-        if not self._closing:
-            self._out.put_nowait(frame)
+        """Queue one frame, serialized now so a bad value can never kill the writer."""
+        if self._closing:
+            return
+        try:
+            text = ejson_dumps(frame)
+        except (TypeError, ValueError) as exc:
+            log.error("DDP frame %r not serializable (%s); %s", frame.get("msg"), type(exc).__name__,
+                      "answering 500" if frame.get("msg") == "result" else "dropped")
+            if frame.get("msg") != "result":
+                return
+            text = ejson_dumps(result_frame(frame.get("id"), error=meteor_error(500, "Internal server error")))
+        self._out.put_nowait(text)
 
     def close(self, code: int = 1000) -> None:
         """Finish sending what is queued, then close the socket (Meteor `session.close()`)."""
@@ -147,7 +157,7 @@ class Session:
                     pass
                 return
             try:
-                await self.ws.send_text(ejson_dumps(item))
+                await self.ws.send_text(item)
             except Exception:
                 self._closing = True
                 return
