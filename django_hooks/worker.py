@@ -36,7 +36,8 @@ class ApplyResult:
     """The outcome of one sync of one user, as far as the task loop cares."""
 
     ok: bool
-    retry_at: float | None = None  # epoch seconds; set for transient failures (Rocket.Chat down, rate limit)
+    transient: bool = False  # a retry may fix it (Rocket.Chat down, rate limited)
+    retry_at: float | None = None  # epoch seconds before which a retry is pointless (rate limit reset)
     error: str = ""
 
 
@@ -111,7 +112,7 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
             state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
         )
         result = apply(user_key, row.reason, row.drift)
-        if not result.ok and result.retry_at is not None:
+        if not result.ok and result.transient:
             attempts = row.attempts + 1
             delay = backoff(attempts, result.retry_at)
             PendingSync.objects.filter(pk=row.pk).update(

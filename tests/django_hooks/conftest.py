@@ -56,3 +56,42 @@ class Broker:
 @pytest.fixture
 def broker(redis_conn: redis_lib.Redis) -> Broker:
     return Broker(redis_conn)
+
+
+def _e2e_support():
+    """tests/e2e/e2e_support.py, loaded by path (test dirs are not packages)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "rcsync_e2e_support"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "e2e" / "e2e_support.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    """The stand-in Rocket.Chat with a TOTP service account; this process's bridge client points at it."""
+    import os
+
+    from django_hooks.rc import reset_client
+
+    support = _e2e_support()
+    with support.StandIn() as rc:
+        saved = {k: os.environ.get(k) for k in rc.env()}
+        os.environ.update(rc.env())
+        reset_client()
+        try:
+            yield rc
+        finally:
+            reset_client()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

@@ -98,7 +98,7 @@ def test_busy_user_is_retried_not_dropped() -> None:
 def test_transient_failure_keeps_row_and_honours_retry_at() -> None:
     mark_pending("11", "created")
     retry_at = time.time() + 5
-    outcome = sync_pending_user("11", Recorder(ApplyResult(ok=False, retry_at=retry_at, error="rate limited")))
+    outcome = sync_pending_user("11", Recorder(ApplyResult(ok=False, transient=True, retry_at=retry_at, error="rate limited")))
     assert outcome.status == "retry" and outcome.retry_in >= 4.9
     row = PendingSync.objects.get(user_key="11")
     assert row.state == "retrying" and row.last_error == "rate limited" and row.attempts == 1
@@ -106,7 +106,7 @@ def test_transient_failure_keeps_row_and_honours_retry_at() -> None:
 
 def test_new_change_to_a_retrying_row_enqueues_again(broker) -> None:
     mark_pending("12", "created")
-    sync_pending_user("12", Recorder(ApplyResult(ok=False, retry_at=time.time() + 60, error="down")))
+    sync_pending_user("12", Recorder(ApplyResult(ok=False, transient=True, retry_at=time.time() + 60, error="down")))
     before = len(broker.sync_user_keys())
     mark_pending("12", "saved")
     assert len(broker.sync_user_keys()) == before + 1

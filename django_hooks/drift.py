@@ -1,0 +1,213 @@
+"""`rcsync listen`: Rocket.Chat-side changes in managed rooms and roles → sync_user for that site user.
+
+Rocket.Chat is made to match the site, so a member added to `vip` by hand is
+drift: the listener marks the linked site user pending (`drift=True`, so the
+run is recorded as a drift repair) and the normal level-triggered sync puts
+things back. What counts as drift is decided by the pure `drift_of`; the rest
+is plumbing around `bridge.ddp.RealtimeClient`, which reconnects by itself.
+Our own changes echo back on the feed: membership messages name their actor
+(the service account is ignored), role changes do not, so a role event that
+matches an operation rcsync applied moments ago is recognised as its echo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+
+from bridge.events import MembershipChanged, Reconnected, RoleChanged, UserDeleted, UserRenamed
+
+log = logging.getLogger("rcsync.drift")
+
+ECHO_WINDOW = 60.0  # s: a role event matching an operation rcsync applied this recently is its own echo
+ECHO_DELAY = 1.5  # s: wait before judging a role event, so the audit row of our own op is written
+RECONCILE_AFTER_RECONNECT_EVERY = 600.0  # s: at most one catch-up reconcile per this period
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """What the listener knows about the managed world (resolved once at start)."""
+
+    rooms_by_id: dict[str, str]  # room id -> managed room key
+    roles_by_id: dict[str, str]  # role id -> managed global role name
+    room_roles: frozenset[str]  # managed room-scoped roles, e.g. {"moderator"}
+    service_user_id: str | None = None
+    service_username: str | None = None
+    all_role_names: dict[str, str] = field(default_factory=dict)  # any role id -> name
+
+
+@dataclass(frozen=True)
+class DriftHit:
+    """A site user to look at again because of a Rocket.Chat-side change."""
+
+    rc_user_id: str | None
+    rc_username: str | None
+    reason: str
+    role_echo: tuple[str, str] | None = None  # (operation kind, role) to check against our own recent ops
+
+
+def drift_of(event: Any, ctx: FeedContext) -> DriftHit | None:
+    """Pure: is this feed event a change to something rcsync manages? If so, whose?"""
+    if isinstance(event, MembershipChanged):
+        if event.room_id not in ctx.rooms_by_id:
+            return None
+        if event.actor_id and event.actor_id == ctx.service_user_id:
+            return None  # our own invite/kick
+        if event.username and event.username == ctx.service_username:
+            return None
+        room = ctx.rooms_by_id[event.room_id]
+        return DriftHit(None, event.username, f"drift: {event.username} {event.action} {room}")
+    if isinstance(event, RoleChanged):
+        if event.user_id and event.user_id == ctx.service_user_id:
+            return None
+        if event.scope:
+            room = ctx.rooms_by_id.get(event.scope)
+            role = ctx.all_role_names.get(event.role_id, event.role_id)
+            if room is None or role not in ctx.room_roles:
+                return None
+            kind = "add_room_role" if event.change == "added" else "remove_room_role"
+            return DriftHit(event.user_id, event.username, f"drift: room role {role} {event.change} in {room}", (kind, role))
+        role = ctx.roles_by_id.get(event.role_id)
+        if role is None:
+            return None
+        kind = "add_role" if event.change == "added" else "remove_role"
+        return DriftHit(event.user_id, event.username, f"drift: role {role} {event.change}", (kind, role))
+    if isinstance(event, UserRenamed):
+        if event.user_id == ctx.service_user_id:
+            return None
+        return DriftHit(event.user_id, None, "drift: account renamed")
+    if isinstance(event, UserDeleted):
+        return DriftHit(event.user_id, None, "drift: account deleted")
+    return None
+
+
+def _is_echo(hit: DriftHit, user_key: str) -> bool:
+    from django.utils import timezone
+
+    from django_hooks.models import SyncOperation
+
+    if hit.role_echo is None:
+        return False
+    kind, role = hit.role_echo
+    since = timezone.now() - timedelta(seconds=ECHO_WINDOW)
+    return SyncOperation.objects.filter(
+        user_key=user_key, operation=kind, outcome=SyncOperation.Outcome.APPLIED, at__gte=since, target__icontains=role
+    ).exists()
+
+
+def record_drift(hit: DriftHit) -> str | None:
+    """Mark the linked site user pending as drift (autocommit: enqueued at once). Returns its key."""
+    from django.db import close_old_connections
+
+    from django_hooks.models import AccountLink
+    from django_hooks.pending import mark_pending
+
+    close_old_connections()
+    links = AccountLink.objects.all()
+    if hit.rc_user_id:
+        link = links.filter(rc_user_id=hit.rc_user_id).first()
+    elif hit.rc_username:
+        link = links.filter(rc_username__iexact=hit.rc_username).first()
+    else:
+        link = None
+    if link is None:
+        log.debug("feed event for an account rcsync does not manage: %s", hit.reason)
+        return None
+    if _is_echo(hit, link.user_key):
+        return None
+    log.info("drift on %s (site user %s): %s", link.rc_username, link.user_key, hit.reason)
+    mark_pending(link.user_key, hit.reason, drift=True)
+    return link.user_key
+
+
+async def build_context(rest: Any, config: Any) -> FeedContext:
+    """Resolve managed room ids, managed role ids and the service account's id through REST."""
+    from bridge.errors import NotFound
+
+    rooms: dict[str, str] = {}
+    for spec in config.rooms:
+        try:
+            room = await (rest.room_info(room_id=spec.room_id) if spec.room_id else rest.room_info(name=spec.name))
+        except NotFound:
+            log.warning("managed room %s does not exist yet (run `manage.py rcsync bootstrap`)", spec.name)
+            continue
+        rooms[room.id] = spec.key
+    roles = await rest.list_roles()
+    names = {role.id: role.name for role in roles}
+    managed = {role.id: role.name for role in roles if role.name in config.managed_roles}
+    me = await rest.me()
+    return FeedContext(rooms, managed, frozenset(config.managed_room_roles), me.id, me.username, names)
+
+
+async def listen(
+    *, stop: asyncio.Event | None = None, on_ready: Callable[[FeedContext], Any] | None = None,
+    on_reconnect: Callable[[], Any] | None = None,
+) -> None:
+    """Run the feed until `stop` is set (or forever); each hit becomes a pending drift sync."""
+    from bridge.ddp import RealtimeClient
+    from bridge.rest import AsyncRocketChat
+    from django_hooks.conf import engine_config, hook_settings
+    from django_hooks.rc import bridge_config
+
+    config = bridge_config()
+    policy = engine_config()
+    stop = stop or asyncio.Event()
+    last_catch_up = 0.0
+    async with AsyncRocketChat(config) as rest:
+        ctx = await build_context(rest, policy)
+        realtime = RealtimeClient(config, rest=rest, reconnect_cap=hook_settings().drift_reconnect_max)
+        await realtime.connect()
+        try:
+            await realtime.watch_users()
+            for room_id in ctx.rooms_by_id:
+                await realtime.watch_room(room_id)
+            log.info("listening for drift in %d managed room(s) and %d managed role(s)", len(ctx.rooms_by_id), len(ctx.roles_by_id))
+            if on_ready:
+                on_ready(ctx)
+            pending: set[asyncio.Task[Any]] = set()
+
+            async def handle(hit: DriftHit, delay: float) -> None:
+                if delay:
+                    await asyncio.sleep(delay)
+                await asyncio.to_thread(record_drift, hit)
+
+            stopper = asyncio.create_task(stop.wait())
+            events = realtime.events().__aiter__()
+            while not stop.is_set():
+                getter = asyncio.create_task(events.__anext__())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    break
+                event = getter.result()
+                if isinstance(event, Reconnected):
+                    # Events may have been missed while disconnected: catch up with a full (drift) reconcile.
+                    if time.monotonic() - last_catch_up > RECONCILE_AFTER_RECONNECT_EVERY:
+                        last_catch_up = time.monotonic()
+                        await asyncio.to_thread(_request_catch_up)
+                    if on_reconnect:
+                        on_reconnect()
+                    continue
+                hit = drift_of(event, ctx)
+                if hit is not None:
+                    task = asyncio.create_task(handle(hit, ECHO_DELAY if hit.role_echo else 0.0))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+            stopper.cancel()
+            for task in list(pending):
+                await asyncio.gather(task, return_exceptions=True)
+        finally:
+            await realtime.close()
+
+
+def _request_catch_up() -> None:
+    from sync_tasks.celery import app
+
+    try:
+        app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
+    except Exception as exc:  # broker down: the nightly run and the relay still cover us
+        log.warning("could not request a catch-up reconcile (%s)", type(exc).__name__)

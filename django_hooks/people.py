@@ -1,0 +1,104 @@
+"""Django users → the engine's Django-free `SitePerson` values (and back: results → `AccountLink` rows).
+
+The engine never sees a model instance: this module is the only place that
+knows how the site stores roles, groups and flags. A user that was deleted
+but still has an `AccountLink` becomes a `deleted=True` person, so its
+Rocket.Chat account is deprovisioned by the same level-triggered code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from django.contrib.auth import get_user_model
+
+from django_hooks.conf import engine_config
+from django_hooks.models import AccountLink
+from sync_tasks.person import AccountLink as EngineLink
+from sync_tasks.person import SitePerson
+
+
+def role_attribute_name() -> str:
+    """The user attribute holding the site role (RCSYNC['PEOPLE']['role_attribute'], default 'role')."""
+    return engine_config().people.role_attribute
+
+
+def _engine_link(link: AccountLink | None) -> EngineLink | None:
+    if link is None or not link.rc_user_id:
+        return None
+    return EngineLink(rc_user_id=link.rc_user_id, rc_username=link.rc_username, created_by_bridge=link.created_by_bridge)
+
+
+def person_from_user(user: Any, link: AccountLink | None, role_attribute: str | None = None) -> SitePerson:
+    """One live site user as the engine sees it (pure apart from reading already-loaded attributes)."""
+    role_attribute = role_attribute or role_attribute_name()
+    role = getattr(user, role_attribute, None)
+    groups = [g.name for g in user.groups.all()] if hasattr(user, "groups") else []
+    return SitePerson(
+        site_id=str(user.pk),
+        username=user.get_username() or "",
+        email=(getattr(user, "email", "") or None),
+        email_verified=bool(getattr(user, "email_verified", False)),
+        name=(user.get_full_name() if hasattr(user, "get_full_name") else "") or "",
+        active=bool(getattr(user, "is_active", True)),
+        role=str(role) if role is not None else None,
+        groups=frozenset(groups),
+        is_superuser=bool(getattr(user, "is_superuser", False)),
+        is_staff=bool(getattr(user, "is_staff", False)),
+        link=_engine_link(link),
+    )
+
+
+def deleted_person(link: AccountLink) -> SitePerson:
+    """A site user that is gone but whose Rocket.Chat account rcsync knows: deprovision it."""
+    return SitePerson(
+        site_id=link.user_key,
+        username=link.site_username or link.rc_username or link.user_key,
+        active=False,
+        deleted=True,
+        link=_engine_link(link),
+    )
+
+
+def _users():
+    return get_user_model()._default_manager.prefetch_related("groups")
+
+
+def load_person(user_key: str) -> SitePerson | None:
+    """The person behind one user key: live, deleted-with-link, or None (never existed, nothing to do)."""
+    User = get_user_model()
+    try:
+        pk = User._meta.pk.to_python(user_key)
+    except Exception:
+        pk = None
+    user = _users().filter(pk=pk).first() if pk is not None else None
+    link = AccountLink.objects.filter(user_key=user_key).first()
+    if user is not None:
+        return person_from_user(user, link)
+    if link is not None and link.rc_user_id:
+        return deleted_person(link)
+    return None
+
+
+def iter_people(chunk: int = 2000) -> Iterator[SitePerson]:
+    """Every site user, then every linked account whose user is gone (for a full reconcile)."""
+    role_attribute = role_attribute_name()
+    links = {link.user_key: link for link in AccountLink.objects.all()}
+    seen: set[str] = set()
+    for user in _users().order_by("pk").iterator(chunk_size=chunk):
+        key = str(user.pk)
+        seen.add(key)
+        yield person_from_user(user, links.get(key), role_attribute)
+    for key, link in sorted(links.items()):
+        if key not in seen and link.rc_user_id:
+            yield deleted_person(link)
+
+
+def people_for(user_keys: Iterable[str]) -> list[SitePerson]:
+    """The persons behind some user keys (unknown keys are skipped)."""
+    out = []
+    for key in user_keys:
+        person = load_person(str(key))
+        if person is not None:
+            out.append(person)
+    return out

@@ -1,0 +1,287 @@
+"""Run the engine for the Django side and remember what happened: SyncRun, audit rows, AccountLinks.
+
+`sync_one_user` is what a `sync_user` task does once it holds the user's lock;
+`run_reconcile` is the full reconciliation (nightly, manual, drift catch-up),
+one at a time across all processes (a Redis lock), and a nightly trigger that
+arrives twice (two beat processes) runs once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any, Callable, Iterable
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from django_hooks import locks
+from django_hooks.conf import engine_config, hook_settings
+from django_hooks.models import AccountLink, SyncOperation, SyncRun
+from django_hooks.people import iter_people, load_person
+from django_hooks.worker import ApplyResult
+
+log = logging.getLogger("rcsync.runs")
+
+TRANSIENT_ERRORS = ("Unavailable", "ServerError", "RateLimited", "OutcomeUnknown", "AuthError")
+_OUTCOME = {"ok": SyncOperation.Outcome.APPLIED, "failed": SyncOperation.Outcome.FAILED, "skipped": SyncOperation.Outcome.SKIPPED}
+_LINK_STATUS = {
+    "synced": AccountLink.Status.SYNCED,
+    "deactivated": AccountLink.Status.DEACTIVATED,
+    "deleted": AccountLink.Status.DEACTIVATED,
+    "error": AccountLink.Status.ERROR,
+    "conflict": AccountLink.Status.CONFLICT,
+    "stopped": AccountLink.Status.PENDING,
+}
+
+
+class ReconcileBusy(Exception):
+    """Another full reconciliation is running."""
+
+
+def _target(op: Any) -> str:
+    room, role = getattr(op, "room", None), getattr(op, "role", None)
+    if room and role:
+        return f"{room}:{role}"
+    for attr in ("room", "role", "username", "name"):
+        value = getattr(op, attr, None)
+        if value:
+            return str(value)
+    return getattr(op, "user_id", None) or ""
+
+
+class Recorder:
+    """Persists operation outcomes as audit rows (batched) and progress on the run (throttled)."""
+
+    def __init__(self, run: SyncRun, usernames: dict[str, str], on_progress: Callable[[int, int], Any] | None = None) -> None:
+        self.run = run
+        self.usernames = usernames
+        self.buffer: list[SyncOperation] = []
+        self.on_progress_cb = on_progress
+        self._last_progress = 0.0
+
+    def on_operation(self, outcome: Any) -> None:
+        site_id = outcome.site_id or ""
+        self.buffer.append(SyncOperation(
+            run=self.run, user_key=site_id, username=(self.usernames.get(site_id) or outcome.rc_username or "")[:255],
+            operation=outcome.kind, target=_target(outcome.op)[:255], outcome=_OUTCOME.get(outcome.status, outcome.status),
+            error=(outcome.error or "")[:2000],
+        ))
+        if len(self.buffer) >= 200:
+            self.flush()
+
+    def on_progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_progress > 0.5:
+            self._last_progress = now
+            self.flush()
+            SyncRun.objects.filter(pk=self.run.pk).update(progress_done=done, progress_total=total)
+        if self.on_progress_cb:
+            self.on_progress_cb(done, total)
+
+    def flush(self) -> None:
+        if self.buffer:
+            SyncOperation.objects.bulk_create(self.buffer)
+            self.buffer = []
+
+
+def _transient(report: Any) -> str | None:
+    """A failure a retry may fix (Rocket.Chat down or rate limiting), as its reason; else None."""
+    for result in report.results:
+        for outcome in result.outcomes:
+            if outcome.status == "failed" and (outcome.error or "").startswith(TRANSIENT_ERRORS):
+                return outcome.error
+    return None
+
+
+def _run_status(report: Any) -> str:
+    if report.stopped_by_safety:
+        return SyncRun.Status.REFUSED
+    if report.dry_run:
+        return SyncRun.Status.PLANNED
+    bad = sum(report.failed.values()) + sum(1 for r in report.results if r.status in ("error", "conflict"))
+    if bad == 0:
+        return SyncRun.Status.SUCCEEDED
+    return SyncRun.Status.FAILED if not report.applied and len(report.results) <= 1 else SyncRun.Status.PARTIAL
+
+
+def _finish(run: SyncRun, report: Any, error: str = "") -> SyncRun:
+    run.status = _run_status(report)
+    run.counts = dict(report.counts)
+    summary = report.summary()
+    if report.safety is not None:
+        summary["safety_limit"] = report.safety.limit
+        summary["destructive"] = report.safety.destructive
+    summary["unmanaged"] = [list(pair) for pair in report.unmanaged[:50]]
+    run.summary = summary
+    run.error = error or (report.safety_reason if report.stopped_by_safety else "") or ""
+    run.progress_total = max(run.progress_total, len(report.plan) if not report.dry_run else 0)
+    run.progress_done = sum(report.applied.values()) + sum(report.failed.values())
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _fail(run: SyncRun, error: str) -> SyncRun:
+    run.status = SyncRun.Status.FAILED
+    run.error = error[:4000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    return run
+
+
+def save_links(results: Iterable[Any], people: dict[str, Any]) -> None:
+    """Store each person's result on its AccountLink (created on first sync)."""
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    now = timezone.now()
+    results = list(results)
+    existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=[r.site_id for r in results])}
+    to_create, to_update = [], []
+    for result in results:
+        person = people.get(result.site_id)
+        link = existing.get(result.site_id)
+        is_new = link is None
+        if is_new:
+            if result.rc_user_id is None and result.status in ("skipped",):
+                continue  # nothing to remember: no account and none wanted
+            link = AccountLink(user_key=result.site_id)
+        if person is not None:
+            link.site_username = (person.username or "")[:255]
+            if not person.deleted:
+                link.user_id = User._meta.pk.to_python(result.site_id)
+            else:
+                link.user_id = None
+        if result.rc_user_id:
+            link.rc_user_id = result.rc_user_id
+            link.rc_username = result.rc_username or link.rc_username
+        if result.created_by_bridge is not None:
+            link.created_by_bridge = result.created_by_bridge
+        if result.status == "skipped":
+            status = AccountLink.Status.DEACTIVATED if person is not None and not person.wants_account else AccountLink.Status.SYNCED
+        else:
+            status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
+        link.status = status
+        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
+        if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
+            link.last_synced_at = now
+        link.updated_at = now
+        (to_create if is_new else to_update).append(link)
+    fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error", "last_synced_at", "updated_at"]
+    with transaction.atomic():
+        if to_create:
+            AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"], update_fields=fields)
+        if to_update:
+            AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
+
+
+def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False) -> ApplyResult:
+    """Targeted sync of one site user (call with the user's lock held); records a change/drift run."""
+    from bridge.errors import RateLimited, RocketChatError
+    from django_hooks.rc import client
+    from sync_tasks.engine import sync_people
+
+    person = load_person(user_key)
+    if person is None:
+        return ApplyResult(ok=True)  # never existed here and no account to deprovision
+    # We hold this user's lock: a run of theirs still marked running was cut off (a killed worker).
+    SyncRun.objects.filter(scope=user_key, status=SyncRun.Status.RUNNING, kind__in=[SyncRun.Kind.CHANGE, SyncRun.Kind.DRIFT]).update(
+        status=SyncRun.Status.FAILED, error="interrupted (worker lost); the sync was redelivered", finished_at=timezone.now()
+    )
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
+    )
+    recorder = Recorder(run, {person.site_id: person.username})
+    try:
+        report = sync_people([person], client(), engine_config(), on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+    except RateLimited as exc:
+        recorder.flush()
+        _fail(run, f"{type(exc).__name__}: {exc}")
+        return ApplyResult(ok=False, transient=True, retry_at=exc.retry_at, error=str(exc))
+    except (RocketChatError, DatabaseError, OSError) as exc:
+        recorder.flush()
+        _fail(run, f"{type(exc).__name__}: {exc}")
+        return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        log.exception("sync of user %s failed", user_key)
+        recorder.flush()
+        _fail(run, f"{type(exc).__name__}: {exc}")
+        AccountLink.objects.filter(user_key=user_key).update(status=AccountLink.Status.ERROR, last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        return ApplyResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+    recorder.flush()
+    _finish(run, report)
+    save_links(report.results, {person.site_id: person})
+    transient = _transient(report)
+    if transient:
+        return ApplyResult(ok=False, transient=True, error=transient)
+    result = report.result_for(user_key)
+    ok = result is None or result.status not in ("error", "conflict", "stopped")
+    return ApplyResult(ok=ok, error="" if ok else (result.error or result.status))
+
+
+def run_reconcile(*, kind: str = SyncRun.Kind.MANUAL, dry_run: bool = False, force: bool = False,
+                  triggered_by: str = "", on_progress: Callable[[int, int], Any] | None = None) -> SyncRun | None:
+    """Full reconciliation, recorded as a SyncRun. None when it was a duplicate nightly trigger.
+
+    Raises ReconcileBusy if another reconcile holds the lock.
+    """
+    try:
+        with locks.held("reconcile"):
+            return _reconcile_locked(kind, dry_run, force, triggered_by, on_progress)
+    except locks.LockBusy:
+        raise ReconcileBusy("another full reconciliation is running; try again when it has finished") from None
+
+
+def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
+                      on_progress: Callable[[int, int], Any] | None) -> SyncRun | None:
+    from django_hooks.rc import client
+    from sync_tasks.engine import reconcile_all
+
+    if kind == SyncRun.Kind.NIGHTLY and not dry_run:
+        window = timezone.now() - timedelta(seconds=hook_settings().nightly_min_interval)
+        if SyncRun.objects.filter(kind=SyncRun.Kind.NIGHTLY, dry_run=False, started_at__gte=window).exists():
+            log.info("nightly reconcile already ran in the last %.0f s: skipping this duplicate trigger", hook_settings().nightly_min_interval)
+            return None
+    run = SyncRun.objects.create(kind=kind, scope="all", dry_run=dry_run, force=force, triggered_by=triggered_by[:255])
+    try:
+        people = list(iter_people())
+        by_key = {p.site_id: p for p in people}
+        recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
+        report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
+                               on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+        recorder.flush()
+    except Exception as exc:
+        log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
+        return _fail(run, f"{type(exc).__name__}: {exc}")
+    _finish(run, report)
+    if not dry_run:
+        save_links(report.results, by_key)
+    return run
+
+
+def plan_summary_lines(run: SyncRun) -> list[str]:
+    """The plan/outcome of a run as a few readable lines (CLI)."""
+    summary = run.summary or {}
+    planned = summary.get("planned", run.counts) or {}
+    total = sum(planned.values())
+    head = "plan" if run.dry_run else "run"
+    lines = [f"{head} #{run.pk} ({run.kind}{', dry run' if run.dry_run else ''}): {run.status}"]
+    lines.append(f"  people: {summary.get('people', 0)} " + ", ".join(f"{k} {v}" for k, v in (summary.get("statuses") or {}).items()))
+    lines.append(f"  operations planned: {total}" + (": " + ", ".join(f"{k} {v}" for k, v in sorted(planned.items())) if total else ""))
+    if not run.dry_run and (summary.get("applied") or summary.get("failed")):
+        lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted((summary.get("applied") or {}).items())))
+        if summary.get("failed"):
+            lines.append("  FAILED: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["failed"].items())))
+    if "safety_limit" in summary:
+        lines.append(f"  destructive changes: {summary.get('destructive', 0)} (limit {summary['safety_limit']})")
+    if summary.get("safety_reason"):
+        lines.append(f"  safety: {summary['safety_reason']}")
+    if summary.get("unmanaged_accounts"):
+        lines.append(f"  unmanaged Rocket.Chat accounts left alone: {summary['unmanaged_accounts']}")
+    for problem in summary.get("problems") or []:
+        lines.append(f"  problem: {problem}")
+    if run.error and run.status == SyncRun.Status.FAILED:
+        lines.append(f"  error: {run.error}")
+    return lines

@@ -1,0 +1,268 @@
+"""Process helpers for the end-to-end tests and benchmarks: Celery workers/beats, a private redis-server,
+polling with deadlines. Real processes, real signals; nothing here fakes rcsync itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # a transient read error while services restart
+            last_exc = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct child pids (from /proc), e.g. a prefork worker's pool processes."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return sorted(out)
+
+
+class Proc:
+    """A subprocess in its own process group with its output in a log file."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], name: str, logdir: Path) -> None:
+        self.name = name
+        self.log_path = logdir / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=dict(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.alive():
+            self.kill(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.popen.wait(5)
+        else:
+            self.kill(signal.SIGKILL)  # leftover children of a dead leader
+        self._log.close()
+
+
+def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None) -> Proc:
+    args = [
+        PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", "prefork", "-c", str(concurrency),
+        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+        *(extra or []),
+    ]
+    return Proc(args, env, name, logdir)
+
+
+def celery_beat(env: Mapping[str, str], name: str, logdir: Path, max_interval: float = 1.0) -> Proc:
+    args = [
+        PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "beat", "-l", "INFO",
+        "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", str(max_interval),
+        "--pidfile", "",
+    ]
+    return Proc(args, env, name, logdir)
+
+
+def wait_ready(proc: Proc, timeout: float = 30) -> Proc:
+    wait_until(lambda: " ready." in proc.log() or not proc.alive(), timeout, f"{proc.name} to be ready")
+    if not proc.alive():
+        raise AssertionError(f"{proc.name} died:\n{proc.log()[-4000:]}")
+    return proc
+
+
+class RedisServer:
+    """A private redis-server on a free port (so a test may stop and restart it); no persistence."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="rcsync-redis-")
+        self.popen: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise RuntimeError("redis-server is not installed (scripts/ensure-services.sh installs it)")
+        self.popen = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+
+        def up() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(up, 10, f"redis-server on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(5)
+        self.popen = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- the stand-in Rocket.Chat ------------------------------------------------------------------
+
+SERVICE_USERNAME = "rcsync-bot"
+
+
+def _nodelay_listen_patch() -> None:
+    """Work around a 40 ms stall per request in fake_rocketchat.server_thread (as of this writing).
+
+    Its listening socket is created with proto 0, so asyncio's `_set_nodelay` (which checks
+    `sock.proto == IPPROTO_TCP`) leaves Nagle on for accepted connections; uvicorn writes headers and
+    body separately, and the client's delayed ACK then stalls every response ~40 ms. Creating the
+    socket with IPPROTO_TCP restores ~1 ms calls. Applied only if the stand-in still needs it.
+    """
+    from fake_rocketchat import server_thread
+
+    original = server_thread._listen
+    if getattr(original, "_rcsync_nodelay", False):
+        return
+    probe = original("127.0.0.1", 0)
+    needs_fix = probe.proto == 0
+    probe.close()
+    if not needs_fix:
+        return
+
+    def _listen(host: str, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+
+    _listen._rcsync_nodelay = True  # type: ignore[attr-defined]
+    server_thread._listen = _listen
+
+
+class StandIn:
+    """A running stand-in plus the service account's credentials (as RCSYNC_RC_* variables)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        import secrets
+
+        import pyotp
+
+        self.password = "pw-" + secrets.token_urlsafe(12)
+        self.totp_secret = pyotp.random_base32()
+        self._kwargs = kwargs
+        self._cm = None
+        self.server = None
+
+    def __enter__(self) -> "StandIn":
+        from fake_rocketchat.testing import running_server
+
+        _nodelay_listen_patch()
+        self._cm = running_server(
+            admin_username=SERVICE_USERNAME, admin_password=self.password, admin_totp_secret=self.totp_secret,
+            **self._kwargs,
+        )
+        self.server = self._cm.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._cm is not None
+        self._cm.__exit__(*exc)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.password, self.totp_secret]
+
+    def env(self) -> dict[str, str]:
+        assert self.server is not None
+        return {
+            "RCSYNC_RC_URL": self.server.url,
+            "RCSYNC_RC_USERNAME": SERVICE_USERNAME,
+            "RCSYNC_RC_PASSWORD": self.password,
+            "RCSYNC_RC_TOTP_SECRET": self.totp_secret,
+        }
+
+    # --- reading Rocket.Chat's side (direct state reads: the stand-in is the observer here) ---
+
+    def user(self, username: str) -> dict | None:
+        return self.server.state.find_user_by_username(username)
+
+    def room_id(self, name: str) -> str | None:
+        room = self.server.state.find_room_by_name(name)
+        return room["_id"] if room else None
+
+    def rooms_of(self, username: str) -> set[str]:
+        out = set()
+        for name in ("general", "vip", "moderators"):
+            rid = self.room_id(name)
+            if rid and username in self.server.state.room_members(rid, include_inactive=True):
+                out.add(name)
+        return out
+
+    def summary(self, username: str) -> tuple | None:
+        """(active, sorted global roles, sorted managed rooms, moderator in general) or None."""
+        user = self.user(username)
+        if user is None:
+            return None
+        rid = self.room_id("general")
+        mod = bool(rid) and "moderator" in self.server.state.room_roles(rid, username)
+        return (bool(user.get("active")), tuple(sorted(user.get("roles") or [])), tuple(sorted(self.rooms_of(username))), mod)
