@@ -67,6 +67,7 @@ class OperationOutcome:
     rc_user_id: str | None = None
     rc_username: str | None = None
     error: str | None = None
+    error_class: str | None = None  # bridge error class name, e.g. "Conflict", "NotFound", "RateLimited"
 
     @property
     def ok(self) -> bool:
@@ -76,7 +77,7 @@ class OperationOutcome:
         """JSON-friendly form (no secrets: operations never carry passwords)."""
         fields = dataclasses.asdict(self.op)
         return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
-                "rc_username": self.rc_username, "error": self.error,
+                "rc_username": self.rc_username, "error": self.error, "error_class": self.error_class,
                 "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
 
 
@@ -108,7 +109,8 @@ class _Run:
     def report(self, outcome: OperationOutcome) -> None:
         self.outcomes.append(outcome)
         if outcome.status != "ok":
-            log.info("%s for site user %s: %s %s", outcome.kind, outcome.site_id, outcome.status, outcome.error)
+            about = f"site user {outcome.site_id}" if outcome.site_id is not None else repr(outcome.op)
+            log.info("%s for %s: %s: %s", outcome.kind, about, outcome.status, outcome.error)
         if self.on_operation is not None:
             self.on_operation(outcome)
         if self.on_progress is not None:
@@ -204,7 +206,8 @@ class _Run:
         elif isinstance(op, CreateRole):
             self.failed_roles[op.name] = reason
         uid = self.user_id(op) if op.site_id is not None else None
-        return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason)
+        return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
+                                type(exc).__name__)
 
 
 def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:

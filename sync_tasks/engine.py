@@ -149,9 +149,10 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
         if stopped and mine:
             status, error = "stopped", "not applied: the safety guard stopped this run"
         elif applied and bad:
-            status, error = "error", "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
-        if uid is None and not (applied and not bad) and status == "synced" and not applied:
-            pass  # dry run of a creation: no id yet
+            # A create refused because the username/email is taken is an identity clash, not bad data.
+            clash = any(isinstance(o.op, CreateUser) and o.error_class == "Conflict" for o in bad)
+            status = "conflict" if clash else "error"
+            error = "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
     results.sort(key=lambda r: site_sort_key(r.site_id))
     return tuple(results)

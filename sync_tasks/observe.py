@@ -44,6 +44,7 @@ class ReadClient(Protocol):
     def user_info(self, *, user_id: str | None = None, username: str | None = None,
                   include_rooms: bool = False) -> Any: ...
     def find_user(self, username: str | None = None, email: str | None = None) -> Any: ...
+    def iter_all_groups(self, page_size: int = 100) -> Iterator[Any]: ...
 
 
 @dataclass
@@ -72,8 +73,21 @@ def _account(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None
         type=user.type or "user")
 
 
+def _hidden_group(client: Any, name: str, cache: dict[str, set[str]]) -> bool:
+    """Does a private group called ``name`` exist although rooms.info cannot see it? (groups.listAll)"""
+    if "names" not in cache:
+        cache["names"] = set()
+        try:
+            for g in client.iter_all_groups():
+                cache["names"].add((g.name or "").lower())
+        except (RocketChatError, AttributeError) as exc:
+            log.info("cannot list private groups: %s", exc)
+    return name.lower() in cache["names"]
+
+
 def _resolve_rooms(client: ReadClient, config: SyncConfig, obs: Observation) -> dict[str, ObservedRoom]:
     rooms: dict[str, ObservedRoom] = {}
+    hidden_cache: dict[str, set[str]] = {}
     for spec in config.rooms:
         room = None
         try:
@@ -88,6 +102,12 @@ def _resolve_rooms(client: ReadClient, config: SyncConfig, obs: Observation) -> 
             obs.unreadable_rooms[spec.key] = f"cannot read room {spec.name!r}: {exc}"
             continue
         if room is None:
+            if spec.type == "p" and _hidden_group(client, spec.name, hidden_cache):
+                # rooms.info answers "not found" for a private group the caller is not in (reference
+                # §5.2); creating it would fail as a duplicate, and managing it needs a membership.
+                obs.unreadable_rooms[spec.key] = (
+                    f"private room {spec.name!r} exists but the service account is not a member; "
+                    "add it as owner so rcsync can manage the room")
             continue
         if room.type != spec.type:
             obs.unreadable_rooms[spec.key] = (f"room {spec.name!r} is {'public' if room.type == 'c' else 'private'} "

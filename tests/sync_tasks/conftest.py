@@ -1,0 +1,31 @@
+"""Fixtures for the sync engine's end-to-end tests: a stand-in Rocket.Chat over real HTTP on loopback
+and a bridge client logged in as a TOTP-protected service account (like production)."""
+from __future__ import annotations
+
+import pyotp
+import pytest
+
+from bridge import BridgeConfig
+from bridge.client import RocketChat
+from fake_rocketchat.testing import running_server
+
+SERVICE_USER = "rcsync"
+SERVICE_PASSWORD = "svc-Pa55word-never-logged"
+TOTP_SECRET = pyotp.random_base32()
+
+
+@pytest.fixture
+def rc_server():
+    with running_server(admin_username=SERVICE_USER, admin_password=SERVICE_PASSWORD,
+                        admin_email="rcsync@example.org", admin_totp_secret=TOTP_SECRET, rate_limit=False) as srv:
+        yield srv
+
+
+@pytest.fixture
+def rc_client(rc_server):
+    client = RocketChat(BridgeConfig(url=rc_server.url, username=SERVICE_USER, password=SERVICE_PASSWORD,
+                                     totp_secret=TOTP_SECRET, max_retries=1, backoff_base=0.01))
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,210 @@
+"""The engine end to end: bridge client over real HTTP against the stand-in Rocket.Chat."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pytest
+
+from sync_tasks.config import load_config
+from sync_tasks.engine import reconcile_all, sync_people
+from sync_tasks.person import AccountLink, SitePerson
+
+from conftest import SERVICE_PASSWORD, TOTP_SECRET
+
+CFG = load_config({})
+
+
+def relink(people, report):
+    out = []
+    for p in people:
+        r = report.result_for(p.site_id)
+        if r is not None and r.rc_user_id and r.status not in ("deleted",):
+            p = replace(p, link=AccountLink(r.rc_user_id, r.rc_username, bool(r.created_by_bridge)))
+        out.append(p)
+    return out
+
+
+def room_id(state, name):
+    room = state.find_room_by_name(name)
+    return room["_id"] if room else None
+
+
+def site(i, username, **kw):
+    kw.setdefault("email", f"{username.lower()}@example.org")
+    kw.setdefault("email_verified", True)
+    kw.setdefault("name", username.title())
+    return SitePerson(site_id=str(i), username=username, **kw)
+
+
+def test_full_reconcile_applies_the_policy_table_and_second_run_is_empty(rc_server, rc_client):
+    st = rc_server.state
+    people = [site(1, "Иван", role="owner", name="Иван Петров"), site(2, "mod", role="moderator"),
+              site(3, "vipper", groups={"vip"}), site(4, "plain", name="Plain <script>"),
+              site(5, "boss", is_superuser=True), site(6, "gone", active=False)]
+    preview = reconcile_all(people, rc_client, CFG, dry_run=True)
+    assert preview.counts == {"add_room_role": 1, "create_room": 2, "create_user": 5, "invite": 11}
+    assert preview.writes == 0 and room_id(st, "vip") is None and st.find_user_by_username("plain") is None
+
+    seen, progress = [], []
+    report = reconcile_all(people, rc_client, CFG, on_operation=seen.append,
+                           on_progress=lambda d, t: progress.append((d, t)))
+    assert report.failed == {} and report.applied == preview.counts and len(seen) == len(report.plan)
+    assert progress[-1] == (len(report.plan), len(report.plan))
+    assert report.status_counts() == {"skipped": 1, "synced": 5}
+    # invites are batched per room: 3 rooms -> 3 calls, not 11
+    assert report.writes == 2 + 5 + 3 + 1
+
+    vip, mods = room_id(st, "vip"), room_id(st, "moderators")
+    assert st.find_room(vip)["t"] == "p" and "owner" in st.room_roles(vip, "rcsync")
+    assert st.room_members("GENERAL") == sorted(["ivan", "mod", "vipper", "plain", "boss", "rcsync"])
+    assert st.room_members(vip) == ["boss", "ivan", "rcsync", "vipper"]
+    assert st.room_members(mods) == ["boss", "ivan", "mod", "rcsync"]
+    assert st.room_roles("GENERAL", "mod") == ["moderator"]
+    assert sorted(st.user_roles("ivan")) == ["admin", "user"] and st.user_roles("plain") == ["user"]
+    assert st.find_user_by_username("ivan")["name"] == "Иван Петров"
+    assert st.find_user_by_username("plain")["name"] == "Plain script"
+
+    people = relink(people, report)
+    again = reconcile_all(people, rc_client, CFG)
+    assert again.plan == () and again.writes == 0
+    assert again.status_counts() == {"skipped": 1, "synced": 5}
+
+
+def test_unmanaged_things_survive_and_unlinked_accounts_are_listed(rc_server, rc_client):
+    st = rc_server.state
+    st.create_room("random", "c", owner="rcsync")
+    stranger = st.create_user("stranger", email="stranger@example.org", roles=["user", "admin"])
+    st.add_member("GENERAL", "stranger")
+    alice = st.create_user("alice", name="Alice", email="alice@example.org", roles=["user", "admin", "livechat-agent"])
+    st.add_member(room_id(st, "random"), "alice")
+    st.add_member("GENERAL", "alice", roles=["owner"])
+    people = [site(1, "alice", link=AccountLink(alice["_id"], "alice", False))]
+    report = reconcile_all(people, rc_client, CFG)
+    assert report.unmanaged == ((stranger["_id"], "stranger"),)
+    assert sorted(st.user_roles("alice")) == ["livechat-agent", "user"]  # managed admin removed, manual kept
+    assert "alice" in st.room_members(room_id(st, "random"))  # unmanaged room untouched
+    assert st.room_roles("GENERAL", "alice") == ["owner"]  # unmanaged room role untouched
+    assert sorted(st.user_roles("stranger")) == ["admin", "user"] and "stranger" in st.room_members("GENERAL")
+    assert reconcile_all(people, rc_client, CFG).plan == ()
+
+
+def test_targeted_sync_follows_role_changes_deprovisioning_and_profile(rc_server, rc_client):
+    st = rc_server.state
+    p = site(7, "Olga", role="moderator", groups={"vip"})
+    r = sync_people([p], rc_client, CFG)
+    res = r.result_for("7")
+    assert res.status == "synced" and res.rc_username == "olga" and res.created_by_bridge
+    p = replace(p, link=AccountLink(res.rc_user_id, res.rc_username, True))
+    mods, vip = room_id(st, "moderators"), room_id(st, "vip")
+    assert "olga" in st.room_members(mods) and st.room_roles("GENERAL", "olga") == ["moderator"]
+
+    # loses moderator, renamed on the site: users.update needs TOTP, which the bridge supplies
+    p = replace(p, role="user", name="Olga Q")
+    r = sync_people([p], rc_client, CFG)
+    assert r.counts == {"kick": 1, "remove_room_role": 1, "update_profile": 1} and r.failed == {}
+    assert "olga" not in st.room_members(mods) and st.room_roles("GENERAL", "olga") == []
+    assert st.find_user_by_username("olga")["name"] == "Olga Q"
+
+    # leaves the site: kicked from managed rooms first, then deactivated; global roles kept
+    p = replace(p, active=False)
+    r = sync_people([p], rc_client, CFG)
+    assert r.result_for("7").status == "deactivated" and r.counts == {"deactivate": 1, "kick": 2}
+    u = st.find_user_by_username("olga")
+    assert u["active"] is False and u["roles"] == ["user"]
+    assert "olga" not in st.room_members("GENERAL", include_inactive=True)
+    assert sync_people([p], rc_client, CFG).plan == ()
+
+    # comes back
+    p = replace(p, active=True)
+    r = sync_people([p], rc_client, CFG)
+    assert r.counts == {"activate": 1, "invite": 2}
+    assert sync_people([p], rc_client, CFG).plan == ()
+    assert reconcile_all([p], rc_client, CFG).plan == ()
+
+
+def test_reactivation_after_manual_deactivation_reveals_hidden_memberships(rc_server, rc_client):
+    st = rc_server.state
+    p = site(8, "pavel", groups={"vip"})
+    r = reconcile_all([p], rc_client, CFG)
+    p = relink([p], r)[0]
+    vip = room_id(st, "vip")
+    st.set_active("pavel", False)  # deactivated by hand in Rocket.Chat, still subscribed to vip
+    assert "pavel" not in st.room_members(vip)  # *.members hides him
+    p = replace(p, groups=frozenset())  # ... and meanwhile lost VIP on the site
+    r = reconcile_all([p], rc_client, CFG)
+    assert r.counts == {"activate": 1, "kick": 1}
+    assert "pavel" not in st.room_members(vip, include_inactive=True)
+    assert reconcile_all([p], rc_client, CFG).plan == ()
+
+
+def test_safety_guard_stops_mass_deactivation_before_any_write(rc_server, rc_client):
+    st = rc_server.state
+    people = [site(i, f"member{i}") for i in range(1, 16)]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    leaving = [replace(p, active=False) for p in people]
+    before = rc_server.request_log.count(method="POST")
+    r = reconcile_all(leaving, rc_client, CFG)
+    assert r.stopped_by_safety and "limit is 10" in r.safety_reason and r.applied == {}
+    assert rc_server.request_log.count(method="POST") == before
+    assert all(st.find_user_by_username(f"member{i}")["active"] for i in range(1, 16))
+    assert {x.status for x in r.results} == {"stopped"}
+    forced = reconcile_all(leaving, rc_client, CFG, force=True)
+    assert forced.failed == {} and forced.applied == {"deactivate": 15, "kick": 15}
+    assert not any(st.find_user_by_username(f"member{i}")["active"] for i in range(1, 16))
+
+
+def test_adoption_by_verified_email_in_targeted_sync(rc_server, rc_client):
+    st = rc_server.state
+    existing = st.create_user("quinn.rc", name="Quinn", email="quinn@example.org")
+    r = sync_people([site(9, "quinn", email="Quinn@Example.org", email_verified=True, name="Quinn")], rc_client, CFG)
+    res = r.result_for("9")
+    assert res.status == "synced" and res.rc_user_id == existing["_id"] and res.created_by_bridge is False
+    assert "quinn.rc" in st.room_members("GENERAL")
+    r = sync_people([site(10, "quinn2", email="quinn@example.org", email_verified=False)], rc_client, CFG)
+    assert r.result_for("10").status == "conflict"
+
+
+def test_unreadable_private_room_is_reported_and_left_alone(rc_server, rc_client):
+    st = rc_server.state
+    st.create_user("someone", email="someone@example.org")
+    st.create_room("vip", "p", owner="someone")  # the service account is not a member
+    r = reconcile_all([site(1, "uma", groups={"vip"})], rc_client, CFG)
+    assert any("vip" in msg for msg in r.problems)
+    assert all(getattr(op, "room", None) != "vip" for op in r.plan)
+    assert r.result_for("1").status == "synced" and "uma" in st.room_members("GENERAL")
+
+
+def test_username_collision_with_an_existing_account_gets_a_suffix(rc_server, rc_client):
+    st = rc_server.state
+    st.create_user("clash", email="clash-existing@example.org")
+    r = reconcile_all([site(2, "clash", email="other@example.org")], rc_client, CFG)
+    assert r.result_for("2").rc_username == "clash-2" and r.failed == {}
+    assert st.find_user_by_username("clash-2") is not None
+
+
+def test_failed_operation_marks_one_person_and_the_rest_continue(rc_server, rc_client):
+    cfg = load_config({"BATCH": {"concurrency": 1}})  # so the injected failure hits person 1's create
+    rc_server.faults.fail_next("users.create", 1, 400, body={"success": False, "error": "boom [error-boom]",
+                                                                "errorType": "error-boom"})
+    people = [site(1, "first"), site(2, "second"), site(3, "third")]
+    r = reconcile_all(people, rc_client, cfg)
+    first = r.result_for("1")
+    assert first.status == "error" and "boom" in first.error and first.rc_user_id is None
+    assert [o.status for o in first.outcomes] == ["failed", "skipped"]
+    assert {r.result_for(s).status for s in ("2", "3")} == {"synced"}
+    assert r.failed == {"create_user": 1, "invite": 1}
+    assert rc_server.state.room_members("GENERAL") == ["rcsync", "second", "third"]
+    # the next run repairs it (level-triggered)
+    r2 = reconcile_all(relink(people, r), rc_client, cfg)
+    assert r2.counts == {"create_user": 1, "invite": 1} and r2.failed == {}
+
+
+def test_secrets_never_reach_reports_or_logs(rc_server, rc_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    r = reconcile_all([site(1, "vera"), site(2, "walt", role="owner")], rc_client, CFG)
+    r2 = sync_people([replace(site(1, "vera", name="Vera V"), link=AccountLink(r.results[0].rc_user_id, "vera"))],
+                     rc_client, CFG)
+    text = repr(r) + repr(r.summary()) + repr(r2) + caplog.text
+    assert SERVICE_PASSWORD not in text and TOTP_SECRET not in text
+    assert "password" not in repr([o.as_dict() for res in r.results for o in res.outcomes]).lower()
