@@ -212,23 +212,30 @@ class FaultMiddleware:
             return
         if self.faults.outage_active():
             status_holder["status"] = 503
-            await _send_json(send, 503, b"Service Unavailable", b"text/plain; charset=utf-8")
             record()
+            await _send_json(send, 503, b"Service Unavailable", b"text/plain; charset=utf-8")
             return
         failure = self.faults.take_failure(route, method)
         if failure is not None:
             status_holder["status"] = failure.status
             body = failure.body if failure.body is not None else {"success": False, "error": "fake_rocketchat injected fault"}
-            await _send_json(send, failure.status, body)
             record()
+            await _send_json(send, failure.status, body)
             return
+
+        recorded = {"done": False}
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not recorded["done"]:
+                # Record before the last byte leaves, so a client that got the reply sees it logged.
+                recorded["done"] = True
+                record()
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            record()
+            if not recorded["done"]:
+                record()

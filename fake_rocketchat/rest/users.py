@@ -81,9 +81,9 @@ def update(ctx: Ctx) -> dict[str, Any]:
 def info(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
     state = ctx.state
-    keys = [k for k in ("userId", "username", "importId") if q.get(k)]
-    if not keys:
-        raise failure("Invalid search query.")
+    keys = [k for k in ("userId", "username", "importId") if k in q]
+    if len(keys) != 1:  # isUsersInfoParamsGetProps: oneOf userId | username | importId
+        raise MeteorError("invalid-params", "must match exactly one schema in oneOf")
     if q.get("userId"):
         user = state.users.get(q["userId"])
     elif q.get("username"):

@@ -1,0 +1,50 @@
+"""`POST method.call/:method` and `method.callAnon/:method` (`app/api/server/v1/misc.ts`).
+
+The DDP message travels as an EJSON string; the answer is always HTTP 200
+`success:true` with the DDP `result` message as a string. Not REST rate
+limited (`rateLimiterOptions: false`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..ddp_protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
+from ..errors import MeteorError, failure
+from ..methods import Caller, lookup
+from .base import Ctx, Routes
+
+
+def _call(ctx: Ctx, anonymous: bool) -> dict[str, Any]:
+    raw = ctx.body.get("message")
+    try:
+        data = ejson_loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get("msg") != "method" or not isinstance(data.get("method"), str):
+        raise failure("Invalid method call")
+    for key, kind in (("id", str), ("params", list)):  # isMeteorCall
+        if not isinstance(data.get(key), kind):
+            raise MeteorError("invalid-params", f"must have required property '{key}'")
+    method_id = data.get("id")
+    params = data.get("params") or []
+    handler = lookup(data["method"])
+    frame: dict[str, Any] = {"msg": "result", "id": method_id}
+    if handler is None:
+        frame["error"] = method_not_found(data["method"])
+    else:
+        headers = {k: v for k, v in ctx.request.headers.items()}
+        caller = Caller(None if anonymous else ctx.user_id, None if anonymous else ctx.token, ctx.user_agent, ctx.client_ip, headers)
+        try:
+            result = handler(ctx.state, caller, list(params))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a DDP error
+            frame["error"] = error_for_client(exc)
+        else:
+            if result is not None:
+                frame["result"] = result
+    return {"message": ejson_dumps(frame)}
+
+
+def register_routes(routes: Routes) -> None:
+    routes.add("method.call/:method", ["POST"], lambda ctx: _call(ctx, False), rate_limited=False)
+    routes.add("method.callAnon/:method", ["POST"], lambda ctx: _call(ctx, True), auth=False, rate_limited=False)
