@@ -146,3 +146,19 @@ async def test_subscribing_twice_with_the_same_id_is_ignored(ddp_server) -> None
     await client.send({"msg": "sub", "id": "dup", "name": "stream-notify-logged", "params": ["roles-change", False]})
     await client.expect_none(lambda m: m.get("msg") in ("ready", "nosub"), within=0.2)
     await client.close()
+
+
+async def test_user_status_and_role_definitions_reach_logged_in_subscribers(ddp_server) -> None:
+    _, alice, _ = _users(ddp_server.state)
+    client = await _logged_in(ddp_server, "bob")
+    assert (await client.sub("stream-notify-logged", "user-status", False))["msg"] == "ready"
+    assert (await client.sub("stream-roles", "roles", {"useCollection": False, "args": []}))["msg"] == "ready"
+    ddp_server.state.set_user_status(alice["_id"], "away", "lunch")
+    status = await client.event("stream-notify-logged", "user-status")
+    # one argument that is itself an array: [uid, username, status code, statusText, name, roles]
+    assert status["fields"]["args"] == [[alice["_id"], "alice", 2, "lunch", alice["name"], ["user"]]]
+    role = ddp_server.state.create_role("auditor")
+    definition = (await client.event("stream-roles", "roles"))["fields"]["args"][0]
+    assert (definition["type"], definition["_id"], definition["name"]) == ("changed", role["_id"], "auditor")
+    assert set(definition["_updatedAt"]) == {"$date"}
+    await client.close()
