@@ -83,3 +83,49 @@ async def test_drop_websockets_in_process(ddp_server) -> None:
     ddp_server.faults.drop_websockets()
     with pytest.raises(websockets.ConnectionClosed):
         await client.expect(lambda m: False, timeout=5)
+
+
+async def test_rest_roles_add_user_to_role_emits_roles_change(ddp_server) -> None:
+    alice = ddp_server.state.create_user("alice", email="alice@example.org", password=PASSWORD)
+    watcher = await _admin_session(ddp_server)
+    assert (await watcher.sub("stream-notify-logged", "roles-change", {"useCollection": False, "args": []}))["msg"] == "ready"
+    async with _rest(ddp_server) as rest:
+        reply = await rest.post("/api/v1/roles.addUserToRole", json={"roleId": "bot", "username": "alice"})
+        assert reply.status_code == 200, reply.text
+    event = await watcher.event("stream-notify-logged", "roles-change")
+    change = event["fields"]["args"][0]
+    assert (change["type"], change["_id"], change["u"]["_id"], change["u"]["username"]) == ("added", "bot", alice["_id"], "alice")
+    await watcher.close()
+
+
+async def test_rest_channels_invite_and_kick_stream_au_and_ru(ddp_server) -> None:
+    ddp_server.state.create_user("carl", email="carl@example.org", password=PASSWORD)
+    rid = ddp_server.state.create_room("town", "c", owner=ADMIN)["_id"]
+    watcher = await _admin_session(ddp_server)
+    assert (await watcher.sub("stream-room-messages", rid, {"useCollection": False, "args": []}))["msg"] == "ready"
+    carl = ddp_server.state.find_user_by_username("carl")
+    async with _rest(ddp_server) as rest:
+        reply = await rest.post("/api/v1/channels.invite", json={"roomId": rid, "userId": carl["_id"]})
+        assert reply.status_code == 200, reply.text
+        added = (await watcher.event("stream-room-messages", rid))["fields"]["args"][0]
+        assert (added["t"], added["msg"], added["u"]["username"], added["rid"]) == ("au", "carl", ADMIN, rid)
+        reply = await rest.post("/api/v1/channels.kick", json={"roomId": rid, "userId": carl["_id"]})
+        assert reply.status_code == 200, reply.text
+        removed = (await watcher.event("stream-room-messages", rid))["fields"]["args"][0]
+        assert (removed["t"], removed["msg"]) == ("ru", "carl")
+    await watcher.close()
+
+
+async def test_rest_invite_reaches_the_invited_users_own_subscription_stream(ddp_server) -> None:
+    dana = ddp_server.state.create_user("dana", email="dana@example.org", password=PASSWORD)
+    rid = ddp_server.state.create_room("club", "p", owner=ADMIN)["_id"]
+    own = await DDPTestClient.open(ddp_server.ws_url)
+    assert "result" in await own.login_password("dana", PASSWORD)
+    event_name = f"{dana['_id']}/subscriptions-changed"
+    assert (await own.sub("stream-notify-user", event_name, {"useCollection": False, "args": []}))["msg"] == "ready"
+    async with _rest(ddp_server) as rest:
+        reply = await rest.post("/api/v1/groups.invite", json={"roomId": rid, "userId": dana["_id"]})
+        assert reply.status_code == 200, reply.text
+    action, sub = (await own.event("stream-notify-user", event_name))["fields"]["args"]
+    assert (action, sub["rid"], sub["u"]["_id"], sub["t"]) == ("inserted", rid, dana["_id"], "p")
+    await own.close()
