@@ -127,7 +127,8 @@ INVALID_REQUESTS: list[tuple[Request, set[str]]] = [
     (post("users.update", {"userId": "u1", "data": {"joinDefaultChannels": True}}), {"7.10.0", "8.8.1"}),  # reference §9.3
     (post("users.setActiveStatus", {"userId": "u1", "activeStatus": "no"}), {"6.13.1", "7.10.0", "8.8.1"}),
     (get("users.info"), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("roles.addUserToRole", {"roleName": "bot", "username": "a"}), {"8.8.1"}),  # reference §9.4
+    (post("roles.addUserToRole", {"roleName": "bot", "username": "a"}), {"8.8.1"}),  # roleName gone in 8.0.0
+    (post("roles.addUserToRole", {"roleId": "bot", "username": "a", "rid": "r1"}), {"6.13.1", "7.10.0", "8.8.1"}),
     (post("channels.kick", {"roomId": "r1"}), {"6.13.1", "7.10.0", "8.8.1"}),
     (post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})}), {"6.13.1", "7.10.0", "8.8.1"}),
 ]
@@ -185,7 +186,10 @@ def test_known_invalid_requests_are_rejected_by_the_right_releases() -> None:
 
 # The stand-in's `compat` switch models these releases (reference §0, §9).
 RELEASE_OF_COMPAT = {6: "6.13.1", 7: "7.10.0"}
-INVALID_PARAMS = {"invalid-params", "error-invalid-params"}
+# errorType of a schema rejection: legacy routes "invalid-params", 7.x typed routes
+# "error-invalid-params" (§9.2), roles.* "error-invalid-role-properties" with the ajv text (roles.ts).
+# A bare API.v1.failure('error-invalid-role-properties') has no errorType and is not a schema verdict.
+SCHEMA_ERROR_TYPES = {"invalid-params", "error-invalid-params", "error-invalid-role-properties"}
 
 
 @pytest.fixture(scope="module", params=[6, 7], ids=["compat6", "compat7"])
@@ -204,16 +208,31 @@ def send(client: httpx.Client, request: Request) -> httpx.Response:
 
 
 def rejected_as_invalid_params(response: httpx.Response) -> bool:
-    """400 with errorType invalid-params (legacy routes) or error-invalid-params (7.x typed), §9.2."""
+    """400 whose errorType says the route's schema refused the body (see SCHEMA_ERROR_TYPES)."""
     if response.status_code != 400:
         return False
     body = response.json()
-    return isinstance(body, dict) and body.get("errorType") in INVALID_PARAMS
+    return isinstance(body, dict) and body.get("errorType") in SCHEMA_ERROR_TYPES
+
+
+# Findings about the stand-in, keyed by (compat, endpoint, body as JSON): strict xfail, so a fix shows up.
+STAND_IN_FINDINGS: dict[tuple[int, str, str], str] = {
+    (7, "/api/v1/roles.addUserToRole", json.dumps({"roleName": "bot", "username": "a"})): (
+        "compat 7 answers 400 'must NOT have additional properties [error-invalid-role-properties]': "
+        "that is the 8.0 schema; rest-typings 7.x (to 7.13.9) allows roleName, so 7.x rejects no such body by schema "
+        "(the handler then answers {success:false, error:'error-invalid-role-properties'} without errorType, §9.4)"
+    ),
+}
 
 
 @pytest.mark.parametrize("request_, rejecting", INVALID_REQUESTS, ids=[f"{r['method']} {r['path'].rsplit('/', 1)[-1]} {i}" for i, (r, _) in enumerate(INVALID_REQUESTS)])
-def test_stand_in_rejects_exactly_what_its_release_schema_rejects(admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str]) -> None:
+def test_stand_in_rejects_exactly_what_its_release_schema_rejects(
+    request: pytest.FixtureRequest, admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str]
+) -> None:
     compat, client = admin_client
+    finding = STAND_IN_FINDINGS.get((compat, request_["path"], json.dumps(request_.get("body", request_.get("query")))))
+    if finding:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=finding))
     response = send(client, request_)
     expected = RELEASE_OF_COMPAT[compat] in rejecting
     assert rejected_as_invalid_params(response) == expected, (
