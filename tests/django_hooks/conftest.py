@@ -74,8 +74,7 @@ def _e2e_support():
     return sys.modules[name]
 
 
-@pytest.fixture(scope="module")
-def stand_in():
+def _serve():
     """The stand-in Rocket.Chat with a TOTP service account; this process's bridge client points at it."""
     import os
 
@@ -95,3 +94,14 @@ def stand_in():
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    yield from _serve()
+
+
+@pytest.fixture
+def fresh_stand_in():
+    """A stand-in of its own (fresh state: only the GENERAL room), for tests that reshape the server."""
+    yield from _serve()

@@ -157,3 +157,36 @@ def test_no_secret_in_logs_runs_or_audit(stand_in, caplog) -> None:
     for secret in stand_in.secrets:
         assert secret not in caplog.text
         assert secret not in stored
+
+
+def test_check_reports_missing_rooms_then_bootstrap_creates_them(fresh_stand_in) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.all().delete()
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("rcsync", "check", stdout=out)
+    text = out.getvalue()
+    assert "managed room 'vip' does not exist" in text and "managed room 'moderators' does not exist" in text
+    assert "logged in as rcsync-bot" in text
+    out = io.StringIO()
+    call_command("rcsync", "bootstrap", stdout=out)
+    assert "create_room: planned 2, applied 2" in out.getvalue()
+    assert PeriodicTask.objects.filter(task="rcsync.reconcile_all").exists()
+    out = io.StringIO()
+    call_command("rcsync", "check", stdout=out)  # rooms now exist and the service account owns them
+    assert "MISSING" not in out.getvalue(), out.getvalue()
+
+
+def test_check_names_missing_permissions(fresh_stand_in) -> None:
+    state = fresh_stand_in.server.state
+    state.revoke_permission("remove-user", "admin")
+    state.create_room("vip", "p", owner="rcsync-bot")
+    state.create_room("moderators", "p", owner=None)  # exists, but the service account is not in it
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("rcsync", "check", stdout=out)
+    text = out.getvalue()
+    assert "permission 'remove-user'" in text
+    assert "private room 'moderators' exists but the service account is not a member" in text
+    assert "permission 'add-user-to-any-p-room'" in text
