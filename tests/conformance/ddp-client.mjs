@@ -125,6 +125,40 @@ async function main() {
 		}
 	}, withTarget);
 
+	await runner.check('own stream-notify-user subscriptions-changed after channels.create', async () => {
+		const name = `conf-ddp-${Date.now().toString(36)}`;
+		const { sub, event } = nextEvent(sdk, 'notify-user', `${state.uid}/subscriptions-changed`, (action, doc) => action === 'inserted' && doc && doc.name === name, t, 'subscriptions-changed');
+		try {
+			await withTimeout(sub.ready(), t, 'ready stream-notify-user');
+			const body = await withTimeout(sdk.rest.post('/v1/channels.create', { name }), t, 'channels.create');
+			const [, doc] = await event;
+			expect(doc.rid === body.channel._id && doc.t === 'c' && doc.u && doc.u._id === state.uid, `subscription ${JSON.stringify({ rid: doc.rid, t: doc.t, u: doc.u })}`);
+			expect(Array.isArray(doc.roles) && doc.roles.includes('owner'), `creator roles ${JSON.stringify(doc.roles)}`);
+		} finally {
+			sub.stop();
+		}
+	}, loggedIn);
+
+	await runner.check('Users:NameChanged after users.update (2FA via sdk.rest handler)', async () => {
+		const renamed = `${state.target.username}.renamed`;
+		const asked = [];
+		sdk.rest.handleTwoFactorChallenge(async ({ method }) => {
+			asked.push(method);
+			return totpCode(config);
+		});
+		const { sub, event } = nextEvent(sdk, 'notify-logged', 'Users:NameChanged', (e) => e && e._id === state.target.id, t, 'Users:NameChanged');
+		try {
+			await withTimeout(sub.ready(), t, 'ready Users:NameChanged');
+			await withTimeout(sdk.rest.post('/v1/users.update', { userId: state.target.id, data: { username: renamed } }), t, 'users.update');
+			const [payload] = await event;
+			expect(payload.username === renamed, `event ${JSON.stringify(payload)}`);
+			expect(JSON.stringify(asked) === '["totp"]', `2FA handler asked ${JSON.stringify(asked)}`);
+			state.target.username = renamed;
+		} finally {
+			sub.stop();
+		}
+	}, withTarget);
+
 	await runner.check('stream-notify-user for another uid is refused (nosub)', async () => {
 		const sub = sdk.client.subscribe('stream-notify-user', `${state.target.id}/subscriptions-changed`, { useCollection: false, args: [] });
 		try {

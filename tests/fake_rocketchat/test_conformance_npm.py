@@ -77,6 +77,8 @@ DDP_CLIENT_CHECKS = [
     "create a target user over REST",
     "roles-change event after authorization:addUserToRole",
     "stream-room-messages 'au' after addUsersToRoom",
+    "own stream-notify-user subscriptions-changed after channels.create",
+    "Users:NameChanged after users.update (2FA via sdk.rest handler)",
     "stream-notify-user for another uid is refused (nosub)",
     "Users:Deleted event after deleteUser",
     "unknown method -> 404 error",
@@ -195,10 +197,18 @@ def api_client_run(server: Any, credentials: Credentials) -> NodeRun:
     return run_node_script("api-client.mjs", script_env(server, credentials))
 
 
+def websocket_flags() -> tuple[str, ...]:
+    """Node 20 has the global WebSocket (used by ddp-client) only behind a flag; 22+ has it built in."""
+    assert NODE is not None
+    version = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=True).stdout
+    major = int(version.strip().lstrip("v").split(".")[0])
+    return ("--experimental-websocket",) if major < 22 else ()
+
+
 @pytest.fixture(scope="module")
 def ddp_client_run(server: Any, credentials: Credentials, api_client_run: NodeRun) -> NodeRun:
     # After the REST run: both share the server, and the DDP script must not race its rate limits.
-    return run_node_script("ddp-client.mjs", script_env(server, credentials), node_flags=("--experimental-websocket",))
+    return run_node_script("ddp-client.mjs", script_env(server, credentials), node_flags=websocket_flags())
 
 
 @pytest.mark.parametrize("name", [known_finding(n) for n in API_CLIENT_CHECKS])
@@ -251,11 +261,12 @@ def test_the_two_factor_retry_happened_on_the_wire(server: Any, api_client_run: 
     """The stand-in saw each challenge and the client's retry with x-2fa-* headers (code masked in the log).
 
     users.update sequence of the api-client run: challenged + retried; remembered; new token
-    challenged + wrong code (totp-invalid) + right code; PAT bypass.
+    challenged + wrong code (totp-invalid) + right code; PAT bypass. (The DDP run, always later,
+    appends its own users.update.)
     """
     assert_check(api_client_run, "PAT with bypassTwoFactor skips the challenge")
     entries = server.request_log.entries(route="users.update", method="POST")
-    assert [e.status for e in entries] == [400, 200, 200, 400, 400, 200, 200]
+    assert [e.status for e in entries][:7] == [400, 200, 200, 400, 400, 200, 200]
     retried = {k.lower(): v for k, v in entries[1].headers.items()}
     assert retried.get("x-2fa-method") == "totp" and retried.get("x-2fa-code") == "***"
     first = {k.lower(): v for k, v in entries[0].headers.items()}
