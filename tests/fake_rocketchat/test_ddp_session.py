@@ -100,6 +100,16 @@ async def test_client_that_answers_pings_stays_connected(fast_heartbeat_server) 
     await client.close()
 
 
+async def test_pre1_sessions_have_no_ping(ddp_server) -> None:
+    # Session.processMessage: "pre1" predates ping, so a ping is an unknown message there.
+    client = await DDPTestClient.open(ddp_server.ws_url, connect=False)
+    await client.send({"msg": "connect", "version": "pre1", "support": ["pre1"]})
+    assert (await client.recv_raw())["msg"] == "connected"
+    await client.send({"msg": "ping"})
+    assert await client.recv_raw() == {"msg": "error", "reason": "Bad request", "offendingMessage": {"msg": "ping"}}
+    await client.close()
+
+
 # ---------------------------------------------------------------- methods (protocol_handlers.method)
 
 
