@@ -129,3 +129,33 @@ async def test_rest_invite_reaches_the_invited_users_own_subscription_stream(ddp
     action, sub = (await own.event("stream-notify-user", event_name))["fields"]["args"]
     assert (action, sub["rid"], sub["u"]["_id"], sub["t"]) == ("inserted", rid, dana["_id"], "p")
     await own.close()
+
+
+async def test_reconnect_after_drop_resumes_and_streams_again(ddp_server) -> None:
+    # What a listener does after the server drops it: new socket, resume token, same subs.
+    admin = ddp_server.state.find_user_by_username(ADMIN)
+    ddp_server.state.create_user("erik", email="erik@example.org", password=PASSWORD)
+    client = await _admin_session(ddp_server)
+    token = ddp_server.state.issue_login_token(admin["_id"])
+    assert (await client.sub("stream-notify-logged", "roles-change", False, sub_id="rc"))["msg"] == "ready"
+    ddp_server.faults.drop_websockets()
+    with pytest.raises(websockets.ConnectionClosed):
+        await client.expect(lambda m: False, timeout=5)
+
+    again = await DDPTestClient.open(ddp_server.ws_url)
+    assert (await again.login_token(token))["result"]["type"] == "resume"
+    assert (await again.sub("stream-notify-logged", "roles-change", False, sub_id="rc"))["msg"] == "ready"
+    async with _rest(ddp_server) as rest:
+        reply = await rest.post("/api/v1/roles.addUserToRole", json={"roleId": "bot", "username": "erik"})
+        assert reply.status_code == 200, reply.text
+    change = (await again.event("stream-notify-logged", "roles-change"))["fields"]["args"][0]
+    assert (change["type"], change["u"]["username"]) == ("added", "erik")
+    await again.close()
+
+
+async def test_websocket_is_refused_during_a_503_outage(ddp_server) -> None:
+    # The fault middleware closes the handshake before accept; uvicorn answers it with HTTP 403.
+    ddp_server.faults.outage(30, "503")
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await DDPTestClient.open(ddp_server.ws_url)
+    assert refused.value.response.status_code == 403
