@@ -1,0 +1,421 @@
+"""Benchmark: full reconciliation against the stand-in Rocket.Chat, compared with a naive peer approach.
+
+    .venv/bin/python bench/reconcile.py --users 10000 --drift 0.1
+
+Builds N site people and a Rocket.Chat state in which a fraction D of them has drifted (missing
+accounts, extra or missing room memberships, extra or missing roles and room roles, stale active flags
+in both directions), then, over real HTTP on loopback:
+
+1. a dry-run reconcile, a real reconcile and a second reconcile (which must write nothing);
+2. on a fresh, identically drifted server, a naive peer approach: per person ``users.info``, then one
+   membership check per managed room (``*.members`` filtered by username), then the fixes, unbatched.
+
+The stand-in runs in a child process seeded directly (no HTTP) with deterministic ids, so the site
+people can carry AccountLinks and ``peak_rss_mb`` measures the engine's process alone (the server's
+is reported as ``server_peak_rss_mb``). It listens with TCP_NODELAY and the rate limiter off.
+
+``expected_writes`` is computed here from the injected drift, independently of the planner. The last
+line printed is the JSON summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import resource
+import socket
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+SERVICE = "rcsync"
+SERVICE_PASSWORD = "bench-service-password"
+KINDS = ("missing", "extra_room", "missing_room", "extra_role", "missing_role", "stale_active", "stale_inactive")
+
+
+# ----------------------------------------------------------------------------------------- scenario
+def uid(i: int) -> str:
+    return f"U{i:016d}"  # 17 characters, like Rocket.Chat ids
+
+
+@dataclass(frozen=True)
+class Profile:
+    i: int
+    active: bool  # on the site
+    roles: frozenset[str]
+    rooms: frozenset[str]
+    room_roles: frozenset[tuple[str, str]]
+
+
+def profile(i: int) -> Profile:
+    """The site truth for person i: 1 is the owner, every 100th a moderator, every 20th a VIP,
+    every 50th (offset 25) has left the site."""
+    owner, moderator, vip = i == 1, i % 100 == 0, i % 20 == 0
+    active = i % 50 != 25
+    roles = {"user"} | ({"admin"} if owner else set())
+    rooms = {"general"} | ({"vip"} if owner or vip else set()) | ({"moderators"} if owner or moderator else set())
+    rr = {("general", "moderator")} if moderator else set()
+    return Profile(i, active, frozenset(roles), frozenset(rooms), frozenset(rr))
+
+
+def drift_plan(n: int, drift: float, seed: int) -> dict[int, str]:
+    """Which people drift and how: kinds in rotation over a random sample (the owner never drifts)."""
+    k = min(n - 1, int(round(drift * n)))
+    chosen = sorted(random.Random(seed).sample(range(2, n + 1), k)) if k > 0 else []
+    out = {}
+    for j, i in enumerate(chosen):
+        kind = KINDS[j % len(KINDS)]
+        if not profile(i).active:
+            kind = "stale_active"  # a leaver whose account is still active and in its rooms
+        out[i] = kind
+    return out
+
+
+@dataclass
+class RcTruth:
+    """What Rocket.Chat holds for person i (None = no account)."""
+
+    active: bool
+    roles: set[str]
+    rooms: set[str]
+    room_roles: set[tuple[str, str]]
+
+
+def rc_truth(i: int, kind: str | None) -> RcTruth | None:
+    p = profile(i)
+    if not p.active and kind != "stale_active":
+        return RcTruth(False, set(p.roles), set(), set())  # deprovisioned earlier: no memberships
+    t = RcTruth(True, set(p.roles), set(p.rooms), set(p.room_roles))
+    if kind == "missing":
+        return None
+    if kind == "extra_room":
+        t.rooms.add("vip" if "vip" not in p.rooms else "moderators")
+    elif kind == "missing_room":
+        t.rooms.discard("general")
+        t.room_roles = {rr for rr in t.room_roles if rr[0] != "general"}
+    elif kind == "extra_role":
+        t.roles.add("admin")
+    elif kind == "missing_role":
+        if p.room_roles:
+            t.room_roles = set()
+        else:
+            t.roles.discard("user")
+    elif kind == "stale_inactive":
+        t.active = False  # deactivated by hand; memberships kept (hidden from *.members)
+    return t
+
+
+def expected_writes(n: int, drifts: dict[int, str], invite_batch: int = 100) -> tuple[int, dict[str, int]]:
+    """HTTP writes the reconcile must make, derived from the drift alone."""
+    singles: dict[str, int] = {}
+    invites: dict[str, int] = {}
+
+    def add(kind: str, k: int = 1) -> None:
+        singles[kind] = singles.get(kind, 0) + k
+
+    for i, kind in drifts.items():
+        p = profile(i)
+        if kind == "missing":
+            add("create_user")
+            for room in p.rooms:
+                invites[room] = invites.get(room, 0) + 1
+            add("add_room_role", len(p.room_roles))
+        elif kind == "extra_room":
+            add("kick")
+        elif kind == "missing_room":
+            invites["general"] = invites.get("general", 0) + 1
+            add("add_room_role", sum(1 for r in p.room_roles if r[0] == "general"))
+        elif kind == "extra_role":
+            add("remove_role")
+        elif kind == "missing_role":
+            add("add_room_role" if p.room_roles else "add_role")
+        elif kind == "stale_active":
+            add("kick", len(p.rooms))
+            add("deactivate")
+        elif kind == "stale_inactive":
+            add("activate")
+    calls = sum(singles.values()) + sum(math.ceil(c / invite_batch) for c in invites.values())
+    singles["invite"] = sum(invites.values())
+    return calls, singles
+
+
+# ----------------------------------------------------------------------------------------- server
+def _seed_state(n: int, drifts: dict[int, str]) -> Any:
+    from fake_rocketchat.testing import build_state
+
+    state = build_state(admin_username=SERVICE, admin_password=SERVICE_PASSWORD, rate_limit=False)
+    state.publish = lambda *a, **k: None  # seeding only: nobody listens yet, skip event copies
+    svc = state.find_user_by_username(SERVICE)
+    rooms = {"general": state.rooms["GENERAL"]}
+    for key in ("vip", "moderators"):
+        room = state.create_room(key, "p", owner=SERVICE)
+        rooms[key] = state.rooms[room["_id"]]
+    for i in range(1, n + 1):
+        t = rc_truth(i, drifts.get(i))
+        if t is None:
+            continue
+        user = state._insert_user_doc(user_id=uid(i), username=f"user{i:06d}", name=f"User {i}",
+                                      email=f"user{i}@example.org", password=None, roles=sorted(t.roles),
+                                      active=t.active, verified=True)
+        for key in sorted(t.rooms):
+            roles = [r for room, r in t.room_roles if room == key]
+            state._subscribe(rooms[key], user, roles=roles or None)
+    del state.publish
+    assert svc is not None
+    return state
+
+
+def _serve(n: int, drifts: dict[int, str], port_pipe: Any) -> None:
+    import asyncio
+
+    import uvicorn
+
+    from fake_rocketchat.app import create_app
+
+    state = _seed_state(n, drifts)
+    app = create_app(state)
+    # Bind with an explicit IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections
+    # (otherwise every response waits ~40 ms for a delayed ACK on loopback).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(256)
+    port_pipe.send(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    asyncio.run(server.serve(sockets=[sock]))
+
+
+class Server:
+    """The stand-in in a child process, seeded with the scenario."""
+
+    def __init__(self, n: int, drifts: dict[int, str]) -> None:
+        ctx = mp.get_context("fork")
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(n, drifts, child), daemon=True)
+        self.proc.start()
+        if not parent.poll(600):
+            raise RuntimeError("stand-in did not start")
+        self.url = f"http://127.0.0.1:{parent.recv()}"
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(self.url + "/api/info", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
+
+
+# ----------------------------------------------------------------------------------------- site side
+def site_people(n: int, drifts: dict[int, str]) -> list[Any]:
+    from sync_tasks.person import AccountLink, SitePerson
+
+    people = []
+    for i in range(1, n + 1):
+        p = profile(i)
+        kind = drifts.get(i)
+        link = None if kind == "missing" else AccountLink(uid(i), f"user{i:06d}", True)
+        active = p.active and kind != "stale_active"
+        people.append(SitePerson(site_id=str(i), username=f"user{i:06d}", email=f"user{i}@example.org",
+                                 email_verified=True, name=f"User {i}", active=active,
+                                 role="owner" if i == 1 else ("moderator" if i % 100 == 0 else "user"),
+                                 groups=frozenset({"vip"}) if i % 20 == 0 else frozenset(), link=link))
+    return people
+
+
+def read_bound(n: int, drifts: dict[int, str], page: int = 100) -> int:
+    """ceil(accounts/100) + sum over rooms ceil(members/100) + roles pages + 10, from the seeded truth."""
+    accounts = 2 + 1  # rcsync, rocket.cat, and the margin of rounding is in the +10
+    members = {"general": 1, "vip": 1, "moderators": 1}
+    holders = {"admin": 1, "user": 0}
+    for i in range(1, n + 1):
+        t = rc_truth(i, drifts.get(i))
+        if t is None:
+            continue
+        accounts += 1
+        for r in t.roles & holders.keys():
+            holders[r] += 1
+        if t.active:
+            for room in t.rooms:
+                members[room] += 1
+    return (math.ceil(accounts / page) + sum(math.ceil(m / page) for m in members.values())
+            + sum(math.ceil(h / page) for h in holders.values()) + 10)
+
+
+def client_for(url: str) -> Any:
+    from bridge import BridgeConfig
+    from bridge.client import RocketChat
+
+    return RocketChat(BridgeConfig(url=url, username=SERVICE, password=SERVICE_PASSWORD, pacing=False,
+                                   max_concurrency=8))
+
+
+def relink(people: list[Any], report: Any) -> list[Any]:
+    from sync_tasks.person import AccountLink
+
+    by_site = {r.site_id: r for r in report.results}
+    out = []
+    for p in people:
+        r = by_site.get(p.site_id)
+        if p.link is None and r is not None and r.rc_user_id:
+            p = replace(p, link=AccountLink(r.rc_user_id, r.rc_username, bool(r.created_by_bridge)))
+        out.append(p)
+    return out
+
+
+# ----------------------------------------------------------------------------------------- naive peer
+def naive_sync(url: str, people: list[Any], config: Any) -> int:
+    """What peers do: per person, look the user up, check each managed room, fix. Returns HTTP calls."""
+    import httpx
+
+    from sync_tasks.policy import desired_account
+
+    calls = 0
+    with httpx.Client(base_url=url + "/api/v1", timeout=30) as http:
+        login = http.post("login", json={"user": SERVICE, "password": SERVICE_PASSWORD}).json()["data"]
+        http.headers.update({"X-User-Id": login["userId"], "X-Auth-Token": login["authToken"]})
+        calls += 1
+        rooms = {}
+        for spec in config.rooms:
+            info = http.get("rooms.info", params={"roomName": spec.name}).json()["room"]
+            rooms[spec.key] = (info["_id"], "channels" if info["t"] == "c" else "groups")
+            calls += 1
+
+        def call(method: str, route: str, **kw: Any) -> dict:
+            nonlocal calls
+            calls += 1
+            return http.request(method, route, **kw).json()
+
+        for person in people:
+            want = desired_account(person, config)
+            body = call("GET", "users.info", params={"username": person.username})
+            user = body.get("user")
+            if user is None:
+                if not want.active:
+                    continue
+                user = call("POST", "users.create", json={
+                    "username": person.username, "name": want.name, "email": want.email, "password": "x" * 24,
+                    "verified": True, "joinDefaultChannels": False, "roles": sorted(want.roles or ())})["user"]
+            if want.active and not user.get("active", True):
+                call("POST", "users.setActiveStatus", json={"userId": user["_id"], "activeStatus": True})
+            if want.roles is not None:
+                have = set(user.get("roles") or ())
+                for role in sorted(want.roles - have):
+                    call("POST", "roles.addUserToRole", json={"roleId": role, "username": person.username})
+                for role in sorted((have & {"admin", "user"}) - want.roles):
+                    call("POST", "roles.removeUserFromRole", json={"roleId": role, "username": person.username})
+            for key, (rid, prefix) in sorted(rooms.items()):
+                found = call("GET", f"{prefix}.members", params={"roomId": rid, "filter": person.username,
+                                                                 "count": 1})
+                member = any(m.get("username") == person.username for m in found.get("members") or ())
+                if key in want.rooms and not member:
+                    call("POST", f"{prefix}.invite", json={"roomId": rid, "userId": user["_id"]})
+                elif key not in want.rooms and member:
+                    call("POST", f"{prefix}.kick", json={"roomId": rid, "userId": user["_id"]})
+                if (key, "moderator") in want.room_roles:
+                    call("POST", f"{prefix}.addModerator", json={"roomId": rid, "userId": user["_id"]})
+            if not want.active and user.get("active", True):
+                call("POST", "users.setActiveStatus", json={"userId": user["_id"], "activeStatus": False})
+    return calls
+
+
+# ----------------------------------------------------------------------------------------- main
+def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive: bool = True,
+        log: Any = None) -> dict[str, Any]:
+    from sync_tasks.config import load_config
+    from sync_tasks.engine import reconcile_all
+
+    def say(msg: str) -> None:
+        if log is not None:
+            print(msg, file=log, flush=True)
+
+    config = load_config({})
+    drifts = drift_plan(users, drift, seed)
+    exp_writes, exp_kinds = expected_writes(users, drifts, config.batch.invite_batch)
+    bound = read_bound(users, drifts)
+    say(f"seeding {users} users, {len(drifts)} drifted ...")
+    t0 = time.monotonic()
+    server = Server(users, drifts)
+    say(f"stand-in ready in {time.monotonic() - t0:.1f} s at {server.url}")
+    people = site_people(users, drifts)
+    client = client_for(server.url)
+    try:
+        dry = reconcile_all(people, client, config, dry_run=True)
+        say(f"dry-run: {dry.summary()}")
+        cpu0, t1 = time.process_time(), time.monotonic()
+        real = reconcile_all(people, client, config)
+        seconds, engine_cpu = time.monotonic() - t1, time.process_time() - cpu0
+        say(f"reconcile: {real.summary()}")
+        second = reconcile_all(relink(people, real), client, config)
+        say(f"second run: {second.summary()}")
+    finally:
+        client.close()
+        server.stop()
+    result: dict[str, Any] = {
+        "users": users, "drift": drift, "reads": real.reads, "writes": real.writes,
+        "expected_writes": exp_writes, "second_run_writes": second.writes,
+        "read_bound": bound, "planned": real.counts, "expected_ops": dict(sorted(exp_kinds.items())),
+        "failed": real.failed, "dry_run_reads": dry.reads, "dry_run_writes": dry.writes,
+        "engine_cpu_seconds": round(engine_cpu, 2), "stopped_by_safety": real.stopped_by_safety,
+    }
+    naive_calls = naive_seconds = None
+    if naive:
+        sample = people if naive_sample <= 0 or users <= naive_sample else people[:: max(1, users // naive_sample)]
+        server = Server(users, drifts)
+        try:
+            t2 = time.monotonic()
+            measured = naive_sync(server.url, sample, config)
+            elapsed = time.monotonic() - t2
+        finally:
+            server.stop()
+        factor = users / len(sample)
+        naive_calls, naive_seconds = int(round(measured * factor)), round(elapsed * factor, 2)
+        result["naive_sampled_people"] = len(sample)
+        say(f"naive: {measured} calls for {len(sample)} people in {elapsed:.1f} s")
+    ours = (real.reads or 0) + (real.writes or 0)
+    result.update({
+        "naive_calls": naive_calls,
+        "call_ratio": round(naive_calls / ours, 1) if naive_calls and ours else None,
+        "seconds": round(seconds, 2), "naive_seconds": naive_seconds,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "server_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    })
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--drift", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--naive-sample", type=int, default=2000,
+                    help="run the naive approach on this many evenly spread people and scale up (0 = all)")
+    ap.add_argument("--no-naive", action="store_true")
+    args = ap.parse_args(argv)
+    if args.users < 2 or not 0 <= args.drift <= 1:
+        ap.error("--users must be >= 2 and --drift within [0, 1]")
+    result = run(args.users, args.drift, args.seed, args.naive_sample, not args.no_naive, log=sys.stderr)
+    keys = ["users", "drift", "reads", "writes", "expected_writes", "second_run_writes", "naive_calls", "call_ratio",
+            "seconds", "naive_seconds", "peak_rss_mb"]
+    print(json.dumps({k: v for k, v in result.items() if k not in keys}, sort_keys=True))
+    print(json.dumps({k: result[k] for k in keys}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
