@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any, Callable, Iterable
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from django_hooks import locks
@@ -132,47 +132,69 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
 
 
 def save_links(results: Iterable[Any], people: dict[str, Any]) -> None:
-    """Store each person's result on its AccountLink (created on first sync)."""
+    """Store each person's result on its AccountLink (created on first sync).
+
+    A site user may be deleted while their sync runs; the link then keeps no user
+    (the pending "deleted" change deprovisions the account next).
+    """
+    results = list(results)
+    for attempt in range(3):
+        try:
+            _save_links(results, people)
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+
+
+def _save_links(results: list[Any], people: dict[str, Any]) -> None:
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
     now = timezone.now()
-    results = list(results)
-    existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=[r.site_id for r in results])}
-    to_create, to_update = [], []
-    for result in results:
-        person = people.get(result.site_id)
-        link = existing.get(result.site_id)
-        is_new = link is None
-        if is_new:
-            if result.rc_user_id is None and result.status in ("skipped",):
-                continue  # nothing to remember: no account and none wanted
-            link = AccountLink(user_key=result.site_id)
-        if person is not None:
-            link.site_username = (person.username or "")[:255]
-            if not person.deleted:
-                link.user_id = User._meta.pk.to_python(result.site_id)
-            else:
-                link.user_id = None
-        if result.rc_user_id:
-            link.rc_user_id = result.rc_user_id
-            link.rc_username = result.rc_username or link.rc_username
-        if result.created_by_bridge is not None:
-            link.created_by_bridge = result.created_by_bridge
-        if result.status == "skipped":
-            status = AccountLink.Status.DEACTIVATED if person is not None and not person.wants_account else AccountLink.Status.SYNCED
-        else:
-            status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
-        link.status = status
-        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
-        if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
-            link.last_synced_at = now
-        link.updated_at = now
-        (to_create if is_new else to_update).append(link)
-    fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error", "last_synced_at", "updated_at"]
+    keys = [r.site_id for r in results]
+    pks = {}
+    for key in keys:
+        try:
+            pks[key] = User._meta.pk.to_python(key)
+        except Exception:
+            continue
     with transaction.atomic():
+        alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
+        existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
+        to_create, to_update = [], []
+        for result in results:
+            person = people.get(result.site_id)
+            link = existing.get(result.site_id)
+            is_new = link is None
+            if is_new:
+                if result.rc_user_id is None and result.status in ("skipped",):
+                    continue  # nothing to remember: no account and none wanted
+                link = AccountLink(user_key=result.site_id)
+            if person is not None:
+                link.site_username = (person.username or "")[:255]
+            link.user_id = pks.get(result.site_id) if result.site_id in alive else None
+            if result.rc_user_id:
+                link.rc_user_id = result.rc_user_id
+                link.rc_username = result.rc_username or link.rc_username
+            if result.created_by_bridge is not None:
+                link.created_by_bridge = result.created_by_bridge
+            if result.status == "skipped":
+                wants = person is not None and person.wants_account
+                status = AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
+            else:
+                status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
+            link.status = status
+            link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
+            if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
+                link.last_synced_at = now
+            link.updated_at = now
+            (to_create if is_new else to_update).append(link)
+        fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error",
+                  "last_synced_at", "updated_at"]
         if to_create:
-            AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"], update_fields=fields)
+            AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"],
+                                            update_fields=fields)
         if to_update:
             AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
 

@@ -111,7 +111,11 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
         PendingSync.objects.filter(pk=row.pk).update(
             state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
         )
-        result = apply(user_key, row.reason, row.drift)
+        try:
+            result = apply(user_key, row.reason, row.drift)
+        except Exception as exc:  # a bug or an outage we did not foresee: keep the row, retry later
+            log.exception("sync of user %s raised; it will be retried", user_key)
+            result = ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
         if not result.ok and result.transient:
             attempts = row.attempts + 1
             delay = backoff(attempts, result.retry_at)

@@ -153,3 +153,15 @@ def test_lock_is_renewed_while_held_and_freed_after(redis_conn) -> None:
             with locks.held("renew-me", ttl=0.3):
                 pass
     assert not redis_conn.exists(lock.name)
+
+
+def test_unexpected_exception_keeps_the_row_for_a_retry() -> None:
+    mark_pending("14", "created")
+
+    def explode(user_key: str, reason: str, drift: bool) -> ApplyResult:
+        raise KeyError("engine bug")
+
+    outcome = sync_pending_user("14", explode)
+    assert outcome.status == "retry" and outcome.retry_in > 0
+    row = PendingSync.objects.get(user_key="14")
+    assert row.state == "retrying" and "KeyError" in row.last_error

@@ -1,0 +1,87 @@
+"""End-to-end fixtures: the stand-in Rocket.Chat (in this process), real Celery worker processes on the
+test database (pytest-django's, passed by name) and this run's Redis key prefix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+
+import e2e_support as support
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup, django_db_blocker) -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[support.StandIn]:
+    from django_hooks.rc import reset_client
+
+    with support.StandIn() as rc:
+        saved = {k: os.environ.get(k) for k in rc.env()}
+        os.environ.update(rc.env())
+        reset_client()
+        try:
+            yield rc
+        finally:
+            reset_client()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("celery-logs")
+
+
+def make_env(test_db_name: str, stand_in: support.StandIn, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(stand_in.env())
+    env.update(
+        DJANGO_SETTINGS_MODULE="settings.test",
+        RCSYNC_DB_NAME=test_db_name,
+        RCSYNC_REDIS_PREFIX=settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"],
+        PYTHONPATH=str(support.ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        RCSYNC_LOG_LEVEL="INFO",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def worker_env(test_db_name, stand_in) -> dict[str, str]:
+    return make_env(test_db_name, stand_in)
+
+
+@pytest.fixture(scope="module")
+def worker(worker_env, logdir) -> Iterator[support.Proc]:
+    proc = support.wait_ready(support.celery_worker(worker_env, "w1", logdir, concurrency=2))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wipe_prefix_at_end() -> Iterator[None]:
+    yield
+    conn = redis_lib.Redis.from_url(settings.RCSYNC["TASKS"]["REDIS_URL"])
+    keys = list(conn.scan_iter(match=settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"] + "*", count=500))
+    if keys:
+        conn.delete(*keys)
+
+
+def settled() -> bool:
+    """No pending sync left (every change has reached Rocket.Chat or failed for good)."""
+    from django_hooks.models import PendingSync
+
+    return not PendingSync.objects.exists()
