@@ -103,7 +103,7 @@ class Session:
         await self.ws.accept()
         self._loop = asyncio.get_running_loop()
         unsubscribe = self.state.events.subscribe(self._on_event)
-        self.server.sessions.add(self)
+        self.server.add(self)
         self.send(SERVER_ID_FRAME)
         writer = asyncio.create_task(self._writer())
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._worker())]
@@ -111,7 +111,7 @@ class Session:
             await writer
         finally:
             unsubscribe()
-            self.server.sessions.discard(self)
+            self.server.discard(self)
             self._cancel_pong_timer()
             if self._token_watch is not None:
                 self._tasks.append(self._token_watch)

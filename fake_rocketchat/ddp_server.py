@@ -35,9 +35,23 @@ class DDPServer:
     def __init__(self, state: Any, config: DDPConfig | None = None) -> None:
         self.state = state
         self.config = config or DDPConfig()
-        self.sessions: set[Any] = set()  # ddp.Session objects
+        self.sessions: set[Any] = set()  # ddp.Session objects; mutate only under `lock`
+        self.lock = threading.Lock()
         self.limiter = rate_limiter_for(state)
         self.methods = DDPMethods(state)
+
+    def add(self, session: Any) -> None:
+        with self.lock:
+            self.sessions.add(session)
+
+    def discard(self, session: Any) -> None:
+        with self.lock:
+            self.sessions.discard(session)
+
+    def live_sessions(self) -> list[Any]:
+        """A snapshot, safe to take from any thread."""
+        with self.lock:
+            return list(self.sessions)
 
 
 # Keyed by the State object (weakly), so nothing is stored on objects this module does not own.
@@ -120,7 +134,7 @@ def server_for(target: Any) -> DDPServer:
 def drop_all(target: Any) -> int:
     """Close every open DDP socket of a workspace (also the event `_fake`/`drop-websockets`)."""
     server = server_for(target)
-    sessions = list(server.sessions)
+    sessions = server.live_sessions()
     for session in sessions:
         session.drop()
     return len(sessions)
