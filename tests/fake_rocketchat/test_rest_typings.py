@@ -252,3 +252,37 @@ def test_stand_in_does_not_reject_valid_bodies_as_invalid_params(admin_client: t
         if rejected_as_invalid_params(response):
             wrong.append(f"{request['method']} {request['path']} {request.get('body', request.get('query'))} -> {response.text[:300]}")
     assert not wrong, f"compat {compat}: the stand-in rejects bodies Rocket.Chat's schemas accept:\n" + "\n".join(wrong)
+
+
+# --------------------------------------------------------------------- error bodies, 7.x shapes
+
+def test_compat7_error_bodies_match_rocket_chat_error_response_schemas() -> None:
+    """7.x typed routes declare their 400/401/403 bodies (rest-typings v1/Ajv.js validate*ErrorResponse,
+    additionalProperties:false); the stand-in's compat 7 answers must fit them. (6.x's 401 has no
+    `success` key, reference §1.2, so this is compat 7 only.)"""
+    import pyotp
+
+    from fake_rocketchat.testing import running_server
+
+    secret = pyotp.random_base32()
+    with running_server(admin_username="shapes.admin", admin_password="shapes-pass", admin_totp_secret=secret, compat=7) as srv:
+        srv.state.create_user("shapes.plain", password="plain-pass", verified=False)
+        srv.faults.shift_clock(3600)  # past "remember right after registration", so users.update challenges
+        admin, plain = srv.admin_headers(), srv.headers_for("shapes.plain")
+        with httpx.Client(base_url=srv.url, timeout=10) as http:
+            calls = [
+                (400, http.post("/api/v1/users.create", headers=admin, json={"email": "t@example.org", "name": "T", "password": "x", "username": "t", "type": "bot"})),
+                (400, http.get("/api/v1/users.info", headers=admin, params={"username": "nobody.here"})),
+                (400, http.post("/api/v1/roles.addUserToRole", headers=admin, json={"roleId": "no-such-role", "username": "shapes.plain"})),
+                (400, http.get("/api/v1/channels.info", headers=admin, params={"roomId": "no-such-room"})),
+                (400, http.post("/api/v1/users.update", headers=admin, json={"userId": "x", "data": {"name": "y"}})),
+                (401, http.get("/api/v1/me")),
+                (403, http.get("/api/v1/groups.listAll", headers=plain)),
+                (403, http.post("/api/v1/users.delete", headers=plain, json={"userId": "x"})),
+            ]
+    assert [r.status_code for _, r in calls] == [status for status, _ in calls], [(r.request.url.path, r.status_code, r.text[:200]) for _, r in calls]
+    assert calls[4][1].json().get("errorType") == "totp-required"
+    items = [{"status": r.status_code, "body": r.json()} for _, r in calls]
+    run = run_node_script("validate-responses.mjs", {}, stdin=json.dumps(items))
+    bad = [f"{calls[r['index']][1].request.method} {calls[r['index']][1].request.url.path} {r['status']} {r['errors']} <- {json.dumps(items[r['index']]['body'])[:300]}" for r in run.payload["results"] if not r["valid"]]
+    assert not bad, "error bodies outside Rocket.Chat's response schemas:\n" + "\n".join(bad)
