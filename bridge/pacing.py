@@ -75,7 +75,12 @@ def decide(window: Window, now: float) -> tuple[float, Window]:
         else:  # the window is over: a full budget, but its next reset is unknown until a reply says
             window = replace(window, remaining=window.limit, reset_at=None)
     if window.remaining is not None and window.remaining > 0:
-        return 0.0, replace(window, remaining=window.remaining - 1)
+        spent = replace(window, remaining=window.remaining - 1)
+        if spent.remaining == 0 and spent.reset_at is None:
+            # Budget gone in a window whose end we have not heard yet: wait for the replies in flight
+            # to say (observe clears this), and only probe if none ever does.
+            spent = replace(spent, probe_until=now + PROBE_TTL)
+        return 0.0, spent
     # Budget unknown (never seen, or spent in a window whose reset we do not know yet): one probe at a time.
     if window.probe_until is not None and window.probe_until > now:
         return min(PROBE_POLL, window.probe_until - now), window
@@ -90,7 +95,7 @@ def observe(window: Window, headers: RateHeaders | None, now: float, *, success:
         return replace(window, probe_until=None)
     if window.reset_at is None:
         if headers.reset_at <= now:
-            return replace(window, limit=headers.limit, probe_until=None)  # a straggler from a finished window
+            return replace(window, limit=headers.limit)  # a straggler from a finished window
         remaining = headers.remaining if window.remaining is None else min(window.remaining, headers.remaining)
         return Window(limit=headers.limit, remaining=remaining, reset_at=headers.reset_at)
     if headers.reset_at < window.reset_at - 0.5:

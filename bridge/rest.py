@@ -157,6 +157,7 @@ class _Core:
                     response = await self._http.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
                 failure = classify_exception(exc)
+                await self.pacer.record(key, {}, success=False)  # release a probe slot: no reply will come
                 log.debug("%s %s: %s after %.2f s", method, route, type(exc).__name__, time.monotonic() - started)
                 if not may_retry(failure, idempotent):
                     raise OutcomeUnknown(
