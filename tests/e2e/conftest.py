@@ -78,10 +78,3 @@ def _wipe_prefix_at_end() -> Iterator[None]:
     keys = list(conn.scan_iter(match=settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"] + "*", count=500))
     if keys:
         conn.delete(*keys)
-
-
-def settled() -> bool:
-    """No pending sync left (every change has reached Rocket.Chat or failed for good)."""
-    from django_hooks.models import PendingSync
-
-    return not PendingSync.objects.exists()

@@ -40,6 +40,13 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
 
 
+def settled() -> bool:
+    """No pending sync left (every change has reached Rocket.Chat or failed for good)."""
+    from django_hooks.models import PendingSync
+
+    return not PendingSync.objects.exists()
+
+
 def children_of(pid: int) -> list[int]:
     """Direct child pids (from /proc), e.g. a prefork worker's pool processes."""
     out = []

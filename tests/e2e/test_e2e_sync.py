@@ -12,9 +12,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 import django_hooks
-from conftest import settled
-from django_hooks.models import AccountLink, PendingSync, SyncRun
-from e2e_support import wait_until
+from django_hooks.models import AccountLink, SyncRun
+from e2e_support import settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
