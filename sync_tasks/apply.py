@@ -162,7 +162,8 @@ class _Run:
         assert uid is not None
         username = getattr(op, "username", None) or self.usernames.get(uid)
         if isinstance(op, UpdateProfile):
-            fields = {k: v for k, v in (("name", op.name), ("email", op.email)) if v is not None}
+            fields = {k: v for k, v in (("name", op.name), ("email", op.email), ("verified", op.email_verified))
+                      if v is not None}
             c.update_user(uid, **fields)
         elif isinstance(op, SetActive):
             c.set_active(uid, op.active)

@@ -47,6 +47,7 @@ class UpdateProfile:
     user_id: str
     name: str | None = None
     email: str | None = None
+    email_verified: bool | None = None  # sent with a new email so a site-verified address stays verified
     kind: ClassVar[str] = "update_profile"
 
 

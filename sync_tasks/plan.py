@@ -89,7 +89,8 @@ def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, ow
                     and email_holders.get(key, uid) == uid):
                 email = d.email
             if name is not None or email is not None:
-                ops.append(UpdateProfile(sid, uid, name=name, email=email))
+                ops.append(UpdateProfile(sid, uid, name=name, email=email,
+                                         email_verified=d.email_verified if email is not None else None))
         if d.roles is not None:
             managed_held = acct.roles & own.roles
             ops += [AddRole(sid, uid, acct.username, r) for r in sorted((d.roles & own.roles) - acct.roles)]

@@ -100,11 +100,12 @@ def test_targeted_sync_follows_role_changes_deprovisioning_and_profile(rc_server
     assert "olga" in st.room_members(mods) and st.room_roles("GENERAL", "olga") == ["moderator"]
 
     # loses moderator, renamed on the site: users.update needs TOTP, which the bridge supplies
-    p = replace(p, role="user", name="Olga Q")
+    p = replace(p, role="user", name="Olga Q", email="olga.q@example.org")
     r = sync_people([p], rc_client, CFG)
     assert r.counts == {"kick": 1, "remove_room_role": 1, "update_profile": 1} and r.failed == {}
     assert "olga" not in st.room_members(mods) and st.room_roles("GENERAL", "olga") == []
     assert st.find_user_by_username("olga")["name"] == "Olga Q"
+    assert st.find_user_by_username("olga")["emails"] == [{"address": "olga.q@example.org", "verified": True}]
 
     # leaves the site: kicked from managed rooms first, then deactivated; global roles kept
     p = replace(p, active=False)
