@@ -83,6 +83,7 @@ class SyncReport:
     reads: int | None = None  # HTTP calls spent observing (when the client counts them)
     writes: int | None = None  # HTTP calls spent applying
     seconds: float = 0.0
+    revealed: int = 0  # per-user reads (users.info) a full reconcile spent on accounts to reactivate
 
     def result_for(self, site_id: str) -> PersonResult | None:
         for r in self.results:
@@ -104,7 +105,7 @@ class SyncReport:
             "failed": dict(self.failed), "stopped_by_safety": self.stopped_by_safety,
             "safety_reason": self.safety_reason, "unmanaged_accounts": len(self.unmanaged),
             "problems": list(self.problems), "reads": self.reads, "writes": self.writes,
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "revealed": self.revealed,
         }
 
 
@@ -168,7 +169,7 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
 
 def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfig, obs: Observation,
              started: float, calls_before: int | None, *, dry_run: bool, force: bool,
-             on_operation: OnOperation | None, on_progress: OnProgress | None) -> SyncReport:
+             on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0) -> SyncReport:
     own = ownership_from_config(config)
     if obs.unreadable_rooms:  # never plan on a room we could not read
         keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
@@ -193,7 +194,7 @@ def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfi
         unmanaged=decision.unmanaged, problems=tuple(problems),
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
-        seconds=time.monotonic() - started)
+        seconds=time.monotonic() - started, revealed=revealed)
 
 
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
@@ -222,4 +223,4 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     if reveal:
         reveal_memberships(client, obs, reveal)
     return _execute("full", people, client, config, obs, started, before, dry_run=dry_run, force=force,
-                    on_operation=on_operation, on_progress=on_progress)
+                    on_operation=on_operation, on_progress=on_progress, revealed=len(reveal))
