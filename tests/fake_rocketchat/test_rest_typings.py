@@ -4,12 +4,15 @@ tests/conformance/validate-requests.mjs runs the ajv validators that Rocket.Chat
 (table and sources in tests/conformance/rest-validators.mjs) for releases 6.13.1 (the 6.14 baseline),
 7.10.0 (the 7.x the site runs) and 8.8.1, over a batch of requests in one node process.
 
-Three uses here:
-- the representative requests a provisioning bridge sends (issue 3's endpoint list, with the bodies
-  the reference prescribes) must be valid in every release that validates the route;
+Uses here:
+- the requests the project's own bridge (bridge/) actually puts on the wire during a sync-like pass,
+  recorded by an httpx transport, must be valid for the release the stand-in's compat mode models;
+- representative requests a provisioning bridge sends (issue 3's endpoint list, with the bodies the
+  reference prescribes) must be valid in every release that validates the route;
 - known-invalid requests must be rejected, so the validator run cannot pass vacuously;
-- the stand-in must agree with the schema on the wire: what every release rejects, it rejects with
-  400 invalid-params; what every release accepts, it does not reject as invalid params.
+- the stand-in must agree with the schema on the wire: in each compat mode it rejects by schema
+  exactly what that release's schema rejects, and never rejects a body every schema accepts;
+- compat 7 error bodies must fit the typed-route error response schemas.
 
 `validate_requests` / `assert_all_valid` are also used by test_conformance_npm.py for the requests the
 official REST client sent.
@@ -18,6 +21,8 @@ official REST client sent.
 from __future__ import annotations
 
 import json
+import secrets
+from datetime import timedelta
 from typing import Any, Iterator
 
 import httpx
@@ -286,3 +291,85 @@ def test_compat7_error_bodies_match_rocket_chat_error_response_schemas() -> None
     run = run_node_script("validate-responses.mjs", {}, stdin=json.dumps(items))
     bad = [f"{calls[r['index']][1].request.method} {calls[r['index']][1].request.url.path} {r['status']} {r['errors']} <- {json.dumps(items[r['index']]['body'])[:300]}" for r in run.payload["results"] if not r["valid"]]
     assert not bad, "error bodies outside Rocket.Chat's response schemas:\n" + "\n".join(bad)
+
+
+# --------------------------------------------------------------------- the project's own bridge
+
+class RecordingTransport(httpx.AsyncHTTPTransport):
+    """httpx transport that keeps (method, path, body|query) of every request before sending it."""
+
+    def __init__(self, sink: list[Request]) -> None:
+        super().__init__()
+        self.sink = sink
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        entry: Request = {"method": request.method, "path": request.url.path}
+        if request.method == "GET":
+            entry["query"] = dict(request.url.params)
+        elif request.content:
+            entry["body"] = json.loads(request.content)
+        self.sink.append(entry)
+        return await super().handle_async_request(request)
+
+
+def drive_bridge(rc: Any, tag: str) -> None:
+    """One pass over the bridge API a sync uses (issue 3's endpoint list)."""
+    rc.me()
+    ann = rc.create_user(f"br.ann.{tag}", "Ann", f"ann.{tag}@example.org", "Pw-ann-123456", roles=["user"], verified=True)
+    ben = rc.create_user(f"br.ben.{tag}", "Ben", f"ben.{tag}@example.org", "Pw-ben-123456")
+    rc.update_user(ann.id, name="Ann B")
+    rc.user_info(user_id=ann.id)
+    rc.find_user(username=ben.username)
+    rc.set_active(ben.id, False)
+    rc.set_active(ben.id, True)
+    list(rc.iter_users(page_size=2))
+    rc.list_roles()
+    rc.add_user_to_role("bot", ann.username)
+    list(rc.iter_users_in_role("bot"))
+    rc.remove_user_from_role("bot", ann.username)
+    for kind in ("c", "p"):
+        room = rc.create_room(f"br-{kind}-{tag}", kind, members=[ann.username])
+        rc.room_info(room_id=room.id)
+        rc.invite(room, [ben.id], batch_size=100)
+        list(rc.iter_members(room))
+        rc.add_moderator(room, ann.id)
+        rc.remove_moderator(room, ann.id)
+        rc.add_owner(room, ben.id)
+        rc.remove_owner(room, ben.id)
+        rc.room_roles(room)
+        rc.kick(room, ben.id)
+        rc.add_user_to_role("moderator", ann.username, room.id)
+        rc.remove_user_from_role("moderator", ann.username, room.id)
+    list(rc.iter_all_groups())
+    list(rc.iter_channels())
+    rc.subscriptions()
+    rc.delete_user(ben.id)
+
+
+@pytest.mark.parametrize("compat", [6, 7])
+def test_requests_the_bridge_sends_are_valid_for_the_release(compat: int) -> None:
+    """The project's own client (bridge/) against the stand-in: every body it sends must pass the
+    schema the modelled Rocket.Chat release applies to that route."""
+    import pyotp
+
+    from bridge.client import RocketChat
+    from bridge.config import BridgeConfig
+    from fake_rocketchat.testing import running_server
+
+    secret = pyotp.random_base32()
+    sent: list[Request] = []
+    with running_server(admin_username="br.admin", admin_password="Br-admin-pass-1", admin_totp_secret=secret, compat=compat) as srv:
+        with srv.state.lock:  # an aged service account, so users.update is 2FA-challenged (§2.3 step 4)
+            admin = srv.state._user_by_username("br.admin")
+            admin["createdAt"] = srv.state.now() - timedelta(days=2)
+        config = BridgeConfig(url=srv.url, username="br.admin", password="Br-admin-pass-1", totp_secret=secret, pacing=False)
+        with RocketChat(config, transport=RecordingTransport(sent)) as rc:
+            drive_bridge(rc, f"{compat}{secrets.token_hex(2)}")
+    assert len(sent) >= 40, f"only {len(sent)} requests recorded"
+    results = validate_requests(sent)
+    release = RELEASE_OF_COMPAT[compat]
+    for result in results:
+        result["checks"] = [c for c in result["checks"] if c["release"] == release]
+    reached = {r["endpoint"] for r in results if r["checks"]}
+    assert {"POST /v1/users.create", "POST /v1/users.update", "POST /v1/roles.addUserToRole", "POST /v1/channels.kick"} <= reached
+    assert_all_valid(sent, results)
