@@ -217,7 +217,8 @@ class RealtimeClient:
             try:
                 async with connect(
                     self._url, ssl=self._ssl(), user_agent_header=self.config.user_agent,
-                    open_timeout=self.config.connect_timeout, ping_interval=None, max_size=2**23,
+                    open_timeout=self.config.connect_timeout, ping_interval=None, close_timeout=2,
+                    max_size=2**23,
                 ) as ws:
                     self._ws = ws
                     await self._handshake(ws)
@@ -225,8 +226,7 @@ class RealtimeClient:
                     heart = asyncio.create_task(self._heartbeat(ws))
                     try:
                         await self._login(ws)
-                        for sub in list(self._subs.values()):
-                            await self._send_sub(ws, sub, wait=False)
+                        await self._resubscribe(ws)
                         self.connections += 1
                         self._connected.set()
                         if ever_connected:
@@ -317,7 +317,7 @@ class RealtimeClient:
             idle = time.monotonic() - self._last_received
             if idle >= self._ping_interval + self._ping_timeout:
                 log.info("realtime: no traffic for %.0f s, dropping the connection", idle)
-                await ws.close()
+                ws.transport.abort()  # a dead peer would never complete a close handshake
                 return
             if idle >= self._ping_interval:
                 await ws.send(json.dumps({"msg": "ping", "id": f"p{next(self._ids)}"}))
@@ -379,6 +379,18 @@ class RealtimeClient:
                 continue
             reason = error.get("reason") if isinstance(error, Mapping) else error
             raise AuthError(f"realtime login as {config.username!r} failed: {reason}", route="login")
+
+    async def _resubscribe(self, ws: ClientConnection) -> None:
+        """Re-send every subscription and wait for its `ready`, so no event published after a
+        `Reconnected` can be missed; a refused one is dropped with a warning."""
+        subs = list(self._subs.values())
+        results = await asyncio.gather(*(self._send_sub(ws, sub, wait=True) for sub in subs), return_exceptions=True)
+        for sub, result in zip(subs, results):
+            if isinstance(result, RocketChatError) and not isinstance(result, Unavailable):
+                log.warning("realtime: re-subscribing %s failed: %s", sub.name, result)
+                self._subs.pop(sub.id, None)
+            elif isinstance(result, BaseException):
+                raise result
 
     async def _send_sub(self, ws: ClientConnection, sub: _Sub, *, wait: bool, timeout: float | None = None) -> None:
         waiter: asyncio.Future[None] | None = None
