@@ -38,6 +38,18 @@ __all__ = ["RealtimeClient"]
 
 log = logging.getLogger("bridge.ddp")
 
+
+class _NoFrames(logging.Filter):
+    """websockets logs every frame at DEBUG, login frames included (resume token, password digest):
+    its logger for our connections drops everything below INFO, whatever the root level is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+wire_log = logging.getLogger("bridge.ddp.wire")
+wire_log.addFilter(_NoFrames())
+
 EventCallback = Callable[[RealtimeEvent], Any]
 
 
@@ -217,7 +229,7 @@ class RealtimeClient:
             try:
                 async with connect(
                     self._url, ssl=self._ssl(), user_agent_header=self.config.user_agent,
-                    open_timeout=self.config.connect_timeout, ping_interval=None, close_timeout=2,
+                    open_timeout=self.config.connect_timeout, ping_interval=None, close_timeout=2, logger=wire_log,
                     max_size=2**23,
                 ) as ws:
                     self._ws = ws
