@@ -1,7 +1,9 @@
 """The pure decision pipeline: people + observed state + config -> targets, issues and the plan.
 
 ``policy`` (per person) -> ``match`` (bind to accounts) -> ``plan`` (diff). No I/O, so the engine,
-the property tests and the benchmark all run the very same decision code.
+the property tests and the benchmark all run the very same decision code. :func:`prepare` stops
+after matching so the engine can read the hidden memberships of accounts to reactivate before
+planning (matching does not depend on memberships, so it is not repeated).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .config import SyncConfig
-from .match import PersonIssue, Target, match_people
+from .match import Matching, PersonIssue, Target, match_people
 from .ops import Operation
 from .person import SitePerson, site_sort_key
 from .plan import Ownership, memberships_to_reveal, ownership_from_config, plan_changes
@@ -30,6 +32,18 @@ class Decision:
         return len(self.targets)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Policy and matching done; planning still to do."""
+
+    policy_issues: tuple[PersonIssue, ...]
+    matching: Matching
+
+    def to_reveal(self, observed: ObservedState) -> tuple[str, ...]:
+        """Account ids whose hidden memberships must be read before planning."""
+        return memberships_to_reveal(self.matching.targets, observed)
+
+
 def desire_all(people: Iterable[SitePerson], config: SyncConfig
                ) -> tuple[list[tuple[SitePerson, DesiredAccount]], list[PersonIssue]]:
     """Policy for everyone; a person whose policy fails becomes an ``error`` issue, the rest go on."""
@@ -46,16 +60,25 @@ def desire_all(people: Iterable[SitePerson], config: SyncConfig
     return pairs, issues
 
 
+def prepare(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> Prepared:
+    pairs, issues = desire_all(people, config)
+    return Prepared(tuple(issues), match_people(pairs, observed, config))
+
+
+def plan_prepared(prepared: Prepared, observed: ObservedState, config: SyncConfig,
+                  own: Ownership | None = None) -> Decision:
+    """``own`` defaults to what the config declares; the engine narrows it when a room is unreadable."""
+    m = prepared.matching
+    ops = plan_changes(m.targets, observed, own or ownership_from_config(config))
+    issues = sorted(prepared.policy_issues + m.issues, key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))
+    return Decision(m.targets, tuple(issues), m.unmanaged, ops)
+
+
 def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig,
            own: Ownership | None = None) -> Decision:
-    """``own`` defaults to what the config declares; the engine narrows it when a room is unreadable."""
-    pairs, issues = desire_all(people, config)
-    m = match_people(pairs, observed, config)
-    ops = plan_changes(m.targets, observed, own or ownership_from_config(config))
-    return Decision(m.targets, tuple(sorted(issues + list(m.issues), key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))), m.unmanaged, ops)
+    return plan_prepared(prepare(people, observed, config), observed, config, own)
 
 
 def to_reveal(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> tuple[str, ...]:
     """Account ids whose hidden memberships must be read before planning (see plan.memberships_to_reveal)."""
-    pairs, _ = desire_all(people, config)
-    return memberships_to_reveal(match_people(pairs, observed, config).targets, observed)
+    return prepare(people, observed, config).to_reveal(observed)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 
 from .apply import OperationOutcome, apply_plan
 from .config import SyncConfig
-from .decide import Decision, decide, to_reveal
+from .decide import Decision, Prepared, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
 from .ops import CreateUser, Operation, op_kind
 from .person import SitePerson, site_sort_key
@@ -169,12 +169,14 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
 
 def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfig, obs: Observation,
              started: float, calls_before: int | None, *, dry_run: bool, force: bool,
-             on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0) -> SyncReport:
+             on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
+             prepared: Prepared | None = None) -> SyncReport:
     own = ownership_from_config(config)
     if obs.unreadable_rooms:  # never plan on a room we could not read
         keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
         own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
-    decision = decide(people, obs.state, config, own)
+    decision = plan_prepared(prepared if prepared is not None else prepare(people, obs.state, config),
+                             obs.state, config, own)
     calls_after_read = _calls(client)
     verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
     outcomes: list[OperationOutcome] = []
@@ -219,8 +221,9 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     started, before = time.monotonic(), _calls(client)
     people = list(people)
     obs = observe_all(client, config)
-    reveal = to_reveal(people, obs.state, config)
+    prepared = prepare(people, obs.state, config)
+    reveal = prepared.to_reveal(obs.state)
     if reveal:
         reveal_memberships(client, obs, reveal)
     return _execute("full", people, client, config, obs, started, before, dry_run=dry_run, force=force,
-                    on_operation=on_operation, on_progress=on_progress, revealed=len(reveal))
+                    on_operation=on_operation, on_progress=on_progress, revealed=len(reveal), prepared=prepared)

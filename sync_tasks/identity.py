@@ -51,6 +51,8 @@ def is_valid_rc_name(value: str) -> bool:
 
 def transliterate(text: str) -> str:
     """Lower-case ASCII rendering of ``text``: table letters, then NFKD with combining marks dropped."""
+    if text.isascii():
+        return text.lower()
     out: list[str] = []
     for ch in text.lower():
         if ch in _TABLE:
@@ -68,7 +70,13 @@ def transliterate(text: str) -> str:
     return "".join(out)
 
 
+_PLAIN = re.compile(r"^[0-9a-z]+(?:[._-][0-9a-z]+)*$")
+
+
 def _slug(text: str) -> str:
+    low = text.lower()
+    if _PLAIN.match(low):  # the common case: already a clean, lower-case name
+        return low
     chars: list[str] = []
     for ch in transliterate(text):
         if ch in _SEPARATORS:
@@ -99,7 +107,8 @@ def derive_username(raw: str | None, site_id: str, *, max_length: int = 32, fall
     slug = _slug(raw or "")[:max_length].rstrip("._-")
     if not slug:
         slug = fallback_username(site_id, fallback_prefix, max_length)
-    if slug.lower() in {r.lower() for r in reserved}:
+    reserved = reserved if isinstance(reserved, (set, frozenset)) else frozenset(reserved)
+    if slug.lower() in reserved:  # reserved names are lower-case (config lower-cases extra ones)
         slug = _fit(slug, "-site", max_length)
     return slug
 

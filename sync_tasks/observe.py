@@ -64,13 +64,25 @@ def _email_verified(user: Any) -> bool:
     return False
 
 
+_INTERNED: dict[frozenset, frozenset] = {}
+
+
+def _intern(value: frozenset | None) -> frozenset | None:
+    """Share equal small frozensets: 100k accounts hold a handful of distinct role/room sets."""
+    if value is None:
+        return None
+    if len(_INTERNED) > 65536:
+        _INTERNED.clear()
+    return _INTERNED.setdefault(value, value)
+
+
 def _account(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None,
              room_roles: frozenset[tuple[str, str]] = frozenset()) -> ObservedAccount:
     return ObservedAccount(
         user_id=user.id, username=user.username or "", name=user.name or "", email=user.email,
         email_verified=_email_verified(user), active=bool(user.active),
-        roles=frozenset(role_names.get(r, r) for r in user.roles), rooms=rooms, room_roles=room_roles,
-        type=user.type or "user")
+        roles=_intern(frozenset(role_names.get(r, r) for r in user.roles)), rooms=_intern(rooms),
+        room_roles=_intern(room_roles), type=user.type or "user")
 
 
 def _hidden_group(client: Any, name: str, cache: dict[str, set[str]]) -> bool:
@@ -165,8 +177,8 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
             obs.problems.append(obs.unreadable_rooms[key])
             obs.state.rooms.pop(key, None)
     for uid, a in users.items():
-        rr = frozenset(room_roles.get(uid, ()))
-        rooms = a.rooms if a.rooms is None else frozenset(members.get(uid, ()))
+        rr = _intern(frozenset(room_roles.get(uid, ())))
+        rooms = a.rooms if a.rooms is None else _intern(frozenset(members.get(uid, ())))
         if rr or rooms:
             users[uid] = replace(a, rooms=rooms, room_roles=rr)
     obs.state.accounts.update(users)

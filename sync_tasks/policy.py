@@ -103,12 +103,22 @@ def _pairs_to_map(pairs: frozenset[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
+_RULE_GRANTS: dict[tuple[tuple[Rule, ...], tuple[bool, ...]], Grants] = {}
+
+
 def grants_for(person: SitePerson, config: SyncConfig) -> Grants:
     """Union of the grants of every matching rule plus the resolver's. Only for active persons."""
-    g = Grants()
-    for rule in config.rules:
-        if _matches(rule, person):
-            g = g | Grants(rule.grant_roles, rule.grant_rooms, rule.grant_room_roles)
+    matched = tuple(_matches(rule, person) for rule in config.rules)
+    key = (config.rules, matched)
+    g = _RULE_GRANTS.get(key)
+    if g is None:  # few distinct combinations: share one value (100k people, a handful of Grants)
+        g = Grants()
+        for rule, hit in zip(config.rules, matched):
+            if hit:
+                g = g | Grants(rule.grant_roles, rule.grant_rooms, rule.grant_room_roles)
+        if len(_RULE_GRANTS) > 4096:
+            _RULE_GRANTS.clear()
+        _RULE_GRANTS[key] = g
     if config.people.resolver is not None:
         try:
             result = config.people.resolver(person)
