@@ -38,7 +38,11 @@ def relay_pending() -> int:
 @app.task(name="rcsync.reconcile_all", **RELIABLE, soft_time_limit=6600, time_limit=6900)
 def reconcile_all(dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
     """Full reconciliation of every site user; one at a time across all beat processes and workers."""
-    from django_hooks.runs import run_reconcile
+    from django_hooks.runs import ReconcileBusy, run_reconcile
 
-    run = run_reconcile(kind=kind, dry_run=dry_run, force=force, triggered_by=triggered_by or f"celery:{kind}")
+    try:
+        run = run_reconcile(kind=kind, dry_run=dry_run, force=force, triggered_by=triggered_by or f"celery:{kind}")
+    except ReconcileBusy:
+        log.info("a reconcile is already running; this %s trigger is dropped (the running one covers it)", kind)
+        return None
     return run.pk if run is not None else None

@@ -115,13 +115,21 @@ def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: 
     return Proc(args, env, name, logdir)
 
 
-def celery_beat(env: Mapping[str, str], name: str, logdir: Path, max_interval: float = 1.0) -> Proc:
+def celery_beat(env: Mapping[str, str], name: str, logdir: Path, max_interval: int = 1) -> Proc:
     args = [
         PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "beat", "-l", "INFO",
         "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", str(max_interval),
         "--pidfile", "",
     ]
     return Proc(args, env, name, logdir)
+
+
+def wait_log(proc: Proc, text: str, timeout: float = 30) -> Proc:
+    """Wait until `text` shows up in the process's output."""
+    wait_until(lambda: text in proc.log() or not proc.alive(), timeout, f"{proc.name} to log {text!r}")
+    if not proc.alive():
+        raise AssertionError(f"{proc.name} died:\n{proc.log()[-4000:]}")
+    return proc
 
 
 def wait_ready(proc: Proc, timeout: float = 30) -> Proc:
