@@ -77,10 +77,12 @@ class RoomsMixin:
         ids = list(dict.fromkeys(user_ids))
         batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
         route = f"{room.api_prefix}.invite"
-        await asyncio.gather(*(
-            self._call("POST", route, json={"roomId": room.id, "userIds": batch}, idempotent=True)
-            for batch in batches
-        ))
+        calls = [self._call("POST", route, json={"roomId": room.id, "userIds": batch}, idempotent=True)
+                 for batch in batches]
+        if len(calls) == 1:
+            await calls[0]
+        else:
+            await asyncio.gather(*calls)
         return len(batches)
 
     async def kick(self, room: RcRoom, user_id: str) -> None:
