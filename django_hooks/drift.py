@@ -26,6 +26,7 @@ log = logging.getLogger("rcsync.drift")
 ECHO_WINDOW = 60.0  # s: a role event matching an operation rcsync applied this recently is its own echo
 ECHO_DELAY = 1.5  # s: wait before judging a role event, so the audit row of our own op is written
 RECONCILE_AFTER_RECONNECT_EVERY = 600.0  # s: at most one catch-up reconcile per this period
+MISSING_ROOM_RECHECK = 10.0  # s: how often to look for managed rooms that did not exist yet
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,13 @@ async def build_context(rest: Any, config: Any) -> FeedContext:
 
 async def listen(
     *, stop: asyncio.Event | None = None, on_ready: Callable[[FeedContext], Any] | None = None,
-    on_reconnect: Callable[[], Any] | None = None,
+    on_reconnect: Callable[[], Any] | None = None, missing_room_recheck: float = MISSING_ROOM_RECHECK,
 ) -> None:
-    """Run the feed until `stop` is set (or forever); each hit becomes a pending drift sync."""
+    """Run the feed until `stop` is set (or forever); each hit becomes a pending drift sync.
+
+    Managed rooms that do not exist yet (the first sync or `rcsync bootstrap` creates them) are
+    looked up again every `missing_room_recheck` seconds and watched once they appear.
+    """
     from bridge.ddp import RealtimeClient
     from bridge.rest import AsyncRocketChat
     from django_hooks.conf import engine_config, hook_settings
@@ -177,13 +182,21 @@ async def listen(
 
             stopper = asyncio.create_task(stop.wait())
             events = realtime.events().__aiter__()
+            next_recheck = time.monotonic() + missing_room_recheck
+            getter: asyncio.Task[Any] | None = None
             while not stop.is_set():
-                getter = asyncio.create_task(events.__anext__())
-                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
+                if len(ctx.rooms_by_id) < len(policy.rooms) and time.monotonic() >= next_recheck:
+                    next_recheck = time.monotonic() + missing_room_recheck
+                    ctx = await _watch_new_rooms(rest, policy, ctx, realtime)
+                getter = getter or asyncio.create_task(events.__anext__())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED,
+                                             timeout=missing_room_recheck)
+                if stopper in done:
                     getter.cancel()
                     break
-                event = getter.result()
+                if getter not in done:
+                    continue
+                event, getter = getter.result(), None
                 if isinstance(event, Reconnected):
                     # Events may have been missed while disconnected: catch up with a full (drift) reconcile.
                     if time.monotonic() - last_catch_up > RECONCILE_AFTER_RECONNECT_EVERY:
@@ -202,6 +215,21 @@ async def listen(
                 await asyncio.gather(task, return_exceptions=True)
         finally:
             await realtime.close()
+
+
+async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: Any) -> FeedContext:
+    from dataclasses import replace
+
+    try:
+        fresh = await build_context(rest, policy)
+    except Exception as exc:  # Rocket.Chat away: try again at the next recheck
+        log.warning("could not look for new managed rooms: %s", type(exc).__name__)
+        return ctx
+    for room_id, key in fresh.rooms_by_id.items():
+        if room_id not in ctx.rooms_by_id:
+            await realtime.watch_room(room_id)
+            log.info("managed room %s appeared; watching it", key)
+    return replace(ctx, rooms_by_id=fresh.rooms_by_id, roles_by_id=fresh.roles_by_id, all_role_names=fresh.all_role_names)
 
 
 def _request_catch_up() -> None:

@@ -1,0 +1,51 @@
+"""`manage.py rcsync listen`: a member added to `vip` by hand in Rocket.Chat, or a managed role granted
+by hand, is put back within seconds and the repair is recorded as drift."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+
+from django_hooks.models import SyncOperation, SyncRun
+from e2e_support import PYTHON, Proc, settled, wait_log, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+User = get_user_model()
+DEADLINE = 20
+
+
+@pytest.fixture
+def listener(worker_env, logdir):
+    proc = Proc([PYTHON, "manage.py", "rcsync", "listen"], worker_env, "listen", logdir)
+    yield wait_log(proc, "rcsync listen: ready")
+    proc.stop()
+
+
+def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> None:
+    user = User.objects.create_user("dora", "dora@example.org", "pw")
+    plain = (True, ("user",), ("general",), False)
+    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, "dora synced")
+    wait_until(settled, DEADLINE, "settled")
+    listener = request.getfixturevalue("listener")  # after the first sync created the managed rooms
+    state = stand_in.server.state
+    human = state.create_user("hugo-admin", password="pw-hugo", roles=["admin", "user"])
+    vip = stand_in.room_id("vip")
+    state.add_member(vip, "hugo-admin")
+    headers = stand_in.server.headers_for("hugo-admin")
+    dora_id = stand_in.user("dora")["_id"]
+
+    reply = httpx.post(f"{stand_in.server.url}/api/v1/groups.invite", headers=headers, json={"roomId": vip, "userId": dora_id})
+    assert reply.status_code == 200, reply.text
+    assert "vip" in stand_in.rooms_of("dora")
+    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, f"dora removed from vip again ({listener.log()[-1500:]})")
+    wait_until(lambda: SyncRun.objects.filter(kind="drift", scope=str(user.pk), status="succeeded").exists(), DEADLINE, "a drift run")
+    assert SyncOperation.objects.filter(run__kind="drift", operation="kick", target="vip", outcome="applied").exists()
+
+    reply = httpx.post(f"{stand_in.server.url}/api/v1/roles.addUserToRole", headers=headers, json={"roleId": "admin", "username": "dora"})
+    assert reply.status_code == 200, reply.text
+    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, "admin role taken away again")
+    assert SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists()
+    assert human["_id"] != dora_id
