@@ -62,19 +62,6 @@ def rc(request: pytest.FixtureRequest) -> Iterator[tuple[int, RocketChat, Record
         session.close()
 
 
-ROLE_NAME_FINDING = (
-    "compat 7 refuses a body with roleName as 'must NOT have additional properties [error-invalid-role-properties]' "
-    "(the 8.0 schema); Rocket.Chat 7.x's schema (rest-typings to 7.13.9) allows roleName, so "
-    "{roleName, username, roleId} succeeds and {roleName, username} gets the bare "
-    "{success:false, error:'error-invalid-role-properties'} of reference §9.4"
-)
-
-
-def xfail_in_compat7(request: pytest.FixtureRequest, compat: int) -> None:
-    if compat == 7:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=ROLE_NAME_FINDING))
-
-
 def ok(response: requests.Response) -> dict[str, Any]:
     body = response.json()
     assert response.status_code == 200 and body.get("success") is True, f"{response.request.method} {response.request.url} -> {response.status_code} {body}"
@@ -144,9 +131,8 @@ def test_groups_create_invite_owner_members_kick(rc: tuple[int, RocketChat, Reco
     assert rid in {g["_id"] for g in ok(client.groups_list_all(count=100))["groups"]}
 
 
-def test_roles_list_get_users_and_remove(request: pytest.FixtureRequest, rc: tuple[int, RocketChat, Recorder], people: dict[str, str]) -> None:
-    compat, client, _ = rc
-    xfail_in_compat7(request, compat)
+def test_roles_list_get_users_and_remove(rc: tuple[int, RocketChat, Recorder], people: dict[str, str]) -> None:
+    _, client, _ = rc
     _, _, (cat, cat_id) = people.items()
     assert {"admin", "user", "bot", "moderator", "owner"} <= {r["_id"] for r in ok(client.roles_list())["roles"]}
     ok(client.roles_add_user_to_role("bot", cat, roleId="bot"))
@@ -155,12 +141,11 @@ def test_roles_list_get_users_and_remove(request: pytest.FixtureRequest, rc: tup
     assert cat_id not in {u["_id"] for u in ok(client.roles_get_users_in_role("bot"))["users"]}
 
 
-def test_roles_add_user_to_role_by_name_only(request: pytest.FixtureRequest, rc: tuple[int, RocketChat, Recorder], people: dict[str, str]) -> None:
+def test_roles_add_user_to_role_by_name_only(rc: tuple[int, RocketChat, Recorder], people: dict[str, str]) -> None:
     """6.x: works (deprecated). 7.x: the schema still allows `roleName` (rest-typings up to 7.13.9;
     removed in 8.0.0), the handler wants `roleId` and answers the bare failure of reference §9.4,
     never an ajv "additional properties" error."""
     compat, client, _ = rc
-    xfail_in_compat7(request, compat)
     _, _, (cat, _) = people.items()
     response = client.roles_add_user_to_role("livechat-agent", cat)
     if compat == 6:

@@ -125,17 +125,46 @@ EXPECTED_COVERED = {
     "POST /v1/permissions.update", "POST /v1/settings/:_id", "POST /v1/method.call/:method",
 }
 
-# (request, releases whose schema must reject it): the validator has to say no, or it proves nothing.
-INVALID_REQUESTS: list[tuple[Request, set[str]]] = [
-    (post("users.create", {"email": "a@example.org", "name": "A", "password": "x", "username": "a", "type": "bot"}), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("users.create", {"name": "A", "password": "x", "username": "a"}), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("users.update", {"userId": "u1", "data": {"joinDefaultChannels": True}}), {"7.10.0", "8.8.1"}),  # reference §9.3
-    (post("users.setActiveStatus", {"userId": "u1", "activeStatus": "no"}), {"6.13.1", "7.10.0", "8.8.1"}),
-    (get("users.info"), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("roles.addUserToRole", {"roleName": "bot", "username": "a"}), {"8.8.1"}),  # roleName gone in 8.0.0
-    (post("roles.addUserToRole", {"roleId": "bot", "username": "a", "rid": "r1"}), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("channels.kick", {"roomId": "r1"}), {"6.13.1", "7.10.0", "8.8.1"}),
-    (post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})}), {"6.13.1", "7.10.0", "8.8.1"}),
+ALL_RELEASES = {"6.13.1", "7.10.0", "8.8.1"}
+# What Rocket.Chat answers when a release's check refuses the body: None = the route's schema error
+# (see SCHEMA_ERROR_TYPES); a dict = that exact body (method.call turns a bad parsed message into
+# API.v1.failure('Invalid method call'), apps/meteor/app/api/server/v1/misc.ts).
+INVALID_METHOD_CALL = {"success": False, "error": "Invalid method call"}
+
+# (request, releases whose schema must reject it, wire answer): the validator has to say no, or it
+# proves nothing; the stand-in must then answer like that release.
+INVALID_REQUESTS: list[tuple[Request, set[str], dict[str, Any] | None]] = [
+    (post("users.create", {"email": "a@example.org", "name": "A", "password": "x", "username": "a", "type": "bot"}), ALL_RELEASES, None),
+    (post("users.create", {"name": "A", "password": "x", "username": "a"}), ALL_RELEASES, None),
+    (post("users.create", {"email": "a@example.org", "name": "A", "password": "x", "username": "a", "roles": "user"}), ALL_RELEASES, None),
+    (post("users.create", {"email": "a@example.org", "name": "A", "password": "x", "username": "a", "verified": "yes"}), ALL_RELEASES, None),
+    (post("users.update", {"userId": "u1", "data": {"joinDefaultChannels": True}}), {"7.10.0", "8.8.1"}, None),  # §9.3
+    (post("users.update", {"userId": "", "data": {"name": "x"}}), {"7.10.0", "8.8.1"}, None),  # §9.3 non-empty userId
+    (post("users.update", {"userId": "u1"}), ALL_RELEASES, None),
+    (post("users.update", {"userId": "u1", "data": {"name": "x"}, "extra": 1}), ALL_RELEASES, None),
+    (post("users.setActiveStatus", {"userId": "u1", "activeStatus": "no"}), ALL_RELEASES, None),
+    (post("users.setActiveStatus", {"userId": "u1", "activeStatus": False, "extra": 1}), ALL_RELEASES, None),
+    (get("users.info"), ALL_RELEASES, None),
+    (get("users.info", userId="u1", username="a"), ALL_RELEASES, None),
+    (get("users.info", userId="u1", foo="1"), ALL_RELEASES, None),
+    (get("users.info", userId="u1", includeUserRooms="true"), {"6.13.1"}, None),  # 7.x replaced fields={"userRooms":1}
+    (post("roles.addUserToRole", {"roleName": "bot", "username": "a"}), {"8.8.1"}, None),  # roleName gone in 8.0.0
+    (post("roles.addUserToRole", {"roleId": "bot", "username": "a", "rid": "r1"}), ALL_RELEASES, None),
+    (post("roles.removeUserFromRole", {"roleId": "bot"}), ALL_RELEASES, None),
+    (post("channels.kick", {"roomId": "r1"}), ALL_RELEASES, None),
+    (post("channels.kick", {"roomId": "r1", "username": "a"}), ALL_RELEASES, None),
+    (get("channels.roles"), ALL_RELEASES, None),
+    (get("subscriptions.get", updatedSince="2024-01-01T00:00:00.000Z", foo="1"), ALL_RELEASES, None),
+    (post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})}), ALL_RELEASES, INVALID_METHOD_CALL),
+    (post("method.call/foo", {"message": json.dumps({"msg": "method", "id": "1", "method": "foo", "params": []}), "extra": 1}), ALL_RELEASES, None),
+]
+
+# Edge cases every release accepts; the stand-in must not refuse them by schema either.
+VALID_EDGE_REQUESTS: list[Request] = [
+    post("users.create", {"email": "e@example.org", "name": "E", "password": "x", "username": "edge.e", "customFields": {}}),
+    get("users.info", userId="u1", fields=json.dumps({"userRooms": 1})),
+    post("channels.kick", {"roomName": "general", "userId": "u1"}),
+    post("users.update", {"userId": "u1", "data": {"name": "x"}, "confirmRelinquish": True}),
 ]
 
 
@@ -180,9 +209,10 @@ def test_the_validated_routes_are_the_expected_ones(bridge_results: list[dict[st
 
 
 def test_known_invalid_requests_are_rejected_by_the_right_releases() -> None:
-    requests = [request for request, _ in INVALID_REQUESTS]
+    requests = [request for request, _, _ in INVALID_REQUESTS] + VALID_EDGE_REQUESTS
     results = validate_requests(requests)
-    for (request, must_reject), result in zip(INVALID_REQUESTS, results):
+    expectations = [(request, must_reject) for request, must_reject, _ in INVALID_REQUESTS] + [(r, set()) for r in VALID_EDGE_REQUESTS]
+    for (request, must_reject), result in zip(expectations, results):
         rejected = {c["release"] for c in result["checks"] if not c["valid"]}
         assert rejected == must_reject, f"{result['endpoint']} {request}: rejected by {sorted(rejected)}"
 
@@ -221,36 +251,69 @@ def rejected_as_invalid_params(response: httpx.Response) -> bool:
 
 
 # Findings about the stand-in, keyed by (compat, endpoint, body as JSON): strict xfail, so a fix shows up.
+VALIDATE_PARAMS = "the route has validateParams (apps/meteor/app/api/server/v1/{file}), so Rocket.Chat answers 400 invalid-params"
+
+
+def finding_key(compat: int, request: Request) -> tuple[int, str, str]:
+    return compat, request["path"], json.dumps(request.get("body", request.get("query")))
+
+
 STAND_IN_FINDINGS: dict[tuple[int, str, str], str] = {
-    (7, "/api/v1/roles.addUserToRole", json.dumps({"roleName": "bot", "username": "a"})): (
-        "compat 7 answers 400 'must NOT have additional properties [error-invalid-role-properties]': "
-        "that is the 8.0 schema; rest-typings 7.x (to 7.13.9) allows roleName, so 7.x rejects no such body by schema "
-        "(the handler then answers {success:false, error:'error-invalid-role-properties'} without errorType, §9.4)"
+    **{finding_key(c, get("users.info", userId="u1", foo="1")): (
+        "users.info with an unknown query key looks the user up ('User not found.'); isUsersInfoParamsGetProps is "
+        "additionalProperties:false and " + VALIDATE_PARAMS.format(file="users.ts")
+    ) for c in (6, 7)},
+    finding_key(6, get("users.info", userId="u1", includeUserRooms="true")): (
+        "compat 6 accepts includeUserRooms (a 7.x parameter); 6.x's isUsersInfoParamsGetProps has no such key, is "
+        "additionalProperties:false and " + VALIDATE_PARAMS.format(file="users.ts")
     ),
+    **{finding_key(c, get("channels.roles")): (
+        "channels.roles without roomId/roomName: stand-in answers error-roomid-param-not-provided; "
+        + VALIDATE_PARAMS.format(file="channels.ts: isChannelsRolesProps, since 6.0")
+    ) for c in (6, 7)},
+    **{finding_key(c, get("subscriptions.get", updatedSince="2024-01-01T00:00:00.000Z", foo="1")): (
+        "subscriptions.get with an unknown query key answers 200; isSubscriptionsGetProps is additionalProperties:false and "
+        + VALIDATE_PARAMS.format(file="subscriptions.ts")
+    ) for c in (6, 7)},
+    **{finding_key(c, post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})})): (
+        "method.call whose parsed message lacks id/params: stand-in answers invalid-params; misc.ts answers "
+        "API.v1.failure('Invalid method call') = 400 {success:false, error:'Invalid method call'} (no errorType)"
+    ) for c in (6, 7)},
+    **{finding_key(c, post("method.call/foo", {"message": json.dumps({"msg": "method", "id": "1", "method": "foo", "params": []}), "extra": 1})): (
+        "method.call body with a key besides `message` runs the method (200); "
+        + VALIDATE_PARAMS.format(file="misc.ts: isMeteorCall, additionalProperties:false")
+    ) for c in (6, 7)},
 }
 
 
-@pytest.mark.parametrize("request_, rejecting", INVALID_REQUESTS, ids=[f"{r['method']} {r['path'].rsplit('/', 1)[-1]} {i}" for i, (r, _) in enumerate(INVALID_REQUESTS)])
+def wire_id(index: int, request: Request) -> str:
+    return f"{index}-{request['method']} {request['path'].rsplit('/', 1)[-1]}"
+
+
+@pytest.mark.parametrize("request_, rejecting, wire", INVALID_REQUESTS, ids=[wire_id(i, r) for i, (r, _, _) in enumerate(INVALID_REQUESTS)])
 def test_stand_in_rejects_exactly_what_its_release_schema_rejects(
-    request: pytest.FixtureRequest, admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str]
+    request: pytest.FixtureRequest, admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str], wire: dict[str, Any] | None,
 ) -> None:
     compat, client = admin_client
-    finding = STAND_IN_FINDINGS.get((compat, request_["path"], json.dumps(request_.get("body", request_.get("query")))))
+    finding = STAND_IN_FINDINGS.get(finding_key(compat, request_))
     if finding:
         request.applymarker(pytest.mark.xfail(strict=True, reason=finding))
     response = send(client, request_)
-    expected = RELEASE_OF_COMPAT[compat] in rejecting
-    assert rejected_as_invalid_params(response) == expected, (
-        f"compat {compat}: Rocket.Chat {RELEASE_OF_COMPAT[compat]} {'rejects' if expected else 'accepts'} this body "
-        f"by schema; the stand-in answered {response.status_code} {response.text[:300]}"
-    )
+    release = RELEASE_OF_COMPAT[compat]
+    answered = f"the stand-in answered {response.status_code} {response.text[:300]}"
+    if release not in rejecting:
+        assert not rejected_as_invalid_params(response), f"compat {compat}: Rocket.Chat {release} accepts this body by schema; {answered}"
+    elif wire is None:
+        assert rejected_as_invalid_params(response), f"compat {compat}: Rocket.Chat {release} rejects this body by schema; {answered}"
+    else:
+        assert response.status_code == 400 and response.json() == wire, f"compat {compat}: Rocket.Chat {release} answers 400 {wire}; {answered}"
 
 
 def test_stand_in_does_not_reject_valid_bodies_as_invalid_params(admin_client: tuple[int, httpx.Client], bridge_results: list[dict[str, Any]]) -> None:
     """Valid by every schema → the stand-in may refuse for other reasons (unknown ids), never as params."""
     compat, client = admin_client
     wrong = []
-    for request, result in zip(BRIDGE_REQUESTS, bridge_results):
+    for request, result in [*zip(BRIDGE_REQUESTS, bridge_results), *[(r, {"checks": [True]}) for r in VALID_EDGE_REQUESTS]]:
         if not result["checks"]:
             continue  # a route Rocket.Chat does not validate with a published schema
         response = send(client, request)
