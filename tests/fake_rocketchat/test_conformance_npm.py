@@ -1,8 +1,9 @@
 """The stand-in driven by Rocket.Chat's own npm clients (issue 2, "checked by independent clients").
 
-Each node script in tests/conformance/ runs once per module against one stand-in over loopback and
-reports every check in a single JSON line; the tests here turn each reported check into its own
-pytest item, so a failure names the exact behaviour (request, expectation, what came back).
+Each node script in tests/conformance/ runs once per compat mode (7, the default, and 6) against one
+stand-in over loopback and reports every check in a single JSON line; the tests here turn each
+reported check into its own pytest item, so a failure names the exact behaviour (request,
+expectation, what came back).
 
 - api-client.mjs: `@rocket.chat/api-client` RestClient, including its 2FA challenge-and-retry
   (`handleTwoFactorChallenge`) fed with TOTP codes from otplib (independent of the server's pyotp).
