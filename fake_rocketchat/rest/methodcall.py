@@ -16,16 +16,19 @@ from .base import Ctx, Routes
 
 
 def _call(ctx: Ctx, anonymous: bool) -> dict[str, Any]:
+    if set(ctx.body) != {"message"} or not isinstance(ctx.body["message"], str):  # isMeteorCall
+        raise MeteorError("invalid-params", "must NOT have additional properties" if "message" in ctx.body else "must have required property 'message'")
     raw = ctx.body.get("message")
     try:
         data = ejson_loads(raw) if isinstance(raw, str) else None
     except ValueError:
         data = None
-    if not isinstance(data, dict) or data.get("msg") != "method" or not isinstance(data.get("method"), str):
+    valid = (
+        isinstance(data, dict) and data.get("msg") == "method" and isinstance(data.get("method"), str)
+        and isinstance(data.get("id"), str) and isinstance(data.get("params"), list)
+    )
+    if not valid:
         raise failure("Invalid method call")
-    for key, kind in (("id", str), ("params", list)):  # isMeteorCall
-        if not isinstance(data.get(key), kind):
-            raise MeteorError("invalid-params", f"must have required property '{key}'")
     method_id = data.get("id")
     params = data.get("params") or []
     handler = lookup(data["method"])

@@ -65,10 +65,9 @@ def _resolve_role(ctx: Ctx) -> dict[str, Any] | None:
 
 
 def add_user_to_role(ctx: Ctx) -> dict[str, Any]:
-    optional = {"roleId": "string", "roomId": "string"}
-    if ctx.compat == 6:
-        optional["roleName"] = "string"
-    _props(ctx, {"username": "string"}, optional)
+    # rest-typings up to 7.13.x still allow roleName in the schema; 7.x's handler then
+    # insists on roleId (reference §9.4). Only 8.0's schema drops roleName.
+    _props(ctx, {"username": "string"}, {"roleId": "string", "roomId": "string", "roleName": "string"})
     user = get_user_from_params(ctx)
     body = ctx.body
     if not body.get("roleId") and (ctx.compat >= 7 or not body.get("roleName")):
@@ -84,10 +83,7 @@ def add_user_to_role(ctx: Ctx) -> dict[str, Any]:
 
 
 def remove_user_from_role(ctx: Ctx) -> dict[str, Any]:
-    optional = {"roleId": "string", "scope": "string", "roomId": "string"}
-    if ctx.compat == 6:
-        optional["roleName"] = "string"
-    _props(ctx, {"username": "string"}, optional)
+    _props(ctx, {"username": "string"}, {"roleId": "string", "scope": "string", "roomId": "string", "roleName": "string"})
     body = ctx.body
     if not body.get("roleId") and (ctx.compat >= 7 or not body.get("roleName")):
         raise failure("error-invalid-role-properties")

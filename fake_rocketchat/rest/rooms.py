@@ -215,6 +215,11 @@ def _roles(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
 
 
 def channels_roles(ctx: Ctx) -> dict[str, Any]:
+    # isChannelsRolesProps (validateParams since 6.0): roomId or roomName, nothing else.
+    if not ({"roomId", "roomName"} & set(ctx.query)):
+        raise MeteorError("invalid-params", "must match exactly one schema in oneOf")
+    if set(ctx.query) - {"roomId", "roomName"}:
+        raise MeteorError("invalid-params", "must NOT have additional properties")
     return _roles(ctx, find_channel(ctx, checked_archived=False))
 
 
@@ -272,6 +277,8 @@ def groups_list_all(ctx: Ctx) -> dict[str, Any]:
 
 
 def subscriptions_get(ctx: Ctx) -> dict[str, Any]:
+    if set(ctx.query) - {"updatedSince"}:  # isSubscriptionsGetProps, additionalProperties:false
+        raise MeteorError("invalid-params", "must NOT have additional properties")
     state = ctx.state
     subs = state._user_subs(ctx.user_id)
     since_raw = ctx.query.get("updatedSince")

@@ -81,9 +81,14 @@ def update(ctx: Ctx) -> dict[str, Any]:
 def info(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
     state = ctx.state
+    # isUsersInfoParamsGetProps: oneOf userId | username | importId, plus `fields`
+    # (7.x adds includeUserRooms), additionalProperties:false, checked by validateParams.
     keys = [k for k in ("userId", "username", "importId") if k in q]
-    if len(keys) != 1:  # isUsersInfoParamsGetProps: oneOf userId | username | importId
+    allowed = {"userId", "username", "importId", "fields"} | ({"includeUserRooms"} if ctx.compat >= 7 else set())
+    if len(keys) != 1:
         raise MeteorError("invalid-params", "must match exactly one schema in oneOf")
+    if set(q) - allowed:
+        raise MeteorError("invalid-params", "must NOT have additional properties")
     if q.get("userId"):
         user = state.users.get(q["userId"])
     elif q.get("username"):
@@ -95,7 +100,7 @@ def info(ctx: Ctx) -> dict[str, Any]:
     is_self = user["_id"] == ctx.user_id
     full = is_self or ctx.can("view-full-other-user-info")
     out = user_info(user, full=full, is_self=is_self)
-    fields = ctx.json_param("fields", {}) if ctx.compat == 6 else {}
+    fields = ctx.json_param("fields", {})
     wants_rooms = (ctx.compat >= 7 and q.get("includeUserRooms") in ("true", True)) or (isinstance(fields, dict) and fields.get("userRooms") == 1)
     if wants_rooms and (is_self or ctx.can("view-other-user-channels")):
         rooms = []

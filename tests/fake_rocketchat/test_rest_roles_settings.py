@@ -90,7 +90,10 @@ def test_role_errors(fake_rc: FakeServer, admin: httpx.Client, http: httpx.Clien
     no_role = admin.post("/api/v1/roles.addUserToRole", json={"username": "alice"})
     assert no_role.json() == {"success": False, "error": "error-invalid-role-properties"}
     by_name = admin.post("/api/v1/roles.addUserToRole", json={"roleName": "bot", "username": "alice"})
-    assert by_name.json()["errorType"] == "error-invalid-role-properties"  # 7.x: roleName is gone
+    # 7.x: the schema still allows roleName, the handler insists on roleId (bare failure, §9.4)
+    assert by_name.json() == {"success": False, "error": "error-invalid-role-properties"}
+    extra = admin.post("/api/v1/roles.addUserToRole", json={"roleId": "bot", "username": "alice", "rid": "x"})
+    assert extra.json()["errorType"] == "error-invalid-role-properties"
     last_admin = admin.post("/api/v1/roles.removeUserFromRole", json={"roleId": "admin", "username": "admin"})
     assert last_admin.json()["errorType"] == "error-admin-required"
     denied = http.post("/api/v1/roles.addUserToRole", json={"roleId": "bot", "username": "alice"}, headers=fake_rc.headers_for("alice"))
