@@ -45,23 +45,9 @@ def logdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("celery-logs")
 
 
-def make_env(test_db_name: str, stand_in: support.StandIn, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(stand_in.env())
-    env.update(
-        DJANGO_SETTINGS_MODULE="settings.test",
-        RCSYNC_DB_NAME=test_db_name,
-        RCSYNC_REDIS_PREFIX=settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"],
-        PYTHONPATH=str(support.ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-        RCSYNC_LOG_LEVEL="INFO",
-    )
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def worker_env(test_db_name, stand_in) -> dict[str, str]:
-    return make_env(test_db_name, stand_in)
+    return support.make_env(test_db_name, stand_in)
 
 
 @pytest.fixture(scope="module")

@@ -281,3 +281,20 @@ class StandIn:
         rid = self.room_id("general")
         mod = bool(rid) and "moderator" in self.server.state.room_roles(rid, username)
         return (bool(user.get("active")), tuple(sorted(user.get("roles") or [])), tuple(sorted(self.rooms_of(username))), mod)
+
+
+def make_env(test_db_name: str, stand_in: "StandIn", **extra: str) -> dict[str, str]:
+    """Environment for a worker/beat/site subprocess: this run's test database, key prefix, stand-in."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(stand_in.env())
+    env.update(
+        DJANGO_SETTINGS_MODULE="settings.test",
+        RCSYNC_DB_NAME=test_db_name,
+        RCSYNC_REDIS_PREFIX=settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"],
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        RCSYNC_LOG_LEVEL="INFO",
+    )
+    env.update(extra)
+    return env

@@ -64,8 +64,8 @@ def test_rate_limited_then_converges(stand_in, solo_worker) -> None:
         "success": False,
         "error": "Error, too many requests. Please slow down. You must wait 1 seconds before trying this endpoint again. [error-too-many-requests]",
     }
-    stand_in.server.faults.fail_next("users.info", 6, 429, body=body)
+    stand_in.server.faults.fail_next("users.info", 3, 429, body=body)
     User.objects.create_user("rudi", "rudi@example.org", "pw")
     wait_until(lambda: stand_in.summary("rudi") == (True, ("user",), ("general",), False), DEADLINE, "rudi after 429s")
-    assert stand_in.server.request_log.count("users.info", status=429) == 6
+    assert stand_in.server.request_log.count("users.info", status=429) == 3
     wait_until(settled, DEADLINE, "nothing pending")

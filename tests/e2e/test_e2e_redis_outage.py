@@ -12,9 +12,8 @@ import sys
 import pytest
 from django.contrib.auth import get_user_model
 
-from conftest import make_env
 from django_hooks.models import PendingSync
-from e2e_support import ROOT, RedisServer, celery_beat, celery_worker, settled, wait_log, wait_ready, wait_until
+from e2e_support import ROOT, RedisServer, make_env, celery_beat, celery_worker, settled, wait_log, wait_ready, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 User = get_user_model()
