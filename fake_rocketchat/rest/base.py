@@ -92,6 +92,7 @@ class Endpoint:
     permissions_required: tuple[str, ...] = ()  # any-of
     permissions_required_compat: int | None = None  # only enforced from this compat on
     rate_limit: tuple[int, int] | None = None  # (calls, ms) override
+    validator: Handler | None = None  # `validateParams`: runs before permissions and 2FA
 
 
 @dataclass
@@ -248,6 +249,8 @@ class Api:
             raise unauthorized_401(state)
         try:
             self._rate_limit(ctx, endpoint)
+            if endpoint.validator is not None:
+                endpoint.validator(ctx)
             needed = endpoint.permissions_required
             if needed and (endpoint.permissions_required_compat is None or state.compat >= endpoint.permissions_required_compat):
                 if not ctx.user_id or not state.has_any_permission(ctx.user_id, needed):

@@ -57,7 +57,8 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return {"user": user_full(state.users[uid])}
 
 
-def update(ctx: Ctx) -> dict[str, Any]:
+def validate_update(ctx: Ctx) -> None:
+    """`isUsersUpdateParamsPOST` (validateParams: before the 2FA check)."""
     body = ctx.body
     data_schema = dict(_UPDATE_DATA)
     if ctx.compat >= 7:  # 7.0.0 removed joinDefaultChannels, added settings/language
@@ -67,6 +68,10 @@ def update(ctx: Ctx) -> dict[str, Any]:
     check(body["data"], {}, data_schema, path="/data")
     if ctx.compat >= 7 and not body["userId"]:
         raise MeteorError("invalid-params", "/userId must NOT have fewer than 1 characters")
+
+
+def update(ctx: Ctx) -> dict[str, Any]:
+    body = ctx.body
     data = dict(body["data"])
     data.pop("joinDefaultChannels", None)  # accepted but ignored on update (6.x)
     if ctx.compat >= 7 and _invalid_name(data.get("name")):
@@ -245,7 +250,7 @@ def check_username(ctx: Ctx) -> dict[str, Any]:
 
 def register_routes(routes: Routes) -> None:
     routes.add("users.create", ["POST"], create)
-    routes.add("users.update", ["POST"], update, two_factor=True)
+    routes.add("users.update", ["POST"], update, two_factor=True, validator=validate_update)
     routes.add("users.info", ["GET"], info)
     routes.add("users.list", ["GET"], list_users, permissions_required=("view-d-room",))
     routes.add("users.setActiveStatus", ["POST"], set_active_status)

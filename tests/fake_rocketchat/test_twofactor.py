@@ -202,3 +202,9 @@ def test_totp_enrolment_over_method_call(fake_rc: FakeServer, admin: httpx.Clien
     user = fake_rc.state.find_user_by_username("admin")
     assert user["services"]["totp"]["enabled"] is True
     assert call("2fa:enable")["error"]["error"] == "error-2fa-already-enabled"
+
+
+def test_schema_is_checked_before_2fa(svc: FakeServer, client: httpx.Client) -> None:
+    # api.ts runs validateParams before processTwoFactor
+    r = client.post("/api/v1/users.update", json={"userId": "x", "data": {"bogus": 1}})
+    assert r.json()["errorType"] == "invalid-params"
