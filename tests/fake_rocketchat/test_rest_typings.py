@@ -250,40 +250,13 @@ def rejected_as_invalid_params(response: httpx.Response) -> bool:
     return isinstance(body, dict) and body.get("errorType") in SCHEMA_ERROR_TYPES
 
 
-# Findings about the stand-in, keyed by (compat, endpoint, body as JSON): strict xfail, so a fix shows up.
-VALIDATE_PARAMS = "the route has validateParams (apps/meteor/app/api/server/v1/{file}), so Rocket.Chat answers 400 invalid-params"
-
-
 def finding_key(compat: int, request: Request) -> tuple[int, str, str]:
     return compat, request["path"], json.dumps(request.get("body", request.get("query")))
 
 
-STAND_IN_FINDINGS: dict[tuple[int, str, str], str] = {
-    **{finding_key(c, get("users.info", userId="u1", foo="1")): (
-        "users.info with an unknown query key looks the user up ('User not found.'); isUsersInfoParamsGetProps is "
-        "additionalProperties:false and " + VALIDATE_PARAMS.format(file="users.ts")
-    ) for c in (6, 7)},
-    finding_key(6, get("users.info", userId="u1", includeUserRooms="true")): (
-        "compat 6 accepts includeUserRooms (a 7.x parameter); 6.x's isUsersInfoParamsGetProps has no such key, is "
-        "additionalProperties:false and " + VALIDATE_PARAMS.format(file="users.ts")
-    ),
-    **{finding_key(c, get("channels.roles")): (
-        "channels.roles without roomId/roomName: stand-in answers error-roomid-param-not-provided; "
-        + VALIDATE_PARAMS.format(file="channels.ts: isChannelsRolesProps, since 6.0")
-    ) for c in (6, 7)},
-    **{finding_key(c, get("subscriptions.get", updatedSince="2024-01-01T00:00:00.000Z", foo="1")): (
-        "subscriptions.get with an unknown query key answers 200; isSubscriptionsGetProps is additionalProperties:false and "
-        + VALIDATE_PARAMS.format(file="subscriptions.ts")
-    ) for c in (6, 7)},
-    **{finding_key(c, post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})})): (
-        "method.call whose parsed message lacks id/params: stand-in answers invalid-params; misc.ts answers "
-        "API.v1.failure('Invalid method call') = 400 {success:false, error:'Invalid method call'} (no errorType)"
-    ) for c in (6, 7)},
-    **{finding_key(c, post("method.call/foo", {"message": json.dumps({"msg": "method", "id": "1", "method": "foo", "params": []}), "extra": 1})): (
-        "method.call body with a key besides `message` runs the method (200); "
-        + VALIDATE_PARAMS.format(file="misc.ts: isMeteorCall, additionalProperties:false")
-    ) for c in (6, 7)},
-}
+# Open findings about the stand-in, keyed by finding_key: strict xfail, so a fix shows up as XPASS.
+# (tests/conformance/FINDINGS.md lists the ones fixed so far.)
+STAND_IN_FINDINGS: dict[tuple[int, str, str], str] = {}
 
 
 def wire_id(index: int, request: Request) -> str:
