@@ -32,6 +32,10 @@ RESET_MARGIN = 0.15
 PROBE_TTL = 3.0
 # Poll step while a probe is in flight.
 PROBE_POLL = 0.02
+# Every reply of one window carries the same reset (Meteor rate-limit: lastReset + interval).
+SAME_WINDOW = 0.05
+# Calls in flight for longer than this are forgotten (their worker died).
+IN_FLIGHT_STALE = 60.0
 
 
 @dataclass(frozen=True)
@@ -55,19 +59,28 @@ def parse_rate_headers(headers: Mapping[str, str]) -> RateHeaders | None:
 
 @dataclass(frozen=True)
 class Window:
-    """What we know about one route's current window. `remaining=None` means "unknown: probe first"."""
+    """What we know about one route's current window. `remaining=None` means "unknown: probe first";
+    `in_flight` counts calls sent and not yet answered (they may still land in a new window)."""
 
     limit: int | None = None
     remaining: int | None = None
     reset_at: float | None = None
     probe_until: float | None = None
     unlimited: bool = False
+    in_flight: int = 0
+    touched: float = 0.0
+
+
+def _go(window: Window, now: float) -> tuple[float, Window]:
+    return 0.0, replace(window, in_flight=window.in_flight + 1, touched=now)
 
 
 def decide(window: Window, now: float) -> tuple[float, Window]:
     """Whether a call may go now (wait 0, budget spent) or how long to wait before asking again."""
     if window.unlimited:
         return 0.0, window
+    if window.in_flight and now - window.touched > IN_FLIGHT_STALE:
+        window = replace(window, in_flight=0)  # a worker died mid-call: forget its calls
     if window.reset_at is not None:
         if now < window.reset_at + RESET_MARGIN:
             if window.remaining is not None and window.remaining <= 0:
@@ -80,30 +93,35 @@ def decide(window: Window, now: float) -> tuple[float, Window]:
             # Budget gone in a window whose end we have not heard yet: wait for the replies in flight
             # to say (observe clears this), and only probe if none ever does.
             spent = replace(spent, probe_until=now + PROBE_TTL)
-        return 0.0, spent
+        return _go(spent, now)
     # Budget unknown (never seen, or spent in a window whose reset we do not know yet): one probe at a time.
     if window.probe_until is not None and window.probe_until > now:
         return min(PROBE_POLL, window.probe_until - now), window
-    return 0.0, replace(window, probe_until=now + PROBE_TTL)
+    return _go(replace(window, probe_until=now + PROBE_TTL), now)
 
 
 def observe(window: Window, headers: RateHeaders | None, now: float, *, success: bool) -> Window:
-    """Fold one reply into the window. Only successful replies may prove a route unlimited."""
+    """Fold one reply (or a failure without reply) into the window. Only successful replies may prove a
+    route unlimited."""
+    window = replace(window, in_flight=max(0, window.in_flight - 1), touched=now)
     if headers is None:
         if success and window.limit is None:
             return replace(window, unlimited=True, probe_until=None)
         return replace(window, probe_until=None)
+    known = replace(window, limit=headers.limit, probe_until=None, unlimited=False)
     if window.reset_at is None:
         if headers.reset_at <= now:
             return replace(window, limit=headers.limit)  # a straggler from a finished window
         remaining = headers.remaining if window.remaining is None else min(window.remaining, headers.remaining)
-        return Window(limit=headers.limit, remaining=remaining, reset_at=headers.reset_at)
-    if headers.reset_at < window.reset_at - 0.5:
+        return replace(known, remaining=remaining, reset_at=headers.reset_at)
+    if headers.reset_at < window.reset_at - SAME_WINDOW:
         return replace(window, probe_until=None)  # reply from an older window
-    if headers.reset_at > window.reset_at + 0.5:  # a newer window than ours: trust the server's count
-        return Window(limit=headers.limit, remaining=headers.remaining, reset_at=headers.reset_at)
+    if headers.reset_at > window.reset_at + SAME_WINDOW:
+        # The server began a new window before ours ended (a late call opened it); calls still in
+        # flight may land in it too, so count them as spent.
+        return replace(known, remaining=max(0, headers.remaining - window.in_flight), reset_at=headers.reset_at)
     remaining = headers.remaining if window.remaining is None else min(window.remaining, headers.remaining)
-    return Window(limit=headers.limit, remaining=remaining, reset_at=window.reset_at, unlimited=False)
+    return replace(known, remaining=remaining)
 
 
 def penalize(window: Window, retry_at: float) -> Window:

@@ -149,10 +149,12 @@ class _Core:
         rate_rounds = 0
         url = f"/api/v1/{route}"
         while True:
-            await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
             started = time.monotonic()
             try:
                 async with self._sem:
+                    # Spend rate budget only when the request really leaves: a call counted in one window
+                    # but queued on the semaphore until the next would overdraw that next window.
+                    await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
                     self.calls += 1
                     response = await self._http.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:

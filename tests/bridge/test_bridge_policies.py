@@ -1,6 +1,7 @@
 """Pure policies: back-off, retry classification, rate-limit windows, TOTP code choice, event parsing."""
 
 import hashlib
+from dataclasses import replace
 
 import httpx
 import pyotp
@@ -78,7 +79,25 @@ def test_reply_from_old_window_is_ignored_and_newer_window_adopted():
     old = parse_rate_headers({"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "100000"})
     assert observe(w, old, now=150.0, success=True).remaining == 4
     new = parse_rate_headers({"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "220000"})
-    assert observe(w, new, now=161.0, success=True) == Window(limit=10, remaining=9, reset_at=220.0)
+    adopted = observe(w, new, now=161.0, success=True)
+    assert (adopted.limit, adopted.remaining, adopted.reset_at) == (10, 9, 220.0)
+
+
+def test_new_window_opened_early_counts_calls_still_in_flight():
+    w = Window(limit=10, remaining=0, reset_at=160.0)
+    for _ in range(3):  # three calls sent at the end of the window, still unanswered
+        w = replace(w, remaining=1)
+        _, w = decide(w, now=159.9)
+    assert w.in_flight == 3
+    early = parse_rate_headers({"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "160420"})
+    w = observe(w, early, now=160.02, success=True)  # one of them opened the next window
+    assert (w.remaining, w.reset_at, w.in_flight) == (7, 160.42, 2)
+
+
+def test_stale_in_flight_calls_are_forgotten():
+    w = Window(limit=10, remaining=5, reset_at=1000.0, in_flight=4, touched=100.0)
+    _, w = decide(w, now=200.0)
+    assert w.in_flight == 1
 
 
 def test_route_without_headers_is_unlimited():
