@@ -19,11 +19,23 @@ from .errors import (
     Unavailable,
 )
 from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription, UserRoom
+from .client import RocketChat
+from .ddp import RealtimeClient
+from .events import MembershipChanged, RealtimeEvent, Reconnected, RoleChanged, StreamEvent, UserDeleted, UserRenamed
 from .rest import AsyncRocketChat
 from .tokens import MemoryTokenStore, RedisTokenStore, StoredToken, TokenStore
 
 __all__ = [
     "AsyncRocketChat",
+    "RocketChat",
+    "RealtimeClient",
+    "RealtimeEvent",
+    "RoleChanged",
+    "UserRenamed",
+    "UserDeleted",
+    "MembershipChanged",
+    "StreamEvent",
+    "Reconnected",
     "BridgeConfig",
     "ConfigError",
     "Secret",

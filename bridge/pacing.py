@@ -193,8 +193,25 @@ class RedisPacer(_WindowPacer):
         self._redis = redis  # a redis.asyncio.Redis
         self._prefix = prefix
         self._ttl = ttl
+        self._local = LocalPacer()  # used while Redis is unreachable
+        self._degraded = False
 
     async def _update(self, key: str, fn: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            result = await self._shared_update(key, fn)
+        except (RedisError, OSError) as exc:
+            if not self._degraded:
+                log.warning("pacing: Redis unreachable (%s), pacing this process alone", type(exc).__name__)
+                self._degraded = True
+            return await self._local._update(key, fn)
+        if self._degraded:
+            log.info("pacing: Redis reachable again, sharing the rate budget")
+            self._degraded = False
+        return result
+
+    async def _shared_update(self, key: str, fn: Any) -> Any:
         from redis.exceptions import WatchError
 
         name = f"{self._prefix}:pace:{key}"

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
@@ -20,6 +21,8 @@ from typing import Any, AsyncIterator, Protocol
 from .config import Secret
 
 __all__ = ["StoredToken", "TokenStore", "MemoryTokenStore", "RedisTokenStore", "account_key"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,45 @@ class RedisTokenStore:
         self._ttl = ttl
         self._lock_timeout = lock_timeout
         self._local = asyncio.Lock()
+        self._fallback = MemoryTokenStore()  # used while Redis is unreachable
 
     def _name(self, key: str) -> str:
         return f"{self._prefix}:token:{key}"
 
+    def _degrade(self, exc: BaseException) -> None:
+        log.warning("token store: Redis unreachable (%s), keeping the login token in this process",
+                    type(exc).__name__)
+
     async def load(self, key: str) -> StoredToken | None:
+        from redis.exceptions import RedisError
+
+        try:
+            return await self._load(key)
+        except (RedisError, OSError) as exc:
+            self._degrade(exc)
+            return await self._fallback.load(key)
+
+    async def save(self, key: str, token: StoredToken) -> None:
+        from redis.exceptions import RedisError
+
+        await self._fallback.save(key, token)
+        try:
+            await self._save(key, token)
+        except (RedisError, OSError) as exc:
+            self._degrade(exc)
+
+    async def discard(self, key: str, token: StoredToken) -> None:
+        from redis.exceptions import RedisError
+
+        await self._fallback.discard(key, token)
+        try:
+            current = await self._load(key)
+            if token.same_as(current):
+                await self._redis.delete(self._name(key))
+        except (RedisError, OSError) as exc:
+            self._degrade(exc)
+
+    async def _load(self, key: str) -> StoredToken | None:
         raw = await self._redis.get(self._name(key))
         if not raw:
             return None
@@ -111,21 +148,23 @@ class RedisTokenStore:
         except (ValueError, KeyError, TypeError):
             return None
 
-    async def save(self, key: str, token: StoredToken) -> None:
+    async def _save(self, key: str, token: StoredToken) -> None:
         doc = {"user_id": token.user_id, "token": token.token.reveal(), "at": token.obtained_at}
         await self._redis.set(self._name(key), json.dumps(doc), ex=self._ttl)
 
-    async def discard(self, key: str, token: StoredToken) -> None:
-        current = await self.load(key)
-        if token.same_as(current):
-            await self._redis.delete(self._name(key))
-
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
+        from redis.exceptions import RedisError
+
         async with self._local:
             lock = self._redis.lock(f"{self._prefix}:login-lock:{key}", timeout=self._lock_timeout,
                                     blocking_timeout=self._lock_timeout + 5)
-            acquired = await lock.acquire()
+            try:
+                acquired = await lock.acquire()
+            except (RedisError, OSError) as exc:
+                self._degrade(exc)  # alone: the process-local lock is all we can hold
+                yield
+                return
             if not acquired:
                 raise TimeoutError("could not take the Rocket.Chat login lock in Redis")
             try:

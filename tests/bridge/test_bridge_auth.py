@@ -171,3 +171,14 @@ def test_sync_facade_with_redis(totp_server, redis_url, key_prefix):
 def test_password_digest_matches_rocketchat():
     assert hashlib.sha256(ADMIN_PASSWORD.encode()).hexdigest() == __import__("bridge.twofactor").twofactor.password_digest(
         ADMIN_PASSWORD)
+
+
+async def test_unreachable_redis_degrades_to_a_process_local_token_and_pacing(totp_server, caplog):
+    target = totp_server.state.create_user("gwen")
+    cfg = make_config(totp_server)
+    async with AsyncRocketChat(cfg, redis="redis://127.0.0.1:1/0") as rc:
+        await rc.update_user(target["_id"], name="Gwen G")
+        await rc.me()
+        assert rc.session.logins == 1
+    assert totp_server.state.find_user(target["_id"])["name"] == "Gwen G"
+    assert "Redis unreachable" in caplog.text
