@@ -13,8 +13,11 @@
 // add/removeModerator/Owner, members, info, setDefault. groups.ts of 6.14/7.x has no validateParams
 // on the routes a bridge uses; 8.x typed routes validate groups.create/info/invite/list/roles.
 // users.ts applies the users.* schemas (additionalProperties:false, reference §3.2-3.7), roles.ts
-// the roles.* ones (error-invalid-role-properties), misc.ts method.call checks isMeteorCall and then
-// isMethodCallProps on the parsed message, settings.ts dispatches on isSettingsUpdatePropDefault.
+// the add/remove ones (error-invalid-role-properties; roles.getUsersInRole has no validator in 6.x/7.x),
+// misc.ts method.call checks isMeteorCall and then isMethodCallProps on the parsed message (failure
+// 'Invalid method call'), permissions.ts checks isBodyParamsValidPermissionUpdate in the handler
+// (error-invalid-body-params; the file left rest-typings after 6.x), subscriptions.ts validates
+// subscriptions.get, settings.ts dispatches on isSettingsUpdatePropDefault. rooms.info has no schema.
 // Known upstream defect, left out: 6.13.1 v1/channels/ChannelsSetDefaultProps.js does not compile.
 
 import { pathToFileURL } from 'node:url';
@@ -28,7 +31,6 @@ export const RELEASES = {
 };
 
 const ALL = ['6.13.1', '7.10.0', '8.8.1'];
-const FROM_7 = ['7.10.0', '8.8.1'];
 const ONLY_6 = ['6.13.1'];
 const ONLY_8 = ['8.8.1'];
 
@@ -43,7 +45,6 @@ export const TABLE = [
 	['POST /v1/users.setActiveStatus', 'body', ['v1/users/UserSetActiveStatusParamsPOST.js', 'isUserSetActiveStatusParamsPOST', ALL]],
 	['POST /v1/roles.addUserToRole', 'body', ['v1/roles.js', 'isRoleAddUserToRoleProps', ALL]],
 	['POST /v1/roles.removeUserFromRole', 'body', ['v1/roles.js', 'isRoleRemoveUserFromRoleProps', ALL]],
-	['GET /v1/roles.getUsersInRole', 'query', ['v1/roles.js', 'isRolesGetUsersInRoleProps', ALL]],
 	['POST /v1/roles.delete', 'body', ['v1/roles.js', 'isRoleDeleteProps', ALL]],
 	['POST /v1/channels.kick', 'body', ['v1/channels/ChannelsKickProps.js', 'isChannelsKickProps', ALL]],
 	['GET /v1/channels.list', 'query', ['v1/channels/ChannelsListProps.js', 'isChannelsListProps', ALL]],
@@ -54,10 +55,8 @@ export const TABLE = [
 	['POST /v1/groups.invite', 'body', ['v1/groups/GroupsInviteProps.js', 'isGroupsInviteProps', ONLY_8]],
 	['GET /v1/groups.list', 'query', ['v1/groups/GroupsListProps.js', 'isGroupsListProps', ONLY_8]],
 	['GET /v1/groups.roles', 'query', ['v1/groups/GroupsRolesProps.js', 'isGroupsRolesProps', ONLY_8]],
-	['GET /v1/rooms.info', 'query', ['v1/rooms.js', 'isRoomsInfoProps', ALL]],
 	['GET /v1/subscriptions.get', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetProps', ALL]],
 	['GET /v1/subscriptions.getOne', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetOneProps', ALL]],
-	['GET /v1/permissions.listAll', 'query', ['v1/permissions.js', 'isPermissionsListAll', ONLY_6]],
 	['POST /v1/permissions.update', 'body', ['v1/permissions.js', 'isBodyParamsValidPermissionUpdate', ONLY_6]],
 	['POST /v1/settings/:_id', 'body', ['v1/settings.js', 'isSettingsUpdatePropDefault', ALL]],
 	['POST /v1/method.call/:method', 'body', ['v1/misc.js', 'isMeteorCall', ALL], ['v1/misc.js', 'isMethodCallProps', ALL, 'message']],

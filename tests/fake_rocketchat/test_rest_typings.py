@@ -10,12 +10,10 @@ Uses here:
 - representative requests a provisioning bridge sends (issue 3's endpoint list, with the bodies the
   reference prescribes) must be valid in every release that validates the route;
 - known-invalid requests must be rejected, so the validator run cannot pass vacuously;
-- the stand-in must agree with the schema on the wire: in each compat mode it rejects by schema
-  exactly what that release's schema rejects, and never rejects a body every schema accepts;
 - compat 7 error bodies must fit the typed-route error response schemas.
+Whether the stand-in judges bodies like the schemas is test_rest_typings_wire.py.
 
-`validate_requests` / `assert_all_valid` are also used by test_conformance_npm.py for the requests the
-official REST client sent.
+`validate_requests` / `assert_all_valid` / `failures` are also used by the other conformance modules.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -119,10 +117,9 @@ BRIDGE_REQUESTS: list[Request] = [
 EXPECTED_COVERED = {
     "POST /v1/users.create", "POST /v1/users.update", "GET /v1/users.info", "GET /v1/users.list",
     "POST /v1/users.setActiveStatus", "POST /v1/roles.addUserToRole", "POST /v1/roles.removeUserFromRole",
-    "GET /v1/roles.getUsersInRole", "POST /v1/groups.create", "GET /v1/groups.info", "POST /v1/groups.invite",
+    "POST /v1/groups.create", "GET /v1/groups.info", "POST /v1/groups.invite",
     "POST /v1/channels.kick", "GET /v1/channels.roles", "GET /v1/groups.roles", "GET /v1/channels.list",
-    "GET /v1/rooms.info", "GET /v1/subscriptions.get", "GET /v1/permissions.listAll",
-    "POST /v1/permissions.update", "POST /v1/settings/:_id", "POST /v1/method.call/:method",
+    "GET /v1/subscriptions.get", "POST /v1/permissions.update", "POST /v1/settings/:_id", "POST /v1/method.call/:method",
 }
 
 ALL_RELEASES = {"6.13.1", "7.10.0", "8.8.1"}
@@ -217,82 +214,8 @@ def test_known_invalid_requests_are_rejected_by_the_right_releases() -> None:
         assert rejected == must_reject, f"{result['endpoint']} {request}: rejected by {sorted(rejected)}"
 
 
-# --------------------------------------------------------------------- the stand-in agrees on the wire
-
 # The stand-in's `compat` switch models these releases (reference §0, §9).
 RELEASE_OF_COMPAT = {6: "6.13.1", 7: "7.10.0"}
-# errorType of a schema rejection: legacy routes "invalid-params", 7.x typed routes
-# "error-invalid-params" (§9.2), roles.* "error-invalid-role-properties" with the ajv text (roles.ts).
-# A bare API.v1.failure('error-invalid-role-properties') has no errorType and is not a schema verdict.
-SCHEMA_ERROR_TYPES = {"invalid-params", "error-invalid-params", "error-invalid-role-properties"}
-
-
-@pytest.fixture(scope="module", params=[6, 7], ids=["compat6", "compat7"])
-def admin_client(request: pytest.FixtureRequest) -> Iterator[tuple[int, httpx.Client]]:
-    from fake_rocketchat.testing import running_server
-
-    with running_server(admin_username="typings.admin", admin_password="typings-pass", compat=request.param) as srv:
-        with httpx.Client(base_url=srv.url, headers=srv.admin_headers(), timeout=10) as client:
-            yield request.param, client
-
-
-def send(client: httpx.Client, request: Request) -> httpx.Response:
-    if request["method"] == "GET":
-        return client.get(request["path"], params=request.get("query"))
-    return client.post(request["path"], json=request.get("body"))
-
-
-def rejected_as_invalid_params(response: httpx.Response) -> bool:
-    """400 whose errorType says the route's schema refused the body (see SCHEMA_ERROR_TYPES)."""
-    if response.status_code != 400:
-        return False
-    body = response.json()
-    return isinstance(body, dict) and body.get("errorType") in SCHEMA_ERROR_TYPES
-
-
-def finding_key(compat: int, request: Request) -> tuple[int, str, str]:
-    return compat, request["path"], json.dumps(request.get("body", request.get("query")))
-
-
-# Open findings about the stand-in, keyed by finding_key: strict xfail, so a fix shows up as XPASS.
-# (tests/conformance/FINDINGS.md lists the ones fixed so far.)
-STAND_IN_FINDINGS: dict[tuple[int, str, str], str] = {}
-
-
-def wire_id(index: int, request: Request) -> str:
-    return f"{index}-{request['method']} {request['path'].rsplit('/', 1)[-1]}"
-
-
-@pytest.mark.parametrize("request_, rejecting, wire", INVALID_REQUESTS, ids=[wire_id(i, r) for i, (r, _, _) in enumerate(INVALID_REQUESTS)])
-def test_stand_in_rejects_exactly_what_its_release_schema_rejects(
-    request: pytest.FixtureRequest, admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str], wire: dict[str, Any] | None,
-) -> None:
-    compat, client = admin_client
-    finding = STAND_IN_FINDINGS.get(finding_key(compat, request_))
-    if finding:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=finding))
-    response = send(client, request_)
-    release = RELEASE_OF_COMPAT[compat]
-    answered = f"the stand-in answered {response.status_code} {response.text[:300]}"
-    if release not in rejecting:
-        assert not rejected_as_invalid_params(response), f"compat {compat}: Rocket.Chat {release} accepts this body by schema; {answered}"
-    elif wire is None:
-        assert rejected_as_invalid_params(response), f"compat {compat}: Rocket.Chat {release} rejects this body by schema; {answered}"
-    else:
-        assert response.status_code == 400 and response.json() == wire, f"compat {compat}: Rocket.Chat {release} answers 400 {wire}; {answered}"
-
-
-def test_stand_in_does_not_reject_valid_bodies_as_invalid_params(admin_client: tuple[int, httpx.Client], bridge_results: list[dict[str, Any]]) -> None:
-    """Valid by every schema → the stand-in may refuse for other reasons (unknown ids), never as params."""
-    compat, client = admin_client
-    wrong = []
-    for request, result in [*zip(BRIDGE_REQUESTS, bridge_results), *[(r, {"checks": [True]}) for r in VALID_EDGE_REQUESTS]]:
-        if not result["checks"]:
-            continue  # a route Rocket.Chat does not validate with a published schema
-        response = send(client, request)
-        if rejected_as_invalid_params(response):
-            wrong.append(f"{request['method']} {request['path']} {request.get('body', request.get('query'))} -> {response.text[:300]}")
-    assert not wrong, f"compat {compat}: the stand-in rejects bodies Rocket.Chat's schemas accept:\n" + "\n".join(wrong)
 
 
 # --------------------------------------------------------------------- error bodies, 7.x shapes
