@@ -18,7 +18,6 @@ import contextlib
 import itertools
 import json
 import logging
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
@@ -32,23 +31,14 @@ from .events import RealtimeEvent, Reconnected, parse_stream_frame
 from .retry import RetryPolicy
 from .rest import AsyncRocketChat, ddp_error
 from .tokens import StoredToken
-from .twofactor import SecondFactor, password_digest
+from .twofactor import SecondFactor
+from .ddp_protocol import TWO_FACTOR_CODES, handshake, password_login, pong_for, ssl_context, wire_log
 
 __all__ = ["RealtimeClient"]
 
 log = logging.getLogger("bridge.ddp")
 
 
-class _NoFrames(logging.Filter):
-    """websockets logs every frame at DEBUG, login frames included (resume token, password digest):
-    its logger for our connections drops everything below INFO, whatever the root level is."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.INFO
-
-
-wire_log = logging.getLogger("bridge.ddp.wire")
-wire_log.addFilter(_NoFrames())
 
 EventCallback = Callable[[RealtimeEvent], Any]
 
@@ -160,7 +150,7 @@ class RealtimeClient:
             if not error:
                 return reply.get("result")
             code = error.get("error") if isinstance(error, Mapping) else None
-            if code in ("totp-required", "totp-invalid", "totp-max-attempts"):
+            if code in TWO_FACTOR_CODES:
                 factor = factor or SecondFactor(self.config, what=method)
                 extra = [factor.next_method_param(code, error.get("details"))]
                 continue
@@ -212,28 +202,19 @@ class RealtimeClient:
 
     # --- connection task ------------------------------------------------------------------------
 
-    def _ssl(self) -> ssl.SSLContext | None:
-        if not self._url.startswith("wss:"):
-            return None
-        if not self.config.verify_tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            return context
-        return ssl.create_default_context(cafile=self.config.ca_bundle)
-
     async def _run(self) -> None:
         attempt = 0
         ever_connected = False
         while not self._closing:
             try:
                 async with connect(
-                    self._url, ssl=self._ssl(), user_agent_header=self.config.user_agent,
+                    self._url, ssl=ssl_context(self.config, self._url), user_agent_header=self.config.user_agent,
                     open_timeout=self.config.connect_timeout, ping_interval=None, close_timeout=2, logger=wire_log,
                     max_size=2**23,
                 ) as ws:
                     self._ws = ws
-                    await self._handshake(ws)
+                    await handshake(ws, self.config.connect_timeout + 5)
+                    self._last_received = time.monotonic()
                     reader = asyncio.create_task(self._read(ws))
                     heart = asyncio.create_task(self._heartbeat(ws))
                     try:
@@ -272,23 +253,6 @@ class RealtimeClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _handshake(self, ws: ClientConnection) -> None:
-        await ws.send(json.dumps({"msg": "connect", "version": "1", "support": ["1", "pre2", "pre1"]}))
-        deadline = time.monotonic() + self.config.connect_timeout + 5
-        while True:
-            raw = await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic()))
-            frame = json.loads(raw)
-            msg = frame.get("msg")
-            if msg is None:  # {"server_id":"0"}
-                continue
-            if msg == "connected":
-                self._last_received = time.monotonic()
-                return
-            if msg == "failed":
-                raise Unavailable(f"realtime: server refused DDP version 1 ({frame.get('version')})")
-            if msg == "ping":
-                await ws.send(json.dumps({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})}))
-
     async def _read(self, ws: ClientConnection) -> None:
         async for raw in ws:
             self._last_received = time.monotonic()
@@ -298,7 +262,7 @@ class RealtimeClient:
                 continue
             msg = frame.get("msg")
             if msg == "ping":
-                await ws.send(json.dumps({"msg": "pong", **({"id": frame["id"]} if "id" in frame else {})}))
+                await ws.send(pong_for(frame))
             elif msg == "result":
                 future = self._pending.pop(str(frame.get("id")), None)
                 if future is not None and not future.done():
@@ -352,7 +316,7 @@ class RealtimeClient:
         if self._rest is not None or self.config.token is not None:
             await self._resume_login(ws)
         else:
-            await self._password_login(ws)
+            self.user_id = await password_login(lambda method, params: self._rpc(ws, method, params, None), self.config)
 
     async def _resume_login(self, ws: ClientConnection) -> None:
         if self._rest is not None:
@@ -369,28 +333,6 @@ class RealtimeClient:
                 creds = await self._rest.session.refused(creds)  # the token expired: REST logs in again
                 continue
             raise AuthError(f"realtime login (resume) for {self.config.account!r} refused", route="login")
-
-    async def _password_login(self, ws: ClientConnection) -> None:
-        config = self.config
-        assert config.username and config.password
-        login: dict[str, Any] = {
-            "user": {"username": config.username},
-            "password": {"digest": password_digest(config.password.reveal()), "algorithm": "sha-256"},
-        }
-        params: dict[str, Any] = login
-        factor = SecondFactor(config, what="realtime login")
-        while True:
-            reply = await self._rpc(ws, "login", [params], None)
-            error = reply.get("error")
-            if not error:
-                self.user_id = (reply.get("result") or {}).get("id")
-                return
-            code = error.get("error") if isinstance(error, Mapping) else None
-            if code in ("totp-required", "totp-invalid", "totp-max-attempts"):
-                params = {"totp": {"login": login, "code": factor.next_login_code(code, error.get("details"))}}
-                continue
-            reason = error.get("reason") if isinstance(error, Mapping) else error
-            raise AuthError(f"realtime login as {config.username!r} failed: {reason}", route="login")
 
     async def _resubscribe(self, ws: ClientConnection) -> None:
         """Re-send every subscription and wait for its `ready`, so no event published after a
