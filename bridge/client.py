@@ -64,15 +64,16 @@ class RocketChat:
 
     @property
     def aio(self) -> AsyncRocketChat:
-        """The async client underneath (for counters such as `.calls`, or the session)."""
+        """The async client underneath (for counters such as `.calls`, or the session). Every facade
+        method goes through here, so a forked child gets its own loop and client before the first call."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's loop thread does not exist here
+                self._start()
         assert self._client is not None
         return self._client
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's loop thread does not exist here
-                self._start()
-        assert self._thread is not None
+        assert self._thread is not None and self._pid == os.getpid()
         return self._thread.run(coro)
 
     def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:

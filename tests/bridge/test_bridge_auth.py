@@ -182,3 +182,31 @@ async def test_unreachable_redis_degrades_to_a_process_local_token_and_pacing(to
         assert rc.session.logins == 1
     assert totp_server.state.find_user(target["_id"])["name"] == "Gwen G"
     assert "Redis unreachable" in caplog.text
+
+
+def test_sync_facade_survives_a_fork(totp_server):
+    """Celery's prefork pool forks after the facade may exist: the child builds its own loop and client."""
+    import multiprocessing
+
+    cfg = make_config(totp_server)
+    rc = RocketChat(cfg)
+    try:
+        assert rc.me().username == ADMIN
+        ctx = multiprocessing.get_context("fork")
+        parent_end, child_end = ctx.Pipe()
+
+        def child() -> None:
+            try:
+                child_end.send(rc.me().username)
+            except Exception as exc:  # report, do not hang the parent
+                import traceback
+                child_end.send(f"error: {type(exc).__name__}: {exc} {traceback.format_exc()}")
+
+        proc = ctx.Process(target=child)
+        proc.start()
+        assert parent_end.poll(20), "the forked child did not answer"
+        assert parent_end.recv() == ADMIN
+        proc.join(10)
+        assert rc.me().username == ADMIN  # the parent's client still works
+    finally:
+        rc.close()
