@@ -31,7 +31,9 @@ class ServerThread:
         self.host = host
         self._sock = _listen(host, port)
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2, ws="websockets-sansio"
+        )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name=f"fake_rocketchat:{self.port}", daemon=True)
