@@ -209,3 +209,19 @@ async def test_invite_rejects_oversized_batches(server):
         with pytest.raises(InvalidInput):
             await rc.invite(RcRoom(id="GENERAL", name="general", type="c"), ["x"], batch_size=101)
         assert await rc.invite(RcRoom(id="GENERAL", name="general", type="c"), []) == 0
+
+
+async def test_permission_denied_names_the_permission(server):
+    server.state.create_user("plain-svc", password="plain-Pw-1", roles=["user"])
+    cfg = make_config(server, username="plain-svc", password="plain-Pw-1", totp_secret=None)
+    async with AsyncRocketChat(cfg) as rc:
+        with pytest.raises(PermissionDenied) as created:
+            await rc.create_user("nope", "Nope", "nope@example.org", "nope-Pw-1")
+        with pytest.raises(PermissionDenied) as listed:
+            [g async for g in rc.iter_all_groups()]
+        with pytest.raises(PermissionDenied) as deleted:
+            await rc.delete_user(server.state.find_user_by_username(ADMIN)["_id"])
+    assert created.value.permission  # Rocket.Chat's details or the route's known permission
+    assert listed.value.permission == "view-room-administration"
+    assert deleted.value.permission == "delete-user"
+    assert server.request_log.count(route="login", status=200) == 1  # a 401/403 refusal is no reason to re-login
