@@ -43,6 +43,17 @@ log = logging.getLogger("bridge.ddp")
 EventCallback = Callable[[RealtimeEvent], Any]
 
 
+class _EventStream:
+    def __init__(self, queue: "asyncio.Queue[RealtimeEvent]") -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> "_EventStream":
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        return await self._queue.get()
+
+
 @dataclass
 class _Sub:
     id: str
@@ -192,10 +203,10 @@ class RealtimeClient:
         """Call `callback(event)` for each event (coroutine functions are scheduled as tasks)."""
         self._callbacks.append(callback)
 
-    async def events(self) -> AsyncIterator[RealtimeEvent]:
-        """Every event in arrival order, forever (until the task is cancelled)."""
-        while True:
-            yield await self._queue.get()
+    def events(self) -> AsyncIterator[RealtimeEvent]:
+        """Every event in arrival order, forever. A plain iterator, not a generator: cancelling a pending
+        `__anext__` (e.g. in `asyncio.wait` with a stop event) loses nothing and does not end it."""
+        return _EventStream(self._queue)
 
     async def next_event(self, timeout: float) -> RealtimeEvent:
         return await asyncio.wait_for(self._queue.get(), timeout)

@@ -163,3 +163,21 @@ async def test_server_pings_are_answered_so_the_connection_stays_up(totp_server)
             await rc.add_user_to_role("bot", "vera")
             assert (await _next_of(rt, RoleChanged)).username == "vera"
             assert rt.connections == 1
+
+
+async def test_event_iterator_survives_a_cancelled_wait(totp_server):
+    totp_server.state.create_user("uma")
+    async with AsyncRocketChat(make_config(totp_server)) as rc, RealtimeClient(make_config(totp_server), rest=rc) as rt:
+        await rt.watch_users()
+        events = rt.events().__aiter__()
+        pending = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0)
+        pending.cancel()  # e.g. a stop signal won the race
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        await rc.add_user_to_role("bot", "uma")
+        async with asyncio.timeout(5):
+            async for event in events:
+                if isinstance(event, RoleChanged):
+                    assert event.username == "uma"
+                    break
