@@ -123,6 +123,7 @@ class RealtimeClient:
             await self.close()
             raise error
         if not self._connected.is_set():
+            await self.close()  # do not leave a reconnect loop running behind a failed connect()
             raise Unavailable(f"realtime: no connection to {self._url} within {timeout:.0f} s")
 
     async def close(self) -> None:

@@ -181,3 +181,18 @@ async def test_event_iterator_survives_a_cancelled_wait(totp_server):
                 if isinstance(event, RoleChanged):
                     assert event.username == "uma"
                     break
+
+
+async def test_connect_to_a_dead_server_fails_within_the_timeout(totp_server):
+    import socket
+
+    with socket.socket() as sock:  # a free port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = make_config(totp_server, url=f"http://127.0.0.1:{port}")
+    rt = RealtimeClient(cfg, reconnect_base=0.05, reconnect_cap=0.1)
+    from bridge import Unavailable
+
+    with pytest.raises(Unavailable):
+        await rt.connect(timeout=0.5)
+    assert rt._runner is None  # nothing left running
