@@ -201,39 +201,41 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
 
 def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False) -> ApplyResult:
     """Targeted sync of one site user (call with the user's lock held); records a change/drift run."""
-    from bridge.errors import RateLimited, RocketChatError
-    from django_hooks.rc import client
+    from bridge.errors import NotFound, RateLimited, RocketChatError
+    from django_hooks.rc import cached_client
     from sync_tasks.engine import sync_people
 
     person = load_person(user_key)
     if person is None:
         return ApplyResult(ok=True)  # never existed here and no account to deprovision
-    # We hold this user's lock: a run of theirs still marked running was cut off (a killed worker).
-    SyncRun.objects.filter(scope=user_key, status=SyncRun.Status.RUNNING, kind__in=[SyncRun.Kind.CHANGE, SyncRun.Kind.DRIFT]).update(
-        status=SyncRun.Status.FAILED, error="interrupted (worker lost); the sync was redelivered", finished_at=timezone.now()
-    )
-    run = SyncRun.objects.create(
-        kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
-    )
+    with transaction.atomic():
+        # We hold this user's lock: a run of theirs still marked running was cut off (a killed worker).
+        SyncRun.objects.filter(scope=user_key, status=SyncRun.Status.RUNNING,
+                               kind__in=[SyncRun.Kind.CHANGE, SyncRun.Kind.DRIFT]).update(
+            status=SyncRun.Status.FAILED, error="interrupted (worker lost); the sync was redelivered",
+            finished_at=timezone.now())
+        run = SyncRun.objects.create(
+            kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
+        )
     recorder = Recorder(run, {person.site_id: person.username})
+    client = cached_client()
     try:
-        report = sync_people([person], client(), engine_config(), on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+        report = sync_people([person], client, engine_config(), on_operation=recorder.on_operation)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
         return ApplyResult(ok=False, transient=True, retry_at=exc.retry_at, error=str(exc))
     except (RocketChatError, DatabaseError, OSError) as exc:
+        if isinstance(exc, NotFound):
+            client.invalidate()
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:
-        log.exception("sync of user %s failed", user_key)
+    if report.failed or report.problems:
+        client.invalidate()  # a stale room or role may be the cause: read them afresh next time
+    with transaction.atomic():
         recorder.flush()
-        _fail(run, f"{type(exc).__name__}: {exc}")
-        AccountLink.objects.filter(user_key=user_key).update(status=AccountLink.Status.ERROR, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        return ApplyResult(ok=False, error=f"{type(exc).__name__}: {exc}")
-    recorder.flush()
-    _finish(run, report)
+        _finish(run, report)
     save_links(report.results, {person.site_id: person})
     transient = _transient(report)
     if transient:

@@ -7,7 +7,7 @@ the row only if the generation is unchanged. A change that committed during
 the sync bumps it, so the holder goes round once more (it still holds the
 lock) instead of relying on another message. A burst of saves therefore costs
 one sync for the first change and one after the burst has paused
-(COALESCE_QUIET), however many messages were sent.
+(COALESCE_QUIET, see `burst_delay`), however many messages were sent.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ApplyResult:
 class Outcome:
     """What the Celery task should do next."""
 
-    status: str  # "synced", "nothing-pending", "busy", "retry", "failed", "handed-over"
+    status: str  # "synced", "nothing-pending", "busy", "deferred", "retry", "failed", "handed-over"
     rounds: int = 0
     retry_in: float | None = None
 
@@ -70,20 +70,24 @@ def backoff(attempts: int, retry_at: float | None = None, now: float | None = No
     return max(0.05, delay)
 
 
-def _wait_for_quiet(row: PendingSync) -> PendingSync | None:
-    """Several changes are pending: wait until they pause (bounded), so one sync covers the burst."""
+def burst_delay(row: PendingSync, now=None) -> float:
+    """Seconds to hold a row back because its user is changing in a burst right now (0: sync now).
+
+    A burst is several changes arriving faster than COALESCE_QUIET apart; it is synced once it pauses
+    for that long, but never later than COALESCE_MAX_WAIT after its first change. Steady changes
+    (slower than that) are never delayed, so ordinary latency is unaffected.
+    """
     cfg = hook_settings()
-    deadline = time.monotonic() + cfg.coalesce_max_wait
-    while True:
-        idle = (timezone.now() - row.last_requested_at).total_seconds()
-        remaining = deadline - time.monotonic()
-        if idle >= cfg.coalesce_quiet or remaining <= 0:
-            return row
-        time.sleep(min(cfg.coalesce_quiet - idle, remaining, cfg.coalesce_quiet) + 0.005)
-        fresh = PendingSync.objects.filter(pk=row.pk).first()
-        if fresh is None:
-            return None
-        row = fresh
+    if row.generation < 3:
+        return 0.0
+    now = now or timezone.now()
+    idle = (now - row.last_requested_at).total_seconds()
+    age = (now - row.first_requested_at).total_seconds()
+    span = (row.last_requested_at - row.first_requested_at).total_seconds()
+    mean_gap = span / (row.generation - 1)
+    if idle >= cfg.coalesce_quiet or mean_gap >= cfg.coalesce_quiet or age >= cfg.coalesce_max_wait:
+        return 0.0
+    return min(cfg.coalesce_quiet - idle, cfg.coalesce_max_wait - age) + 0.01
 
 
 def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
@@ -103,10 +107,12 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
         row = PendingSync.objects.filter(user_key=user_key).first()
         if row is None:
             return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
-        if row.generation > 1:
-            row = _wait_for_quiet(row)
-            if row is None:
-                return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
+        delay = burst_delay(row)
+        if delay > 0:
+            # Come back when the burst has paused; the row stays queued, so no trigger sends another
+            # message meanwhile and the relay leaves it alone.
+            PendingSync.objects.filter(pk=row.pk).update(state=PendingSync.State.QUEUED, enqueued_at=timezone.now())
+            return Outcome("deferred", rounds - 1, retry_in=delay)
         generation = row.generation
         PendingSync.objects.filter(pk=row.pk).update(
             state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1

@@ -69,7 +69,9 @@ DATABASES = {
         "PASSWORD": os.environ.get("RCSYNC_PG_PASSWORD", ""),
         "HOST": os.environ.get("RCSYNC_PG_HOST", "127.0.0.1"),
         "PORT": os.environ.get("RCSYNC_PG_PORT", "5432"),
-        "CONN_MAX_AGE": 0,
+        # Workers reuse their connection between tasks (Celery's Django fixup closes stale ones).
+        "CONN_MAX_AGE": int(os.environ.get("RCSYNC_CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 

@@ -64,27 +64,29 @@ def test_change_during_sync_goes_round_again() -> None:
     assert outcome.rounds == 2 and not PendingSync.objects.exists()
 
 
-def test_burst_is_coalesced_after_it_pauses() -> None:
-    mark_pending("9", "created")
-    stop = time.monotonic() + 0.5
-
-    def burst() -> None:
-        from django.db import connections
-
-        while time.monotonic() < stop:
-            mark_pending("9", "saved")
-            time.sleep(0.01)
-        connections.close_all()
-
-    mark_pending("9", "saved")  # already two changes when the worker looks: it waits for the pause
-    thread = threading.Thread(target=burst)
-    thread.start()
+def test_burst_is_deferred_until_it_pauses() -> None:
+    for _ in range(5):
+        mark_pending("9", "saved")  # five changes within milliseconds: a burst
     apply = Recorder()
-    sync_pending_user("9", apply)
-    thread.join()
-    sync_pending_user("9", apply)
-    assert len(apply.calls) <= 2
-    assert not PendingSync.objects.exists()
+    outcome = sync_pending_user("9", apply)
+    assert outcome.status == "deferred" and 0 < outcome.retry_in <= 0.2
+    assert apply.calls == [] and PendingSync.objects.get(user_key="9").state == "queued"
+    time.sleep(outcome.retry_in)  # the Celery retry countdown
+    assert sync_pending_user("9", apply).status == "synced" and len(apply.calls) == 1
+
+
+def test_steady_changes_are_not_delayed() -> None:
+    old = timezone.now() - timedelta(seconds=10)
+    PendingSync.objects.create(user_key="15", generation=5, first_requested_at=old, last_requested_at=timezone.now())
+    apply = Recorder()
+    assert sync_pending_user("15", apply).status == "synced"  # 4 gaps over 10 s: not a burst
+
+
+def test_a_burst_is_not_held_back_forever() -> None:
+    now = timezone.now()
+    PendingSync.objects.create(user_key="16", generation=500, first_requested_at=now - timedelta(seconds=3),
+                               last_requested_at=now)
+    assert sync_pending_user("16", Recorder()).status == "synced"  # past COALESCE_MAX_WAIT
 
 
 def test_busy_user_is_retried_not_dropped() -> None:

@@ -25,8 +25,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds."""
+def wait_until(predicate: Callable[[], T], timeout: float, what: "str | Callable[[], str]", interval: float = 0.05) -> T:
+    """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds
+    (`what` may be a callable, evaluated only then, e.g. to attach process logs)."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -37,7 +38,8 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
         except Exception as exc:  # a transient read error while services restart
             last_exc = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else ""))
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {timeout}s waiting for {described}" + (f" (last error: {last_exc!r})" if last_exc else ""))
 
 
 def settled() -> bool:

@@ -40,12 +40,14 @@ def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> N
     reply = httpx.post(f"{stand_in.server.url}/api/v1/groups.invite", headers=headers, json={"roomId": vip, "userId": dora_id})
     assert reply.status_code == 200, reply.text
     assert "vip" in stand_in.rooms_of("dora")
-    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, f"dora removed from vip again ({listener.log()[-1500:]})")
-    wait_until(lambda: SyncRun.objects.filter(kind="drift", scope=str(user.pk), status="succeeded").exists(), DEADLINE, "a drift run")
+    logs = lambda: f"listener: {listener.log()[-1500:]}\nworker: {worker.log()[-3000:]}"  # noqa: E731
+    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, lambda: f"dora removed from vip again; {logs()}")
+    wait_until(lambda: SyncRun.objects.filter(kind="drift", scope=str(user.pk), status="succeeded").exists(), DEADLINE,
+               lambda: f"a drift run; {logs()}")
     assert SyncOperation.objects.filter(run__kind="drift", operation="kick", target="vip", outcome="applied").exists()
 
     reply = httpx.post(f"{stand_in.server.url}/api/v1/roles.addUserToRole", headers=headers, json={"roleId": "admin", "username": "dora"})
     assert reply.status_code == 200, reply.text
-    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, "admin role taken away again")
+    wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, lambda: f"admin role taken away again; {logs()}")
     assert SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists()
     assert human["_id"] != dora_id
