@@ -7,6 +7,7 @@ masked, so a config printed in a log line, a traceback or a Celery task repr sho
 from __future__ import annotations
 
 import os
+import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -138,12 +139,16 @@ class BridgeConfig:
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{parts.path}/websocket"
 
-    @property
-    def tls_verify(self) -> bool | str:
-        """What httpx's `verify=` takes: False, True, or the CA bundle path."""
+    def tls_verify(self) -> bool | ssl.SSLContext:
+        """What httpx's `verify=` takes: False, True (system store), or a context trusting `ca_bundle`."""
         if not self.verify_tls:
             return False
-        return self.ca_bundle or True
+        if not self.ca_bundle:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot use CA bundle {self.ca_bundle!r}: {exc}") from None
 
     def with_(self, **changes: Any) -> "BridgeConfig":
         return replace(self, **changes)

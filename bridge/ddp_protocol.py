@@ -85,9 +85,11 @@ def ssl_context(config: BridgeConfig, url: str) -> ssl.SSLContext | None:
     """TLS for wss:// URLs, verified by default, with the configured CA bundle."""
     if not url.startswith("wss:"):
         return None
-    if not config.verify_tls:
-        context = ssl.create_default_context()
+    verify = config.tls_verify()
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    context = ssl.create_default_context()
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=config.ca_bundle)
+    return context

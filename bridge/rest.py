@@ -97,7 +97,7 @@ class _Core:
         self._http = httpx.AsyncClient(
             base_url=config.url,
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            verify=config.tls_verify,
+            verify=config.tls_verify(),
             headers={"User-Agent": config.user_agent, "Accept": "application/json"},
             transport=transport,
             limits=httpx.Limits(max_connections=config.max_concurrency * 2,

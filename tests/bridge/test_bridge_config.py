@@ -30,7 +30,8 @@ def test_config_repr_masks_secrets():
     assert SECRET_PW not in repr(cfg) and SECRET_TOTP not in repr(cfg)
     assert isinstance(cfg.password, Secret)
     assert cfg.user_agent == DEFAULT_USER_AGENT
-    assert cfg.verify_tls is True and cfg.tls_verify is True
+    assert cfg.verify_tls is True and cfg.tls_verify() is True
+    assert cfg.with_(verify_tls=False).tls_verify() is False
     assert cfg.ws_url == "wss://chat.example.org/websocket"
 
 
@@ -52,7 +53,7 @@ def test_from_env_reads_secret_files(tmp_path):
     assert cfg.password.reveal() == SECRET_PW
     assert cfg.totp_secret.reveal() == SECRET_TOTP
     assert cfg.timeout == 7.5 and cfg.max_concurrency == 3
-    assert cfg.tls_verify == "/etc/ssl/ca.pem"
+    assert cfg.ca_bundle == "/etc/ssl/ca.pem"
     assert cfg.ws_url == "ws://127.0.0.1:3000/websocket"
 
 
@@ -91,3 +92,15 @@ def test_bad_password_file_error_does_not_leak_secret():
         BridgeConfig.from_env({"RCSYNC_RC_URL": "http://x:1", "RCSYNC_RC_USERNAME": "s",
                                "RCSYNC_RC_PASSWORD": SECRET_PW, "RCSYNC_RC_TOTP_SECRET": "!!!"})
     assert SECRET_PW not in str(info.value)
+
+
+def test_ca_bundle_becomes_an_ssl_context_and_a_missing_one_is_a_clear_error(tmp_path):
+    import ssl
+
+    import certifi
+
+    cfg = BridgeConfig(url="https://chat.example.org", username="svc", password="pw", ca_bundle=certifi.where())
+    assert isinstance(cfg.tls_verify(), ssl.SSLContext)
+    missing = cfg.with_(ca_bundle=str(tmp_path / "nope.pem"))
+    with pytest.raises(ConfigError, match="CA bundle"):
+        missing.tls_verify()
