@@ -75,6 +75,7 @@ class RealtimeClient:
         reconnect_base: float = 0.5,
         reconnect_cap: float = 30.0,
         call_timeout: float = 30.0,
+        queue_size: int = 10_000,
     ) -> None:
         self.config = config
         self._rest = rest
@@ -88,7 +89,9 @@ class RealtimeClient:
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._subs: dict[str, _Sub] = {}
         self._sub_waiters: dict[str, asyncio.Future[None]] = {}
-        self._queue: asyncio.Queue[RealtimeEvent] = asyncio.Queue()
+        # Bounded: a consumer that only uses callbacks never drains it; the oldest events go first.
+        self._queue: asyncio.Queue[RealtimeEvent] = asyncio.Queue(maxsize=queue_size)
+        self._dropped = 0
         self._callbacks: list[EventCallback] = []
         self._connected = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -389,6 +392,12 @@ class RealtimeClient:
         self._sub_waiters.clear()
 
     def _emit(self, event: RealtimeEvent) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self._dropped += 1
+            if self._dropped == 1:
+                log.warning("realtime: event queue full, dropping the oldest events (read events() or "
+                            "pass a larger queue_size)")
         self._queue.put_nowait(event)
         for callback in self._callbacks:
             try:

@@ -196,3 +196,14 @@ async def test_connect_to_a_dead_server_fails_within_the_timeout(totp_server):
     with pytest.raises(Unavailable):
         await rt.connect(timeout=0.5)
     assert rt._runner is None  # nothing left running
+
+
+async def test_event_queue_is_bounded_and_drops_the_oldest(caplog):
+    from bridge import BridgeConfig
+    from bridge.events import StreamEvent
+
+    rt = RealtimeClient(BridgeConfig(url="http://127.0.0.1:9", username="u", password="p"), queue_size=2)
+    for i in range(3):
+        rt._emit(StreamEvent("stream-x", f"e{i}"))
+    assert [(await rt.next_event(1)).event_name for _ in range(2)] == ["e1", "e2"]
+    assert "queue full" in caplog.text
