@@ -12,6 +12,7 @@ from ..errors import MeteorError, failure
 from ..views import member, room as room_view
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .users import get_user_from_params
+from .validate import check_one_of
 
 _GROUP_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any group'
 _CHANNEL_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any channel'
@@ -155,9 +156,18 @@ def groups_invite(ctx: Ctx) -> dict[str, Any]:
     return {"group": room_view(state.rooms[room["_id"]])}
 
 
+def validate_channels_kick(ctx: Ctx) -> None:
+    """isChannelsKickProps: oneOf {roomId,userId} | {roomName,userId}, no extra keys, no coercion."""
+    check_one_of(ctx.body, [({"roomId": "string", "userId": "string"}, {}), ({"roomName": "string", "userId": "string"}, {})])
+
+
+def validate_channels_list(ctx: Ctx) -> None:
+    """isChannelsListProps: 7.x rest-typings make it additionalProperties:false (6.x's is open)."""
+    if ctx.compat >= 7 and set(ctx.query) - {"_id", "query", "count", "offset", "sort", "fields"}:
+        raise MeteorError("invalid-params", "must NOT have additional properties")
+
+
 def channels_kick(ctx: Ctx) -> dict[str, Any]:
-    if "userId" not in ctx.body:  # isChannelsKickProps: userId required, no username
-        raise MeteorError("invalid-params", "must have required property 'userId'")
     room = find_channel(ctx)
     user = get_user_from_params(ctx)
     ctx.state.remove_user_from_room(ctx.user_id, room["_id"], user["username"])
@@ -306,7 +316,7 @@ def register_routes(routes: Routes) -> None:
     routes.add("groups.members", ["GET"], groups_members)
     routes.add("channels.invite", ["POST"], channels_invite)
     routes.add("groups.invite", ["POST"], groups_invite)
-    routes.add("channels.kick", ["POST"], channels_kick)
+    routes.add("channels.kick", ["POST"], channels_kick, validator=validate_channels_kick)
     routes.add("groups.kick", ["POST"], groups_kick)
     routes.add("channels.leave", ["POST"], channels_leave)
     routes.add("groups.leave", ["POST"], groups_leave)
@@ -319,7 +329,7 @@ def register_routes(routes: Routes) -> None:
     routes.add("channels.roles", ["GET"], channels_roles)
     routes.add("groups.roles", ["GET"], groups_roles)
     routes.add("channels.setDefault", ["POST"], channels_set_default)
-    routes.add("channels.list", ["GET"], channels_list)
+    routes.add("channels.list", ["GET"], channels_list, validator=validate_channels_list)
     routes.add("channels.list.joined", ["GET"], channels_list_joined)
     routes.add("groups.list", ["GET"], groups_list)
     routes.add("groups.listAll", ["GET"], groups_list_all)

@@ -44,3 +44,18 @@ def check(
                     break
     if messages:
         raise MeteorError(error, "\n".join(messages))
+
+
+def matches(body: Mapping[str, Any], required: Mapping[str, str], optional: Mapping[str, str] | None = None) -> bool:
+    """Whether `body` satisfies one `additionalProperties:false` object schema."""
+    try:
+        check(body, required, optional)
+    except MeteorError:
+        return False
+    return True
+
+
+def check_one_of(body: Mapping[str, Any], variants: list[tuple[Mapping[str, str], Mapping[str, str]]], error: str = "invalid-params") -> None:
+    """ajv `oneOf` of object schemas: exactly one variant must match."""
+    if sum(1 for required, optional in variants if matches(body, required, optional)) != 1:
+        raise MeteorError(error, "must match exactly one schema in oneOf")
