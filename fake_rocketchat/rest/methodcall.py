@@ -2,7 +2,7 @@
 
 The DDP message travels as an EJSON string; the answer is always HTTP 200
 `success:true` with the DDP `result` message as a string. Not REST rate
-limited (`rateLimiterOptions: false`)."""
+limited (`rateLimiterOptions: false`), but counted by the DDP limiter (§6.2, §8.4)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import json
 from typing import Any
 
 from ..ddp_protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
+from ..ddp_ratelimit import LimitInput, too_many_requests
+from ..ddp_server import rate_limiter_for
 from ..errors import MeteorError, failure
+from ..ids import random_id
 from ..methods import Caller, lookup
 from .base import Ctx, Routes
 
@@ -38,7 +41,14 @@ def _call(ctx: Ctx, anonymous: bool) -> dict[str, Any]:
     else:
         headers = {k: v for k, v in ctx.request.headers.items()}
         caller = Caller(None if anonymous else ctx.user_id, None if anonymous else ctx.token, ctx.user_agent, ctx.client_ip, headers)
+        # misc.ts counts the call through the DDP limiter; each REST call is its own "connection".
+        limit = rate_limiter_for(ctx.state).hit(
+            LimitInput("method", data["method"], random_id(), caller.user_id, ctx.client_ip)
+        )
         try:
+            if not limit.allowed:
+                frame["error"] = too_many_requests(limit)
+                return {"message": ejson_dumps(frame)}
             result = handler(ctx.state, caller, list(params))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a DDP error
             frame["error"] = error_for_client(exc)

@@ -81,3 +81,14 @@ def test_unknown_method_and_bad_message(admin: httpx.Client, http: httpx.Client)
     bad = admin.post("/api/v1/method.call/x", json={"message": "{not json"})
     assert bad.status_code == 400
     assert http.post("/api/v1/method.call/x", json={"message": "{}"}).status_code == 401
+
+
+def test_method_call_counts_through_the_ddp_limiter(fake_rc_factory) -> None:
+    # misc.ts: DDPRateLimiter._increment/_check; User_By_Method allows 20 per 10 s
+    rc = fake_rc_factory(rate_limit=True, admin_username="admin", admin_password="pw")
+    with httpx.Client(base_url=rc.url, headers=rc.admin_headers()) as c:
+        frames = [call(c, "2fa:checkCodesRemaining") for _ in range(21)]
+    assert all(f["error"]["error"] == "invalid-totp" for f in frames[:20])
+    limited = frames[20]["error"]
+    assert limited["error"] == "too-many-requests" and limited["details"]["timeToReset"] > 0
+    assert limited["reason"].startswith("Error, too many requests. Please slow down. You must wait ")
