@@ -74,8 +74,10 @@ _PLAIN = re.compile(r"^[0-9a-z]+(?:[._-][0-9a-z]+)*$")
 
 
 def _slug(text: str) -> str:
+    if _PLAIN.match(text):  # the common case: already a clean, lower-case name (keep the object)
+        return text
     low = text.lower()
-    if _PLAIN.match(low):  # the common case: already a clean, lower-case name
+    if _PLAIN.match(low):
         return low
     chars: list[str] = []
     for ch in transliterate(text):
@@ -137,6 +139,8 @@ def clean_name(name: str | None, fallback: str) -> str:
     """A display name Rocket.Chat 7.x accepts: no ``< > \\ /``, no control characters, bounded length."""
     cleaned = NAME_FORBIDDEN.sub("", CONTROL.sub(" ", name or ""))
     cleaned = " ".join(cleaned.split())[:MAX_NAME_LENGTH].strip()
+    if cleaned and cleaned == name:
+        return name  # unchanged: share the site's string instead of a copy
     return cleaned or fallback
 
 
@@ -152,4 +156,7 @@ def normalize_email(email: str | None) -> str | None:
 
 def email_key(email: str | None) -> str | None:
     """Case-insensitive comparison key for emails (Rocket.Chat stores and matches them lower-cased)."""
-    return email.strip().lower() if email else None
+    if not email:
+        return None
+    email = email.strip()
+    return email if email.islower() or not any(c.isupper() for c in email) else email.lower()

@@ -103,12 +103,18 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             preferred[person.site_id] = link.rc_username
 
     # Pass 2: unlinked people adopt or get a new account.
-    by_email = observed.by_email()
-    by_name = observed.by_username()
+    # Indexes of all accounts are only needed for people without a link (adoption, collisions):
+    # build them lazily, so a steady-state run over 100k linked people does not pay for them.
+    unlinked = [(p, d) for p, d in unique if p.link is None]
+    # Accounts deleted by this very plan (DEPROVISION="delete") free their email and username.
+    deleting = {t.user_id for t in targets.values() if t.desired.remove == "delete"}
+    by_email = observed.by_email() if unlinked else {}
+    by_name = observed.by_username() if unlinked else {}
+    if deleting:
+        by_email = {k: [a for a in v if a.user_id not in deleting] for k, v in by_email.items()}
+        by_name = {k: a for k, a in by_name.items() if a.user_id not in deleting}
     adopt = config.identity.adopt
-    for person, desired in unique:
-        if person.link is not None:
-            continue
+    for person, desired in unlinked:
         if desired.remove is not None:
             issues.append(PersonIssue(person.site_id, "skipped", "inactive on the site and has no linked account"))
             continue
@@ -151,6 +157,8 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
     email_owner: dict[str, str] = {}
     for site_id in sorted(list(targets) + list(new), key=site_sort_key):
         desired = targets[site_id].desired if site_id in targets else new[site_id]
+        if desired.remove is not None:
+            continue  # a deprovisioned account's email only matters while Rocket.Chat still holds it
         key = email_key(desired.email)
         if key is None:
             if site_id in new:
@@ -168,11 +176,14 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             continue
         email_owner[key] = site_id
 
-    taken = {a.username for a in observed.accounts.values()} | set(config.identity.reserved)
-    taken |= {t.username for t in targets.values()}
-    names = assign_usernames({s: preferred[s] for s in new}, taken,
-                             max_length=config.identity.username_max_length,
-                             order=sorted(new, key=site_sort_key))
+    names: dict[str, str] = {}
+    if new:
+        taken = {a.username for a in observed.accounts.values() if a.user_id not in deleting}
+        taken |= set(config.identity.reserved)
+        taken |= {t.username for t in targets.values() if t.user_id not in deleting}
+        names = assign_usernames({s: preferred[s] for s in new}, taken,
+                                 max_length=config.identity.username_max_length,
+                                 order=sorted(new, key=site_sort_key))
     for site_id, desired in new.items():
         targets[site_id] = Target(desired, None, names[site_id])
 

@@ -143,17 +143,40 @@ def _base(client: ReadClient, config: SyncConfig, complete: bool) -> tuple[Obser
 
 
 def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
-    """Bulk read of everything rcsync manages (see the module docstring for the calls made)."""
+    """Bulk read of everything rcsync manages (see the module docstring for the calls made).
+
+    Memberships are read first and kept as shared frozensets, so each account is built once, in its
+    final form: at 100k accounts this keeps the observation to roughly one small object per account.
+    """
     obs, role_names = _base(client, config, complete=True)
     page = config.batch.page_size
-    users: dict[str, Any] = {}
+    members: dict[str, frozenset[str]] = {}
+    room_roles: dict[str, frozenset[tuple[str, str]]] = {}
+    for key, room in sorted(obs.rc_rooms.items()):
+        try:
+            for m in client.iter_members(room, page_size=page):
+                members[m.id] = _intern(members.get(m.id, frozenset()) | {key})  # type: ignore[assignment]
+            for rr in client.room_roles(room):
+                pairs = frozenset((key, role) for role in rr.roles)
+                room_roles[rr.user_id] = _intern(room_roles.get(rr.user_id, frozenset()) | pairs)  # type: ignore[assignment]
+        except RocketChatError as exc:
+            obs.unreadable_rooms[key] = f"cannot read the members of room {room.name!r}: {exc}"
+            obs.problems.append(obs.unreadable_rooms[key])
+            obs.state.rooms.pop(key, None)
+            for uid in list(members):
+                members[uid] = _intern(members[uid] - {key})  # type: ignore[assignment]
+            for uid in list(room_roles):
+                room_roles[uid] = _intern(frozenset(p for p in room_roles[uid] if p[0] != key))  # type: ignore[assignment]
+    users = obs.state.accounts
     roles_missing = False
+    empty: frozenset = frozenset()
     for u in client.iter_users(page_size=page):
         if u.type not in ("user", "bot", "app"):
             continue
         if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
             roles_missing = True
-        users[u.id] = _account(u, role_names, frozenset() if u.active else None)
+        users[u.id] = _account(u, role_names, members.pop(u.id, empty) if u.active else None,
+                               room_roles.pop(u.id, empty))
     if roles_missing:
         # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles.
         holders: dict[str, set[str]] = {}
@@ -161,27 +184,9 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
             if name in obs.state.roles:
                 for u in client.iter_users_in_role(obs.state.roles[name], page_size=page):
                     holders.setdefault(u.id, set()).add(name)
-        for uid, a in users.items():
-            users[uid] = replace(a, roles=a.roles | holders.get(uid, set()))
-    members: dict[str, set[str]] = {}
-    room_roles: dict[str, set[tuple[str, str]]] = {}
-    for key, room in sorted(obs.rc_rooms.items()):
-        try:
-            for m in client.iter_members(room, page_size=page):
-                members.setdefault(m.id, set()).add(key)
-            for rr in client.room_roles(room):
-                for role in rr.roles:
-                    room_roles.setdefault(rr.user_id, set()).add((key, role))
-        except RocketChatError as exc:
-            obs.unreadable_rooms[key] = f"cannot read the members of room {room.name!r}: {exc}"
-            obs.problems.append(obs.unreadable_rooms[key])
-            obs.state.rooms.pop(key, None)
-    for uid, a in users.items():
-        rr = _intern(frozenset(room_roles.get(uid, ())))
-        rooms = a.rooms if a.rooms is None else _intern(frozenset(members.get(uid, ())))
-        if rr or rooms:
-            users[uid] = replace(a, rooms=rooms, room_roles=rr)
-    obs.state.accounts.update(users)
+        for uid, names in holders.items():
+            if uid in users:
+                users[uid] = replace(users[uid], roles=_intern(users[uid].roles | names))  # type: ignore[arg-type]
     return obs
 
 

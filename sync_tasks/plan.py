@@ -52,6 +52,19 @@ def ownership_from_config(config: SyncConfig) -> Ownership:
     )
 
 
+class _LazyHolders:
+    """email key -> account id, built on first use: only an email change needs it."""
+
+    def __init__(self, observed: ObservedState) -> None:
+        self._observed = observed
+        self._map: dict[str | None, str] | None = None
+
+    def get(self, key: str, default: str) -> str:
+        if self._map is None:
+            self._map = {email_key(a.email): a.user_id for a in self._observed.accounts.values() if a.email}
+        return self._map.get(key, default)
+
+
 def _plan_new(t: Target, observed: ObservedState, own: Ownership) -> list[Operation]:
     d = t.desired
     roles = d.roles or frozenset()
@@ -68,7 +81,7 @@ def _plan_new(t: Target, observed: ObservedState, own: Ownership) -> list[Operat
 
 
 def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, own: Ownership,
-                   email_holders: dict[str, str]) -> list[Operation]:
+                   email_holders: "_LazyHolders") -> list[Operation]:
     d = t.desired
     sid, uid = d.site_id, acct.user_id
     if d.remove == "leave":
@@ -119,7 +132,7 @@ def plan_changes(targets: Iterable[Target], observed: ObservedState, own: Owners
     for key in sorted(own.create_rooms - observed.rooms.keys()):
         name, rtype = own.rooms[key]
         ops.append(CreateRoom(key, name, rtype))
-    email_holders = {email_key(a.email): a.user_id for a in observed.accounts.values() if a.email}
+    email_holders = _LazyHolders(observed)
     for t in targets:
         if t.user_id is None:
             if t.desired.remove is None:

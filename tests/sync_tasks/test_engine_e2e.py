@@ -209,3 +209,28 @@ def test_secrets_never_reach_reports_or_logs(rc_server, rc_client, caplog):
     text = repr(r) + repr(r.summary()) + repr(r2) + caplog.text
     assert SERVICE_PASSWORD not in text and TOTP_SECRET not in text
     assert "password" not in repr([o.as_dict() for res in r.results for o in res.outcomes]).lower()
+
+
+def test_custom_managed_role_is_created_and_granted(rc_server, rc_client):
+    cfg = load_config({"ROLES": ["admin", "user", "vip"],
+                       "RULES": [{"when": "always", "roles": ["user"], "rooms": ["general"]},
+                                 {"when": {"group": ["vip"]}, "roles": ["vip"], "rooms": ["vip"]}]})
+    people = [site(1, "xena", groups={"vip"}), site(2, "yuri")]
+    r = reconcile_all(people, rc_client, cfg)
+    assert r.failed == {} and r.counts["create_role"] == 1 and r.counts["add_role"] == 1
+    role_id = next(x["_id"] for x in rc_server.state.roles.values() if x["name"] == "vip")
+    assert sorted(rc_server.state.user_roles("xena")) == sorted(["user", role_id])
+    people = relink(people, r)
+    assert reconcile_all(people, rc_client, cfg).plan == ()
+    people[0] = replace(people[0], groups=frozenset())
+    r = reconcile_all(people, rc_client, cfg)
+    assert r.counts == {"kick": 1, "remove_role": 1} and rc_server.state.user_roles("xena") == ["user"]
+
+
+def test_delete_mode_deletes_accounts_of_deleted_site_users(rc_server, rc_client):
+    cfg = load_config({"DEPROVISION": "delete"})
+    people = relink([site(1, "zed"), site(2, "amy")], reconcile_all([site(1, "zed"), site(2, "amy")], rc_client, cfg))
+    gone = SitePerson(site_id="1", username="zed", deleted=True, active=False, link=people[0].link)
+    r = reconcile_all([gone, people[1]], rc_client, cfg)
+    assert r.result_for("1").status == "deleted" and r.counts == {"delete_user": 1}
+    assert rc_server.state.find_user_by_username("zed") is None
