@@ -7,44 +7,32 @@ the one re-entrant lock. Public methods return deep copies: callers can never
 mutate state behind the lock's back.
 
 The rules live in mixins, one concern per module (`users.py`, `auth.py`,
-`rooms.py`, `roles.py`); this module is the store, lookups, permission checks,
-events and the moto-style set-up helpers tests use.
+`rooms.py`, `roles.py`), the moto-style set-up helpers and views in
+`helpers.py`; this module is the store, internal lookups, permission checks,
+document inserts and events.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import threading
 from datetime import datetime
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Iterable
 
 from .auth import AuthMixin
 from .clock import Clock
 from .errors import MeteorError
 from .events import EventBus
+from .helpers import HelpersMixin
 from .ids import random_id
+from .locking import locked
 from .permissions import BUILTIN_ROLES, DEFAULT_PERMISSIONS
 from .roles import RolesMixin
 from .rooms import RoomsMixin
 from .settings_store import SettingsStore
 from .users import UsersMixin
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def locked(method: F) -> F:
-    """Run the method under the state's RLock (re-entrant, so mixins may nest calls)."""
-
-    @functools.wraps(method)
-    def wrapper(self: "State", *args: Any, **kwargs: Any) -> Any:
-        with self.lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-class State(UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
+class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
     """The whole fake workspace. See docs/fake-rocketchat.md for the helper API."""
 
     def __init__(self, *, compat: int = 7, clock: Clock | None = None) -> None:
@@ -222,216 +210,6 @@ class State(UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
     @locked
     def permission_roles(self, permission: str) -> list[str]:
         return list(self.permissions.get(permission, {}).get("roles", []))
-
-    # ------------------------------------------------------------------ public lookups (copies)
-    @locked
-    def find_user(self, user_id: str) -> dict[str, Any] | None:
-        """The stored user document (a copy, `services` included) or None."""
-        return copy.deepcopy(self.users.get(user_id))
-
-    @locked
-    def find_user_by_username(self, username: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._user_by_username(username))
-
-    @locked
-    def find_user_by_email(self, email: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._user_by_email(email))
-
-    @locked
-    def find_room(self, rid: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.rooms.get(rid))
-
-    @locked
-    def find_room_by_name(self, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._room_by_name(name))
-
-    @locked
-    def subscription(self, rid: str, username: str) -> dict[str, Any] | None:
-        user = self._user_by_username(username)
-        return copy.deepcopy(self._sub(rid, user["_id"])) if user else None
-
-    @locked
-    def room_members(self, rid: str, include_inactive: bool = False) -> list[str]:
-        """Usernames subscribed to the room, sorted; deactivated users only on request."""
-        names = []
-        for sub in self._room_subs(rid):
-            user = self.users.get(sub["u"]["_id"])
-            if user and (include_inactive or user.get("active")):
-                names.append(user["username"])
-        return sorted(names)
-
-    @locked
-    def user_roles(self, username: str) -> list[str]:
-        user = self._user_by_username(username)
-        return list(user.get("roles", [])) if user else []
-
-    @locked
-    def room_roles(self, rid: str, username: str) -> list[str]:
-        user = self._user_by_username(username)
-        sub = self._sub(rid, user["_id"]) if user else None
-        return list(sub.get("roles", [])) if sub else []
-
-    @locked
-    def room_messages(self, rid: str, types: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Room history (system messages), oldest first, optionally filtered by `t`."""
-        wanted = set(types) if types is not None else None
-        return [copy.deepcopy(m) for m in self.messages.get(rid, []) if wanted is None or m.get("t") in wanted]
-
-    @locked
-    def usernames(self) -> list[str]:
-        return sorted(u["username"] for u in self.users.values() if u.get("username"))
-
-    # ------------------------------------------------------------------ set-up helpers (moto style)
-    @locked
-    def create_user(
-        self,
-        username: str,
-        name: str | None = None,
-        email: str | None = None,
-        password: str | None = None,
-        roles: Iterable[str] = ("user",),
-        active: bool = True,
-        verified: bool = True,
-        totp_secret: str | None = None,
-        email2fa: bool = False,
-        user_type: str = "user",
-        join_default_channels: bool = False,
-        user_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Insert a user directly (no permission checks, no events except joins).
-
-        `totp_secret` (base32) enables TOTP for the user; `email2fa` turns on
-        email 2FA like `Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In`
-        does for users created through `users.create`.
-        """
-        if self._user_by_username_ci(username):
-            raise ValueError(f"username {username!r} exists")
-        if email and self._user_by_email(email):
-            raise ValueError(f"email {email!r} exists")
-        user = self._insert_user_doc(
-            user_id=user_id,
-            username=username,
-            name=name if name is not None else username,
-            email=email if email is not None else f"{username}@example.invalid",
-            password=password,
-            roles=list(roles),
-            active=active,
-            verified=verified,
-            user_type=user_type,
-        )
-        if totp_secret:
-            user["services"]["totp"] = {"enabled": True, "secret": totp_secret, "hashedBackup": []}
-        if email2fa:
-            user["services"]["email2fa"] = {"enabled": True, "changedAt": self.now()}
-        if join_default_channels:
-            self._join_default_channels(user, silenced=False)
-        return copy.deepcopy(user)
-
-    @locked
-    def create_room(
-        self,
-        name: str,
-        room_type: str = "c",
-        owner: str | None = None,
-        members: Iterable[str] = (),
-        default: bool = False,
-        read_only: bool = False,
-        room_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Insert a room directly; `owner` (a username) is subscribed with role `owner`."""
-        if room_type not in ("c", "p"):
-            raise ValueError("room_type must be 'c' or 'p'")
-        if self._room_by_name(name):
-            raise ValueError(f"room {name!r} exists")
-        owner_doc = self._user_by_username(owner) if owner else None
-        if owner and not owner_doc:
-            raise ValueError(f"no user {owner!r}")
-        room = self._insert_room_doc(name, room_type, owner_doc, read_only=read_only, room_id=room_id)
-        if default:
-            room["default"] = True
-        if owner_doc:
-            self._subscribe(room, owner_doc, roles=["owner"])
-        for username in members:
-            if owner and username == owner:
-                continue
-            user = self._user_by_username(username)
-            if not user:
-                raise ValueError(f"no user {username!r}")
-            self._subscribe(room, user)
-        return copy.deepcopy(room)
-
-    @locked
-    def add_member(self, rid: str, username: str, roles: Iterable[str] = (), system_message: bool = False) -> None:
-        """Subscribe a user to a room directly (optionally posting a `uj` message)."""
-        room, user = self.rooms[rid], self._user_by_username(username)
-        if not user:
-            raise ValueError(f"no user {username!r}")
-        if self._sub(rid, user["_id"]):
-            return
-        self._subscribe(room, user, roles=list(roles))
-        if system_message:
-            self._system_message(room, "uj", user["username"], user)
-
-    @locked
-    def remove_member(self, rid: str, username: str) -> None:
-        """Unsubscribe a user directly (no system message)."""
-        user = self._user_by_username(username)
-        if user:
-            self._unsubscribe(self.rooms[rid], user)
-
-    @locked
-    def set_room_role(self, rid: str, username: str, role: str, present: bool = True) -> None:
-        """Add/remove a Subscriptions-scope role (`owner`, `moderator`, `leader`) on a membership."""
-        user = self._user_by_username(username)
-        sub = self._sub(rid, user["_id"]) if user else None
-        if not sub:
-            raise ValueError(f"{username!r} is not in room {rid!r}")
-        roles = sub.setdefault("roles", [])
-        if present and role not in roles:
-            roles.append(role)
-        elif not present and role in roles:
-            roles.remove(role)
-        sub["_updatedAt"] = self.now()
-
-    @locked
-    def set_user_roles(self, username: str, roles: Iterable[str]) -> None:
-        """Replace a user's global roles directly."""
-        user = self._user_by_username(username)
-        if not user:
-            raise ValueError(f"no user {username!r}")
-        user["roles"] = list(roles)
-        user["_updatedAt"] = self.now()
-
-    @locked
-    def set_active(self, username: str, active: bool) -> None:
-        """Flip `active` directly; deactivation removes all login tokens, as Rocket.Chat does."""
-        user = self._user_by_username(username)
-        if not user:
-            raise ValueError(f"no user {username!r}")
-        user["active"] = bool(active)
-        if not active:
-            user["services"]["resume"]["loginTokens"] = []
-        user["_updatedAt"] = self.now()
-
-    @locked
-    def set_user_status(self, user_id: str, status: str, status_text: str | None = None) -> None:
-        """Change presence and broadcast `user-status` (stream-notify-logged)."""
-        user = self.users[user_id]
-        user["status"] = status
-        if status_text is not None:
-            user["statusText"] = status_text
-        user["statusConnection"] = "offline" if status == "offline" else "online"
-        code = {"offline": 0, "online": 1, "away": 2, "busy": 3}.get(status, 0)
-        self.publish(
-            "stream-notify-logged",
-            "user-status",
-            [[user["_id"], user["username"], code, user.get("statusText", ""), user.get("name"), list(user["roles"])]],
-        )
-
-    @locked
-    def sent_email_codes(self, username: str) -> list[str]:
-        """Email 2FA codes "sent" to a user, oldest first (the stand-in's outbox)."""
-        return [m["code"] for m in self.outbox if m.get("username") == username and "code" in m]
 
     # ------------------------------------------------------------------ documents
     def _new_id(self, taken: dict[str, Any]) -> str:
