@@ -88,7 +88,7 @@ class _Core:
             if not config.pacing:
                 pacer = NullPacer()
             elif redis_client is not None:
-                pacer = RedisPacer(redis_client, f"{prefix}:{httpx.URL(config.url).host}")
+                pacer = RedisPacer(redis_client, f"{prefix}:{httpx.URL(config.url).netloc.decode()}")
             else:
                 pacer = LocalPacer()
         self.pacer = pacer
