@@ -50,6 +50,9 @@ class Ctx:
     token: str | None = None
     headers_out: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # body and token may hold secrets
+        return f"Ctx(method={self.method!r}, route={self.route!r}, user_id={self.user_id!r})"
+
     @property
     def compat(self) -> int:
         return self.state.compat

@@ -137,3 +137,14 @@ def test_login_result_repr_hides_token(state: State) -> None:
     result = state.login_with_password({"username": "alice"}, password="pw")
     assert result.token not in repr(result)
     assert state.login_with_resume(result.token).user_id == result.user_id
+
+
+def test_no_secret_in_reprs_of_state_objects(state: State) -> None:
+    from fake_rocketchat.methods import Caller
+    from fake_rocketchat.testing import FakeServer
+
+    token = state.issue_login_token(state.find_user_by_username("alice")["_id"])
+    caller = Caller("uid", token, "ua", "127.0.0.1", {"x-2fa-code": "123456"})
+    assert token not in repr(caller) and "123456" not in repr(caller)
+    server = FakeServer("http://127.0.0.1:1", "ws://127.0.0.1:1/websocket", state, None, None)  # type: ignore[arg-type]
+    assert token not in repr(server)
