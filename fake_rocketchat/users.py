@@ -209,6 +209,12 @@ class UsersMixin:
                 raise MeteorError("error-action-not-allowed", "Assign roles is not allowed", {"method": "insertOrUpdateUser", "action": "Assign_role"})
             if "verified" in data and actor_id == user_id:
                 raise MeteorError("error-action-not-allowed", "Editing email verification is not allowed", {"method": "insertOrUpdateUser", "action": "Editing_user"})
+            if (
+                data.get("username") not in (None, user["username"])
+                and not self.settings.get("Accounts_AllowUsernameChange")
+                and (not self.has_permission(actor_id, "edit-other-user-info") or actor_id == user_id)
+            ):
+                raise MeteorError("error-action-not-allowed", "Edit username is not allowed", {"method": "insertOrUpdateUser", "action": "Update_user"})
             if "username" in data or "name" in data:
                 self._save_identity(user, data.get("username"), data.get("name"))
             if isinstance(data.get("statusText"), str):
@@ -245,7 +251,7 @@ class UsersMixin:
                 available = self._check_username_availability(username, exclude_uid=user["_id"])
             except MeteorError:
                 available = False
-            if not available or not self.settings.get("Accounts_AllowUsernameChange"):
+            if not available:
                 raise MeteorError("error-could-not-save-identity", "Could not save user identity", {"method": "saveUser"})
             user["username"] = username
         if name_changed:

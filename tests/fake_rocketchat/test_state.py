@@ -148,3 +148,14 @@ def test_no_secret_in_reprs_of_state_objects(state: State) -> None:
     assert token not in repr(caller) and "123456" not in repr(caller)
     server = FakeServer("http://127.0.0.1:1", "ws://127.0.0.1:1/websocket", state, None, None)  # type: ignore[arg-type]
     assert token not in repr(server)
+
+
+def test_username_change_setting_binds_self_but_not_admins(state: State) -> None:
+    # saveUser.js validateUserEditing: Accounts_AllowUsernameChange
+    boss, alice = state.find_user_by_username("boss"), state.find_user_by_username("alice")
+    state.set_setting("Accounts_AllowUsernameChange", False)
+    with pytest.raises(MeteorError) as exc:
+        state.update_user(alice["_id"], alice["_id"], {"username": "alicia"})
+    assert exc.value.reason == "Edit username is not allowed"
+    state.update_user(boss["_id"], alice["_id"], {"username": "alicia"})
+    assert state.find_user(alice["_id"])["username"] == "alicia"
