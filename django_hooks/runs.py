@@ -57,16 +57,17 @@ class Recorder:
     def __init__(self, run: SyncRun, usernames: dict[str, str], on_progress: Callable[[int, int], Any] | None = None) -> None:
         self.run = run
         self.usernames = usernames
-        self.buffer: list[SyncOperation] = []
+        self.buffer: list[dict[str, Any]] = []
         self.on_progress_cb = on_progress
         self._last_progress = 0.0
 
     def on_operation(self, outcome: Any) -> None:
         site_id = outcome.site_id or ""
-        self.buffer.append(SyncOperation(
-            run=self.run, user_key=site_id, username=(self.usernames.get(site_id) or outcome.rc_username or "")[:255],
-            operation=outcome.kind, target=_target(outcome.op)[:255], outcome=_OUTCOME.get(outcome.status, outcome.status),
-            error=(outcome.error or "")[:2000],
+        self.buffer.append(dict(
+            run_id=self.run.pk, user_key=site_id,
+            username=(self.usernames.get(site_id) or outcome.rc_username or "")[:255],
+            operation=outcome.kind, target=_target(outcome.op)[:255],
+            outcome=_OUTCOME.get(outcome.status, outcome.status), error=(outcome.error or "")[:2000],
         ))
         if len(self.buffer) >= 200:
             self.flush()
@@ -81,9 +82,16 @@ class Recorder:
             self.on_progress_cb(done, total)
 
     def flush(self) -> None:
-        if self.buffer:
-            SyncOperation.objects.bulk_create(self.buffer)
-            self.buffer = []
+        """Write the buffered audit rows. Inside a transaction they leave the buffer only once it
+        commits, so a transaction that is rolled back and retried writes them again."""
+        if not self.buffer:
+            return
+        rows = list(self.buffer)
+        SyncOperation.objects.bulk_create([SyncOperation(**row) for row in rows])
+        transaction.on_commit(lambda: self._forget(len(rows)))
+
+    def _forget(self, count: int) -> None:
+        del self.buffer[:count]
 
 
 def _transient(report: Any) -> str | None:
@@ -131,16 +139,21 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
     return run
 
 
-def save_links(results: Iterable[Any], people: dict[str, Any]) -> None:
-    """Store each person's result on its AccountLink (created on first sync).
+def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> None:
+    """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
+    own bookkeeping) in the same transaction.
 
-    A site user may be deleted while their sync runs; the link then keeps no user
-    (the pending "deleted" change deprovisions the account next).
+    A site user may be deleted while their sync runs; the link then keeps no user (the pending
+    "deleted" change deprovisions the account next), and a delete racing this very transaction makes
+    it start over.
     """
     results = list(results)
     for attempt in range(3):
         try:
-            _save_links(results, people)
+            with transaction.atomic():
+                if also is not None:
+                    also()
+                _save_links(results, people)
             return
         except IntegrityError:
             if attempt == 2:
@@ -159,48 +172,51 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             pks[key] = User._meta.pk.to_python(key)
         except Exception:
             continue
-    with transaction.atomic():
-        alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
-        existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
-        to_create, to_update = [], []
-        for result in results:
-            person = people.get(result.site_id)
-            link = existing.get(result.site_id)
-            is_new = link is None
-            if is_new:
-                if result.rc_user_id is None and result.status in ("skipped",):
-                    continue  # nothing to remember: no account and none wanted
-                link = AccountLink(user_key=result.site_id)
-            if person is not None:
-                link.site_username = (person.username or "")[:255]
-            link.user_id = pks.get(result.site_id) if result.site_id in alive else None
-            if result.rc_user_id:
-                link.rc_user_id = result.rc_user_id
-                link.rc_username = result.rc_username or link.rc_username
-            if result.created_by_bridge is not None:
-                link.created_by_bridge = result.created_by_bridge
-            if result.status == "skipped":
-                wants = person is not None and person.wants_account
-                status = AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
-            else:
-                status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
-            link.status = status
-            link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
-            if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
-                link.last_synced_at = now
-            link.updated_at = now
-            (to_create if is_new else to_update).append(link)
-        fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error",
-                  "last_synced_at", "updated_at"]
-        if to_create:
-            AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"],
-                                            update_fields=fields)
-        if to_update:
-            AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
+    alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
+    existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
+    to_create, to_update = [], []
+    for result in results:
+        person = people.get(result.site_id)
+        link = existing.get(result.site_id)
+        is_new = link is None
+        if is_new:
+            if result.rc_user_id is None and result.status in ("skipped",):
+                continue  # nothing to remember: no account and none wanted
+            link = AccountLink(user_key=result.site_id)
+        if person is not None:
+            link.site_username = (person.username or "")[:255]
+        link.user_id = pks.get(result.site_id) if result.site_id in alive else None
+        if result.rc_user_id:
+            link.rc_user_id = result.rc_user_id
+            link.rc_username = result.rc_username or link.rc_username
+        if result.created_by_bridge is not None:
+            link.created_by_bridge = result.created_by_bridge
+        if result.status == "skipped":
+            wants = person is not None and person.wants_account
+            status = AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
+        else:
+            status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
+        link.status = status
+        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
+        if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
+            link.last_synced_at = now
+        link.updated_at = now
+        (to_create if is_new else to_update).append(link)
+    fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error",
+              "last_synced_at", "updated_at"]
+    if to_create:
+        AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"],
+                                        update_fields=fields)
+    if to_update:
+        AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
 
 
-def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False) -> ApplyResult:
-    """Targeted sync of one site user (call with the user's lock held); records a change/drift run."""
+def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1) -> ApplyResult:
+    """Targeted sync of one site user (call with the user's lock held); records a change/drift run.
+
+    `attempt` > 1 means an earlier try of this pending change did not finish cleanly (a transient
+    failure, or a worker killed mid-sync whose run is still marked running).
+    """
     from bridge.errors import NotFound, RateLimited, RocketChatError
     from django_hooks.rc import cached_client
     from sync_tasks.engine import sync_people
@@ -208,15 +224,15 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False) -> Ap
     person = load_person(user_key)
     if person is None:
         return ApplyResult(ok=True)  # never existed here and no account to deprovision
-    with transaction.atomic():
+    if attempt > 1:
         # We hold this user's lock: a run of theirs still marked running was cut off (a killed worker).
         SyncRun.objects.filter(scope=user_key, status=SyncRun.Status.RUNNING,
                                kind__in=[SyncRun.Kind.CHANGE, SyncRun.Kind.DRIFT]).update(
             status=SyncRun.Status.FAILED, error="interrupted (worker lost); the sync was redelivered",
             finished_at=timezone.now())
-        run = SyncRun.objects.create(
-            kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
-        )
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
+    )
     recorder = Recorder(run, {person.site_id: person.username})
     client = cached_client()
     try:
@@ -233,10 +249,7 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False) -> Ap
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         client.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    with transaction.atomic():
-        recorder.flush()
-        _finish(run, report)
-    save_links(report.results, {person.site_id: person})
+    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
@@ -275,13 +288,15 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
         recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
                                on_operation=recorder.on_operation, on_progress=recorder.on_progress)
-        recorder.flush()
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
-    _finish(run, report)
-    if not dry_run:
-        save_links(report.results, by_key)
+    if dry_run:
+        with transaction.atomic():
+            recorder.flush()
+            _finish(run, report)
+    else:
+        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
     return run
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from django.db import connections, router
 from django.db.models import F
 from django.utils import timezone
 
@@ -50,13 +51,13 @@ class Outcome:
     retry_in: float | None = None
 
 
-Apply = Callable[[str, str, bool], ApplyResult]
+Apply = Callable[..., ApplyResult]  # (user_key, reason, drift, *, attempt) -> ApplyResult
 
 
-def _default_apply(user_key: str, reason: str, drift: bool) -> ApplyResult:
+def _default_apply(user_key: str, reason: str, drift: bool, *, attempt: int = 1) -> ApplyResult:
     from django_hooks.runs import sync_one_user
 
-    return sync_one_user(user_key, reason=reason, drift=drift)
+    return sync_one_user(user_key, reason=reason, drift=drift, attempt=attempt)
 
 
 def backoff(attempts: int, retry_at: float | None = None, now: float | None = None) -> float:
@@ -102,29 +103,53 @@ def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
 
 
+_CLAIM = """
+UPDATE django_hooks_pendingsync SET state = 'running', started_at = %s, attempts = attempts + 1
+WHERE user_key = %s
+RETURNING id, generation, reason, drift, first_requested_at, last_requested_at, attempts
+"""
+
+
+def _claim(user_key: str) -> PendingSync | None:
+    """Mark the user's row running and read it, in one statement where the database allows."""
+    connection = connections[router.db_for_write(PendingSync)]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        PendingSync.objects.filter(user_key=user_key).update(
+            state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        return PendingSync.objects.filter(user_key=user_key).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [timezone.now(), user_key])
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    pk, generation, reason, drift, first, last, attempts = found
+    return PendingSync(pk=pk, user_key=user_key, generation=generation, reason=reason, drift=drift,
+                       first_requested_at=first, last_requested_at=last, attempts=attempts,
+                       state=PendingSync.State.RUNNING)
+
+
 def _rounds(user_key: str, apply: Apply) -> Outcome:
     for rounds in range(1, MAX_ROUNDS + 1):
-        row = PendingSync.objects.filter(user_key=user_key).first()
+        row = _claim(user_key)
         if row is None:
             return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
         delay = burst_delay(row)
         if delay > 0:
             # Come back when the burst has paused; the row stays queued, so no trigger sends another
             # message meanwhile and the relay leaves it alone.
-            PendingSync.objects.filter(pk=row.pk).update(state=PendingSync.State.QUEUED, enqueued_at=timezone.now())
+            PendingSync.objects.filter(pk=row.pk).update(
+                state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1
+            )
             return Outcome("deferred", rounds - 1, retry_in=delay)
         generation = row.generation
-        PendingSync.objects.filter(pk=row.pk).update(
-            state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
-        )
         try:
-            result = apply(user_key, row.reason, row.drift)
+            result = apply(user_key, row.reason, row.drift, attempt=row.attempts)
         except Exception as exc:  # a bug or an outage we did not foresee: keep the row, retry later
             log.exception("sync of user %s raised; it will be retried", user_key)
             result = ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
         if not result.ok and result.transient:
-            attempts = row.attempts + 1
-            delay = backoff(attempts, result.retry_at)
+            delay = backoff(row.attempts, result.retry_at)
             PendingSync.objects.filter(pk=row.pk).update(
                 state=PendingSync.State.RETRYING,
                 next_attempt_at=timezone.now() + timedelta(seconds=delay),

@@ -86,6 +86,7 @@ def test_rocketchat_outage_is_retried_then_converges(stand_in) -> None:
 def test_interrupted_run_is_closed_by_the_next_sync(stand_in) -> None:
     user = User.objects.create_user("ivy", "ivy@example.org", "pw")
     stale = SyncRun.objects.create(kind="change", scope=str(user.pk), triggered_by="killed worker")
+    PendingSync.objects.filter(user_key=str(user.pk)).update(attempts=1, state="running")  # claimed, then killed
     sync(user)
     stale.refresh_from_db()
     assert stale.status == "failed" and "interrupted" in stale.error

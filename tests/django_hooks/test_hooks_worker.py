@@ -28,7 +28,7 @@ class Recorder:
         self.result = result
         self.during = during
 
-    def __call__(self, user_key: str, reason: str, drift: bool) -> ApplyResult:
+    def __call__(self, user_key: str, reason: str, drift: bool, attempt: int = 1) -> ApplyResult:
         self.calls.append((user_key, reason, drift))
         if self.during:
             self.during(len(self.calls))
@@ -160,7 +160,7 @@ def test_lock_is_renewed_while_held_and_freed_after(redis_conn) -> None:
 def test_unexpected_exception_keeps_the_row_for_a_retry() -> None:
     mark_pending("14", "created")
 
-    def explode(user_key: str, reason: str, drift: bool) -> ApplyResult:
+    def explode(user_key: str, reason: str, drift: bool, attempt: int = 1) -> ApplyResult:
         raise KeyError("engine bug")
 
     outcome = sync_pending_user("14", explode)
