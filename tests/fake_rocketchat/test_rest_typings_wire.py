@@ -139,21 +139,9 @@ MUTATIONS: list[tuple[str, Request]] = [
 ]
 
 
-KICK_SCHEMA = (
-    "channels.kick has validateParams: isChannelsKickProps (channels.ts; oneOf {roomId,userId} | {roomName,userId}, "
-    "additionalProperties:false, no type coercion), so Rocket.Chat answers 400 invalid-params before looking up the room; "
-)
-# Open findings on mutations, keyed by (compat, mutation id suffix): strict xfail.
-MUTATION_FINDINGS: dict[tuple[int, str], str] = {
-    **{(c, "channels.kick-unknown-key"): KICK_SCHEMA + "the stand-in answers error-room-not-found" for c in (6, 7)},
-    **{(c, "channels.kick-drop-roomId"): KICK_SCHEMA + "the stand-in answers error-roomid-param-not-provided" for c in (6, 7)},
-    **{(c, "channels.kick-wrong-type-roomId"): KICK_SCHEMA + "the stand-in answers error-room-not-found" for c in (6, 7)},
-    **{(c, "channels.kick-wrong-type-userId"): KICK_SCHEMA + "the stand-in answers error-room-not-found" for c in (6, 7)},
-    (7, "channels.list-unknown-key"): (
-        "channels.list has validateParams: isChannelsListProps (channels.ts); from 7.x the schema is additionalProperties:false, "
-        "so an unknown query key is 400 invalid-params; the stand-in in compat 7 answers 200"
-    ),
-}
+# Open findings on mutations, keyed by (compat, mutation id suffix): strict xfail, so a fix shows up as
+# XPASS. (tests/conformance/FINDINGS.md lists the ones fixed so far.)
+MUTATION_FINDINGS: dict[tuple[int, str], str] = {}
 
 
 def mutation_finding(compat: int, mutation_id: str) -> str | None:
