@@ -7,6 +7,8 @@ expectation, what came back).
 
 - api-client.mjs: `@rocket.chat/api-client` RestClient, including its 2FA challenge-and-retry
   (`handleTwoFactorChallenge`) fed with TOTP codes from otplib (independent of the server's pyotp).
+- api-client-email2fa.mjs: the same client against an email-2FA account; the stand-in's outbox plays
+  the mailbox (codes are written to the script's stdin as they are "sent").
 - ddp-client.mjs: `@rocket.chat/ddp-client` DDPSDK over /websocket.
 - Every request the REST client put on the wire is then validated by rest-typings (see
   test_rest_typings.py for the validator itself).
@@ -23,9 +25,11 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyotp
 import pytest
@@ -39,6 +43,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed (Deb
 
 ADMIN_USERNAME = "conformance.admin"
 PLAIN_USERNAME = "conformance.plain"
+MAIL_USERNAME = "conformance.mail"
 
 API_CLIENT_CHECKS = [
     "login without code answers 401 totp-required",
@@ -67,6 +72,12 @@ API_CLIENT_CHECKS = [
     "permissions.listAll",
     "method.call wraps a DDP method result",
     "users.setActiveStatus then users.delete",
+]
+
+EMAIL_2FA_CHECKS = [
+    "login without code -> totp-required, method email, code sent",
+    "login with the emailed code",
+    "2FA route: handler asked for method email (with emailOrUsername), answered from the mailbox",
 ]
 
 DDP_CLIENT_CHECKS = [
@@ -108,30 +119,68 @@ class NodeRun:
         return found[0]
 
 
-def run_node_script(script: str, env: dict[str, str], *, node_flags: tuple[str, ...] = (), stdin: str | None = None) -> NodeRun:
+def run_node_script(
+    script: str,
+    env: dict[str, str],
+    *,
+    node_flags: tuple[str, ...] = (),
+    stdin: str | None = None,
+    feed: Callable[[], list[str]] | None = None,
+) -> NodeRun:
     """Run tests/conformance/<script> with node and parse its one-line JSON result.
 
+    `stdin` is written at once; `feed` is polled while the script runs and each line it returns is
+    written to the script's stdin (e.g. email codes as the stand-in "sends" them).
     The npm packages are installed by `make install` (npm ci); their absence is a broken setup, not
     a reason to skip, so it fails with the command that fixes it.
     """
     assert NODE is not None
     if not (CONFORMANCE_DIR / "node_modules" / "@rocket.chat" / "api-client").is_dir():
         pytest.fail(f"npm packages missing in {CONFORMANCE_DIR}: run `make install` (or `npm ci` there)")
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [NODE, *node_flags, "--import", "./register.mjs", script],
         cwd=CONFORMANCE_DIR,
         env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=NODE_TIMEOUT_S,
-        check=False,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"{script} printed no JSON line (exit {proc.returncode}); stderr:\n{proc.stderr[-4000:]}"
+    output: dict[str, str] = {}
+    drains = [threading.Thread(target=lambda n=n, f=f: output.__setitem__(n, f.read()), daemon=True)
+              for n, f in (("stdout", proc.stdout), ("stderr", proc.stderr))]
+    for drain in drains:
+        drain.start()
+    assert proc.stdin is not None
+    if feed is None:
+        proc.stdin.write(stdin or "")
+        proc.stdin.close()
+    else:
+        threading.Thread(target=_pump, args=(proc, feed), daemon=True).start()
+    try:
+        proc.wait(timeout=NODE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"{script} did not finish within {NODE_TIMEOUT_S} s")
+    for drain in drains:
+        drain.join()
+    stdout, stderr = output.get("stdout", ""), output.get("stderr", "")
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    assert lines, f"{script} printed no JSON line (exit {proc.returncode}); stderr:\n{stderr[-4000:]}"
     payload = json.loads(lines[-1])
-    assert proc.returncode in (0, 1), f"{script} could not run (exit {proc.returncode}): {payload.get('error')}\n{proc.stderr[-4000:]}"
-    return NodeRun(payload, proc.returncode, proc.stdout, proc.stderr)
+    assert proc.returncode in (0, 1), f"{script} could not run (exit {proc.returncode}): {payload.get('error')}\n{stderr[-4000:]}"
+    return NodeRun(payload, proc.returncode, stdout, stderr)
+
+
+def _pump(proc: subprocess.Popen[str], feed: Callable[[], list[str]]) -> None:
+    """Write what `feed` yields to the script's stdin until it exits (polling, 20 ms)."""
+    assert proc.stdin is not None
+    while proc.poll() is None:
+        try:
+            for line in feed():
+                proc.stdin.write(line + "\n")
+                proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return
+        time.sleep(0.02)
 
 
 def assert_check(run: NodeRun, name: str) -> None:
@@ -151,9 +200,10 @@ class Credentials:
     admin_password: str
     totp_secret: str
     plain_password: str
+    mail_password: str
 
     def secrets(self) -> list[str]:
-        return [self.admin_password, self.totp_secret, self.plain_password]
+        return [self.admin_password, self.totp_secret, self.plain_password, self.mail_password]
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +212,7 @@ def credentials() -> Credentials:
         admin_password=f"adm-{secrets.token_urlsafe(12)}",
         totp_secret=pyotp.random_base32(),
         plain_password=f"pln-{secrets.token_urlsafe(12)}",
+        mail_password=f"mail-{secrets.token_urlsafe(12)}",
     )
 
 
@@ -179,6 +230,8 @@ def server(request: pytest.FixtureRequest, credentials: Credentials) -> Iterator
     ) as srv:
         # No verified email and no TOTP: Rocket.Chat falls back to the password check.
         srv.state.create_user(PLAIN_USERNAME, password=credentials.plain_password, verified=False)
+        # A verified email with email 2FA on, as Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In makes it.
+        srv.state.create_user(MAIL_USERNAME, password=credentials.mail_password, verified=True, email2fa=True)
         srv.faults.shift_clock(AGE_SECONDS)
         yield srv
 
@@ -198,6 +251,21 @@ def script_env(server: Any, credentials: Credentials) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api_client_run(server: Any, credentials: Credentials) -> NodeRun:
     return run_node_script("api-client.mjs", script_env(server, credentials))
+
+
+@pytest.fixture(scope="module")
+def email2fa_run(server: Any, credentials: Credentials, ddp_client_run: NodeRun) -> NodeRun:
+    """The stand-in's outbox plays the mailbox: each code it "sends" is written to the script's stdin."""
+    delivered = 0
+
+    def new_codes() -> list[str]:
+        nonlocal delivered
+        codes = server.state.sent_email_codes(MAIL_USERNAME)
+        fresh, delivered = codes[delivered:], len(codes)
+        return fresh
+
+    env = {"RC_URL": server.url, "RC_USERNAME": MAIL_USERNAME, "RC_PASSWORD": credentials.mail_password}
+    return run_node_script("api-client-email2fa.mjs", env, feed=new_codes)
 
 
 def websocket_flags() -> tuple[str, ...]:
@@ -224,6 +292,11 @@ def test_ddp_client(ddp_client_run: NodeRun, name: str) -> None:
     assert_check(ddp_client_run, name)
 
 
+@pytest.mark.parametrize("name", [known_finding(n) for n in EMAIL_2FA_CHECKS])
+def test_api_client_email_two_factor(email2fa_run: NodeRun, name: str) -> None:
+    assert_check(email2fa_run, name)
+
+
 def assert_reports_exactly(run: NodeRun, expected: list[str]) -> None:
     """A check renamed or dropped in a script must not silently vanish from the suite."""
     assert [c["name"] for c in run.payload["checks"]] == expected
@@ -239,8 +312,12 @@ def test_ddp_client_reports_exactly_the_expected_checks(ddp_client_run: NodeRun)
     assert_reports_exactly(ddp_client_run, DDP_CLIENT_CHECKS)
 
 
-def test_no_secret_in_script_output(credentials: Credentials, api_client_run: NodeRun, ddp_client_run: NodeRun) -> None:
-    for run in (api_client_run, ddp_client_run):
+def test_email_two_factor_reports_exactly_the_expected_checks(email2fa_run: NodeRun) -> None:
+    assert_reports_exactly(email2fa_run, EMAIL_2FA_CHECKS)
+
+
+def test_no_secret_in_script_output(credentials: Credentials, api_client_run: NodeRun, ddp_client_run: NodeRun, email2fa_run: NodeRun) -> None:
+    for run in (api_client_run, ddp_client_run, email2fa_run):
         for secret in credentials.secrets():
             assert secret not in run.stdout and secret not in run.stderr, f"{run.payload['script']} printed a secret"
 
