@@ -1,35 +1,17 @@
-"""Plain admin registration of rcsync's models (a richer task UI is a later issue)."""
+"""rcsync's admin task UI on Django's default admin site.
+
+Accounts (every site user's link, desired vs actual, audit), Sync runs (live progress, "Reconcile
+everything" with a dry-run preview first), the audit trail, pending syncs, and the nightly schedule
+(django-celery-beat). A site with its own AdminSite calls :func:`register` on it as well (or instead).
+The pieces live in ``admin_accounts``, ``admin_runs``, ``admin_beat``, ``admin_actions``,
+``admin_plan`` and ``admin_perms``; permissions are ``django_hooks.view_sync_state`` and
+``django_hooks.start_resync``.
+"""
 
 from django.contrib import admin
 
-from django_hooks.models import AccountLink, PendingSync, SyncOperation, SyncRun
+from django_hooks.admin_site import register
 
+__all__ = ["register"]
 
-@admin.register(AccountLink)
-class AccountLinkAdmin(admin.ModelAdmin):
-    list_display = ("user_key", "site_username", "rc_username", "rc_user_id", "status", "last_synced_at", "created_by_bridge")
-    list_filter = ("status", "created_by_bridge")
-    search_fields = ("user_key", "site_username", "rc_username", "rc_user_id")
-    readonly_fields = ("created_at", "updated_at")
-
-
-@admin.register(PendingSync)
-class PendingSyncAdmin(admin.ModelAdmin):
-    list_display = ("user_key", "state", "generation", "reason", "first_requested_at", "attempts", "next_attempt_at")
-    list_filter = ("state", "drift")
-    search_fields = ("user_key", "reason")
-
-
-@admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "status", "scope", "dry_run", "progress_done", "progress_total", "triggered_by", "started_at", "finished_at")
-    list_filter = ("kind", "status", "dry_run")
-    search_fields = ("scope", "triggered_by")
-
-
-@admin.register(SyncOperation)
-class SyncOperationAdmin(admin.ModelAdmin):
-    list_display = ("at", "run", "username", "operation", "target", "outcome")
-    list_filter = ("outcome", "operation")
-    search_fields = ("user_key", "username", "target", "error")
-    raw_id_fields = ("run",)
+register(admin.site)

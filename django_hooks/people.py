@@ -71,10 +71,14 @@ def load_person(user_key: str) -> SitePerson | None:
         pk = User._meta.pk.to_python(user_key)
     except Exception:
         pk = None
-    user = _users().filter(pk=pk).first() if pk is not None else None
-    link = AccountLink.objects.filter(user_key=user_key).first()
+    user = _users().select_related("rocketchat_link").filter(pk=pk).first() if pk is not None else None
     if user is not None:
+        try:
+            link = user.rocketchat_link
+        except AccountLink.DoesNotExist:
+            link = AccountLink.objects.filter(user_key=user_key).first()  # e.g. a re-used key, not bound yet
         return person_from_user(user, link)
+    link = AccountLink.objects.filter(user_key=user_key).first()
     if link is not None and link.rc_user_id:
         return deleted_person(link)
     return None

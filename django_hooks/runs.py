@@ -160,9 +160,52 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
                 raise
 
 
+def _link_status(result: Any, person: Any) -> str:
+    if result.status == "skipped":
+        wants = person is not None and person.wants_account
+        return AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
+    return _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
+
+
+def _save_one_link(result: Any, person: Any) -> None:
+    """The common case (a targeted sync): one UPDATE (or INSERT); the user reference is taken by a
+    subquery in the same statement, so a user deleted meanwhile simply leaves it empty."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Subquery
+
+    User = get_user_model()
+    now = timezone.now()
+    status = _link_status(result, person)
+    values: dict[str, Any] = {"status": status, "updated_at": now,
+                              "last_error": (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""}
+    if person is not None:
+        values["site_username"] = (person.username or "")[:255]
+    try:
+        pk = User._meta.pk.to_python(result.site_id)
+    except Exception:
+        pk = None
+    values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
+    if result.rc_user_id:
+        values["rc_user_id"] = result.rc_user_id
+        if result.rc_username:
+            values["rc_username"] = result.rc_username
+    if result.created_by_bridge is not None:
+        values["created_by_bridge"] = result.created_by_bridge
+    if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
+        values["last_synced_at"] = now
+    if AccountLink.objects.filter(user_key=result.site_id).update(**values):
+        return
+    if result.rc_user_id is None and result.status == "skipped":
+        return  # nothing to remember: no account and none wanted
+    AccountLink.objects.create(user_key=result.site_id, **values)
+
+
 def _save_links(results: list[Any], people: dict[str, Any]) -> None:
     from django.contrib.auth import get_user_model
 
+    if len(results) == 1:
+        _save_one_link(results[0], people.get(results[0].site_id))
+        return
     User = get_user_model()
     now = timezone.now()
     keys = [r.site_id for r in results]
@@ -191,11 +234,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             link.rc_username = result.rc_username or link.rc_username
         if result.created_by_bridge is not None:
             link.created_by_bridge = result.created_by_bridge
-        if result.status == "skipped":
-            wants = person is not None and person.wants_account
-            status = AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
-        else:
-            status = _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
+        status = _link_status(result, person)
         link.status = status
         link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
         if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):

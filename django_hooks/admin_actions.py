@@ -1,0 +1,206 @@
+"""What the admin's buttons do (I/O): compute a reconcile preview, apply it, preview or resync people,
+read one person's desired and actual state. Views call these; these never see a request.
+
+A preview is recorded as a dry-run SyncRun (status ``planned``) whose ``summary["plan"]`` holds the plan
+grouped by kind, so the page can be reloaded, shared and applied later. Applying enqueues the real
+``rcsync.reconcile_all`` task: the worker re-reads both sides and plans again (level-triggered), and
+re-checks the safety threshold, so a stale preview can never apply more than it showed without the
+guard noticing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from django_hooks.admin_plan import compare_account, group_plan
+from django_hooks.conf import engine_config
+from django_hooks.models import SyncRun
+
+log = logging.getLogger("rcsync.admin")
+
+RECONCILE_TASK = "rcsync.reconcile_all"
+PREVIEW_TAG = "(preview #{pk})"
+
+
+class PreviewError(Exception):
+    """A preview could not be computed (Rocket.Chat unreachable, bad config); the message is safe to show."""
+
+
+class ApplyError(Exception):
+    """A preview cannot be applied (already applied, force missing, broker down); safe to show."""
+
+
+def _safe_error(exc: Exception) -> str:
+    # Bridge errors are secret-free by contract (tests/bridge); other errors show only their type.
+    from bridge.errors import RocketChatError
+
+    if isinstance(exc, RocketChatError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
+def compute_preview(triggered_by: str) -> SyncRun:
+    """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan."""
+    from django_hooks.people import iter_people
+    from django_hooks.rc import client
+    from sync_tasks.engine import reconcile_all
+
+    run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
+    try:
+        people = list(iter_people())
+        report = reconcile_all(people, client(), engine_config(), dry_run=True)
+    except Exception as exc:
+        log.warning("reconcile preview #%s failed: %s", run.pk, type(exc).__name__)
+        run.status, run.error, run.finished_at = SyncRun.Status.FAILED, _safe_error(exc)[:2000], timezone.now()
+        run.save(update_fields=["status", "error", "finished_at"])
+        raise PreviewError(run.error) from exc
+    usernames = {p.site_id: p.username for p in people}
+    summary = report.summary()
+    if report.safety is not None:
+        summary["safety_limit"] = report.safety.limit
+        summary["destructive"] = report.safety.destructive
+    summary["plan"] = group_plan(report.plan, usernames)
+    summary["people_affected"] = len({op.site_id for op in report.plan if getattr(op, "site_id", None)})
+    summary["issues"] = [
+        {"user_key": r.site_id, "person": usernames.get(r.site_id, r.site_id), "status": r.status, "error": r.error or ""}
+        for r in report.results if r.status in ("error", "conflict")
+    ][:200]
+    run.status = SyncRun.Status.PLANNED
+    run.counts = dict(report.counts)
+    run.summary = summary
+    run.error = report.safety_reason or "" if report.stopped_by_safety else ""
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def needs_force(preview: SyncRun) -> bool:
+    """The preview crossed the safety threshold: applying it needs an explicit force confirmation."""
+    return bool((preview.summary or {}).get("stopped_by_safety"))
+
+
+def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
+    """Enqueue the real reconcile for a preview; returns the `triggered_by` the run will carry.
+
+    One apply per preview (a double click must not queue two runs); a preview past the safety
+    threshold needs `force`.
+    """
+    from sync_tasks.celery import app
+
+    if not preview.dry_run or preview.status != SyncRun.Status.PLANNED:
+        raise ApplyError("Only a computed preview can be applied.")
+    if needs_force(preview) and not force:
+        raise ApplyError("This plan crosses the safety threshold: confirm with “force” to apply it.")
+    tag = f"admin:{by} " + PREVIEW_TAG.format(pk=preview.pk)
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(pk=preview.pk)
+        summary = dict(locked.summary or {})
+        if summary.get("applied"):
+            raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
+        try:
+            app.send_task(RECONCILE_TASK, kwargs={
+                "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
+                "triggered_by": tag[:255],
+            })
+        except Exception as exc:  # broker down: nothing was queued, say so and keep the preview usable
+            raise ApplyError(f"Could not queue the run ({type(exc).__name__}); is the broker reachable?") from exc
+        summary["applied"] = {"by": by, "at": timezone.now().isoformat(), "force": bool(force), "tag": tag[:255]}
+        locked.summary = summary
+        locked.save(update_fields=["summary"])
+    preview.summary = summary
+    return tag
+
+
+def applied_run(preview: SyncRun) -> SyncRun | None:
+    """The real run that applying `preview` started (None while it waits in the queue)."""
+    applied = (preview.summary or {}).get("applied")
+    if not applied:
+        return None
+    return (SyncRun.objects.filter(dry_run=False, triggered_by=applied.get("tag", ""), started_at__gte=preview.started_at)
+            .order_by("-started_at").first())
+
+
+# --- people -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PersonView:
+    """One person's desired vs actual state, ready for the template."""
+
+    rows: list[dict[str, Any]]
+    planned: list[dict[str, Any]]
+    status: str
+    error: str
+    read_error: str = ""
+
+
+def person_view(user_key: str) -> PersonView | None:
+    """Desired state (the engine's policy) beside the account as Rocket.Chat has it (one per-user read)."""
+    from django_hooks.people import load_person
+    from django_hooks.rc import cached_client
+    from sync_tasks.decide import decide
+    from sync_tasks.observe import observe_people
+    from sync_tasks.policy import PolicyError, desired_account
+
+    person = load_person(user_key)
+    if person is None:
+        return None
+    config = engine_config()
+    try:
+        desired = desired_account(person, config)
+    except PolicyError as exc:
+        return PersonView([], [], "error", str(exc))
+    managed_rooms = [r.key for r in config.rooms]
+    try:
+        obs = observe_people(cached_client(), config, [person])
+    except Exception as exc:
+        rows = compare_account(desired, None, config.managed_roles, managed_rooms)
+        return PersonView(rows, [], "unknown", "", read_error=_safe_error(exc))
+    decision = decide([person], obs.state, config)
+    actual = None
+    status, error = "synced", ""
+    for issue in decision.issues:
+        if issue.site_id == person.site_id:
+            status, error = issue.status, issue.reason
+    for target in decision.targets:
+        if target.desired.site_id == person.site_id and target.user_id:
+            actual = obs.state.accounts.get(target.user_id)
+    rows = compare_account(desired, actual, config.managed_roles, managed_rooms)
+    planned = group_plan(decision.ops, {person.site_id: person.username})
+    if planned and status == "synced":
+        status = "out of date"
+    return PersonView(rows, planned, status, error)
+
+
+def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
+    """Dry-run of a targeted sync for a few people: per person, the operations it would apply."""
+    from django_hooks.people import people_for
+    from django_hooks.rc import cached_client
+    from sync_tasks.engine import sync_people
+
+    people = people_for(user_keys)
+    names = {p.site_id: p.username for p in people}
+    report = sync_people(people, cached_client(), engine_config(), dry_run=True)
+    out = []
+    for result in report.results:
+        out.append({
+            "user_key": result.site_id, "person": names.get(result.site_id, result.site_id),
+            "status": result.status, "error": result.error or "",
+            "plan": group_plan(result.planned, names),
+        })
+    return out
+
+
+def resync_people(user_keys: list[str], by: str) -> int:
+    """Queue a targeted sync of each person (durable PendingSync rows, enqueued after commit)."""
+    from django_hooks.pending import request_sync
+
+    with transaction.atomic():
+        for key in user_keys:
+            request_sync(key, f"admin resync by {by}"[:200])
+    return len(user_keys)

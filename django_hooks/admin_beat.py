@@ -1,0 +1,47 @@
+"""django-celery-beat's periodic task admin, wired to rcsync's Celery app.
+
+The stock ``PeriodicTaskAdmin`` sends "Run selected tasks" through ``celery.current_app``, which is
+thread-local: in a threaded web server it is Celery's fallback app (AMQP, no rcsync tasks), so the
+action answers "task not found". This subclass uses ``sync_tasks.celery.app``. For rcsync's
+reconcile it also needs the start-resync permission and runs it as a *manual* run named after the
+admin, so the nightly run's duplicate guard (one nightly per window) does not swallow a click.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django_celery_beat.admin import PeriodicTaskAdmin
+
+from django_hooks.admin_perms import can_start
+from sync_tasks.celery import app as rcsync_app
+
+RCSYNC_TASK_PREFIX = "rcsync."
+RECONCILE = "rcsync.reconcile_all"
+
+
+class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
+    celery_app = rcsync_app
+
+    @admin.action(description="Run selected tasks")
+    def run_tasks(self, request: Any, queryset: Any) -> None:
+        ours = [t for t in queryset if t.task.startswith(RCSYNC_TASK_PREFIX)]
+        if ours and not can_start(request.user):
+            self.message_user(request, "Running rcsync tasks needs the 'start Rocket.Chat resyncs' permission.",
+                              messages.ERROR)
+            return
+        others = queryset.exclude(pk__in=[t.pk for t in ours])
+        started = 0
+        for task in ours:
+            kwargs = json.loads(task.kwargs or "{}")
+            if task.task == RECONCILE:
+                kwargs.update(kind="manual", triggered_by=f"admin:{request.user.get_username()} (run now: {task.name})"[:255])
+            self.celery_app.send_task(task.task, args=json.loads(task.args or "[]"), kwargs=kwargs,
+                                      queue=task.queue or None, headers={"periodic_task_name": task.name})
+            started += 1
+        if started:
+            self.message_user(request, f"{started} rcsync task(s) started; see Sync runs for progress.", messages.SUCCESS)
+        if others.exists():
+            super().run_tasks(request, others)

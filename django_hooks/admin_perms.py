@@ -1,0 +1,81 @@
+"""The two permissions of rcsync's admin task UI, and the checks every admin view makes.
+
+* ``django_hooks.view_sync_state`` — see accounts, runs, plans, audit rows and progress.
+* ``django_hooks.start_resync`` — change Rocket.Chat: resync people, compute and apply a reconcile,
+  run the nightly task now.
+
+They are created after every ``migrate`` (and every test-database flush) by a ``post_migrate``
+receiver, as Django creates its own model permissions, attached to SyncRun's content type: no
+``Meta.permissions`` change, so the sync layer's models and migrations stay as they are. Superusers
+hold both, as with every Django permission. Staff without them get 403 on every rcsync page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models.signals import post_migrate
+
+APP_LABEL = "django_hooks"
+VIEW_CODENAME = "view_sync_state"
+START_CODENAME = "start_resync"
+VIEW = f"{APP_LABEL}.{VIEW_CODENAME}"
+START = f"{APP_LABEL}.{START_CODENAME}"
+
+#: (codename, human name) pairs the migration creates.
+PERMISSIONS = (
+    (VIEW_CODENAME, "Can view Rocket.Chat sync state (accounts, runs, plans, audit)"),
+    (START_CODENAME, "Can start Rocket.Chat resyncs and reconciles"),
+)
+
+
+def _active_staff(user: Any) -> bool:
+    return bool(user is not None and user.is_active and user.is_staff)
+
+
+def can_view(user: Any) -> bool:
+    """May see sync state. Starting resyncs implies seeing what they do."""
+    return _active_staff(user) and (user.has_perm(VIEW) or user.has_perm(START))
+
+
+def can_start(user: Any) -> bool:
+    """May make rcsync write to Rocket.Chat (or enqueue work that will)."""
+    return _active_staff(user) and user.has_perm(START)
+
+
+def require_view(request: Any) -> None:
+    if not can_view(request.user):
+        raise PermissionDenied("You need the 'view Rocket.Chat sync state' permission.")
+
+
+def require_start(request: Any) -> None:
+    if not can_start(request.user):
+        raise PermissionDenied("You need the 'start Rocket.Chat resyncs' permission.")
+
+
+def ensure_permissions(using: str = "default", **_: Any) -> None:
+    """Create the two Permission rows if missing (idempotent)."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from django_hooks.models import SyncRun
+
+    ct = ContentType.objects.db_manager(using).get_for_model(SyncRun)
+    for codename, name in PERMISSIONS:
+        Permission.objects.using(using).get_or_create(content_type=ct, codename=codename, defaults={"name": name})
+
+
+def _on_post_migrate(sender: Any, using: str = "default", apps: Any = None, **kwargs: Any) -> None:
+    if getattr(sender, "name", None) != APP_LABEL:
+        return
+    if apps is not None:  # the migration state may lack the tables on a partial migrate
+        try:
+            apps.get_model("auth", "Permission")
+            apps.get_model(APP_LABEL, "SyncRun")
+        except LookupError:
+            return
+    ensure_permissions(using)
+
+
+post_migrate.connect(_on_post_migrate, dispatch_uid="rcsync-admin-permissions")
