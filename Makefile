@@ -8,9 +8,13 @@ STAMP := $(VENV)/.installed
 NPM_DIR := tests/conformance
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install test demo services clean bench
+.PHONY: install test demo services clean bench chromium
 
-install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP))
+install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium
+
+# Debian's chromium for the browser tests (tests/browser/, driven by Playwright; never downloaded).
+chromium:
+	@scripts/ensure-chromium.sh
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
