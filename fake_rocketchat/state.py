@@ -48,7 +48,16 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         self.users: dict[str, dict[str, Any]] = {}
         self.rooms: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        # Indexes (Mongo's unique indexes, in effect): keep lookups O(1) at 100k users.
+        # Maintained by _index_user/_unindex_user and _subscribe/_unsubscribe only.
         self._sub_index: dict[tuple[str, str], str] = {}
+        self._subs_by_room: dict[str, dict[str, None]] = {}
+        self._subs_by_user: dict[str, dict[str, None]] = {}
+        self._by_username: dict[str, str] = {}
+        self._by_email: dict[str, str] = {}
+        # Bumped whenever a user is inserted, deleted or renamed (cache key for sorted listings).
+        self.users_version = 0
+        self.subs_version = 0  # bumped on every subscription insert/remove
         self.deleted_subscriptions: list[dict[str, Any]] = []
         self.roles: dict[str, dict[str, Any]] = {}
         self.deleted_roles: list[dict[str, Any]] = []
@@ -122,29 +131,31 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         return self.users.get(user_id) if user_id else None
 
     def _user_by_username(self, username: str | None) -> dict[str, Any] | None:
-        if not username:
-            return None
-        for user in self.users.values():
-            if user.get("username") == username:
-                return user
-        return None
+        user = self._user_by_username_ci(username) if username else None
+        return user if user is not None and user.get("username") == username else None
 
     def _user_by_username_ci(self, username: str) -> dict[str, Any] | None:
-        low = username.lower()
-        for user in self.users.values():
-            if (user.get("username") or "").lower() == low:
-                return user
-        return None
+        uid = self._by_username.get(username.lower())
+        return self.users.get(uid) if uid else None
 
     def _user_by_email(self, email: str | None) -> dict[str, Any] | None:
-        if not email:
-            return None
-        low = email.lower()
-        for user in self.users.values():
-            for entry in user.get("emails", []):
-                if entry["address"].lower() == low:
-                    return user
-        return None
+        uid = self._by_email.get(email.lower()) if email else None
+        return self.users.get(uid) if uid else None
+
+    def _index_user(self, user: dict[str, Any]) -> None:
+        self.users_version += 1
+        if user.get("username"):
+            self._by_username[user["username"].lower()] = user["_id"]
+        for entry in user.get("emails", []):
+            self._by_email[entry["address"].lower()] = user["_id"]
+
+    def _unindex_user(self, user: dict[str, Any]) -> None:
+        self.users_version += 1
+        if user.get("username") and self._by_username.get(user["username"].lower()) == user["_id"]:
+            del self._by_username[user["username"].lower()]
+        for entry in user.get("emails", []):
+            if self._by_email.get(entry["address"].lower()) == user["_id"]:
+                del self._by_email[entry["address"].lower()]
 
     def _room(self, rid: str | None) -> dict[str, Any] | None:
         return self.rooms.get(rid) if rid else None
@@ -162,10 +173,10 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         return self.subscriptions.get(sid) if sid else None
 
     def _room_subs(self, rid: str) -> list[dict[str, Any]]:
-        return [s for s in self.subscriptions.values() if s["rid"] == rid]
+        return [self.subscriptions[sid] for sid in self._subs_by_room.get(rid, ())]
 
     def _user_subs(self, uid: str) -> list[dict[str, Any]]:
-        return [s for s in self.subscriptions.values() if s["u"]["_id"] == uid]
+        return [self.subscriptions[sid] for sid in self._subs_by_user.get(uid, ())]
 
     # ------------------------------------------------------------------ permissions
     def _roles_of(self, uid: str, rid: str | None = None) -> set[str]:
@@ -258,6 +269,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         if email:
             user["emails"] = [{"address": email, "verified": bool(verified)}]
         self.users[uid] = user
+        self._index_user(user)
         return user
 
     def _insert_room_doc(
@@ -316,6 +328,9 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             sub["roles"] = list(roles)
         self.subscriptions[sub["_id"]] = sub
         self._sub_index[(room["_id"], user["_id"])] = sub["_id"]
+        self._subs_by_room.setdefault(room["_id"], {})[sub["_id"]] = None
+        self.subs_version += 1
+        self._subs_by_user.setdefault(user["_id"], {})[sub["_id"]] = None
         if room["_id"] not in user["__rooms"]:
             user["__rooms"].append(room["_id"])
         room["usersCount"] = room.get("usersCount", 0) + 1
@@ -331,6 +346,9 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             return False
         del self.subscriptions[sub["_id"]]
         del self._sub_index[(room["_id"], user["_id"])]
+        self._subs_by_room.get(room["_id"], {}).pop(sub["_id"], None)
+        self.subs_version += 1
+        self._subs_by_user.get(user["_id"], {}).pop(sub["_id"], None)
         now = self.now()
         self.deleted_subscriptions.append({"_id": sub["_id"], "u": dict(sub["u"]), "rid": sub["rid"], "_deletedAt": now})
         if room["_id"] in user["__rooms"]:

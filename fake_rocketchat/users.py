@@ -253,9 +253,12 @@ class UsersMixin:
                 available = False
             if not available:
                 raise MeteorError("error-could-not-save-identity", "Could not save user identity", {"method": "saveUser"})
+            self._unindex_user(user)
             user["username"] = username
+            self._index_user(user)
         if name_changed:
             user["name"] = name
+            self.users_version += 1
         if not (username_changed or name_changed):
             return
         for sub in self._user_subs(user["_id"]):
@@ -273,7 +276,9 @@ class UsersMixin:
         other = self._user_by_email(email)
         if other and other["_id"] != user["_id"]:
             raise MeteorError("error-field-unavailable", f"{email} is already in use :(", {"function": "_setEmail", "field": email})
+        self._unindex_user(user)
         user["emails"] = [{"address": email, "verified": False}]
+        self._index_user(user)
 
     # ---------------------------------------------------------------- activation / deletion
     def _single_owned_rooms(self: "State", uid: str) -> dict[str, list[dict[str, Any]]]:
@@ -326,6 +331,7 @@ class UsersMixin:
             if user:
                 self._unsubscribe(room, user)
         del self.rooms[rid]
+        self._subs_by_room.pop(rid, None)
         self.messages.pop(rid, None)
 
     def set_user_active_status(self: "State", actor_id: str | None, user_id: str, active: bool, confirm_relinquish: bool = False) -> bool:
@@ -371,7 +377,9 @@ class UsersMixin:
                 room = self.rooms.get(sub["rid"])
                 if room:
                     self._unsubscribe(room, user)
+            self._unindex_user(user)
             del self.users[user_id]
+            self._subs_by_user.pop(user_id, None)
             erasure = self.settings.get("Message_ErasureType")
             if erasure == "Delete":
                 self.publish("stream-notify-logged", "Users:Deleted", [{"userId": user_id, "messageErasureType": "Delete"}])

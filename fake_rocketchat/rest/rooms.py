@@ -108,16 +108,30 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
         raise forbidden()
     offset, count = paginate(ctx)
     state = ctx.state
-    users = [u for u in state.users.values() if room["_id"] in u.get("__rooms", []) and u.get("active")]
-    status = ctx.query.get("status")
+    sort = parse_sort(ctx, {"username": 1})
+    status, text = ctx.query.get("status"), ctx.query.get("filter")
+    if not status and not text and {k for k, _ in sort} <= {"username", "name", "_id"}:
+        # Sorted member ids are cached while nobody joins, leaves or is renamed (paging a
+        # 20k-member room must not sort it per page); `active` is filtered per call.
+        key = (room["_id"], state.users_version, state.subs_version, tuple(sort))
+        cache = state.__dict__.setdefault("_members_sort_cache", {})
+        ids = cache.get(key)
+        if ids is None:
+            subscribed = [u for u in (state.users.get(s["u"]["_id"]) for s in state._room_subs(room["_id"])) if u]
+            ids = [u["_id"] for u in sort_docs(subscribed, sort, ci_fields=("name", "username"))]
+            cache.clear()
+            cache[key] = ids
+        active = [state.users[i] for i in ids if i in state.users and state.users[i].get("active")]
+        items = [member(u) for u in page(active, offset, count)]
+        return {"members": items, "count": len(items), "offset": offset, "total": len(active)}
+    users = [u for u in (state.users.get(s["u"]["_id"]) for s in state._room_subs(room["_id"])) if u and u.get("active")]
     if status:
         wanted = status if isinstance(status, list) else [status]
         users = [u for u in users if u.get("status") in wanted]
-    text = ctx.query.get("filter")
     if text:
         pattern = re.compile(re.escape(str(text)), re.I)
         users = [u for u in users if pattern.search(u.get("username") or "") or pattern.search(u.get("name") or "")]
-    users = sort_docs(users, parse_sort(ctx, {"username": 1}), ci_fields=("name", "username"))
+    users = sort_docs(users, sort, ci_fields=("name", "username"))
     items = [member(u) for u in page(users, offset, count)]
     return {"members": items, "count": len(items), "offset": offset, "total": len(users)}
 

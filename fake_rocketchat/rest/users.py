@@ -149,21 +149,40 @@ def _match(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     return True
 
 
+_STABLE_SORT_KEYS = {"username", "name", "_id", "createdAt"}
+
+
+def _sorted_user_ids(ctx: Ctx, sort: list[tuple[str, int]]) -> list[str]:
+    """All listable users in `sort` order; the order is cached while no user is added, removed
+    or renamed, so paging through 100k users does not sort 100k documents per page."""
+    state = ctx.state
+    key = (state.users_version, tuple(sort))
+    cached = getattr(state, "_users_sort_cache", None)
+    if cached is not None and cached[0] == key:
+        ids = cached[1]
+    else:
+        docs = sort_docs([u for u in state.users.values() if u.get("type") != "visitor"], sort, ci_fields=("name",))
+        ids = [u["_id"] for u in docs]
+        if {k for k, _ in sort} <= _STABLE_SORT_KEYS:
+            state._users_sort_cache = (key, ids)
+    return ids
+
+
 def list_users(ctx: Ctx) -> dict[str, Any]:
     state = ctx.state
     if state.settings.get("API_Apply_permission_view-outside-room_on_users-list") and not ctx.can("view-outside-room"):
         raise forbidden()
     offset, count = paginate(ctx)
     sort = parse_sort(ctx, {"username": 1})
-    docs = [u for u in state.users.values() if u.get("type") != "visitor"]
-    if ctx.compat == 6:
-        query = ctx.json_param("query", {})
-        if query:
-            docs = [u for u in docs if _match(u, query)]
-    docs = sort_docs(docs, sort, ci_fields=("name",))
+    query = ctx.json_param("query", {}) if ctx.compat == 6 else {}
+    if query:
+        docs = sort_docs([u for u in state.users.values() if u.get("type") != "visitor" and _match(u, query)], sort, ci_fields=("name",))
+        ids = [u["_id"] for u in docs]
+    else:
+        ids = _sorted_user_ids(ctx, sort)
     privileged = ctx.can("view-full-other-user-info")
-    items = [user_list_entry(u, privileged) for u in page(docs, offset, count)]
-    return {"users": items, "count": len(items), "offset": offset, "total": len(docs)}
+    items = [user_list_entry(state.users[i], privileged) for i in page(ids, offset, count)]
+    return {"users": items, "count": len(items), "offset": offset, "total": len(ids)}
 
 
 def set_active_status(ctx: Ctx) -> dict[str, Any]:
