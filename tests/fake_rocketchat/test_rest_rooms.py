@@ -231,3 +231,17 @@ def test_dates_are_iso_utc_with_millis(admin: httpx.Client) -> None:
     ts = admin.get("/api/v1/channels.info", params={"roomId": "GENERAL"}).json()["channel"]["ts"]
     parsed = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     assert abs((datetime.now(timezone.utc) - parsed).total_seconds()) < 600
+
+
+def test_members_cache_follows_joins_leaves_and_deactivation(fake_rc: FakeServer, admin: httpx.Client, people) -> None:
+    def names() -> list[str]:
+        return [m["username"] for m in admin.get("/api/v1/channels.members", params={"roomId": "GENERAL", "count": 0}).json()["members"]]
+
+    fake_rc.state.add_member("GENERAL", "bob")
+    assert names() == ["admin", "bob"]
+    fake_rc.state.add_member("GENERAL", "alice")
+    assert names() == ["admin", "alice", "bob"]
+    fake_rc.state.set_active("alice", False)
+    assert names() == ["admin", "bob"]
+    fake_rc.state.remove_member("GENERAL", "bob")
+    assert names() == ["admin"]

@@ -264,3 +264,42 @@ def test_personal_access_token_flow(fake_rc: FakeServer, admin: httpx.Client, ht
     assert tokens[0]["name"] == "sync" and tokens[0]["bypassTwoFactor"] is True and tokens[0]["lastTokenPart"] == r.json()["token"][-6:]
     stored = fake_rc.state.find_user(admin_id)["services"]["resume"]["loginTokens"]
     assert r.json()["token"] not in repr(stored)  # only the hash is kept
+
+
+def test_users_list_order_follows_inserts_renames_and_deletes(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    # the sorted order is cached between pages; every change must still show up
+    for name in ("bb", "dd"):
+        fake_rc.state.create_user(name)
+
+    def names() -> list[str]:
+        return [u["username"] for u in admin.get("/api/v1/users.list", params={"count": 0}).json()["users"]]
+
+    assert names() == ["admin", "bb", "dd", "rocket.cat"]
+    fake_rc.state.create_user("cc")
+    assert names() == ["admin", "bb", "cc", "dd", "rocket.cat"]
+    dd = fake_rc.state.find_user_by_username("dd")
+    admin.post("/api/v1/users.update", json={"userId": dd["_id"], "data": {"username": "aa"}})
+    assert names() == ["aa", "admin", "bb", "cc", "rocket.cat"]
+    admin.post("/api/v1/users.delete", json={"username": "bb"})
+    assert names() == ["aa", "admin", "cc", "rocket.cat"]
+    assert admin.get("/api/v1/users.info", params={"username": "aa"}).status_code == 200
+    assert admin.get("/api/v1/users.info", params={"username": "dd"}).status_code == 400
+
+
+@pytest.mark.slow
+def test_users_list_pages_through_many_users_quickly(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    import time
+
+    for i in range(20_000):
+        fake_rc.state.create_user(f"m{i:05d}")
+    seen: list[str] = []
+    started = time.monotonic()
+    offset = 0
+    while True:
+        page = admin.get("/api/v1/users.list", params={"count": 100, "offset": offset}).json()
+        seen += [u["username"] for u in page["users"]]
+        offset += page["count"]
+        if offset >= page["total"]:
+            break
+    assert len(seen) == len(set(seen)) == 20_002  # + admin, rocket.cat
+    assert time.monotonic() - started < 20
