@@ -232,6 +232,34 @@ async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: A
     return replace(ctx, rooms_by_id=fresh.rooms_by_id, roles_by_id=fresh.roles_by_id, all_role_names=fresh.all_role_names)
 
 
+async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext], Any] | None = None) -> None:
+    """`listen`, started again with capped back-off whenever it fails (Rocket.Chat down at start, bad
+    credentials fixed later, ...), until `stop` is set. A restart requests a catch-up reconcile."""
+    from django_hooks.conf import hook_settings
+
+    delay = 1.0
+    restarts = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            await listen(stop=stop, on_ready=on_ready)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if time.monotonic() - started > 60:
+                delay = 1.0  # it ran fine for a while: start over with short waits
+            log.warning("change feed stopped (%s: %s); starting again in %.0f s", type(exc).__name__, exc, delay)
+            restarts += 1
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, hook_settings().drift_reconnect_max)
+            if restarts and not stop.is_set():
+                await asyncio.to_thread(_request_catch_up)
+
+
 def _request_catch_up() -> None:
     from sync_tasks.celery import app
 

@@ -27,7 +27,7 @@ _UPSERT = """
 INSERT INTO django_hooks_pendingsync
     (user_key, reason, generation, state, first_requested_at, last_requested_at,
      enqueued_at, started_at, attempts, next_attempt_at, last_error, drift)
-VALUES (%s, %s, 1, 'queued', %s, %s, NULL, NULL, 0, NULL, '', %s)
+VALUES (%s, %s, 1, 'queued', %s, %s, %s, NULL, 0, NULL, '', %s)
 ON CONFLICT (user_key) DO UPDATE SET
     generation = django_hooks_pendingsync.generation + 1,
     last_requested_at = EXCLUDED.last_requested_at,
@@ -53,7 +53,8 @@ def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
     reason = reason[:200]
     if connection.vendor in ("postgresql", "sqlite"):
         with connection.cursor() as cursor:
-            cursor.execute(_UPSERT, [user_key, reason, now, now, drift])
+            # A new row counts as sent: its message goes out at commit (a failed send clears this).
+            cursor.execute(_UPSERT, [user_key, reason, now, now, now, drift])
             generation, state, enqueued_at = cursor.fetchone()
         return generation, state, enqueued_at
     # Other databases: lock the row (or the gap) and update in Python.
@@ -61,7 +62,8 @@ def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
         row = PendingSync.objects.using(using).select_for_update().filter(user_key=user_key).first()
         if row is None:
             row = PendingSync.objects.using(using).create(
-                user_key=user_key, reason=reason, first_requested_at=now, last_requested_at=now, drift=drift
+                user_key=user_key, reason=reason, first_requested_at=now, last_requested_at=now, drift=drift,
+                enqueued_at=now,
             )
         else:
             row.generation += 1
@@ -75,22 +77,28 @@ def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
 def mark_pending(user_key: str, reason: str, *, drift: bool = False) -> None:
     """Record that `user_key` needs a sync, in the current transaction; enqueue it after commit."""
     generation, state, enqueued_at = _upsert(user_key, reason, drift)
-    needs_message = generation == 1 or enqueued_at is None or state == PendingSync.State.RETRYING
-    if needs_message:
+    new_row = generation == 1
+    if new_row or enqueued_at is None or state == PendingSync.State.RETRYING:
         using = router.db_for_write(PendingSync)
-        transaction.on_commit(lambda: enqueue(user_key), using=using)
+        transaction.on_commit(lambda: enqueue(user_key, note_sent=not new_row), using=using)
 
 
-def enqueue(user_key: str) -> bool:
-    """Send `sync_user(user_key)` and note when; on broker failure leave the row for the relay."""
+def enqueue(user_key: str, *, note_sent: bool = True) -> bool:
+    """Send `sync_user(user_key)`; on broker failure mark the row unsent so the relay resends it soon.
+
+    `note_sent=False` for a new row, which already carries its send time (one statement fewer on
+    the site's request path).
+    """
     from sync_tasks.celery import app
 
     try:
         app.send_task(SYNC_USER_TASK, args=[user_key])
     except Exception as exc:  # broker down: the row is durable, the relay resends it
         log.warning("could not enqueue sync of user %s (%s); the relay will retry", user_key, type(exc).__name__)
+        PendingSync.objects.filter(user_key=user_key).update(enqueued_at=None)
         return False
-    PendingSync.objects.filter(user_key=user_key).update(enqueued_at=timezone.now())
+    if note_sent:
+        PendingSync.objects.filter(user_key=user_key).update(enqueued_at=timezone.now())
     return True
 
 

@@ -20,7 +20,7 @@ DEADLINE = 20
 @pytest.fixture
 def listener(worker_env, logdir):
     proc = Proc([PYTHON, "manage.py", "rcsync", "listen"], worker_env, "listen", logdir)
-    yield wait_log(proc, "rcsync listen: ready")
+    yield wait_log(proc, "rcsync listen: ready", timeout=40)
     proc.stop()
 
 
@@ -29,7 +29,10 @@ def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> N
     plain = (True, ("user",), ("general",), False)
     wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, "dora synced")
     wait_until(settled, DEADLINE, "settled")
+    # The listener starts while Rocket.Chat fails its first reads (more 503s than the bridge retries).
+    stand_in.server.faults.fail_next("rooms.info", 6, 503)
     listener = request.getfixturevalue("listener")  # after the first sync created the managed rooms
+    assert "change feed stopped" in listener.log()
     state = stand_in.server.state
     human = state.create_user("hugo-admin", password="pw-hugo", roles=["admin", "user"])
     vip = stand_in.room_id("vip")

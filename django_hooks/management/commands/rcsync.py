@@ -147,13 +147,13 @@ class Command(BaseCommand):
     # --- listen -----------------------------------------------------------------------------------
 
     def do_listen(self, **options: Any) -> None:
-        from django_hooks.drift import listen
+        from django_hooks.drift import listen_forever
 
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await listen(stop=stop, on_ready=lambda ctx: self.stdout.write("rcsync listen: ready", ending="\n") or self.stdout.flush())
+            await listen_forever(stop=stop, on_ready=lambda ctx: self.stdout.write("rcsync listen: ready") or self.stdout.flush())
 
         asyncio.run(main())
