@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from django_hooks import locks
 from django_hooks.conf import engine_config, hook_settings
-from django_hooks.models import AccountLink, SyncOperation, SyncRun
+from django_hooks.links import save_links
+from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
 from django_hooks.worker import ApplyResult
 
@@ -26,14 +27,6 @@ log = logging.getLogger("rcsync.runs")
 
 TRANSIENT_ERRORS = ("Unavailable", "ServerError", "RateLimited", "OutcomeUnknown", "AuthError")
 _OUTCOME = {"ok": SyncOperation.Outcome.APPLIED, "failed": SyncOperation.Outcome.FAILED, "skipped": SyncOperation.Outcome.SKIPPED}
-_LINK_STATUS = {
-    "synced": AccountLink.Status.SYNCED,
-    "deactivated": AccountLink.Status.DEACTIVATED,
-    "deleted": AccountLink.Status.DEACTIVATED,
-    "error": AccountLink.Status.ERROR,
-    "conflict": AccountLink.Status.CONFLICT,
-    "stopped": AccountLink.Status.PENDING,
-}
 
 
 class ReconcileBusy(Exception):
@@ -140,117 +133,6 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
     return run
-
-
-def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> None:
-    """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
-    own bookkeeping) in the same transaction.
-
-    A site user may be deleted while their sync runs; the link then keeps no user (the pending
-    "deleted" change deprovisions the account next), and a delete racing this very transaction makes
-    it start over.
-    """
-    results = list(results)
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                if also is not None:
-                    also()
-                _save_links(results, people)
-            return
-        except IntegrityError:
-            if attempt == 2:
-                raise
-
-
-def _link_status(result: Any, person: Any) -> str:
-    if result.status == "skipped":
-        wants = person is not None and person.wants_account
-        return AccountLink.Status.SYNCED if wants else AccountLink.Status.DEACTIVATED
-    return _LINK_STATUS.get(result.status, AccountLink.Status.ERROR)
-
-
-def _save_one_link(result: Any, person: Any) -> None:
-    """The common case (a targeted sync): one UPDATE (or INSERT); the user reference is taken by a
-    subquery in the same statement, so a user deleted meanwhile simply leaves it empty."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Subquery
-
-    User = get_user_model()
-    now = timezone.now()
-    status = _link_status(result, person)
-    values: dict[str, Any] = {"status": status, "updated_at": now,
-                              "last_error": (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""}
-    if person is not None:
-        values["site_username"] = (person.username or "")[:255]
-    try:
-        pk = User._meta.pk.to_python(result.site_id)
-    except Exception:
-        pk = None
-    values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
-    if result.rc_user_id:
-        values["rc_user_id"] = result.rc_user_id
-        if result.rc_username:
-            values["rc_username"] = result.rc_username
-    if result.created_by_bridge is not None:
-        values["created_by_bridge"] = result.created_by_bridge
-    if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
-        values["last_synced_at"] = now
-    if AccountLink.objects.filter(user_key=result.site_id).update(**values):
-        return
-    if result.rc_user_id is None and result.status == "skipped":
-        return  # nothing to remember: no account and none wanted
-    AccountLink.objects.create(user_key=result.site_id, **values)
-
-
-def _save_links(results: list[Any], people: dict[str, Any]) -> None:
-    from django.contrib.auth import get_user_model
-
-    if len(results) == 1:
-        _save_one_link(results[0], people.get(results[0].site_id))
-        return
-    User = get_user_model()
-    now = timezone.now()
-    keys = [r.site_id for r in results]
-    pks = {}
-    for key in keys:
-        try:
-            pks[key] = User._meta.pk.to_python(key)
-        except Exception:
-            continue
-    alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
-    existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
-    to_create, to_update = [], []
-    for result in results:
-        person = people.get(result.site_id)
-        link = existing.get(result.site_id)
-        is_new = link is None
-        if is_new:
-            if result.rc_user_id is None and result.status in ("skipped",):
-                continue  # nothing to remember: no account and none wanted
-            link = AccountLink(user_key=result.site_id)
-        if person is not None:
-            link.site_username = (person.username or "")[:255]
-        link.user_id = pks.get(result.site_id) if result.site_id in alive else None
-        if result.rc_user_id:
-            link.rc_user_id = result.rc_user_id
-            link.rc_username = result.rc_username or link.rc_username
-        if result.created_by_bridge is not None:
-            link.created_by_bridge = result.created_by_bridge
-        status = _link_status(result, person)
-        link.status = status
-        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
-        if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
-            link.last_synced_at = now
-        link.updated_at = now
-        (to_create if is_new else to_update).append(link)
-    fields = ["site_username", "user", "rc_user_id", "rc_username", "created_by_bridge", "status", "last_error",
-              "last_synced_at", "updated_at"]
-    if to_create:
-        AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"],
-                                        update_fields=fields)
-    if to_update:
-        AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
 
 
 def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1) -> ApplyResult:
