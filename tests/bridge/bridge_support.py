@@ -28,9 +28,9 @@ def revoke_tokens(srv: FakeServer, username: str) -> None:
         srv.state._user_by_username(username)["services"]["resume"]["loginTokens"] = []
 
 
-def make_config(srv: FakeServer, **overrides: Any) -> BridgeConfig:
+def make_config(srv: FakeServer | None, **overrides: Any) -> BridgeConfig:
     values: dict[str, Any] = dict(
-        url=srv.url, username=ADMIN, password=ADMIN_PASSWORD, totp_secret=TOTP_SECRET,
+        url=srv.url if srv is not None else "", username=ADMIN, password=ADMIN_PASSWORD, totp_secret=TOTP_SECRET,
         timeout=5.0, connect_timeout=2.0, backoff_base=0.05, backoff_cap=0.5, max_retries=4,
     )
     values.update(overrides)
