@@ -202,7 +202,8 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
 
     if kind == SyncRun.Kind.NIGHTLY and not dry_run:
         window = timezone.now() - timedelta(seconds=hook_settings().nightly_min_interval)
-        if SyncRun.objects.filter(kind=SyncRun.Kind.NIGHTLY, dry_run=False, started_at__gte=window).exists():
+        done = SyncRun.objects.filter(kind=SyncRun.Kind.NIGHTLY, dry_run=False, started_at__gte=window)
+        if done.exclude(status=SyncRun.Status.FAILED).exists():
             log.info("nightly reconcile already ran in the last %.0f s: skipping this duplicate trigger", hook_settings().nightly_min_interval)
             return None
     run = SyncRun.objects.create(kind=kind, scope="all", dry_run=dry_run, force=force, triggered_by=triggered_by[:255])

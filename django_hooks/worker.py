@@ -67,8 +67,17 @@ def backoff(attempts: int, retry_at: float | None = None, now: float | None = No
     delay = delay * random.uniform(0.5, 1.0)
     if retry_at is not None:
         now = time.time() if now is None else now
-        delay = max(delay, retry_at - now + random.uniform(0, 0.25))
+        delay = max(delay, min(RATE_LIMIT_WAIT_CAP, retry_at - now) + random.uniform(0, 0.25))
     return max(0.05, delay)
+
+
+def busy_backoff(retries: int) -> float:
+    """Countdown for a message whose user is locked by another sync: short at first (the holder may
+    be just releasing), then longer while it keeps the lock, never beyond one lock lifetime."""
+    return min(hook_settings().lock_ttl, 0.25 * 2 ** min(retries, 8)) * random.uniform(0.8, 1.2)
+
+
+RATE_LIMIT_WAIT_CAP = 900.0  # s: never park a retry longer than this (it must stay below the visibility timeout)
 
 
 def burst_delay(row: PendingSync, now=None) -> float:

@@ -23,7 +23,12 @@ def sync_user(self, user_key: str) -> str:
 
     outcome = sync_pending_user(str(user_key))
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in, max_retries=None)
+        countdown = outcome.retry_in
+        if outcome.status == "busy":  # someone holds this user: back off while they keep it
+            from django_hooks.worker import busy_backoff
+
+            countdown = busy_backoff(self.request.retries)
+        raise self.retry(countdown=countdown, max_retries=None)
     return outcome.status
 
 
@@ -35,8 +40,13 @@ def relay_pending() -> int:
     return relay()
 
 
-@app.task(name="rcsync.reconcile_all", **RELIABLE, soft_time_limit=6600, time_limit=6900)
-def reconcile_all(dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
+RECONCILE_RETRY_AFTER = 600  # s: a scheduled reconcile that could not reach Rocket.Chat tries again
+RECONCILE_RETRIES = 6
+
+
+@app.task(name="rcsync.reconcile_all", bind=True, max_retries=RECONCILE_RETRIES, soft_time_limit=6600, time_limit=6900,
+          **RELIABLE)
+def reconcile_all(self, dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
     """Full reconciliation of every site user; one at a time across all beat processes and workers."""
     from django_hooks.runs import ReconcileBusy, run_reconcile
 
@@ -45,4 +55,6 @@ def reconcile_all(dry_run: bool = False, force: bool = False, kind: str = "manua
     except ReconcileBusy:
         log.info("a reconcile is already running; this %s trigger is dropped (the running one covers it)", kind)
         return None
+    if run is not None and run.status == run.Status.FAILED and kind in ("nightly", "drift") and not dry_run:
+        raise self.retry(countdown=RECONCILE_RETRY_AFTER)  # e.g. Rocket.Chat was down at 03:00
     return run.pk if run is not None else None

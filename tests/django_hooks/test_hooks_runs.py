@@ -106,6 +106,10 @@ def test_reconcile_dry_run_lock_and_nightly_dedupe(stand_in) -> None:
     assert stand_in.summary("rita")[0] is True
     assert run_reconcile(kind="nightly", triggered_by="beat") is None  # the second beat's trigger
     assert SyncRun.objects.filter(kind="nightly").count() == 1
+    first.status = "failed"
+    first.save()
+    again = run_reconcile(kind="nightly", triggered_by="beat retry")  # a failed night may be tried again
+    assert again is not None and again.status == "succeeded"
 
 
 def test_reconcile_command_safety_threshold(stand_in) -> None:

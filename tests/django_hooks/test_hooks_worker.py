@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_hooks import locks
 from django_hooks.models import PendingSync
 from django_hooks.pending import mark_pending
-from django_hooks.worker import ApplyResult, backoff, relay_pending, sync_pending_user
+from django_hooks.worker import ApplyResult, backoff, busy_backoff, relay_pending, sync_pending_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +125,9 @@ def test_backoff_grows_and_caps() -> None:
     assert all(d > 0 for d in delays)
     assert max(delays) <= 2.0  # RETRY_BACKOFF_MAX in settings/test.py
     assert backoff(1, retry_at=time.time() + 30) >= 29.9
+    assert backoff(1, retry_at=time.time() + 86400) <= 900.3  # a silly reset time is capped
+    busy = [busy_backoff(n) for n in range(12)]
+    assert busy[0] < 0.5 and max(busy) <= 3.0 * 1.2  # LOCK_TTL in settings/test.py
 
 
 def test_relay_resends_lost_enqueues_only(broker) -> None:
