@@ -1,6 +1,7 @@
 // Conformance: drive the stand-in's realtime API (/websocket, DDP) with Rocket.Chat's official
 // @rocket.chat/ddp-client (DDPSDK). Needs the global WebSocket: `node --experimental-websocket` on 20.
-// Usage: RC_URL=... RC_USERNAME=... RC_PASSWORD=... RC_TOTP_SECRET=... node --experimental-websocket ddp-client.mjs
+// Usage: RC_URL=... RC_USERNAME=... RC_PASSWORD=... RC_TOTP_SECRET=... [RC_FAKE_CONTROL=1]
+//        node --experimental-websocket ddp-client.mjs   (RC_FAKE_CONTROL: use the stand-in's /_fake API)
 // Prints one JSON line (lib/common.mjs protocol).
 //
 // Expected shapes: apps/meteor/app/2fa/server/loginHandler.ts (login {totp:{login, code}}, error
@@ -36,13 +37,15 @@ async function main() {
 	if (typeof WebSocket === 'undefined') {
 		throw new Error('no global WebSocket: run node with --experimental-websocket');
 	}
+	config.controlApi = process.env.RC_FAKE_CONTROL === '1';
 	config.plainUsername = process.env.RC_PLAIN_USERNAME || '';
 	config.plainPassword = process.env.RC_PLAIN_PASSWORD || '';
 	const secrets = [config.password, config.totpSecret, config.plainPassword];
 	const runner = new CheckRunner(SCRIPT, [...secrets, ...secrets.filter(Boolean).map(sha256Hex)]);
 	const t = config.timeoutMs;
 	const digest = { digest: sha256Hex(config.password), algorithm: 'sha-256' };
-	const sdk = DDPSDK.create(config.url, { retryCount: 0, retryTime: 100 });
+	// Reconnects allowed: the drop-websockets check relies on the SDK's own reconnect + resume.
+	const sdk = DDPSDK.create(config.url, { retryCount: 3, retryTime: 100 });
 	const state = {};
 
 	await runner.check('connect', async () => {
@@ -204,6 +207,27 @@ async function main() {
 		}
 		throw new Error('subscription to another user\'s stream-notify-user was accepted');
 	}, withTarget);
+
+	if (config.controlApi) {
+		// The stand-in's fault API drops every websocket; the SDK reconnects, logs in again with its
+		// token (DDPSDK 'connected' handler) and re-sends its subscriptions with the same ids.
+		await runner.check('dropped websocket: SDK reconnects, resumes login, stream keeps delivering', async () => {
+			const { sub, event } = nextEvent(sdk, 'notify-logged', 'roles-change', (e) => e && e.type === 'removed' && e.u && e.u._id === state.target.id, t * 2, 'roles-change after reconnect');
+			try {
+				await withTimeout(sub.ready(), t, 'ready before drop');
+				const reconnected = new Promise((resolve) => sdk.connection.once('connected', resolve));
+				const dropped = await fetch(`${config.url}/_fake/drop-websockets`, { method: 'POST' });
+				expect(dropped.ok, `drop-websockets answered ${dropped.status}`);
+				await withTimeout(reconnected, t, 'reconnect');
+				const result = await withTimeout(sdk.call('authorization:removeUserFromRole', 'bot', state.target.username), t, 'removeUserFromRole');
+				expect(result === true, `method result ${JSON.stringify(result)}`);
+				const [payload] = await event;
+				expect(payload._id === 'bot', `event ${JSON.stringify(payload)}`);
+			} finally {
+				sub.stop();
+			}
+		}, withTarget);
+	}
 
 	await runner.check('Users:Deleted event after deleteUser', async () => {
 		const { sub, event } = nextEvent(sdk, 'notify-logged', 'Users:Deleted', (e) => e && e.userId === state.target.id, t, 'Users:Deleted');

@@ -94,6 +94,7 @@ DDP_CLIENT_CHECKS = [
     "2FA-wrapped method: totp-required, then trailing {twoFactorCode, twoFactorMethod}",
     "Users:NameChanged after users.update over sdk.rest",
     "stream-notify-user for another uid is refused (nosub)",
+    "dropped websocket: SDK reconnects, resumes login, stream keeps delivering",
     "Users:Deleted event after deleteUser",
     "unknown method -> 404 error",
     "logout",
@@ -245,6 +246,7 @@ def script_env(server: Any, credentials: Credentials) -> dict[str, str]:
         "RC_CLOCK_OFFSET": str(server.state.clock.offset),
         "RC_PLAIN_USERNAME": PLAIN_USERNAME,
         "RC_PLAIN_PASSWORD": credentials.plain_password,
+        "RC_FAKE_CONTROL": "1",  # the scripts may use the stand-in's /_fake fault API
     }
 
 
