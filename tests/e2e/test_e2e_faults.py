@@ -69,3 +69,29 @@ def test_rate_limited_then_converges(stand_in, solo_worker) -> None:
     wait_until(lambda: stand_in.summary("rudi") == (True, ("user",), ("general",), False), DEADLINE, "rudi after 429s")
     assert stand_in.server.request_log.count("users.info", status=429) == 3
     wait_until(settled, DEADLINE, "nothing pending")
+
+
+def test_whole_worker_killed_relay_resends(stand_in, solo_worker, worker_env, logdir, settings) -> None:
+    """`kill -9` of the whole worker (main process and pool): its message sits unacknowledged in Redis
+    until the visibility timeout; the relay (beat's job, called here directly) re-sends the pending
+    row long before that, and a fresh worker converges."""
+    from django_hooks.worker import relay_pending
+
+    stand_in.server.faults.set_latency(2500, route="users.info")
+    try:
+        User.objects.create_user("walt", "walt@example.org", "pw")
+        wait_until(lambda: SyncRun.objects.filter(triggered_by="created", status="running",
+                                                  scope=str(User.objects.get(username="walt").pk)).exists(),
+                   DEADLINE, "the sync to start")
+        solo_worker.kill(signal.SIGKILL)
+    finally:
+        stand_in.server.faults.set_latency(0, route="users.info")
+    replacement = wait_ready(celery_worker(worker_env, "replacement", logdir, concurrency=1))
+    try:
+        settings.RCSYNC = {**settings.RCSYNC, "TASKS": {**settings.RCSYNC["TASKS"], "RELAY_STALE_AFTER": 0.5}}
+        wait_until(lambda: relay_pending() >= 1, DEADLINE, "the relay to re-send walt's pending sync")
+        wait_until(lambda: stand_in.summary("walt") == (True, ("user",), ("general",), False), DEADLINE,
+                   lambda: f"walt converged ({replacement.log()[-2000:]})")
+        wait_until(settled, DEADLINE, "nothing pending")
+    finally:
+        replacement.stop()
