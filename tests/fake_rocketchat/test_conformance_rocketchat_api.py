@@ -208,3 +208,29 @@ def test_every_request_it_sends_is_valid_for_the_modelled_release(rc: tuple[int,
     assert sum(1 for r in results if r["checks"]) >= 10, "too few requests reached a validator"
     problems = failures(sent, results)
     assert not problems, f"rocketchat-API sent requests Rocket.Chat {release} rejects:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("compat", [6, 7])
+def test_fresh_workspace_first_registered_user_becomes_admin(compat: int) -> None:
+    """No admin at start: the first `users.register` gets the admin role, the next one does not
+    (apps/meteor/app/authentication/server/startup/index.ts, Accounts.insertUserDoc: `hasAdmin`), and
+    the body rocketchat-API sends (`pass`, not `password`) passes isUserRegisterParamsPOST."""
+    from fake_rocketchat.testing import running_server
+
+    recorder = Recorder()
+    with running_server(compat=compat) as srv, requests.Session() as session:
+        session.hooks["response"].append(recorder)
+        anonymous = RocketChat(server_url=srv.url, session=session, timeout=10)
+        first_password, second_password = f"pw-{secrets.token_hex(6)}", f"pw-{secrets.token_hex(6)}"
+        first = ok(anonymous.users_register(f"first.{stamp}@example.org", "First", first_password, f"first.{stamp}"))["user"]
+        second = ok(anonymous.users_register(f"second.{stamp}@example.org", "Second", second_password, f"second.{stamp}"))["user"]
+        first_client = RocketChat(f"first.{stamp}", first_password, server_url=srv.url, session=session, timeout=10)
+        assert "admin" in ok(first_client.me())["roles"]
+        second_client = RocketChat(f"second.{stamp}", second_password, server_url=srv.url, session=session, timeout=10)
+        assert "admin" not in ok(second_client.me())["roles"]
+        assert first["username"] == f"first.{stamp}" and second["username"] == f"second.{stamp}"
+    if NODE is not None:
+        registrations = [r for r in recorder.requests if r["path"].endswith("/users.register")]
+        assert len(registrations) == 2 and "pass" in registrations[0]["body"]
+        results = validate_requests(registrations)
+        assert not failures(registrations, results)
