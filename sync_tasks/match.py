@@ -88,6 +88,12 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         if acct is not None and acct.user_id == observed.service_user_id:
             issues.append(PersonIssue(person.site_id, "conflict",
                                       "linked to the rcsync service account, which is never managed"))
+        elif (acct is not None and acct.user_id in bound and desired.remove is None
+              and targets[bound[acct.user_id]].desired.remove == "delete"):
+            # The account is deleted by this plan for the person who claimed it first: like a linked
+            # account that is gone, this person gets a new one (deletions run before creations).
+            new[person.site_id] = desired
+            preferred[person.site_id] = link.rc_username
         elif acct is not None and acct.user_id in bound:
             issues.append(PersonIssue(person.site_id, "conflict",
                                       f"account {acct.user_id} is already linked to site user {bound[acct.user_id]}"))

@@ -143,8 +143,11 @@ PHASE = {k: i for i, k in enumerate(ALL_KINDS)}
 def sort_key(op: Operation) -> tuple:
     """Total order: phase, then the room/role the op is about, then site order, then the rest."""
     kind = op_kind(op)
-    about = getattr(op, "room", None) or getattr(op, "role", None) or getattr(op, "name", "")
     if isinstance(op, (AddRoomRole, RemoveRoomRole)):
         about = f"{op.room}:{op.role}"
+    elif isinstance(op, (CreateRole, CreateUser)):
+        about = op.name if isinstance(op, CreateRole) else ""
+    else:
+        about = getattr(op, "room", None) or getattr(op, "role", None) or ""
     site = site_sort_key(op.site_id) if op.site_id is not None else (0, 0, "")
     return (PHASE[kind], about, site, repr(op))

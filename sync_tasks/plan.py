@@ -11,6 +11,10 @@ Pure and total: no I/O, no clock, no randomness; the same input always gives the
   reference §5.4), so there is no kick/re-invite churn.
 * Deprovisioning (``remove="deactivate"``) kicks from the managed rooms first, while the membership is
   still visible, then deactivates; global roles are kept. ``"delete"`` deletes; ``"leave"`` does nothing.
+* Emails are unique in Rocket.Chat, so an email change is only planned when no other account holds
+  the address (accounts deleted by the same plan do not count: deletions run first). An email that
+  moves between two accounts therefore lands one run later; that is the only case in which a second
+  run still has something to do (tests/sync_tasks/test_plan_properties.py states it exactly).
 """
 from __future__ import annotations
 
@@ -55,13 +59,15 @@ def ownership_from_config(config: SyncConfig) -> Ownership:
 class _LazyHolders:
     """email key -> account id, built on first use: only an email change needs it."""
 
-    def __init__(self, observed: ObservedState) -> None:
+    def __init__(self, observed: ObservedState, deleting: frozenset[str]) -> None:
         self._observed = observed
+        self._deleting = deleting  # accounts this plan deletes (they run first) hold nothing
         self._map: dict[str | None, str] | None = None
 
     def get(self, key: str, default: str) -> str:
         if self._map is None:
-            self._map = {email_key(a.email): a.user_id for a in self._observed.accounts.values() if a.email}
+            self._map = {email_key(a.email): a.user_id for a in self._observed.accounts.values()
+                         if a.email and a.user_id not in self._deleting}
         return self._map.get(key, default)
 
 
@@ -132,7 +138,9 @@ def plan_changes(targets: Iterable[Target], observed: ObservedState, own: Owners
     for key in sorted(own.create_rooms - observed.rooms.keys()):
         name, rtype = own.rooms[key]
         ops.append(CreateRoom(key, name, rtype))
-    email_holders = _LazyHolders(observed)
+    targets = tuple(targets)
+    email_holders = _LazyHolders(observed, frozenset(
+        t.user_id for t in targets if t.user_id is not None and t.desired.remove == "delete"))
     for t in targets:
         if t.user_id is None:
             if t.desired.remove is None:

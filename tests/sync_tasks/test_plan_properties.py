@@ -5,6 +5,7 @@ The model (sync_tasks.simulate) hides memberships of deactivated accounts from b
 """
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import replace
 
@@ -98,16 +99,29 @@ def scenarios(draw):
     return config, w, people
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# RCSYNC_HYPOTHESIS_EXAMPLES=5000 for a longer hunt; 300 keeps the suite fast.
+SETTINGS = settings(max_examples=int(os.environ.get("RCSYNC_HYPOTHESIS_EXAMPLES", "300")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(scenarios())
 def test_apply_then_plan_again_is_empty(scenario):
+    """Level-triggered: after one run nothing is left to do. The one documented exception is an
+    email that moves between accounts: an email another account held until this very run changed it
+    lands one run later (a person who was a ``conflict`` over it is created, or a linked account's
+    email change that had to wait is made), and run 3 plans nothing."""
     config, world, people = scenario
     d1, w1, people1 = run_once(people, world, config)
-    d2, w2, _ = run_once(people1, w1, config)
-    assert d2.ops == (), f"not idempotent:\nfirst={d1.ops}\nsecond={d2.ops}"
+    d2, w2, people2 = run_once(people1, w1, config)
+    if d2.ops:
+        conflicted = {i.site_id for i in d1.issues if i.status == "conflict" and "email" in i.reason}
+        late = [op for op in d2.ops if op.site_id not in conflicted]
+        changed_emails = any(isinstance(op, UpdateProfile) and op.email for op in d1.ops)
+        assert changed_emails and all(isinstance(op, UpdateProfile) and op.email and not op.name for op in late), \
+            f"not idempotent:\nfirst={d1.ops}\nsecond={d2.ops}"
+        d3, _, _ = run_once(people2, w2, config)
+        assert d3.ops == (), f"third run not empty: {d3.ops}"
 
 
 @SETTINGS
@@ -124,7 +138,9 @@ def test_plan_is_minimal(scenario):
         elif isinstance(op, CreateRoom):
             assert op.room not in obs.rooms
         elif isinstance(op, CreateUser):
-            assert op.username.lower() not in {x.username.lower() for x in obs.accounts.values()}
+            deleted = {o.user_id for o in d.ops if isinstance(o, DeleteUser)}  # deletions run first
+            assert op.username.lower() not in {x.username.lower() for x in obs.accounts.values()
+                                               if x.user_id not in deleted}
         elif a is None:
             assert op.user_id is None  # refers to a user created in this plan
         elif isinstance(op, SetActive):
