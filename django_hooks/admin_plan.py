@@ -35,7 +35,7 @@ def kind_label(kind: str) -> str:
 def op_target(op: Any) -> str:
     """What an operation is about, as shown next to the person: a room, a role, `room:role`, a name."""
     if op_kind(op) == "create_user":
-        return op.username
+        return f"{op.username} <{op.email}>" if op.email else op.username
     room, role = getattr(op, "room", None), getattr(op, "role", None)
     if room and role:
         return f"{role} in {room}"
@@ -52,11 +52,23 @@ def op_target(op: Any) -> str:
     return ""
 
 
+#: Kinds whose target is the person's own account: listed as people, not per target.
+PER_PERSON_KINDS = frozenset({"create_user", "update_profile", "activate", "deactivate", "delete_user"})
+
+
+def _by_target(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        out.setdefault(item["target"], {"target": item["target"], "people": []})["people"].append(item["person"])
+    return list(out.values())
+
+
 def group_plan(ops: Iterable[Any], usernames: Mapping[str, str], cap: int = 200) -> list[dict[str, Any]]:
     """A plan as one group per operation kind, in the order the executor applies them.
 
     Each group lists the affected people (at most `cap`; `more` counts the rest), so a 100k-person
-    plan still renders as a page, not a megabyte.
+    plan still renders as a page, not a megabyte; `by_target` regroups them per room or role, and
+    `per_person` says the target is the person's own account.
     """
     groups: dict[str, dict[str, Any]] = {}
     for op in ops:
@@ -74,6 +86,10 @@ def group_plan(ops: Iterable[Any], usernames: Mapping[str, str], cap: int = 200)
         if not name:
             name = getattr(op, "username", None) or (f"site user {site_id}" if site_id else "(Rocket.Chat)")
         group["items"].append({"user_key": site_id or "", "person": name, "target": op_target(op)})
+    for group in groups.values():
+        group["per_person"] = group["kind"] in PER_PERSON_KINDS
+        group["server_side"] = all(not item["user_key"] for item in group["items"])  # rooms, roles
+        group["by_target"] = _by_target(group["items"])
     order = {k: i for i, k in enumerate(ALL_KINDS)}
     return sorted(groups.values(), key=lambda g: (order.get(g["kind"], len(order)), g["kind"]))
 

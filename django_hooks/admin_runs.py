@@ -40,10 +40,12 @@ def progress_bar(run: SyncRun, url: str = "") -> str:
 
 
 def counts_text(counts: dict[str, int] | None) -> str:
+    """Total operations, with the kinds underneath (planned counts; set when a run finishes)."""
     if not counts:
         return "—"
-    return format_html_join(", ", '<span title="{}">{} {}</span>',
-                            ((kind_label(k), k, v) for k, v in sorted(counts.items())))
+    kinds = format_html_join(", ", '<span title="{}">{} {}</span>', ((kind_label(k), k, v) for k, v in sorted(counts.items())))
+    return format_html('<span class="rcsync-ops-total">{}</span><span class="rcsync-ops-kinds">{}</span>',
+                       sum(counts.values()), kinds)
 
 
 class SyncRunAdmin(admin.ModelAdmin):
@@ -96,6 +98,9 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="operations")
     def operations(self, obj: SyncRun) -> str:
+        if not obj.counts and obj.finished_at is None and obj.progress_total:
+            return format_html('<span class="rcsync-ops-total">{}</span><span class="rcsync-ops-kinds">planned</span>',
+                               obj.progress_total)
         return counts_text(obj.counts)
 
     @admin.display(description="duration")

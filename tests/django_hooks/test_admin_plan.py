@@ -27,7 +27,7 @@ def test_groups_follow_the_executor_order_and_name_people() -> None:
     kick = groups[3]
     assert kick["destructive"] and kick["items"] == [{"user_key": "2", "person": "bert", "target": "vip"}]
     assert groups[2]["items"][0]["target"] == "moderator in general"
-    assert groups[0]["items"][0]["target"] == "olga" and groups[4]["items"][0]["target"] == "account"
+    assert groups[0]["items"][0]["target"] == "olga <o@x.org>" and groups[4]["items"][0]["target"] == "account"
     assert not groups[0]["destructive"]
 
 
