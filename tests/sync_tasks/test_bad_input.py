@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 
 from sync_tasks.config import load_config
 from sync_tasks.decide import decide
 from sync_tasks.identity import RESERVED_USERNAMES
 from sync_tasks.ops import CreateUser
-from sync_tasks.person import SitePerson
+from sync_tasks.person import AccountLink, SitePerson
 from sync_tasks.simulate import observe
 
 from sync_world import base_world
@@ -103,3 +104,32 @@ def test_resolver_failure_costs_one_person(monkeypatch):
     issues = {i.site_id: i.reason for i in d.issues}
     assert "site bug" in issues["2"] and "unmanaged rooms ['nope']" in issues["3"]
     assert {t.desired.site_id for t in d.targets} == {"1", "4"}
+
+
+def test_bad_records_against_the_stand_in(rc_server, rc_client):
+    """The same 240 hostile records through reconcile_all over HTTP: the run completes, every record
+    ends as an account Rocket.Chat accepted or as a per-person error/conflict/skip with a reason."""
+    from sync_tasks.engine import reconcile_all
+
+    people = bad_people()
+    report = reconcile_all(people, rc_client, CFG)
+    assert not report.stopped_by_safety
+    by_site = {}
+    for r in report.results:
+        by_site.setdefault(r.site_id, []).append(r)
+    st = rc_server.state
+    for p in people:
+        results = by_site[p.site_id]
+        for r in results:
+            if r.status == "synced":
+                user = st.find_user(r.rc_user_id)
+                assert user is not None and RC_NAME.match(user["username"]) and user["active"]
+                assert not re.search(r"[<>\\/]", user["name"])
+            else:
+                assert r.status in {"error", "conflict", "skipped"} and r.error, r
+    synced = [r for r in report.results if r.status == "synced"]
+    assert len(synced) > 50 and report.failed == {}
+    again = reconcile_all([replace(p, link=AccountLink(r.rc_user_id, r.rc_username, True))
+                           if (r := report.result_for(p.site_id)) is not None and r.status == "synced" else p
+                           for p in people], rc_client, CFG)
+    assert again.plan == ()
