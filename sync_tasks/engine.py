@@ -14,7 +14,8 @@ Both: ``dry_run=True`` reads and plans but writes nothing (``report.plan`` and `
 the preview). The safety guard (``sync_tasks.safety``) stops a run that would take away too much
 before any write, unless ``force=True``. ``on_operation(outcome)`` is called once per operation
 (persist it as an audit row) and ``on_progress(done, total)`` as operations finish; both run in the
-calling thread. Reading Rocket.Chat failing altogether (unreachable, auth) raises the bridge's
+calling thread, and an exception they raise stops the run there (what was applied stays applied;
+running again is safe, the plan is recomputed from the current state). Reading Rocket.Chat failing altogether (unreachable, auth) raises the bridge's
 ``RocketChatError`` before anything is written, so a task can simply retry.
 
 Person statuses in ``SyncReport.results``: ``synced`` (account matches the policy), ``deactivated``,
