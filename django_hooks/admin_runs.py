@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -109,10 +108,20 @@ class SyncRunAdmin(admin.ModelAdmin):
         text = "running" if seconds is None else f"{seconds:.1f} s"
         return format_html('<span class="rcsync-duration" data-run="{}">{}</span>', obj.pk, text)
 
+    def _schedule_url(self, request: Any) -> str:
+        """The nightly schedule in django-celery-beat's admin on this site, if the user may see it."""
+        try:
+            from django_celery_beat.models import PeriodicTask
+        except ImportError:
+            return ""
+        if not self.admin_site.is_registered(PeriodicTask) or not request.user.has_perm("django_celery_beat.view_periodictask"):
+            return ""
+        return reverse(f"{self.admin_site.name}:django_celery_beat_periodictask_changelist") + "?q=rcsync"
+
     def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
         extra = {
             "title": "Sync runs", "progress_url": self._url("progress"), "reconcile_url": self._url("reconcile"),
-            "can_start": can_start(request.user), **(extra_context or {}),
+            "can_start": can_start(request.user), "schedule_url": self._schedule_url(request), **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
 
@@ -183,7 +192,7 @@ class SyncRunAdmin(admin.ModelAdmin):
                 messages.error(request, f"The preview failed: {exc}")
                 return HttpResponseRedirect(self._url("reconcile"))
             return HttpResponseRedirect(self._url("preview", preview.pk))
-        recent = SyncRun.objects.filter(dry_run=True, scope="all").filter(~Q(summary={}))[:10]
+        recent = SyncRun.objects.filter(dry_run=True, scope="all", summary__has_key="plan")[:10]
         context = {
             **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": "Reconcile everything",
             "can_start": can_start(request.user), "recent": recent, "runs_url": self._url("changelist"),
@@ -199,9 +208,14 @@ class SyncRunAdmin(admin.ModelAdmin):
         preview = get_object_or_404(SyncRun, pk=pk, dry_run=True)
         summary = preview.summary or {}
         run = admin_actions.applied_run(preview)
+        plan = summary.get("plan")
+        if plan is None:  # a dry run recorded elsewhere (`rcsync reconcile --dry-run`): counts only
+            plan = [{"kind": k, "label": kind_label(k), "count": v, "items": [], "by_target": [], "more": v,
+                     "per_person": True, "server_side": False, "destructive": k in ("deactivate", "delete_user", "kick")}
+                    for k, v in sorted((preview.counts or {}).items())]
         context = {
             **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": f"Reconcile preview #{preview.pk}",
-            "preview": preview, "summary": summary, "plan": summary.get("plan") or [],
+            "preview": preview, "summary": summary, "plan": plan,
             "total": sum((preview.counts or {}).values()), "needs_force": admin_actions.needs_force(preview),
             "applied": summary.get("applied"), "run": run, "can_start": can_start(request.user),
             "apply_url": self._url("apply", preview.pk), "status_url": self._url("apply_status", preview.pk),

@@ -239,3 +239,21 @@ def test_run_selected_periodic_task_starts_a_real_reconcile(broker, db) -> None:
     [(name, _, kwargs)] = broker.messages()
     assert name == "rcsync.reconcile_all" and kwargs["kind"] == "manual" and kwargs["dry_run"] is False
     assert kwargs["triggered_by"].startswith("admin:beatop")
+
+
+def test_command_line_dry_run_shows_its_counts(people) -> None:
+    from django_hooks.runs import run_reconcile
+
+    dry = run_reconcile(kind="manual", dry_run=True, triggered_by="cli")
+    client = staff("operator", START)
+    assert client.get(f"{BASE}/syncrun/{dry.pk}/change/").status_code == 200
+    page = client.get(f"{BASE}/syncrun/reconcile/{dry.pk}/").content.decode()
+    assert "Create account" in page and "did not record who" in page
+    assert f"reconcile/{dry.pk}/" not in client.get(f"{BASE}/syncrun/reconcile/").content.decode()
+
+
+def test_runs_page_links_the_nightly_schedule_for_who_may_see_it(db) -> None:
+    plain = staff("viewer", VIEW).get(f"{BASE}/syncrun/").content.decode()
+    assert "Nightly schedule" not in plain
+    page = staff("scheduler", VIEW, "django_celery_beat.view_periodictask").get(f"{BASE}/syncrun/").content.decode()
+    assert "Nightly schedule" in page and "/admin/django_celery_beat/periodictask/?q=rcsync" in page
