@@ -52,5 +52,6 @@ def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> N
     reply = httpx.post(f"{stand_in.server.url}/api/v1/roles.addUserToRole", headers=headers, json={"roleId": "admin", "username": "dora"})
     assert reply.status_code == 200, reply.text
     wait_until(lambda: stand_in.summary("dora") == plain, DEADLINE, lambda: f"admin role taken away again; {logs()}")
-    assert SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists()
+    wait_until(lambda: SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists(),
+               DEADLINE, "the role repair in the audit trail")
     assert human["_id"] != dora_id
