@@ -122,6 +122,25 @@ def test_preview_apply_and_watch_the_reconcile(browser, live_server, stand_in, w
         page.goto(f"{base}/admin/django_hooks/accountlink/")
         page.screenshot(path=str(artifacts / "accounts.png"), full_page=True)
         assert stand_in.summary("member00") == (True, ("admin", "user"), ("general", "moderators", "vip"), False)
+
+        # Twelve people leave at once (no signals): past the safety threshold the page asks for force.
+        User.objects.filter(username__in=[f"member{i:02}" for i in range(8, 20)]).update(is_active=False)
+        page.goto(f"{base}/admin/django_hooks/syncrun/reconcile/")
+        page.click("input[value='Compute preview']")
+        page.wait_for_selector("#rcsync-safety")
+        assert "Safety threshold crossed" in page.inner_text("#rcsync-safety")
+        page.screenshot(path=str(artifacts / "reconcile-force.png"), full_page=True)
+        submit = page.locator("#rcsync-apply-form input[type=submit]")
+        assert submit.get_attribute("value").startswith("Force apply")
+        submit.click()  # the unticked confirmation keeps the form from being sent
+        assert page.locator("#rcsync-live").count() == 0
+        assert not SyncRun.objects.filter(dry_run=False, force=True).exists()
+        page.check("#rcsync-force")
+        submit.click()
+        page.wait_for_selector("#rcsync-live .rcsync-progress[data-finished='1'][data-percent='100']")
+        forced = SyncRun.objects.get(dry_run=False, force=True)
+        assert forced.status == "succeeded" and forced.counts.get("deactivate") == 12
+        assert stand_in.summary("member19")[0] is False and stand_in.summary("member07")[0] is True
     finally:
         stand_in.server.faults.set_latency(0, "users.create")
 
