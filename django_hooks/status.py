@@ -26,10 +26,11 @@ def status_lines(last_runs: int = 5) -> list[str]:
         took = f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "running"
         ops = sum(run.counts.values()) if isinstance(run.counts, dict) else 0
         dry = " dry-run" if run.dry_run else ""
-        lines.append(f"  #{run.pk} {run.kind}{dry} {run.status} {run.started_at:%Y-%m-%d %H:%M:%S} ({took}), {ops} op(s)")
+        started = timezone.localtime(run.started_at)
+        lines.append(f"  #{run.pk} {run.kind}{dry} {run.status} {started:%Y-%m-%d %H:%M:%S} ({took}), {ops} op(s)")
     if not runs:
         lines.append("  (none)")
     last_change = SyncRun.objects.filter(kind=SyncRun.Kind.CHANGE).order_by("-started_at").first()
     if last_change:
-        lines.append(f"last change sync: {last_change.started_at:%Y-%m-%d %H:%M:%S} ({last_change.status})")
+        lines.append(f"last change sync: {timezone.localtime(last_change.started_at):%Y-%m-%d %H:%M:%S %Z} ({last_change.status})")
     return lines
