@@ -117,6 +117,7 @@ class AccountsListAdmin(admin.ModelAdmin):
             filters.append("is_active")
         self.list_filter = filters
         self.ordering = [self.username_field]
+        type(self).person.admin_order_field = self.username_field  # one user model per project
         display = ["person", "site_role", "link_status", "rc_username", "last_sync", "last_error"]
         self.list_display = display
 

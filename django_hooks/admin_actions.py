@@ -125,6 +125,25 @@ def applied_run(preview: SyncRun) -> SyncRun | None:
             .order_by("-started_at").first())
 
 
+def queued_message(preview: SyncRun) -> str:
+    """Why an applied preview has no run yet, in words an admin can act on."""
+    from datetime import datetime
+
+    applied = (preview.summary or {}).get("applied") or {}
+    try:
+        waited = (timezone.now() - datetime.fromisoformat(applied["at"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        waited = 0.0
+    other = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope="all", dry_run=False).exclude(
+        triggered_by=applied.get("tag", "")).first()
+    if other is not None:
+        return (f"Run #{other.pk} (another full reconcile) is running; one reconcile runs at a time, so this "
+                "request will be dropped. When it has finished, compute a new preview.")
+    if waited > 20:
+        return f"Still waiting after {waited:.0f} s: is a Celery worker running for this site?"
+    return "Waiting for a worker to pick the run up…"
+
+
 # --- people -----------------------------------------------------------------------------------------
 
 

@@ -247,7 +247,7 @@ class SyncRunAdmin(admin.ModelAdmin):
             return JsonResponse({"state": "not applied"})
         run = admin_actions.applied_run(preview)
         if run is None:
-            return JsonResponse({"state": "queued"})
+            return JsonResponse({"state": "queued", "message": admin_actions.queued_message(preview)})
         payload = self._run_payload(run, request.GET.get("after", "0"))
         payload["state"] = "finished" if run.finished_at else "running"
         return JsonResponse(payload)

@@ -175,7 +175,11 @@ def test_reconcile_preview_then_apply_enqueues_once(people, fresh_stand_in, brok
     csrf_post(client, apply_url, form_url=response["Location"])  # a double click
     assert len(broker.messages()) == 1
     status = client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json").json()
-    assert status == {"state": "queued"}
+    assert status == {"state": "queued", "message": "Waiting for a worker to pick the run up…"}
+    other = SyncRun.objects.create(kind="nightly", scope="all")  # holds the one-reconcile-at-a-time slot
+    blocked = client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json").json()
+    assert blocked["state"] == "queued" and f"Run #{other.pk}" in blocked["message"] and "dropped" in blocked["message"]
+    other.delete()
 
     # What the worker would do with that message, in-process: the real run, found by its tag.
     from django_hooks.runs import run_reconcile

@@ -62,7 +62,7 @@
       var more = false;
       getJSON(url + "?after=" + lastOp, function (data) {
         var stateEl = box.querySelector("#rcsync-apply-state");
-        if (data.state === "queued") { if (stateEl) stateEl.textContent = "Waiting for a worker to pick the run up…"; return; }
+        if (data.state === "queued") { if (stateEl) stateEl.textContent = data.message || "Waiting for a worker…"; return; }
         var run = data.run;
         if (!run) return;
         var bar = box.querySelector(".rcsync-progress");
