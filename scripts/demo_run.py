@@ -1,0 +1,345 @@
+"""`make demo`: rcsync doing its job on this machine, from an empty start to live changes.
+
+Starts the stand-in Rocket.Chat (TOTP service account, rate limiter on), the bundled
+Django site (PostgreSQL or SQLite), a Celery worker, beat and the drift listener; seeds
+the site's people; runs `rcsync bootstrap`, `rcsync check` and the first reconcile;
+promotes the regular user to moderator and shows how fast Rocket.Chat follows; then
+prints every Rocket.Chat change until Ctrl-C, which stops everything it started.
+
+Environment (all optional):
+  RCSYNC_DEMO_SITE_PORT  site port (default 8000; 0 = any free port)
+  RCSYNC_DEMO_RC_PORT    stand-in port (default 3000; 0 = any free port)
+  RCSYNC_DEMO_DB         auto | postgresql | sqlite      (default auto: PostgreSQL when reachable)
+  RCSYNC_DEMO_REDIS      auto | off                      (default auto: Redis when reachable)
+  RCSYNC_DEMO_DIR        logs, secrets, SQLite file      (default $TMPDIR/rcsync-demo-$UID)
+  RCSYNC_DEMO_EXIT_AFTER promote | <seconds>             (bounded run, for tests and CI)
+  RCSYNC_DEMO_ADMIN_PASSWORD  the demo admin's password  (default: a fresh random one, printed)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_procs import DemoError, ProcessSet, pick_port, tcp_open, wait_for  # noqa: E402
+
+HOST = "127.0.0.1"
+PY = sys.executable
+PROMOTE_TIMEOUT = 15.0
+
+
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM arrived: unwind to the clean-up."""
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def step(text: str) -> None:
+    say(f"[demo] {text}")
+
+
+# --- choosing the services -------------------------------------------------------------------------
+
+
+def choose_database(mode: str, env: dict[str, str], workdir: Path) -> str:
+    """PostgreSQL (its own database, created if missing) when reachable, else SQLite in workdir."""
+    name = env.setdefault("RCSYNC_DB_NAME", "rcsync_demo")
+    host, port = env.get("RCSYNC_PG_HOST", "127.0.0.1"), int(env.get("RCSYNC_PG_PORT", "5432"))
+    if mode in ("auto", "postgresql"):
+        problem = None
+        if tcp_open(host, port):
+            try:
+                import psycopg
+
+                with psycopg.connect(host=host, port=port, user=env.get("RCSYNC_PG_USER", "postgres"),
+                                     password=env.get("RCSYNC_PG_PASSWORD", ""), dbname="postgres",
+                                     connect_timeout=3, autocommit=True) as conn:
+                    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+                    if not exists:
+                        conn.execute(f'CREATE DATABASE "{name}"')
+                env["RCSYNC_DEMO_DB"] = "postgresql"
+                return f"PostgreSQL at {host}:{port}, database {name}" + ("" if exists else " (created)")
+            except Exception as exc:  # auth, permissions: fall back, saying why
+                problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        else:
+            problem = f"nothing listens on {host}:{port}"
+        if mode == "postgresql":
+            raise DemoError(f"RCSYNC_DEMO_DB=postgresql but PostgreSQL is not usable ({problem})")
+        step(f"PostgreSQL not usable ({problem}): using SQLite instead")
+    env["RCSYNC_DEMO_DB"] = "sqlite"
+    path = env.setdefault("RCSYNC_DEMO_SQLITE", str(workdir / "demo.sqlite3"))
+    return f"SQLite at {path}"
+
+
+def choose_broker(mode: str, env: dict[str, str], workdir: Path) -> tuple[str, Any]:
+    """Redis (DB 13 unless RCSYNC_REDIS_URL says otherwise) when reachable; else kombu's filesystem
+    transport for Celery plus an in-process Redis stand-in (fakeredis) for rcsync's locks."""
+    url = env.setdefault("RCSYNC_REDIS_URL", "redis://127.0.0.1:6379/13")
+    prefix = env.setdefault("RCSYNC_REDIS_PREFIX", "rcsync-demo:")
+    if mode == "auto":
+        import redis
+
+        try:
+            conn = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+            conn.ping()
+            env["RCSYNC_DEMO_BROKER"] = "redis"
+            return f"Redis at {url} (key prefix {prefix!r})", None
+        except redis.RedisError as exc:
+            step(f"Redis not reachable at {url} ({type(exc).__name__})")
+    from fakeredis import TcpFakeServer
+    import threading
+
+    embedded = TcpFakeServer((HOST, 0), server_type="redis")
+    threading.Thread(target=embedded.serve_forever, name="embedded-redis", daemon=True).start()
+    env["RCSYNC_REDIS_URL"] = f"redis://{HOST}:{embedded.server_address[1]}/0"
+    env["RCSYNC_DEMO_BROKER"] = "filesystem"
+    broker_dir = workdir / "broker"
+    for sub in ("queue", "processed"):
+        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    for stale in (broker_dir / "queue").iterdir():
+        stale.unlink()
+    env["RCSYNC_DEMO_BROKER_DIR"] = str(broker_dir)
+    step("NO REDIS: using an embedded broker (kombu filesystem transport in "
+         f"{broker_dir}) and an in-process Redis stand-in for locks. Fine for a demo; production needs Redis or RabbitMQ.")
+    return f"embedded: filesystem broker {broker_dir}, locks on {env['RCSYNC_REDIS_URL']}", embedded
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+
+def write_secret(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+
+
+def make_service_account(workdir: Path, env: dict[str, str]) -> None:
+    """Fresh password + TOTP secret in 0600 files, read through RCSYNC_RC_*_FILE (never printed)."""
+    import pyotp
+
+    from demo_people import SERVICE_USERNAME
+
+    secret_dir = workdir / "secrets"
+    secret_dir.mkdir(mode=0o700, exist_ok=True)
+    write_secret(secret_dir / "rc_password", secrets.token_urlsafe(18))
+    write_secret(secret_dir / "rc_totp_secret", pyotp.random_base32())
+    for name in ("RCSYNC_RC_PASSWORD", "RCSYNC_RC_TOTP_SECRET", "RCSYNC_RC_TOKEN", "RCSYNC_RC_USER_ID"):
+        env.pop(name, None)
+    env.update(
+        RCSYNC_RC_USERNAME=SERVICE_USERNAME,
+        RCSYNC_RC_PASSWORD_FILE=str(secret_dir / "rc_password"),
+        RCSYNC_RC_TOTP_SECRET_FILE=str(secret_dir / "rc_totp_secret"),
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+def manage(procs: ProcessSet, name: str, *args: str, timeout: float = 120.0, show: bool = True) -> str:
+    """Run `manage.py ARGS` to completion (in its own process group, so clean-up can stop it)."""
+    proc = procs.start(name, [PY, "manage.py", *args])
+    wait_for(lambda: not proc.alive(), timeout, f"manage.py {' '.join(args)}")
+    out = proc.log_text()
+    procs.forget(proc)
+    if show:
+        for line in out.rstrip().splitlines():
+            say(f"    {line}")
+    if proc.popen.returncode != 0:
+        raise DemoError(f"manage.py {' '.join(args)} failed with exit code {proc.popen.returncode} (log: {proc.log_path})")
+    return out
+
+
+def declare_queues() -> None:
+    """Declare Celery's queues before the first publish: on a fresh Redis key prefix nothing is bound
+    yet until a worker starts, and kombu's Redis transport drops messages sent to an unbound queue
+    (the relay would resend them, but only after RELAY_STALE_AFTER)."""
+    from sync_tasks.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        for queue in app.amqp.queues.values():
+            queue.bind(channel).declare()
+
+
+def run(env_in: dict[str, str]) -> int:
+    exit_after = env_in.get("RCSYNC_DEMO_EXIT_AFTER", "").strip()
+    workdir = Path(env_in.get("RCSYNC_DEMO_DIR") or Path(tempfile.gettempdir()) / f"rcsync-demo-{os.getuid()}")
+    logdir = workdir / "logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    env = dict(env_in)
+    env.update(DJANGO_SETTINGS_MODULE="settings.demo", RCSYNC_DEMO_DIR=str(workdir), PYTHONUNBUFFERED="1",
+               PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
+
+    site_port = pick_port(HOST, int(env.get("RCSYNC_DEMO_SITE_PORT", "8000")), "the Django site", "RCSYNC_DEMO_SITE_PORT")
+    rc_port = pick_port(HOST, int(env.get("RCSYNC_DEMO_RC_PORT", "3000")), "the stand-in Rocket.Chat", "RCSYNC_DEMO_RC_PORT")
+    if site_port == rc_port:
+        raise DemoError("RCSYNC_DEMO_SITE_PORT and RCSYNC_DEMO_RC_PORT must differ")
+    step(f"working directory {workdir} (logs in {logdir})")
+
+    db_line = choose_database(env.get("RCSYNC_DEMO_DB", "auto"), env, workdir)
+    step(f"database: {db_line}")
+    procs = ProcessSet(logdir, ROOT, env)
+    embedded = None
+    watcher = None
+    try:
+        broker_line, embedded = choose_broker(env.get("RCSYNC_DEMO_REDIS", "auto"), env, workdir)
+        step(f"broker and locks: {broker_line}")
+        procs.env.update(env)
+
+        make_service_account(workdir, env)
+        rc_url = f"http://{HOST}:{rc_port}"
+        env["RCSYNC_RC_URL"] = rc_url
+        procs.env.update(env)
+        step("starting the stand-in Rocket.Chat (rate limiter on, service account rcsync-bot with TOTP, "
+             "roles bot + rcsync)")
+        standin = procs.start("stand-in", [PY, "scripts/demo_standin.py", "--host", HOST, "--port", str(rc_port)])
+        procs.wait_log(standin, "listening on", 30)
+
+        os.environ.update(env)  # this process is a site process too (seeding, the feed)
+        step("migrating the site's database")
+        manage(procs, "migrate", "migrate", "--noinput", show=False)
+        import django
+
+        django.setup()
+        declare_queues()
+        from demo_people import DEMO_ADMIN, REGULAR_USER, promote, seed_people
+
+        admin_password = env.get("RCSYNC_DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
+        step("seeding the site's people (owner, moderator, store owner, store admin, regular user, VIP)")
+        for line in seed_people(admin_password):
+            say(f"    {line}")
+
+        step("manage.py rcsync bootstrap   (managed rooms and roles, nightly task)")
+        manage(procs, "bootstrap", "rcsync", "bootstrap")
+        step("manage.py rcsync check       (login with TOTP, permissions, rooms)")
+        manage(procs, "check", "rcsync", "check")
+        step("manage.py rcsync reconcile --yes   (the first full reconcile)")
+        manage(procs, "reconcile", "rcsync", "reconcile", "--yes", timeout=300)
+
+        step("starting a Celery worker, beat, the drift listener and the site")
+        worker = procs.start("worker", [PY, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", "prefork",
+                                        "-c", "2", "-n", "demo@%h", "--without-gossip", "--without-mingle",
+                                        "--without-heartbeat", "-l", "INFO"])
+        beat = procs.start("beat", [PY, "-m", "celery", "-A", "sync_tasks.celery", "beat", "-l", "INFO",
+                                    "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="])
+        listener = procs.start("listener", [PY, "manage.py", "rcsync", "listen"])
+        site = procs.start("site", [PY, "manage.py", "runserver", "--noreload", "--insecure", f"{HOST}:{site_port}"])
+        procs.wait_log(worker, " ready.", 60)
+        procs.wait_log(beat, "beat: Starting", 60)
+        procs.wait_log(listener, "rcsync listen: ready", 60)
+        wait_for(lambda: site.alive() and tcp_open(HOST, site_port) or _dead(site), 60, "the site to listen")
+
+        from demo_watch import Watcher
+
+        watcher = Watcher()
+        watcher.start()
+
+        say("")
+        say("=" * 78)
+        say(f"  admin (task UI):  http://{HOST}:{site_port}/admin/   login {DEMO_ADMIN} / {admin_password}")
+        say(f"  stand-in Rocket.Chat: {rc_url}   (REST /api/v1, realtime {rc_url.replace('http', 'ws')}/websocket)")
+        say(f"  service account: rcsync-bot, secrets in {workdir / 'secrets'} (not printed)")
+        say(f"  logs: {logdir}")
+        say("  Ctrl-C stops everything the demo started.")
+        say("=" * 78)
+        say("")
+
+        step(f"promoting {REGULAR_USER} from user to moderator on the site (a plain user.save())")
+        started = time.monotonic()
+        promote(REGULAR_USER, "moderator")
+        seen = _wait_change(watcher, procs, lambda c: c.username == REGULAR_USER and c.room == "moderators"
+                            and c.action == "added", started)
+        step(f"PROMOTED: {REGULAR_USER} appeared in moderators {seen.at - started:.2f} s after the site saved the change")
+        if exit_after == "promote":
+            _drain(watcher, 1.0)
+            return 0
+        step("live: one line per Rocket.Chat change (edit people in the admin, or change Rocket.Chat by hand "
+             "and watch the listener repair it)")
+        deadline = time.monotonic() + float(exit_after) if exit_after.replace(".", "", 1).isdigit() else None
+        while deadline is None or time.monotonic() < deadline:
+            _drain(watcher, 0.5)
+            dead = procs.dead()
+            if dead:
+                raise DemoError(f"{dead[0].name} stopped unexpectedly; see {dead[0].log_path}")
+            if watcher.error is not None:
+                raise DemoError(f"the realtime feed failed: {watcher.error!r}")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        step("stopping everything the demo started ...")
+        if watcher is not None:
+            watcher.stop()
+        procs.stop_all()
+        if embedded is not None:
+            embedded.shutdown()
+            embedded.server_close()
+        step("stopped; nothing left running")
+
+
+def _dead(proc: Any) -> bool:
+    if not proc.alive():
+        raise DemoError(f"{proc.name} exited early; see {proc.log_path}")
+    return False
+
+
+def _print_change(change: Any) -> None:
+    say(f"  [rocket.chat {time.strftime('%H:%M:%S')}] {change.text}")
+
+
+def _drain(watcher: Any, wait: float) -> None:
+    import queue
+
+    end = time.monotonic() + wait
+    while True:
+        try:
+            _print_change(watcher.changes.get(timeout=max(0.0, end - time.monotonic())))
+        except queue.Empty:
+            return
+
+
+def _wait_change(watcher: Any, procs: ProcessSet, match: Any, started: float) -> Any:
+    import queue
+
+    while time.monotonic() - started < PROMOTE_TIMEOUT:
+        try:
+            change = watcher.changes.get(timeout=0.2)
+        except queue.Empty:
+            if procs.dead():
+                raise DemoError(f"{procs.dead()[0].name} stopped unexpectedly; see {procs.dead()[0].log_path}")
+            continue
+        _print_change(change)
+        if match(change):
+            return change
+    raise DemoError(f"the promotion did not reach Rocket.Chat within {PROMOTE_TIMEOUT:.0f} s; see the worker log")
+
+
+def main() -> int:
+    def interrupted(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        return run(dict(os.environ))
+    except Interrupted:
+        return 130
+    except DemoError as exc:
+        print(f"[demo] ERROR: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

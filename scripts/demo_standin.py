@@ -1,0 +1,71 @@
+"""The demo's stand-in Rocket.Chat: `python -m fake_rocketchat`, plus the service account set up the
+way docs/real-rocketchat.md tells an operator to on a real server.
+
+The seed file cannot do this part: a custom role gets a random id and permissions name role ids,
+so the role, its grants and the account are made here with the stand-in's set-up helpers, then
+served exactly like `python -m fake_rocketchat` serves (rate limiter on, 7.x behaviour).
+
+    python scripts/demo_standin.py --port 3000     (secrets from RCSYNC_RC_PASSWORD_FILE /
+                                                     RCSYNC_RC_TOTP_SECRET_FILE, never printed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_people import SERVICE_PERMISSIONS, SERVICE_ROLE, SERVICE_USERNAME  # noqa: E402
+from fake_rocketchat.app import create_app  # noqa: E402
+from fake_rocketchat.faults import Faults, RequestLog  # noqa: E402
+from fake_rocketchat.server_thread import ServerThread  # noqa: E402
+from fake_rocketchat.testing import build_state  # noqa: E402
+
+
+def build(password: str, totp_secret: str):  # -> fake_rocketchat.state.State
+    state = build_state(rate_limit=True)
+    role = state.create_role(SERVICE_ROLE, "Users", "rcsync service account")
+    for permission in SERVICE_PERMISSIONS:
+        state.grant_permission(permission, role["_id"])
+    user = state.create_user(SERVICE_USERNAME, name="rcsync", email=f"{SERVICE_USERNAME}@example.org",
+                             password=password, roles=["user", "bot", role["_id"]], totp_secret=totp_secret)
+    # Rocket.Chat skips the second factor for accounts younger than RememberFor (1800 s); a real
+    # service account is older than that, so make this one older too and TOTP is really asked for.
+    with state.lock:
+        state.users[user["_id"]]["createdAt"] = state.now() - timedelta(days=1)
+    return state
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args()
+    password = Path(os.environ["RCSYNC_RC_PASSWORD_FILE"]).read_text().strip()
+    totp_secret = Path(os.environ["RCSYNC_RC_TOTP_SECRET_FILE"]).read_text().strip()
+    state = build(password, totp_secret)
+    app = create_app(state, faults=Faults(state), request_log=RequestLog())
+    try:
+        server = ServerThread(app, host=args.host, port=args.port, log_level="warning")
+    except OSError as exc:
+        print(f"stand-in: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print(f"fake_rocketchat listening on http://{args.host}:{server.port}", flush=True)
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
