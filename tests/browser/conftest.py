@@ -32,13 +32,6 @@ def e2e_support() -> Any:
     return sys.modules[name]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
-
-
 @pytest.fixture(scope="session")
 def support() -> Any:
     """tests/e2e/e2e_support.py (wait_until, process helpers)."""

@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group, Permission
 
 from django_hooks.models import SyncOperation, SyncRun
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 User = get_user_model()
 PASSWORD = "browser-pw-1"
 
@@ -54,7 +54,7 @@ def login(page: Any, base: str, username: str) -> None:
 def test_preview_apply_and_watch_the_reconcile(browser, live_server, stand_in, worker, artifacts, support) -> None:
     community()
     make_staff("operator", "start_resync")
-    stand_in.server.faults.set_latency(250, "users.create")
+    stand_in.server.faults.set_latency(400, "users.create")
     try:
         page = browser.new_page()
         base = live_server.url
