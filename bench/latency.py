@@ -24,6 +24,27 @@ from pathlib import Path
 from _site import bench_site, percentile
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User+system CPU of these processes and their children (from /proc), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        for p in [pid, *_children(pid)]:
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    import e2e_support
+
+    return e2e_support.children_of(pid)
+
+
 def run(args: argparse.Namespace) -> dict:
     with bench_site() as (rc, db_name):
         import e2e_support
@@ -67,6 +88,8 @@ def run(args: argparse.Namespace) -> dict:
                         seen[pending.pop(0)] = now
 
             unsubscribe = state.events.subscribe(on_event)
+            worker_cpu = _cpu_seconds([w.pid for w in workers])
+            own_cpu = time.process_time()
             started = time.perf_counter()
             for i in range(1, args.changes + 1):
                 delay = started + (i - 1) / args.rate - time.perf_counter()
@@ -89,6 +112,8 @@ def run(args: argparse.Namespace) -> dict:
             except AssertionError:
                 pass  # whatever is missing now is lost
             elapsed = time.perf_counter() - started
+            worker_cpu = _cpu_seconds([w.pid for w in workers]) - worker_cpu
+            own_cpu = time.process_time() - own_cpu
             unsubscribe()
             runs = SyncRun.objects.filter(id__gt=first_run)
             durations = [(r.finished_at - r.started_at).total_seconds() * 1000 for r in runs if r.finished_at]
@@ -105,6 +130,9 @@ def run(args: argparse.Namespace) -> dict:
         "syncs": len(durations), "sync_ms_p50": round(percentile(durations, 50), 1),
         "sync_ms_p95": round(percentile(durations, 95), 1), "achieved_rate": round(args.changes / produced, 1),
         "seconds": round(elapsed, 1), "loadavg_1m": round(os.getloadavg()[0], 2),
+        # CPU spent per change by the workers, and by this process (site + stand-in Rocket.Chat).
+        "worker_cpu_ms_per_change": round(worker_cpu * 1000 / args.changes, 2),
+        "site_and_stand_in_cpu_ms_per_change": round(own_cpu * 1000 / args.changes, 2),
     }
 
 

@@ -138,6 +138,13 @@ def _claim(user_key: str) -> PendingSync | None:
                        state=PendingSync.State.RUNNING)
 
 
+def _retire(pk: int, generation: int) -> bool:
+    """Delete the row if no newer change arrived (one statement; nothing cascades from it)."""
+    with connections[router.db_for_write(PendingSync)].cursor() as cursor:
+        cursor.execute("DELETE FROM django_hooks_pendingsync WHERE id = %s AND generation = %s", [pk, generation])
+        return cursor.rowcount > 0
+
+
 def _rounds(user_key: str, apply: Apply) -> Outcome:
     for rounds in range(1, MAX_ROUNDS + 1):
         row = _claim(user_key)
@@ -167,8 +174,7 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
             log.info("sync of user %s failed transiently (%s); retry in %.1fs", user_key, result.error, delay)
             return Outcome("retry", rounds, retry_in=delay)
         # Done (or failed for a reason a retry cannot fix; the link and run record say why).
-        deleted, _ = PendingSync.objects.filter(pk=row.pk, generation=generation).delete()
-        if deleted:
+        if _retire(row.pk, generation):
             return Outcome("synced" if result.ok else "failed", rounds)
         # A newer change arrived while we synced: go round again.
     PendingSync.objects.filter(user_key=user_key).update(state=PendingSync.State.QUEUED, enqueued_at=None)
