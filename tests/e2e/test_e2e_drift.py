@@ -55,3 +55,5 @@ def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> N
     wait_until(lambda: SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists(),
                DEADLINE, "the role repair in the audit trail")
     assert human["_id"] != dora_id
+    for secret in stand_in.secrets:
+        assert secret not in listener.log() and secret not in worker.log()

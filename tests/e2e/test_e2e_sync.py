@@ -65,6 +65,8 @@ def test_user_lifecycle_roles_groups_and_vip_request(stand_in, worker) -> None:
     wait_until(lambda: AccountLink.objects.get(user_key=key).status == "deactivated", DEADLINE, "link deactivated")
     wait_until(settled, DEADLINE, "no pending syncs")
     assert stand_in.user("lena") is not None  # deactivated, not deleted (DEPROVISION default)
+    for secret in stand_in.secrets:  # the service account's password and TOTP secret never reach a log
+        assert secret not in worker.log()
 
 
 def test_rolled_back_change_reaches_nobody(stand_in, worker) -> None:
