@@ -15,8 +15,8 @@ REDIS_URL              CELERY_BROKER_URL or        Redis for the per-user and re
 REDIS_KEY_PREFIX       ``"rcsync:"``              prefix of every lock key (isolates sites/test runs)
 LOCK_TTL               30 (s)                     per-user lock lifetime; renewed while a sync runs, so a
                                                   killed worker blocks that user for at most this long
-COALESCE_QUIET         0.15 (s)                   a user changed several times is synced once the
-                                                  changes have paused this long …
+COALESCE_QUIET         0.15 (s)                   a burst (changes to one user less than this apart)
+                                                  is synced once it has paused this long …
 COALESCE_MAX_WAIT      2.0 (s)                    … but never later than this after the first change
 RETRY_BACKOFF_BASE     1.0 (s)                    first retry delay after a failed sync (doubles)
 RETRY_BACKOFF_MAX      300 (s)                    cap of that delay

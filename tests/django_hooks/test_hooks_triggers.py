@@ -152,3 +152,17 @@ def test_task_arguments_carry_no_secrets(broker) -> None:
     for task, args, kwargs in broker.messages():
         assert "hunter2" not in repr((task, args, kwargs))
         assert args == [args[0]] and kwargs == {}
+
+
+def test_extra_trigger_model_marks_its_user() -> None:
+    """RCSYNC['TASKS']['TRIGGER_MODELS'] entries: a related model's save means "sync its user"."""
+    from django_hooks.models import AccountLink
+    from django_hooks.signals import _extra_model_receiver
+
+    user = User.objects.create_user("pat")
+    PendingSync.objects.all().delete()
+    receiver = _extra_model_receiver("user", "profiles.Profile")
+    receiver(sender=AccountLink, instance=AccountLink(user_key=str(user.pk), user=user))
+    assert rows()[str(user.pk)].reason == "profiles.Profile changed"
+    receiver(sender=AccountLink, instance=AccountLink(user_key="x"))  # no user: nothing to do
+    assert set(rows()) == {str(user.pk)}
