@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from django_hooks import admin_actions
-from django_hooks.admin_perms import can_start, can_view, require_start, require_view
+from django_hooks.admin_perms import ForbiddenPageMixin, can_start, can_view, require_start, require_view
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, PendingSync, SyncOperation
 
@@ -93,7 +93,7 @@ def role_field() -> Any:
     return field if getattr(field, "concrete", False) else None
 
 
-class AccountsListAdmin(admin.ModelAdmin):
+class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     """The Accounts changelist (site users × AccountLink). Instantiated per admin site, never registered."""
 
     change_list_template = "admin/django_hooks/accounts/change_list.html"
@@ -223,7 +223,7 @@ class AccountsListAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra)
 
 
-class AccountLinkAdmin(admin.ModelAdmin):
+class AccountLinkAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     """Registered for AccountLink: its changelist *is* the Accounts page, plus one page per person."""
 
     list_display = ("user_key", "site_username", "rc_username", "status", "last_synced_at")
@@ -257,7 +257,7 @@ class AccountLinkAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[link.user_key]))
 
     def get_urls(self) -> list[Any]:
-        wrap = self.admin_site.admin_view
+        wrap = self.guarded
         return [
             path("person/<str:user_key>/", wrap(self.detail_view), name="django_hooks_account_detail"),
             path("person/<str:user_key>/resync/", wrap(self.resync_view), name="django_hooks_account_resync"),

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from django_hooks import admin_actions
 from django_hooks.admin_accounts import status_badge
-from django_hooks.admin_perms import can_start, can_view, require_start, require_view
+from django_hooks.admin_perms import ForbiddenPageMixin, can_start, forbidden, can_view, require_start, require_view
 from django_hooks.admin_plan import kind_label, operation_row, run_progress
 from django_hooks.models import PendingSync, SyncOperation, SyncRun
 
@@ -47,7 +47,7 @@ def counts_text(counts: dict[str, int] | None) -> str:
                        sum(counts.values()), kinds)
 
 
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     """Runs, read-only: they are records of what rcsync did."""
 
     change_list_template = "admin/django_hooks/syncrun/change_list.html"
@@ -126,7 +126,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra)
 
     def get_urls(self) -> list[Any]:
-        wrap = self.admin_site.admin_view
+        wrap = self.guarded
         return [
             path("progress.json", wrap(self.progress_json), name="django_hooks_syncrun_progress"),
             path("<int:pk>/operations.json", wrap(self.operations_json), name="django_hooks_syncrun_operations"),
@@ -161,7 +161,8 @@ class SyncRunAdmin(admin.ModelAdmin):
     # --- one run ------------------------------------------------------------------------------------
 
     def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        require_view(request)
+        if not can_view(request.user):
+            return forbidden(request, self.admin_site)
         request.current_app = self.admin_site.name
         if not str(object_id).isdigit():
             raise Http404("no such run")
@@ -253,7 +254,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         return JsonResponse(payload)
 
 
-class SyncOperationAdmin(admin.ModelAdmin):
+class SyncOperationAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     """The audit trail, read-only."""
 
     list_display = ("at", "run_link", "username", "operation", "target", "outcome_display", "error")
@@ -288,7 +289,7 @@ class SyncOperationAdmin(admin.ModelAdmin):
         return status_badge(obj.outcome, obj.get_outcome_display())
 
 
-class PendingSyncAdmin(admin.ModelAdmin):
+class PendingSyncAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     """Changes waiting for a worker, read-only."""
 
     list_display = ("user_key", "state", "generation", "reason", "first_requested_at", "attempts", "next_attempt_at", "last_error")

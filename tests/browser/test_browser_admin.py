@@ -153,4 +153,35 @@ def test_staff_without_permission_is_refused(browser, live_server, artifacts) ->
     for url in ("/admin/django_hooks/syncrun/", "/admin/django_hooks/accountlink/", "/admin/django_hooks/syncrun/reconcile/"):
         response = page.goto(live_server.url + url)
         assert response.status == 403, url
+        assert "Permission needed" in page.inner_text("h1") and "django_hooks.start_resync" in page.content()
     page.screenshot(path=str(artifacts / "forbidden.png"))
+
+
+def test_nightly_schedule_is_editable_and_runs_a_real_reconcile(browser, live_server, stand_in, worker, artifacts,
+                                                                support) -> None:
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    from django_hooks.schedule import ensure_nightly_task
+
+    task, _ = ensure_nightly_task(PeriodicTask, CrontabSchedule, hour=3, minute=0, timezone="Europe/Berlin")
+    user = make_staff("scheduler", "start_resync")
+    for codename in ("view_periodictask", "change_periodictask"):
+        user.user_permissions.add(Permission.objects.get(content_type__app_label="django_celery_beat", codename=codename))
+    User.objects.bulk_create([User(username="nightowl", email="nightowl@example.org")])
+    page = browser.new_page()
+    base = live_server.url
+    login(page, base, "scheduler")
+    page.goto(f"{base}/admin/django_hooks/syncrun/")
+    page.click("text=Nightly schedule")
+    page.click(f"text={task.name}")
+    assert page.locator("#id_task").input_value() == "rcsync.reconcile_all"
+    page.screenshot(path=str(artifacts / "nightly-schedule.png"), full_page=True)
+    page.go_back()
+    page.check(f"input[name=_selected_action][value='{task.pk}']")
+    page.select_option("select[name=action]", "run_tasks")
+    page.click("button[name=index]")
+    assert "started" in page.inner_text(".messagelist")
+    run = support.wait_until(lambda: SyncRun.objects.filter(kind="manual", dry_run=False, finished_at__isnull=False).first(),
+                             20, "the reconcile started from the schedule to finish")
+    assert run.status == "succeeded" and run.triggered_by == f"admin:scheduler (run now: {task.name})"
+    assert stand_in.summary("nightowl")[0] is True
