@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_hooks.models import PendingSync
@@ -57,21 +57,31 @@ def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
             cursor.execute(_UPSERT, [user_key, reason, now, now, now, drift])
             generation, state, enqueued_at = cursor.fetchone()
         return generation, state, enqueued_at
-    # Other databases: lock the row (or the gap) and update in Python.
-    with transaction.atomic(using=using):
-        row = PendingSync.objects.using(using).select_for_update().filter(user_key=user_key).first()
-        if row is None:
-            row = PendingSync.objects.using(using).create(
-                user_key=user_key, reason=reason, first_requested_at=now, last_requested_at=now, drift=drift,
-                enqueued_at=now,
-            )
-        else:
-            row.generation += 1
-            row.last_requested_at = now
-            row.reason = reason
-            row.drift = row.drift or drift
-            row.save(update_fields=["generation", "last_requested_at", "reason", "drift"])
-        return row.generation, row.state, row.enqueued_at
+    # Other databases: lock the row and update in Python; a concurrent first insert loses the race
+    # on the unique key and becomes an update.
+    for _ in range(3):
+        try:
+            with transaction.atomic(using=using):
+                return _upsert_portable(using, user_key, reason, drift, now)
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not record a pending sync for user {user_key}")
+
+
+def _upsert_portable(using: str, user_key: str, reason: str, drift: bool, now: Any) -> tuple[int, str, Any]:
+    row = PendingSync.objects.using(using).select_for_update().filter(user_key=user_key).first()
+    if row is None:
+        row = PendingSync.objects.using(using).create(
+            user_key=user_key, reason=reason, first_requested_at=now, last_requested_at=now, drift=drift,
+            enqueued_at=now,
+        )
+    else:
+        row.generation += 1
+        row.last_requested_at = now
+        row.reason = reason
+        row.drift = row.drift or drift
+        row.save(update_fields=["generation", "last_requested_at", "reason", "drift"])
+    return row.generation, row.state, row.enqueued_at
 
 
 def mark_pending(user_key: str, reason: str, *, drift: bool = False) -> None:

@@ -166,3 +166,17 @@ def test_extra_trigger_model_marks_its_user() -> None:
     assert rows()[str(user.pk)].reason == "profiles.Profile changed"
     receiver(sender=AccountLink, instance=AccountLink(user_key="x"))  # no user: nothing to do
     assert set(rows()) == {str(user.pk)}
+
+
+def test_portable_upsert_path_for_other_databases() -> None:
+    """The ORM path used where INSERT … ON CONFLICT … RETURNING is not available (e.g. MySQL)."""
+    from django.utils import timezone
+
+    from django_hooks.pending import _upsert_portable
+
+    with transaction.atomic():
+        assert _upsert_portable("default", "77", "created", False, timezone.now())[0] == 1
+        generation, state, enqueued_at = _upsert_portable("default", "77", "saved", True, timezone.now())
+    assert (generation, state) == (2, "queued") and enqueued_at is not None
+    row = rows()["77"]
+    assert row.reason == "saved" and row.drift
