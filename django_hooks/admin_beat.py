@@ -2,7 +2,8 @@
 
 The stock ``PeriodicTaskAdmin`` sends "Run selected tasks" through ``celery.current_app``, which is
 thread-local: in a threaded web server it is Celery's fallback app (AMQP, no rcsync tasks), so the
-action answers "task not found". This subclass uses ``sync_tasks.celery.app``. For rcsync's
+action answers "task not found" and the "Task (registered)" list is empty. This subclass and its
+form use ``sync_tasks.celery.app``. For rcsync's
 reconcile it also needs the start-resync permission and runs it as a *manual* run named after the
 admin, so the nightly run's duplicate guard (one nightly per window) does not swallow a click.
 """
@@ -13,7 +14,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskChoiceField, TaskSelectWidget
 
 from django_hooks.admin_perms import can_start
 from sync_tasks.celery import app as rcsync_app
@@ -22,8 +23,21 @@ RCSYNC_TASK_PREFIX = "rcsync."
 RECONCILE = "rcsync.reconcile_all"
 
 
+class RcsyncTaskSelectWidget(TaskSelectWidget):
+    celery_app = rcsync_app
+
+
+class RcsyncTaskChoiceField(TaskChoiceField):
+    widget = RcsyncTaskSelectWidget
+
+
+class RcsyncPeriodicTaskForm(PeriodicTaskForm):
+    regtask = RcsyncTaskChoiceField(label="Task (registered)", required=False)
+
+
 class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
     celery_app = rcsync_app
+    form = RcsyncPeriodicTaskForm
 
     @admin.action(description="Run selected tasks")
     def run_tasks(self, request: Any, queryset: Any) -> None:

@@ -175,6 +175,8 @@ def test_nightly_schedule_is_editable_and_runs_a_real_reconcile(browser, live_se
     page.click("text=Nightly schedule")
     page.click(f"text={task.name}")
     assert page.locator("#id_task").input_value() == "rcsync.reconcile_all"
+    registered = page.locator("#id_regtask option").all_inner_texts()
+    assert "rcsync.reconcile_all" in registered and "rcsync.sync_user" in registered  # rcsync's app, not Celery's default
     page.screenshot(path=str(artifacts / "nightly-schedule.png"), full_page=True)
     page.go_back()
     page.check(f"input[name=_selected_action][value='{task.pk}']")
