@@ -119,8 +119,9 @@ class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return reverse(f"{self.admin_site.name}:django_celery_beat_periodictask_changelist") + "?q=rcsync"
 
     def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        latest = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first()
         extra = {
-            "title": "Sync runs", "progress_url": self._url("progress"), "reconcile_url": self._url("reconcile"),
+            "title": "Sync runs", "latest_run": latest or 0, "progress_url": self._url("progress"), "reconcile_url": self._url("reconcile"),
             "can_start": can_start(request.user), "schedule_url": self._schedule_url(request), **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
@@ -144,7 +145,11 @@ class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         require_view(request)
         ids = [int(x) for x in request.GET.get("ids", "").split(",") if x.strip().isdigit()][:MAX_IDS]
         runs = SyncRun.objects.filter(pk__in=ids)
-        return JsonResponse({"runs": [run_progress(r) for r in runs]})
+        payload: dict[str, Any] = {"runs": [run_progress(r) for r in runs]}
+        newer = request.GET.get("newer_than", "")
+        if newer.isdigit():  # runs started since the page was drawn: the page offers to show them
+            payload["newer"] = SyncRun.objects.filter(pk__gt=int(newer)).count()
+        return JsonResponse(payload)
 
     def operations_json(self, request: Any, pk: int) -> JsonResponse:
         """One run's progress plus its audit rows after `?after=<op id>` (the run page appends them)."""

@@ -178,6 +178,9 @@ def test_nightly_schedule_is_editable_and_runs_a_real_reconcile(browser, live_se
     registered = page.locator("#id_regtask option").all_inner_texts()
     assert "rcsync.reconcile_all" in registered and "rcsync.sync_user" in registered  # rcsync's app, not Celery's default
     page.screenshot(path=str(artifacts / "nightly-schedule.png"), full_page=True)
+    watcher = browser.new_page()  # the runs page, drawn before the run exists
+    watcher.goto(f"{base}/admin/django_hooks/syncrun/")
+    assert watcher.locator("#rcsync-newer").is_hidden()
     page.go_back()
     page.check(f"input[name=_selected_action][value='{task.pk}']")
     page.select_option("select[name=action]", "run_tasks")
@@ -187,3 +190,5 @@ def test_nightly_schedule_is_editable_and_runs_a_real_reconcile(browser, live_se
                              20, "the reconcile started from the schedule to finish")
     assert run.status == "succeeded" and run.triggered_by == f"admin:scheduler (run now: {task.name})"
     assert stand_in.summary("nightowl")[0] is True
+    watcher.wait_for_selector("#rcsync-newer:not([hidden])")
+    assert "1 new run has started" in watcher.inner_text("#rcsync-newer")

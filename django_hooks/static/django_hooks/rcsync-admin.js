@@ -35,11 +35,17 @@
   /* Runs changelist: every unfinished progress bar, one request for all of them. */
   function watchRunList(box) {
     var base = box.getAttribute("data-progress-url");
+    var latest = box.getAttribute("data-latest") || "0";
+    var banner = document.getElementById("rcsync-newer");
     function tick() {
       var live = box.querySelectorAll(".rcsync-progress[data-finished='0']");
-      if (!live.length) return;
       var ids = Array.prototype.map.call(live, function (b) { return b.getAttribute("data-run"); });
-      getJSON(base + "?ids=" + ids.join(","), function (data) {
+      getJSON(base + "?ids=" + ids.join(",") + "&newer_than=" + latest, function (data) {
+        if (banner && data.newer) {
+          banner.hidden = false;
+          banner.querySelector("span").textContent = data.newer + (data.newer === 1 ? " new run has" : " new runs have") + " started since this page was drawn.";
+          banner.querySelector("a").href = window.location.href;
+        }
         data.runs.forEach(function (run) {
           setBar(box.querySelector(".rcsync-progress[data-run='" + run.id + "']"), run);
           var st = box.querySelector(".rcsync-run-status[data-run='" + run.id + "']");
@@ -47,7 +53,7 @@
           var du = box.querySelector(".rcsync-duration[data-run='" + run.id + "']");
           if (du) du.textContent = run.duration == null ? "running" : run.duration.toFixed(1) + " s";
         });
-      }, function () { setTimeout(tick, INTERVAL); });
+      }, function () { setTimeout(tick, live.length ? INTERVAL : 3 * INTERVAL); });
     }
     tick();
   }
