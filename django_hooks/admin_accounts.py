@@ -118,8 +118,7 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         self.list_filter = filters
         self.ordering = [self.username_field]
         type(self).person.admin_order_field = self.username_field  # one user model per project
-        display = ["person", "site_role", "link_status", "rc_username", "last_sync", "last_error"]
-        self.list_display = display
+        self.list_display = ["person", "site_role", "link_status", "rc_username", "last_sync", "last_error"]
 
     # permissions: the rcsync ones, not the user model's
     def has_view_permission(self, request: Any, obj: Any = None) -> bool:
@@ -208,7 +207,7 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         try:
             people = admin_actions.preview_people(keys)
         except Exception as exc:
-            self.message_user(request, f"Rocket.Chat could not be read: {admin_actions._safe_error(exc)}", messages.ERROR)
+            self.message_user(request, f"Rocket.Chat could not be read: {admin_actions.safe_error(exc)}", messages.ERROR)
             return None
         context = {
             **self.admin_site.each_context(request), "title": "Preview changes", "people": people,

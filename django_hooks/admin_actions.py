@@ -35,7 +35,7 @@ class ApplyError(Exception):
     """A preview cannot be applied (already applied, force missing, broker down); safe to show."""
 
 
-def _safe_error(exc: Exception) -> str:
+def safe_error(exc: Exception) -> str:
     # Bridge errors are secret-free by contract (tests/bridge); other errors show only their type.
     from bridge.errors import RocketChatError
 
@@ -56,7 +56,7 @@ def compute_preview(triggered_by: str) -> SyncRun:
         report = reconcile_all(people, client(), engine_config(), dry_run=True)
     except Exception as exc:
         log.warning("reconcile preview #%s failed: %s", run.pk, type(exc).__name__)
-        run.status, run.error, run.finished_at = SyncRun.Status.FAILED, _safe_error(exc)[:2000], timezone.now()
+        run.status, run.error, run.finished_at = SyncRun.Status.FAILED, safe_error(exc)[:2000], timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
         raise PreviewError(run.error) from exc
     usernames = {p.site_id: p.username for p in people}
@@ -179,7 +179,7 @@ def person_view(user_key: str) -> PersonView | None:
         obs = observe_people(cached_client(), config, [person])
     except Exception as exc:
         rows = compare_account(desired, None, config.managed_roles, managed_rooms)
-        return PersonView(rows, [], "unknown", "", read_error=_safe_error(exc))
+        return PersonView(rows, [], "unknown", "", read_error=safe_error(exc))
     decision = decide([person], obs.state, config)
     actual = None
     status, error = "synced", ""
