@@ -36,7 +36,8 @@ class ApplyError(Exception):
 
 
 def safe_error(exc: Exception) -> str:
-    # Bridge errors are secret-free by contract (tests/bridge); other errors show only their type.
+    """An error as shown on a page: bridge errors are secret-free by contract (tests/bridge) and say
+    what Rocket.Chat answered; anything else shows only its type (its text might quote config)."""
     from bridge.errors import RocketChatError
 
     if isinstance(exc, RocketChatError):
