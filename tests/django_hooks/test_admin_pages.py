@@ -102,7 +102,6 @@ def test_state_changes_need_post_with_csrf(people, broker) -> None:
 
 
 def test_accounts_page_lists_every_user_with_filters_and_search(people) -> None:
-    sync_pending_user(str(people["olga"].pk)) if PendingSync.objects.exists() else None
     from django_hooks.admin_actions import resync_people
 
     resync_people([str(people["olga"].pk)], "test")
