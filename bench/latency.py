@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--rate", type=float, default=50.0, help="changes per second")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker (prefork pool)")
     parser.add_argument("--users", type=int, default=50, help="site users the changes are spread over")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to wait for the last change")
     print(json.dumps(run(parser.parse_args())))

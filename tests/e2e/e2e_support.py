@@ -108,9 +108,10 @@ class Proc:
         self._log.close()
 
 
-def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None) -> Proc:
+def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None,
+                  pool: str = "prefork") -> Proc:
     args = [
-        PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", "prefork", "-c", str(concurrency),
+        PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", pool, "-c", str(concurrency),
         "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         *(extra or []),
     ]
