@@ -34,7 +34,7 @@ from .apply import OperationOutcome, apply_plan
 from .config import SyncConfig
 from .decide import Decision, Prepared, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
-from .ops import CreateUser, Operation, op_kind
+from .ops import CreateUser, Operation
 from .person import SitePerson, site_sort_key
 from .plan import count_by_kind, ownership_from_config
 from .safety import SafetyVerdict, check_safety

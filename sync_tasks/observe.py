@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Protocol
 
 from bridge.errors import NotFound, RocketChatError
 
-from .config import RoomSpec, SyncConfig
+from .config import SyncConfig
 from .identity import assign_usernames
 from .person import SitePerson
 from .policy import PolicyError, desired_account

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -16,7 +15,7 @@ from sync_tasks.decide import decide, to_reveal
 from sync_tasks.ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                             KickFromRoom, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, sort_key)
 from sync_tasks.person import AccountLink, SitePerson
-from sync_tasks.simulate import World, apply_ops, observe
+from sync_tasks.simulate import World, observe
 from sync_tasks.state import ObservedAccount, ObservedRoom
 
 from sync_world import run_once

@@ -10,7 +10,7 @@ import pytest
 
 from sync_tasks.config import load_config
 from sync_tasks.decide import decide
-from sync_tasks.ops import (AddRole, AddRoomRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom, KickFromRoom,
+from sync_tasks.ops import (AddRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom, KickFromRoom,
                             RemoveRole, RemoveRoomRole, SetActive, op_kind)
 from sync_tasks.person import AccountLink
 from sync_tasks.simulate import observe
@@ -141,8 +141,6 @@ def test_missing_rooms_and_roles_are_created():
     assert AddRole("1", None, "gina", "vip") in d.ops
     assert account_of(w2, people, 1).roles == {"user", "vip"}
 
-
-from sync_tasks.ops import CreateRole  # noqa: E402
 
 
 def test_adoption_by_verified_email_only_by_default():
