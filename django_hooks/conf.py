@@ -17,7 +17,8 @@ LOCK_TTL               30 (s)                     per-user lock lifetime; renewe
                                                   killed worker blocks that user for at most this long
 COALESCE_QUIET         0.15 (s)                   a burst (changes to one user less than this apart)
                                                   is synced once it has paused this long …
-COALESCE_MAX_WAIT      2.0 (s)                    … but never later than this after the first change
+COALESCE_MAX_WAIT      5.0 (s)                    … but never later than this after the first change
+                                                  (or the last sync), so long bursts cost one sync each
 RETRY_BACKOFF_BASE     1.0 (s)                    first retry delay after a failed sync (doubles)
 RETRY_BACKOFF_MAX      300 (s)                    cap of that delay
 RELAY_INTERVAL         30 (s)                     how often beat re-enqueues pending rows
@@ -51,7 +52,7 @@ class HookSettings:
     redis_key_prefix: str = "rcsync:"
     lock_ttl: float = 30.0
     coalesce_quiet: float = 0.15
-    coalesce_max_wait: float = 2.0
+    coalesce_max_wait: float = 5.0
     retry_backoff_base: float = 1.0
     retry_backoff_max: float = 300.0
     relay_interval: float = 30.0
@@ -107,7 +108,7 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
             "e.g. {'profiles.Profile': 'user'}"
         )
     quiet = _positive(raw, "COALESCE_QUIET", 0.15)
-    max_wait = _positive(raw, "COALESCE_MAX_WAIT", 2.0)
+    max_wait = _positive(raw, "COALESCE_MAX_WAIT", 5.0)
     if max_wait < quiet:
         raise ImproperlyConfigured("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET")
     return HookSettings(

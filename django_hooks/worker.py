@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
+from typing import Any, Callable
 
 from django.db import connections, router
 from django.db.models import F
@@ -80,19 +80,22 @@ def busy_backoff(retries: int) -> float:
 RATE_LIMIT_WAIT_CAP = 900.0  # s: never park a retry longer than this (it must stay below the visibility timeout)
 
 
-def burst_delay(row: PendingSync, now=None) -> float:
+def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
     """Seconds to hold a row back because its user is changing in a burst right now (0: sync now).
 
     A burst is several changes arriving faster than COALESCE_QUIET apart; it is synced once it pauses
-    for that long, but never later than COALESCE_MAX_WAIT after its first change. Steady changes
-    (slower than that) are never delayed, so ordinary latency is unaffected.
+    for that long, but never later than COALESCE_MAX_WAIT after its first change or after the last
+    sync that started for this row (`previous_sync`), so a long burst costs one sync per
+    COALESCE_MAX_WAIT. Steady changes (slower than that) are never delayed, so ordinary latency is
+    unaffected.
     """
     cfg = hook_settings()
     if row.generation < 3:
         return 0.0
     now = now or timezone.now()
     idle = (now - row.last_requested_at).total_seconds()
-    age = (now - row.first_requested_at).total_seconds()
+    anchor = max(row.first_requested_at, previous_sync) if previous_sync else row.first_requested_at
+    age = (now - anchor).total_seconds()
     span = (row.last_requested_at - row.first_requested_at).total_seconds()
     mean_gap = span / (row.generation - 1)
     if idle >= cfg.coalesce_quiet or mean_gap >= cfg.coalesce_quiet or age >= cfg.coalesce_max_wait:
@@ -112,30 +115,35 @@ def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
 
 
+# The FROM subquery sees the row as it was, so the previous sync's start comes back too.
 _CLAIM = """
-UPDATE django_hooks_pendingsync SET state = 'running', started_at = %s, attempts = attempts + 1
-WHERE user_key = %s
-RETURNING id, generation, reason, drift, first_requested_at, last_requested_at, attempts
+UPDATE django_hooks_pendingsync AS p SET state = 'running', started_at = %s, attempts = p.attempts + 1
+FROM (SELECT id, started_at AS previous FROM django_hooks_pendingsync WHERE user_key = %s) AS o
+WHERE p.id = o.id
+RETURNING p.id, p.generation, p.reason, p.drift, p.first_requested_at, p.last_requested_at, p.attempts, o.previous
 """
 
 
-def _claim(user_key: str) -> PendingSync | None:
-    """Mark the user's row running and read it, in one statement where the database allows."""
+def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
+    """Mark the user's row running and read it (and when its previous sync started), in one statement
+    where the database allows."""
     connection = connections[router.db_for_write(PendingSync)]
     if connection.vendor not in ("postgresql", "sqlite"):
+        before = PendingSync.objects.filter(user_key=user_key).values_list("started_at", flat=True).first()
         PendingSync.objects.filter(user_key=user_key).update(
             state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
         )
-        return PendingSync.objects.filter(user_key=user_key).first()
+        return PendingSync.objects.filter(user_key=user_key).first(), before
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM, [timezone.now(), user_key])
         found = cursor.fetchone()
     if found is None:
-        return None
-    pk, generation, reason, drift, first, last, attempts = found
-    return PendingSync(pk=pk, user_key=user_key, generation=generation, reason=reason, drift=drift,
-                       first_requested_at=first, last_requested_at=last, attempts=attempts,
-                       state=PendingSync.State.RUNNING)
+        return None, None
+    pk, generation, reason, drift, first, last, attempts, previous = found
+    row = PendingSync(pk=pk, user_key=user_key, generation=generation, reason=reason, drift=drift,
+                      first_requested_at=first, last_requested_at=last, attempts=attempts,
+                      state=PendingSync.State.RUNNING)
+    return row, previous
 
 
 def _retire(pk: int, generation: int) -> bool:
@@ -147,15 +155,16 @@ def _retire(pk: int, generation: int) -> bool:
 
 def _rounds(user_key: str, apply: Apply) -> Outcome:
     for rounds in range(1, MAX_ROUNDS + 1):
-        row = _claim(user_key)
+        row, previous_sync = _claim(user_key)
         if row is None:
             return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
-        delay = burst_delay(row)
+        delay = burst_delay(row, previous_sync=previous_sync)
         if delay > 0:
             # Come back when the burst has paused; the row stays queued, so no trigger sends another
-            # message meanwhile and the relay leaves it alone.
+            # message meanwhile and the relay leaves it alone. Nothing was synced: undo the claim.
             PendingSync.objects.filter(pk=row.pk).update(
-                state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1
+                state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1,
+                started_at=previous_sync,
             )
             return Outcome("deferred", rounds - 1, retry_in=delay)
         generation = row.generation

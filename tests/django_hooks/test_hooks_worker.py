@@ -84,9 +84,19 @@ def test_steady_changes_are_not_delayed() -> None:
 
 def test_a_burst_is_not_held_back_forever() -> None:
     now = timezone.now()
-    PendingSync.objects.create(user_key="16", generation=500, first_requested_at=now - timedelta(seconds=3),
+    PendingSync.objects.create(user_key="16", generation=500, first_requested_at=now - timedelta(seconds=6),
                                last_requested_at=now)
     assert sync_pending_user("16", Recorder()).status == "synced"  # past COALESCE_MAX_WAIT
+
+
+def test_a_long_burst_costs_one_sync_per_max_wait() -> None:
+    now = timezone.now()
+    PendingSync.objects.create(user_key="17", generation=900, first_requested_at=now - timedelta(seconds=60),
+                               last_requested_at=now, started_at=now - timedelta(seconds=1))
+    outcome = sync_pending_user("17", Recorder())  # synced 1 s ago and still bursting: wait
+    assert outcome.status == "deferred"
+    row = PendingSync.objects.get(user_key="17")
+    assert row.attempts == 0 and (now - row.started_at).total_seconds() >= 0.99  # the claim was undone
 
 
 def test_busy_user_is_retried_not_dropped() -> None:
