@@ -203,12 +203,62 @@ def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfi
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                 force: bool = False, on_operation: OnOperation | None = None,
                 on_progress: OnProgress | None = None) -> SyncReport:
-    """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring."""
+    """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring.
+
+    Reads: ``me``, ``roles.list``, one ``rooms.info`` per managed room, then ``users.info`` (rooms
+    included) per linked person, or per candidate username for an unlinked one. Looking an account
+    up by email needs a ``users.list`` scan, so it is only done for people whose account creation was
+    refused because the email is taken; they are then synced once more in the same call (adopted
+    where ``IDENTITY.adopt`` allows, else reported as a conflict with the reason)."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
-    obs = observe_people(client, config, people)
-    return _execute("targeted", people, client, config, obs, started, before, dry_run=dry_run, force=force,
-                    on_operation=on_operation, on_progress=on_progress)
+    # No email lookups up front: each one scans users.list. Create first; only if Rocket.Chat says
+    # the email is taken, look that email up and sync those people again (adopting where allowed).
+    obs = observe_people(client, config, people, email_lookup=frozenset())
+    first = _execute("targeted", people, client, config, obs, started, before, dry_run=dry_run, force=force,
+                     on_operation=on_operation, on_progress=on_progress)
+    clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
+    if dry_run or first.stopped_by_safety or not clashes:
+        return first
+    started, before = time.monotonic(), _calls(client)
+    obs = observe_people(client, config, people, email_lookup=clashes)
+    second = _execute("targeted", people, client, config, obs, started, before, dry_run=False, force=force,
+                      on_operation=on_operation, on_progress=on_progress)
+    return _merge(first, second, clashes)
+
+
+def _email_clashes(report: SyncReport) -> set[str]:
+    """Site ids whose account creation failed because Rocket.Chat already has their email."""
+    out = set()
+    for r in report.results:
+        for o in r.outcomes:
+            op = o.op
+            if (isinstance(op, CreateUser) and o.error_class == "Conflict" and op.email
+                    and op.email.lower() in (o.error or "").lower()):
+                out.add(r.site_id)
+    return out
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return dict(sorted(out.items()))
+
+
+def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncReport:
+    """One report for a targeted sync that needed a second pass: the second pass's person results
+    (the current truth), every operation of both passes; the first pass's failures of the people it
+    retried are not counted as failures (they were resolved; on_operation saw them all)."""
+    resolved = _count((o for r in first.results if r.site_id in retried for o in r.outcomes), False)
+    first_failed = {k: v - resolved.get(k, 0) for k, v in first.failed.items() if v - resolved.get(k, 0) > 0}
+    return replace(
+        second, plan=first.plan + second.plan, counts=_add(first.counts, second.counts),
+        applied=_add(first.applied, second.applied), failed=_add(first_failed, second.failed),
+        problems=first.problems + tuple(p for p in second.problems if p not in first.problems),
+        reads=None if first.reads is None or second.reads is None else first.reads + second.reads,
+        writes=None if first.writes is None or second.writes is None else first.writes + second.writes,
+        seconds=first.seconds + second.seconds)
 
 
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Collection, Iterable, Iterator, Protocol
 
 from bridge.errors import NotFound, RocketChatError
 
@@ -216,10 +216,15 @@ def reveal_memberships(client: ReadClient, obs: Observation, user_ids: Iterable[
 
 
 def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[SitePerson],
-                   *, max_collision_probes: int = 20) -> Observation:
+                   *, max_collision_probes: int = 20, email_lookup: Collection[str] | None = None) -> Observation:
     """Per-person read for a targeted sync: linked accounts by id; for unlinked people the account with
     their derived username (and its ``-2``, ``-3`` ... successors, to resolve collisions) and, when
-    adoption by email is configured, the account with their email."""
+    adoption by email is configured, the account with their email.
+
+    Looking an email up means scanning ``users.list`` (7.x has no lookup by email), so
+    ``email_lookup`` limits it to these site ids (``None``: everyone eligible). The engine first tries
+    without and only looks up the people whose account creation failed because the email is taken.
+    """
     obs, role_names = _base(client, config, complete=False)
     accounts = obs.state.accounts
 
@@ -250,7 +255,9 @@ def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[Site
                 break
             probe = assign_usernames({"x": base}, {a.username for a in accounts.values()},
                                      max_length=config.identity.username_max_length)["x"]
-        if email_modes and desired.email and (person.email_verified or "email" in email_modes):
+        asked = email_lookup is not None and person.site_id in email_lookup  # the email is known to be taken
+        eligible = email_lookup is None and (person.email_verified or "email" in email_modes)
+        if email_modes and desired.email and (asked or eligible):
             # There is no lookup by email in 7.x (the `query` parameter is ignored): find_user scans
             # users.list. Only people without a link reach this, once.
             found = client.find_user(email=desired.email)

@@ -157,12 +157,18 @@ def test_safety_guard_stops_mass_deactivation_before_any_write(rc_server, rc_cli
 def test_adoption_by_verified_email_in_targeted_sync(rc_server, rc_client):
     st = rc_server.state
     existing = st.create_user("quinn.rc", name="Quinn", email="quinn@example.org")
+    log = rc_server.request_log
+    r = sync_people([site(8, "fresh", email="fresh@example.org")], rc_client, CFG)
+    assert r.result_for("8").status == "synced" and log.count("users.list") == 0  # no scan for a free email
     r = sync_people([site(9, "quinn", email="Quinn@Example.org", email_verified=True, name="Quinn")], rc_client, CFG)
     res = r.result_for("9")
     assert res.status == "synced" and res.rc_user_id == existing["_id"] and res.created_by_bridge is False
-    assert "quinn.rc" in st.room_members("GENERAL")
+    assert "quinn.rc" in st.room_members("GENERAL") and log.count("users.list") >= 1
+    assert r.counts == {"create_user": 1, "invite": 2} and r.applied == {"invite": 1}  # tried, then adopted
+    assert r.failed == {}  # the refused create was resolved by adopting
     r = sync_people([site(10, "quinn2", email="quinn@example.org", email_verified=False)], rc_client, CFG)
-    assert r.result_for("10").status == "conflict"
+    res = r.result_for("10")
+    assert res.status == "conflict" and "not verified" in res.error and r.counts == {"create_user": 1, "invite": 1}
 
 
 def test_unreadable_private_room_is_reported_and_left_alone(rc_server, rc_client):
