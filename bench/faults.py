@@ -6,7 +6,8 @@ change things by hand in Rocket.Chat. Then: does everything converge, and how fa
 
 Convergence is judged by the engine itself: a dry-run full reconcile planning zero operations means
 Rocket.Chat matches the site. `drift` is the number of operations still planned when the deadline
-passed, `lost` the number of site users they concern (a change that never arrived). Last line: JSON.
+passed, `lost` the number of site users they concern (a change that never arrived); `converge_seconds`
+counts from the last change, `converge_seconds_after_last_fault` from the last fault. Last line: JSON.
 Target: lost = 0 and drift = 0 within 2 minutes of the last fault.
 """
 
@@ -141,16 +142,17 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
     schedule = sorted([
         (0.10 * duration, fault_kill_child), (0.20 * duration, fault_by_hand), (0.30 * duration, fault_redis_restart),
         (0.45 * duration, fault_outage), (0.60 * duration, fault_429), (0.70 * duration, fault_drop_ws),
-        (0.75 * duration, fault_by_hand), (0.85 * duration, fault_kill_worker),
+        (0.75 * duration, fault_by_hand), (0.95 * duration, fault_kill_worker),
     ], key=lambda item: item[0])
 
     changes = 0
-    started = time.monotonic()
+    started = last_fault_at = time.monotonic()
     next_change = started
     while time.monotonic() - started < duration or schedule:
         now = time.monotonic() - started
         while schedule and schedule[0][0] <= now:
             schedule.pop(0)[1]()
+            last_fault_at = time.monotonic()
         if now >= duration:
             continue
         if time.monotonic() < next_change:
@@ -159,7 +161,7 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
         next_change += 1 / args.rate
         changes += 1
         mutate(rnd, users, vip, roles, User)
-    last_fault = time.monotonic()
+    last_fault = time.monotonic()  # end of the soak: last change (the last fault is a little earlier)
 
     def drift() -> tuple[int, int]:
         try:
@@ -191,6 +193,7 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
         "drift": planned if converged_at is None else 0,
         "pending_left": PendingSync.objects.count(),
         "converge_seconds": round(converged_at - last_fault, 1) if converged_at else None,
+        "converge_seconds_after_last_fault": round(converged_at - last_fault_at, 1) if converged_at else None,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
 
