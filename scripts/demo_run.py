@@ -98,12 +98,7 @@ def choose_broker(mode: str, env: dict[str, str], workdir: Path) -> tuple[str, A
             return f"Redis at {url} (key prefix {prefix!r})", None
         except redis.RedisError as exc:
             step(f"Redis not reachable at {url} ({type(exc).__name__})")
-    from fakeredis import TcpFakeServer
-    import threading
-
-    embedded = TcpFakeServer((HOST, 0), server_type="redis")
-    threading.Thread(target=embedded.serve_forever, name="embedded-redis", daemon=True).start()
-    env["RCSYNC_REDIS_URL"] = f"redis://{HOST}:{embedded.server_address[1]}/0"
+    embedded = start_lock_store(env, workdir)
     env["RCSYNC_DEMO_BROKER"] = "filesystem"
     broker_dir = workdir / "broker"
     for sub in ("queue", "processed"):
@@ -112,8 +107,45 @@ def choose_broker(mode: str, env: dict[str, str], workdir: Path) -> tuple[str, A
         stale.unlink()
     env["RCSYNC_DEMO_BROKER_DIR"] = str(broker_dir)
     step("NO REDIS: using an embedded broker (kombu filesystem transport in "
-         f"{broker_dir}) and an in-process Redis stand-in for locks. Fine for a demo; production needs Redis or RabbitMQ.")
+         f"{broker_dir}) and a private lock store. Fine for a demo; production needs Redis (or RabbitMQ + Redis).")
     return f"embedded: filesystem broker {broker_dir}, locks on {env['RCSYNC_REDIS_URL']}", embedded
+
+
+def start_lock_store(env: dict[str, str], workdir: Path) -> Any:
+    """rcsync's per-user and reconcile locks need Redis commands: a private redis-server on a free
+    port when the binary is installed, else fakeredis' TCP server in this process (best effort)."""
+    import shutil
+    import subprocess
+
+    port = pick_port(HOST, 0, "", "")
+    env["RCSYNC_REDIS_URL"] = f"redis://{HOST}:{port}/0"
+    exe = shutil.which("redis-server")
+    if exe:
+        (workdir / "redis").mkdir(exist_ok=True)
+        proc = subprocess.Popen([exe, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
+                                 "--dir", str(workdir / "redis")], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: tcp_open(HOST, port), 15, "the private redis-server")
+        step(f"locks: private redis-server on port {port} (not used as the broker)")
+        return proc
+    import threading
+
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer((HOST, port), server_type="redis")
+    server.daemon_threads = True  # open client connections must not keep the demo from exiting
+    threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True).start()
+    step("locks: fakeredis in the demo process (no redis-server installed)")
+    return server
+
+
+def stop_lock_store(store: Any) -> None:
+    if hasattr(store, "shutdown"):
+        store.shutdown()
+        store.server_close()
+    else:
+        store.terminate()
+        store.wait(10)
 
 
 # --- secrets ---------------------------------------------------------------------------------------
@@ -177,7 +209,6 @@ def run(env_in: dict[str, str]) -> int:
     exit_after = env_in.get("RCSYNC_DEMO_EXIT_AFTER", "").strip()
     workdir = Path(env_in.get("RCSYNC_DEMO_DIR") or Path(tempfile.gettempdir()) / f"rcsync-demo-{os.getuid()}")
     logdir = workdir / "logs"
-    logdir.mkdir(parents=True, exist_ok=True)
     env = dict(env_in)
     env.update(DJANGO_SETTINGS_MODULE="settings.demo", RCSYNC_DEMO_DIR=str(workdir), PYTHONUNBUFFERED="1",
                PYTHONPATH=str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""))
@@ -186,6 +217,7 @@ def run(env_in: dict[str, str]) -> int:
     rc_port = pick_port(HOST, int(env.get("RCSYNC_DEMO_RC_PORT", "3000")), "the stand-in Rocket.Chat", "RCSYNC_DEMO_RC_PORT")
     if site_port == rc_port:
         raise DemoError("RCSYNC_DEMO_SITE_PORT and RCSYNC_DEMO_RC_PORT must differ")
+    logdir.mkdir(parents=True, exist_ok=True)
     step(f"working directory {workdir} (logs in {logdir})")
 
     db_line = choose_database(env.get("RCSYNC_DEMO_DB", "auto"), env, workdir)
@@ -284,8 +316,7 @@ def run(env_in: dict[str, str]) -> int:
             watcher.stop()
         procs.stop_all()
         if embedded is not None:
-            embedded.shutdown()
-            embedded.server_close()
+            stop_lock_store(embedded)
         step("stopped; nothing left running")
 
 

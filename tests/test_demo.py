@@ -1,0 +1,210 @@
+"""`make demo` as a newcomer runs it: scripts/demo.sh, the script the Makefile's `demo` target runs.
+
+Real processes on free ports: the stand-in Rocket.Chat, the site, a Celery worker, beat and the drift
+listener. The demo must show the promotion of the regular user reaching Rocket.Chat, never print the
+service account's secrets, and leave nothing running after Ctrl-C (SIGINT to its process group, as a
+terminal sends it). Each run has its own PostgreSQL database, Redis key prefix and working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMOTED = re.compile(r"PROMOTED: rita appeared in moderators ([0-9.]+) s")
+
+
+def demo_env(workdir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RCSYNC_", "DJANGO_", "FAKE_RC_"))}
+    tag = uuid.uuid4().hex[:10]
+    env.update(
+        RCSYNC_DEMO_DIR=str(workdir), RCSYNC_DEMO_SITE_PORT="0", RCSYNC_DEMO_RC_PORT="0",
+        RCSYNC_DEMO_SERVICES="skip",  # `make test` has already made sure Redis and PostgreSQL run
+        RCSYNC_DB_NAME=f"rcsync_demo_test_{tag}", RCSYNC_REDIS_PREFIX=f"rcsync-demo-test-{tag}:",
+        RCSYNC_DEMO_EXIT_AFTER="90",  # a safety bound only: the test stops it with SIGINT long before
+    )
+    env.update(extra)
+    return env
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children in their own sessions included), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Demo:
+    """scripts/demo.sh in its own process group, its output collected line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.popen = subprocess.Popen(
+            ["scripts/demo.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: "re.Pattern[str]", timeout: float) -> "re.Match[str]":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                match = pattern.search(line)
+                if match:
+                    return match
+            if self.popen.poll() is not None:
+                self._reader.join(5)
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"demo never printed {pattern.pattern!r}; output:\n{self.output[-5000:]}")
+
+    def interrupt(self, timeout: float = 40) -> int:
+        os.killpg(self.popen.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+        code = self.popen.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        for pid in descendants(self.popen.pid) | {self.popen.pid}:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wipe_prefix(prefix: str) -> None:
+    import redis
+
+    conn = redis.Redis.from_url("redis://127.0.0.1:6379/13")
+    keys = list(conn.scan_iter(match=prefix + "*"))
+    if keys:
+        conn.delete(*keys)
+
+
+def url_of(demo: Demo, label: str) -> str:
+    return demo.wait_for(re.compile(label + r"\s+(http://127\.0\.0\.1:\d+)"), 1).group(1)
+
+
+def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
+    demo = Demo(env)
+    try:
+        latency = float(demo.wait_for(PROMOTED, 50).group(1))
+        assert latency < 5.0, demo.output
+        site, standin = url_of(demo, "admin \\(task UI\\):"), url_of(demo, "stand-in Rocket.Chat:")
+        with urllib.request.urlopen(site + "/admin/login/", timeout=10) as reply:
+            assert reply.status == 200
+        with urllib.request.urlopen(standin + "/api/info", timeout=10) as reply:
+            assert reply.status == 200
+        started = descendants(demo.popen.pid)
+        assert len(started) >= 5, started  # stand-in, worker (+ pool), beat, listener, site
+        code = demo.interrupt()
+    except BaseException:
+        demo.kill()
+        raise
+    assert code in (0, 130), demo.output
+    left = sorted(pid for pid in started if running(pid))
+    assert not left, f"still running after Ctrl-C: {left}\n{demo.output[-3000:]}"
+    for url in (site, standin):
+        host, port = url.rsplit("/", 1)[-1].split(":")
+        with socket.socket() as s:
+            assert s.connect_ex((host, int(port))) != 0, f"{url} still answers"
+    out = demo.output
+    for text in expect + ["rcsync check: OK", "stopped; nothing left running"]:
+        assert text in out, f"{text!r} missing from:\n{out[-4000:]}"
+    secret_dir = Path(env["RCSYNC_DEMO_DIR"]) / "secrets"
+    for secret in secret_dir.iterdir():
+        assert secret.read_text().strip() not in out, f"{secret.name} was printed"
+    for log in (Path(env["RCSYNC_DEMO_DIR"]) / "logs").iterdir():
+        text = log.read_text(errors="replace")
+        for secret in secret_dir.iterdir():
+            assert secret.read_text().strip() not in text, f"{secret.name} in {log.name}"
+    return out
+
+
+@pytest.mark.slow
+def test_demo_on_postgresql_and_redis(tmp_path: Path) -> None:
+    env = demo_env(tmp_path)
+    try:
+        out = run_and_interrupt(env, ["database: PostgreSQL", "broker and locks: Redis"])
+    finally:
+        drop_database(env["RCSYNC_DB_NAME"])
+        wipe_prefix(env["RCSYNC_REDIS_PREFIX"])
+    assert "+ rita added moderators" in out
+
+
+@pytest.mark.slow
+def test_demo_without_redis_uses_the_embedded_broker(tmp_path: Path) -> None:
+    env = demo_env(tmp_path, RCSYNC_DEMO_REDIS="off")
+    try:
+        run_and_interrupt(env, ["NO REDIS: using an embedded broker", "broker and locks: embedded: filesystem broker"])
+    finally:
+        drop_database(env["RCSYNC_DB_NAME"])
+
+
+def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        env = demo_env(tmp_path, RCSYNC_DEMO_SITE_PORT=str(port))
+        done = subprocess.run(["scripts/demo.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 (the Django site) is taken" in done.stderr
+    assert "RCSYNC_DEMO_SITE_PORT=0" in done.stderr
+    assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").iterdir())
+
+
+def test_makefile_demo_target_builds_the_environment_then_runs_the_demo_script() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    target = re.search(r"^demo:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert target and "install" in target.group(1).split()
+    assert "scripts/demo.sh" in target.group(2)
