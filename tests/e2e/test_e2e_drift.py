@@ -55,5 +55,12 @@ def test_hand_made_changes_are_repaired_as_drift(stand_in, worker, request) -> N
     wait_until(lambda: SyncOperation.objects.filter(run__kind="drift", operation="remove_role", target="admin").exists(),
                DEADLINE, "the role repair in the audit trail")
     assert human["_id"] != dora_id
+
+    # Dropped websockets: the client reconnects by itself, and since events may have been missed in
+    # between, the listener asks for a catch-up (full, drift) reconcile.
+    stand_in.server.faults.drop_websockets()
+    wait_until(lambda: SyncRun.objects.filter(kind="drift", scope="all", status="succeeded").exists(), DEADLINE,
+               lambda: f"a catch-up reconcile after the reconnect; {logs()}")
+
     for secret in stand_in.secrets:
         assert secret not in listener.log() and secret not in worker.log()
