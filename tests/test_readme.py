@@ -1,0 +1,123 @@
+"""The README cannot go stale: every shell command in it is run by CI or by a test.
+
+Each command in a ```sh block must be one of:
+- `make test`: CI runs exactly that (`.ci/run`);
+- `make demo`: tests/test_demo.py runs scripts/demo.sh, which the Makefile's `demo` target runs after
+  `make install` (checked there);
+- a benchmark command: run here as written, with its size option scaled down so it finishes in
+  seconds (the figures in the README come from the full sizes), and its JSON summary checked.
+A new kind of command fails `test_every_readme_command_is_covered` until it gets a test. Links to
+files in the repository must resolve.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+# Benchmark commands: the option that sets the size, and the small value used here.
+BENCH_SCALE = {
+    "bench/bridge_calls.py": ("--users", "60"),
+    "bench/reconcile.py": ("--users", "150"),
+    "bench/latency.py": ("--changes", "40"),
+    "bench/faults.py": ("--seconds", "4"),
+}
+# What each benchmark's JSON summary must say for the run to count as working.
+BENCH_CHECK = {
+    "bench/bridge_calls.py": lambda s: s["batched"]["calls"] < s["one_per_call"]["calls"],
+    "bench/reconcile.py": lambda s: s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0,
+    "bench/latency.py": lambda s: s["lost"] == 0,
+    "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0,
+}
+
+
+def readme_commands(text: str) -> list[str]:
+    """Shell commands of the ```sh / ```bash / ```shell blocks, comments stripped, one per line."""
+    commands = []
+    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            command = line.split(" #", 1)[0].strip()
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def bench_script(command: str) -> str | None:
+    words = shlex.split(command)
+    if len(words) >= 2 and words[0] == ".venv/bin/python" and words[1] in BENCH_SCALE:
+        return words[1]
+    return None
+
+
+def scaled(command: str) -> list[str]:
+    words = shlex.split(command)
+    option, small = BENCH_SCALE[words[1]]
+    assert option in words, f"{command!r} no longer sets {option}; update BENCH_SCALE"
+    words[words.index(option) + 1] = small
+    return [sys.executable if words[0] == ".venv/bin/python" else words[0], *words[1:]]
+
+
+COMMANDS = readme_commands(README.read_text())
+
+
+def test_readme_commands_are_found() -> None:
+    assert COMMANDS[:2] == ["make demo", "make test"]
+    assert any(bench_script(c) for c in COMMANDS)
+
+
+def test_the_extractor_sees_comments_and_blocks_correctly() -> None:
+    text = "x\n```sh\nmake demo   # a comment\n# only a comment\n\nmake test\n```\n```python\nprint(1)\n```\n"
+    assert readme_commands(text) == ["make demo", "make test"]
+
+
+def test_every_readme_command_is_covered() -> None:
+    uncovered = [c for c in COMMANDS if c not in ("make test", "make demo") and bench_script(c) is None]
+    assert not uncovered, f"README commands no test runs: {uncovered}"
+
+
+def test_make_test_is_what_ci_runs() -> None:
+    assert "exec make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_make_demo_is_exercised_by_the_demo_test() -> None:
+    demo_test = (ROOT / "tests" / "test_demo.py").read_text()
+    assert '["scripts/demo.sh"]' in demo_test
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^demo: .*install.*\n\t.*scripts/demo\.sh", makefile, re.M)
+
+
+def test_readme_links_resolve() -> None:
+    text = README.read_text()
+    targets = re.findall(r"\]\(((?!https?://|#)[^)#\s]+)(?:#[^)]*)?\)", text)
+    assert targets
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
+
+
+def test_docs_links_resolve() -> None:
+    missing = []
+    for doc in (ROOT / "docs").glob("*.md"):
+        for target in re.findall(r"\]\(((?!https?://|#)[^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            if not (doc.parent / target).exists():
+                missing.append(f"{doc.name} -> {target}")
+    assert not missing, missing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [c for c in COMMANDS if bench_script(c)], ids=bench_script)
+def test_benchmark_command_runs(command: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RCSYNC_", "DJANGO_"))}
+    done = subprocess.run(scaled(command), cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert BENCH_CHECK[bench_script(command)](summary), summary
