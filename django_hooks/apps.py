@@ -9,6 +9,7 @@ class DjangoHooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_hooks import signals
+        from django_hooks import conf, signals
 
+        conf.validate()  # a typo in RCSYNC stops the site now, not at 03:00
         signals.connect()

@@ -158,6 +158,17 @@ def engine_config() -> Any:
     return load_config(_raw())
 
 
+def validate() -> None:
+    """Check the whole RCSYNC block now (called when Django starts): every problem in one clear error."""
+    from sync_tasks.config import ConfigError
+
+    hook_settings()
+    try:
+        engine_config()
+    except ConfigError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 def _reset(**kwargs: Any) -> None:
     if kwargs.get("setting") in ("RCSYNC", "CELERY_BROKER_URL"):
         hook_settings.cache_clear()

@@ -37,3 +37,32 @@ def test_bad_values_are_named(raw: dict, needle: str) -> None:
 def test_nightly_time_parsed() -> None:
     cfg = parse_hook_settings({"NIGHTLY_TIME": "4:30"})
     assert (cfg.nightly_hour, cfg.nightly_minute) == (4, 30)
+
+
+def test_validate_reports_policy_and_task_problems_together(settings) -> None:
+    from django_hooks.conf import validate
+
+    settings.RCSYNC = {"ROOMS": {"vip": {"type": "secret"}}, "TASKS": {}}
+    with pytest.raises(ImproperlyConfigured, match="ROOMS.vip.type"):
+        validate()
+    settings.RCSYNC = {"TASKS": {"NIGHTLY_TIME": "noon"}}
+    with pytest.raises(ImproperlyConfigured, match="NIGHTLY_TIME"):
+        validate()
+    settings.RCSYNC = {"TASKS": {}}
+    validate()
+
+
+def test_a_site_with_a_broken_rcsync_block_does_not_start(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "broken_settings.py").write_text(
+        "from settings.test import *\nRCSYNC = {'RULES': [{'when': {'role': ['wizard']}, 'rooms': ['vip']}]}\n"
+    )
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="broken_settings", PYTHONPATH=f"{tmp_path}{os.pathsep}{root}")
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "RULES[0].when.role" in done.stderr and "wizard" in done.stderr
