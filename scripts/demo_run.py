@@ -11,6 +11,7 @@ Environment (all optional):
   RCSYNC_DEMO_RC_PORT    stand-in port (default 3000; 0 = any free port)
   RCSYNC_DEMO_DB         auto | postgresql | sqlite      (default auto: PostgreSQL when reachable)
   RCSYNC_DEMO_REDIS      auto | off                      (default auto: Redis when reachable)
+  RCSYNC_DEMO_LOCK_STORE auto | fakeredis                (without Redis: a private redis-server if installed)
   RCSYNC_DEMO_DIR        logs, secrets, SQLite file      (default $TMPDIR/rcsync-demo-$UID)
   RCSYNC_DEMO_EXIT_AFTER promote | <seconds>             (bounded run, for tests and CI)
   RCSYNC_DEMO_ADMIN_PASSWORD  the demo admin's password  (default: a fresh random one, printed)
@@ -119,7 +120,7 @@ def start_lock_store(env: dict[str, str], workdir: Path) -> Any:
 
     port = pick_port(HOST, 0, "", "")
     env["RCSYNC_REDIS_URL"] = f"redis://{HOST}:{port}/0"
-    exe = shutil.which("redis-server")
+    exe = shutil.which("redis-server") if env.get("RCSYNC_DEMO_LOCK_STORE", "auto") == "auto" else None
     if exe:
         (workdir / "redis").mkdir(exist_ok=True)
         proc = subprocess.Popen([exe, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
@@ -135,6 +136,15 @@ def start_lock_store(env: dict[str, str], workdir: Path) -> Any:
     server = TcpFakeServer((HOST, port), server_type="redis")
     server.daemon_threads = True  # open client connections must not keep the demo from exiting
     threading.Thread(target=server.serve_forever, name="embedded-redis", daemon=True).start()
+    # fakeredis' TCP server drops the connection on a NOSCRIPT reply, so redis-py's lock scripts
+    # (EVALSHA first) would fail to release; loading them up front avoids that path.
+    import redis
+    from redis.lock import Lock
+
+    loader = redis.Redis(host=HOST, port=port)
+    for script in (Lock.LUA_RELEASE_SCRIPT, Lock.LUA_EXTEND_SCRIPT, Lock.LUA_REACQUIRE_SCRIPT):
+        loader.script_load(script)
+    loader.close()
     step("locks: fakeredis in the demo process (no redis-server installed)")
     return server
 

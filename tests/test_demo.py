@@ -183,9 +183,11 @@ def test_demo_on_postgresql_and_redis(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_without_redis_uses_the_embedded_broker(tmp_path: Path) -> None:
-    env = demo_env(tmp_path, RCSYNC_DEMO_REDIS="off")
+    # The most embedded variant: no Redis at all, not even a private redis-server for the locks.
+    env = demo_env(tmp_path, RCSYNC_DEMO_REDIS="off", RCSYNC_DEMO_LOCK_STORE="fakeredis")
     try:
-        run_and_interrupt(env, ["NO REDIS: using an embedded broker", "broker and locks: embedded: filesystem broker"])
+        run_and_interrupt(env, ["NO REDIS: using an embedded broker", "broker and locks: embedded: filesystem broker",
+                                "locks: fakeredis in the demo process"])
     finally:
         drop_database(env["RCSYNC_DB_NAME"])
 
