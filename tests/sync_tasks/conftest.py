@@ -2,16 +2,13 @@
 and a bridge client logged in as a TOTP-protected service account (like production)."""
 from __future__ import annotations
 
-import pyotp
 import pytest
 
 from bridge import BridgeConfig
 from bridge.client import RocketChat
 from fake_rocketchat.testing import running_server
 
-SERVICE_USER = "rcsync"
-SERVICE_PASSWORD = "svc-Pa55word-never-logged"
-TOTP_SECRET = pyotp.random_base32()
+from engine_service import SERVICE_PASSWORD, SERVICE_USER, TOTP_SECRET
 
 
 @pytest.fixture

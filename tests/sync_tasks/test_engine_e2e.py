@@ -9,7 +9,7 @@ from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all, sync_people
 from sync_tasks.person import AccountLink, SitePerson
 
-from conftest import SERVICE_PASSWORD, TOTP_SECRET
+from engine_service import SERVICE_PASSWORD, TOTP_SECRET
 
 CFG = load_config({})
 
