@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from django_hooks import admin_actions
-from django_hooks.admin_perms import ForbiddenPageMixin, can_start, can_view, require_start, require_view
+from django_hooks.admin_perms import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, PendingSync, SyncOperation
 
@@ -222,26 +222,11 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra)
 
 
-class AccountLinkAdmin(ForbiddenPageMixin, admin.ModelAdmin):
+class AccountLinkAdmin(SyncStateAdmin):
     """Registered for AccountLink: its changelist *is* the Accounts page, plus one page per person."""
 
     list_display = ("user_key", "site_username", "rc_username", "status", "last_synced_at")
     readonly_fields = [f.name for f in AccountLink._meta.fields]
-
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return can_view(request.user)
-
-    def has_module_permission(self, request: Any) -> bool:
-        return can_view(request.user)
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
 
     def accounts_admin(self) -> AccountsListAdmin:
         return AccountsListAdmin(get_user_model(), self.admin_site)

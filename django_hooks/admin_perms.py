@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models.signals import post_migrate
 
@@ -120,3 +121,23 @@ class ForbiddenPageMixin:
                 return forbidden(request, self.admin_site, str(exc))  # type: ignore[attr-defined]
 
         return self.admin_site.admin_view(inner)  # type: ignore[attr-defined]
+
+
+class SyncStateAdmin(ForbiddenPageMixin, admin.ModelAdmin):
+    """Base of rcsync's registered admins: sync state is a record, so it is seen (with the view
+    permission) and never edited by hand; changes go through resync/reconcile actions."""
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return can_view(request.user)
+
+    def has_module_permission(self, request: Any) -> bool:
+        return can_view(request.user)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from django_hooks import admin_actions
 from django_hooks.admin_accounts import status_badge
-from django_hooks.admin_perms import ForbiddenPageMixin, can_start, forbidden, can_view, require_start, require_view
+from django_hooks.admin_perms import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
 from django_hooks.admin_plan import kind_label, operation_row, run_progress
 from django_hooks.models import PendingSync, SyncOperation, SyncRun
 
@@ -47,7 +47,7 @@ def counts_text(counts: dict[str, int] | None) -> str:
                        sum(counts.values()), kinds)
 
 
-class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
+class SyncRunAdmin(SyncStateAdmin):
     """Runs, read-only: they are records of what rcsync did."""
 
     change_list_template = "admin/django_hooks/syncrun/change_list.html"
@@ -56,21 +56,6 @@ class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     list_filter = ("kind", "status", "dry_run")
     search_fields = ("scope", "triggered_by")
     list_per_page = 50
-
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return can_view(request.user)
-
-    def has_module_permission(self, request: Any) -> bool:
-        return can_view(request.user)
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
 
     def _url(self, name: str, *args: Any) -> str:
         return reverse(f"{self.admin_site.name}:django_hooks_syncrun_{name}", args=args)
@@ -259,7 +244,7 @@ class SyncRunAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return JsonResponse(payload)
 
 
-class SyncOperationAdmin(ForbiddenPageMixin, admin.ModelAdmin):
+class SyncOperationAdmin(SyncStateAdmin):
     """The audit trail, read-only."""
 
     list_display = ("at", "run_link", "username", "operation", "target", "outcome_display", "error")
@@ -268,21 +253,6 @@ class SyncOperationAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     list_display_links = None
     list_select_related = ("run",)
     list_per_page = 100
-
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return can_view(request.user)
-
-    def has_module_permission(self, request: Any) -> bool:
-        return can_view(request.user)
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="run", ordering="run")
     def run_link(self, obj: SyncOperation) -> str:
@@ -294,24 +264,10 @@ class SyncOperationAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return status_badge(obj.outcome, obj.get_outcome_display())
 
 
-class PendingSyncAdmin(ForbiddenPageMixin, admin.ModelAdmin):
+class PendingSyncAdmin(SyncStateAdmin):
     """Changes waiting for a worker, read-only."""
 
     list_display = ("user_key", "state", "generation", "reason", "first_requested_at", "attempts", "next_attempt_at", "last_error")
     list_filter = ("state", "drift")
     search_fields = ("user_key", "reason")
 
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return can_view(request.user)
-
-    def has_module_permission(self, request: Any) -> bool:
-        return can_view(request.user)
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
