@@ -78,22 +78,8 @@ def _serve():
     """The stand-in Rocket.Chat with a TOTP service account; this process's bridge client points at it."""
     import os
 
-    from django_hooks.rc import reset_client
-
-    support = _e2e_support()
-    with support.StandIn() as rc:
-        saved = {k: os.environ.get(k) for k in rc.env()}
-        os.environ.update(rc.env())
-        reset_client()
-        try:
-            yield rc
-        finally:
-            reset_client()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with _e2e_support().serving_stand_in() as rc:
+        yield rc
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ test database (pytest-django's, passed by name) and this run's Redis key prefix.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
@@ -23,21 +22,8 @@ def test_db_name(django_db_setup, django_db_blocker) -> str:
 
 @pytest.fixture(scope="module")
 def stand_in() -> Iterator[support.StandIn]:
-    from django_hooks.rc import reset_client
-
-    with support.StandIn() as rc:
-        saved = {k: os.environ.get(k) for k in rc.env()}
-        os.environ.update(rc.env())
-        reset_client()
-        try:
-            yield rc
-        finally:
-            reset_client()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with support.serving_stand_in() as rc:
+        yield rc
 
 
 @pytest.fixture(scope="module")

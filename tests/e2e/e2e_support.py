@@ -12,7 +12,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping, TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -186,37 +187,6 @@ class RedisServer:
 SERVICE_USERNAME = "rcsync-bot"
 
 
-def _nodelay_listen_patch() -> None:
-    """Work around a 40 ms stall per request in fake_rocketchat.server_thread (as of this writing).
-
-    Its listening socket is created with proto 0, so asyncio's `_set_nodelay` (which checks
-    `sock.proto == IPPROTO_TCP`) leaves Nagle on for accepted connections; uvicorn writes headers and
-    body separately, and the client's delayed ACK then stalls every response ~40 ms. Creating the
-    socket with IPPROTO_TCP restores ~1 ms calls. Applied only if the stand-in still needs it.
-    """
-    from fake_rocketchat import server_thread
-
-    original = server_thread._listen
-    if getattr(original, "_rcsync_nodelay", False):
-        return
-    probe = original("127.0.0.1", 0)
-    needs_fix = probe.proto == 0
-    probe.close()
-    if not needs_fix:
-        return
-
-    def _listen(host: str, port: int) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-        sock.setblocking(False)
-        return sock
-
-    _listen._rcsync_nodelay = True  # type: ignore[attr-defined]
-    server_thread._listen = _listen
-
-
 class StandIn:
     """A running stand-in plus the service account's credentials (as RCSYNC_RC_* variables)."""
 
@@ -234,7 +204,6 @@ class StandIn:
     def __enter__(self) -> "StandIn":
         from fake_rocketchat.testing import running_server
 
-        _nodelay_listen_patch()
         self._cm = running_server(
             admin_username=SERVICE_USERNAME, admin_password=self.password, admin_totp_secret=self.totp_secret,
             **self._kwargs,
@@ -284,6 +253,27 @@ class StandIn:
         rid = self.room_id("general")
         mod = bool(rid) and "moderator" in self.server.state.room_roles(rid, username)
         return (bool(user.get("active")), tuple(sorted(user.get("roles") or [])), tuple(sorted(self.rooms_of(username))), mod)
+
+
+@contextmanager
+def serving_stand_in(**kwargs: object) -> Iterator[StandIn]:
+    """A StandIn whose credentials this process's own bridge client uses meanwhile (RCSYNC_RC_* in
+    os.environ, client cache reset on both sides), restoring the environment afterwards."""
+    from django_hooks.rc import reset_client
+
+    with StandIn(**kwargs) as rc:
+        saved = {k: os.environ.get(k) for k in rc.env()}
+        os.environ.update(rc.env())
+        reset_client()
+        try:
+            yield rc
+        finally:
+            reset_client()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def make_env(test_db_name: str, stand_in: "StandIn", **extra: str) -> dict[str, str]:
