@@ -107,7 +107,8 @@ def seed_people(admin_password: str) -> list[str]:
             elif not p.vip and in_vip:
                 user.groups.remove(vip)
         tag = "vip" if p.vip else p.role
-        lines.append(f"{p.username:<7} {tag:<12} {'created' if created else 'kept'}; should be in {', '.join(expected_rooms(p))}")
+        state = "created" if created else "updated" if changed else "unchanged"
+        lines.append(f"{p.username:<7} {tag:<12} {state:<9} should be in {', '.join(expected_rooms(p))}")
     return lines
 
 

@@ -177,12 +177,14 @@ def make_service_account(workdir: Path, env: dict[str, str]) -> None:
     secret_dir.mkdir(mode=0o700, exist_ok=True)
     write_secret(secret_dir / "rc_password", secrets.token_urlsafe(18))
     write_secret(secret_dir / "rc_totp_secret", pyotp.random_base32())
+    write_secret(secret_dir / "rc_admin_password", secrets.token_urlsafe(9))  # the stand-in's human admin
     for name in ("RCSYNC_RC_PASSWORD", "RCSYNC_RC_TOTP_SECRET", "RCSYNC_RC_TOKEN", "RCSYNC_RC_USER_ID"):
         env.pop(name, None)
     env.update(
         RCSYNC_RC_USERNAME=SERVICE_USERNAME,
         RCSYNC_RC_PASSWORD_FILE=str(secret_dir / "rc_password"),
         RCSYNC_RC_TOTP_SECRET_FILE=str(secret_dir / "rc_totp_secret"),
+        RCSYNC_DEMO_RC_ADMIN_PASSWORD_FILE=str(secret_dir / "rc_admin_password"),
     )
 
 
@@ -215,6 +217,28 @@ def declare_queues() -> None:
             queue.bind(channel).declare()
 
 
+_WORKDIR_LOCK: Any = None
+
+
+def hold_workdir(workdir: Path) -> None:
+    """One demo per working directory (and so per database and key prefix): a second `make demo`
+    would share the first one's queue and database and confuse both."""
+    import fcntl
+
+    global _WORKDIR_LOCK
+    _WORKDIR_LOCK = open(workdir / "demo.lock", "a+")
+    try:
+        fcntl.flock(_WORKDIR_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        _WORKDIR_LOCK.seek(0)
+        other = _WORKDIR_LOCK.read().strip() or "?"
+        raise DemoError(f"another demo (pid {other}) is running in {workdir}; stop it with Ctrl-C, or give this "
+                        "one its own RCSYNC_DEMO_DIR, RCSYNC_DB_NAME and RCSYNC_REDIS_PREFIX") from None
+    _WORKDIR_LOCK.truncate(0)
+    _WORKDIR_LOCK.write(str(os.getpid()))
+    _WORKDIR_LOCK.flush()
+
+
 def run(env_in: dict[str, str]) -> int:
     exit_after = env_in.get("RCSYNC_DEMO_EXIT_AFTER", "").strip()
     workdir = Path(env_in.get("RCSYNC_DEMO_DIR") or Path(tempfile.gettempdir()) / f"rcsync-demo-{os.getuid()}")
@@ -228,6 +252,7 @@ def run(env_in: dict[str, str]) -> int:
     if site_port == rc_port:
         raise DemoError("RCSYNC_DEMO_SITE_PORT and RCSYNC_DEMO_RC_PORT must differ")
     logdir.mkdir(parents=True, exist_ok=True)
+    hold_workdir(workdir)
     step(f"working directory {workdir} (logs in {logdir})")
 
     db_line = choose_database(env.get("RCSYNC_DEMO_DB", "auto"), env, workdir)
@@ -292,7 +317,9 @@ def run(env_in: dict[str, str]) -> int:
         say("=" * 78)
         say(f"  admin (task UI):  http://{HOST}:{site_port}/admin/   login {DEMO_ADMIN} / {admin_password}")
         say(f"  stand-in Rocket.Chat: {rc_url}   (REST /api/v1, realtime {rc_url.replace('http', 'ws')}/websocket)")
-        say(f"  service account: rcsync-bot, secrets in {workdir / 'secrets'} (not printed)")
+        rc_admin_password = Path(env["RCSYNC_DEMO_RC_ADMIN_PASSWORD_FILE"]).read_text()
+        say(f"  stand-in admin for changes by hand: rc-admin / {rc_admin_password}   (a person, not rcsync)")
+        say(f"  service account: rcsync-bot, password and TOTP secret in {workdir / 'secrets'} (not printed)")
         say(f"  logs: {logdir}")
         say("  Ctrl-C stops everything the demo started.")
         say("=" * 78)
@@ -304,6 +331,12 @@ def run(env_in: dict[str, str]) -> int:
         seen = _wait_change(watcher, procs, lambda c: c.username == REGULAR_USER and c.room == "moderators"
                             and c.action == "added", started)
         step(f"PROMOTED: {REGULAR_USER} appeared in moderators {seen.at - started:.2f} s after the site saved the change")
+        step("a change by hand in Rocket.Chat: rc-admin removes sofia from general (channels.kick)")
+        started = time.monotonic()
+        kick_by_hand(rc_url, rc_admin_password, "sofia", "GENERAL")
+        seen = _wait_change(watcher, procs, lambda c: c.username == "sofia" and c.room == "general"
+                            and c.action == "added", started)
+        step(f"REPAIRED: the drift listener had rcsync add sofia back to general {seen.at - started:.2f} s later")
         if exit_after == "promote":
             _drain(watcher, 1.0)
             return 0
@@ -328,6 +361,18 @@ def run(env_in: dict[str, str]) -> int:
         if embedded is not None:
             stop_lock_store(embedded)
         step("stopped; nothing left running")
+
+
+def kick_by_hand(rc_url: str, password: str, username: str, room_id: str) -> None:
+    """What a person does in Rocket.Chat's UI, over REST: log in as rc-admin and kick someone."""
+    import httpx
+
+    with httpx.Client(base_url=rc_url + "/api/v1", timeout=10) as http:
+        login = http.post("/login", json={"user": "rc-admin", "password": password}).raise_for_status().json()["data"]
+        http.headers.update({"X-User-Id": login["userId"], "X-Auth-Token": login["authToken"]})
+        user_id = http.get("/users.info", params={"username": username}).raise_for_status().json()["user"]["_id"]
+        http.post("/channels.kick", json={"roomId": room_id, "userId": user_id}).raise_for_status()
+        http.post("/logout")
 
 
 def _dead(proc: Any) -> bool:

@@ -29,7 +29,10 @@ from fake_rocketchat.server_thread import ServerThread  # noqa: E402
 from fake_rocketchat.testing import build_state  # noqa: E402
 
 
-def build(password: str, totp_secret: str):  # -> fake_rocketchat.state.State
+HUMAN_ADMIN = "rc-admin"
+
+
+def build(password: str, totp_secret: str, admin_password: str | None = None):  # -> fake_rocketchat.state.State
     state = build_state(rate_limit=True)
     role = state.create_role(SERVICE_ROLE, "Users", "rcsync service account")
     for permission in SERVICE_PERMISSIONS:
@@ -40,6 +43,9 @@ def build(password: str, totp_secret: str):  # -> fake_rocketchat.state.State
     # service account is older than that, so make this one older too and TOTP is really asked for.
     with state.lock:
         state.users[user["_id"]]["createdAt"] = state.now() - timedelta(days=1)
+    if admin_password:  # a person's admin account, for making changes by hand (drift)
+        state.create_user(HUMAN_ADMIN, name="Rocket.Chat admin", email=f"{HUMAN_ADMIN}@example.org",
+                          password=admin_password, roles=["admin"])
     return state
 
 
@@ -50,7 +56,8 @@ def main() -> int:
     args = parser.parse_args()
     password = Path(os.environ["RCSYNC_RC_PASSWORD_FILE"]).read_text().strip()
     totp_secret = Path(os.environ["RCSYNC_RC_TOTP_SECRET_FILE"]).read_text().strip()
-    state = build(password, totp_secret)
+    admin_file = os.environ.get("RCSYNC_DEMO_RC_ADMIN_PASSWORD_FILE")
+    state = build(password, totp_secret, Path(admin_file).read_text().strip() if admin_file else None)
     app = create_app(state, faults=Faults(state), request_log=RequestLog())
     try:
         server = ServerThread(app, host=args.host, port=args.port, log_level="warning")

@@ -34,7 +34,8 @@ def describe(event: Any, rooms_by_id: dict[str, str], role_names: dict[str, str]
         room = rooms_by_id.get(event.room_id, event.room_id)
         by = f" (by {event.actor_username})" if event.actor_username and event.actor_username != event.username else ""
         sign = "+" if event.action in ("added", "joined") else "-"
-        return Change(at, f"{sign} {event.username} {event.action} {room}{by}", event.username, room, event.action)
+        verb = {"added": "added to", "removed": "removed from"}.get(event.action, event.action)
+        return Change(at, f"{sign} {event.username} {verb} {room}{by}", event.username, room, event.action)
     if isinstance(event, RoleChanged):
         role = role_names.get(event.role_id, event.role_id)
         where = f" in {rooms_by_id.get(event.scope, event.scope)}" if event.scope else ""

@@ -23,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMOTED = re.compile(r"PROMOTED: rita appeared in moderators ([0-9.]+) s")
+REPAIRED = re.compile(r"REPAIRED: the drift listener had rcsync add sofia back to general [0-9.]+ s later")
 
 
 def demo_env(workdir: Path, **extra: str) -> dict[str, str]:
@@ -139,6 +140,7 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
     try:
         latency = float(demo.wait_for(PROMOTED, 50).group(1))
         assert latency < 5.0, demo.output
+        demo.wait_for(REPAIRED, 20)
         site, standin = url_of(demo, "admin \\(task UI\\):"), url_of(demo, "stand-in Rocket.Chat:")
         with urllib.request.urlopen(site + "/admin/login/", timeout=10) as reply:
             assert reply.status == 200
@@ -160,13 +162,14 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
     out = demo.output
     for text in expect + ["rcsync check: OK", "stopped; nothing left running"]:
         assert text in out, f"{text!r} missing from:\n{out[-4000:]}"
+    # The service account's secrets; the stand-in's human admin password is printed on purpose.
     secret_dir = Path(env["RCSYNC_DEMO_DIR"]) / "secrets"
-    for secret in secret_dir.iterdir():
-        assert secret.read_text().strip() not in out, f"{secret.name} was printed"
-    for log in (Path(env["RCSYNC_DEMO_DIR"]) / "logs").iterdir():
-        text = log.read_text(errors="replace")
-        for secret in secret_dir.iterdir():
-            assert secret.read_text().strip() not in text, f"{secret.name} in {log.name}"
+    service = {name: (secret_dir / name).read_text().strip() for name in ("rc_password", "rc_totp_secret")}
+    assert all(len(value) >= 16 for value in service.values())
+    for name, value in service.items():
+        assert value not in out, f"{name} was printed"
+        for log in (Path(env["RCSYNC_DEMO_DIR"]) / "logs").iterdir():
+            assert value not in log.read_text(errors="replace"), f"{name} in {log.name}"
     return out
 
 
@@ -178,7 +181,8 @@ def test_demo_on_postgresql_and_redis(tmp_path: Path) -> None:
     finally:
         drop_database(env["RCSYNC_DB_NAME"])
         wipe_prefix(env["RCSYNC_REDIS_PREFIX"])
-    assert "+ rita added moderators" in out
+    assert "+ rita added to moderators (by rcsync-bot)" in out
+    assert "- sofia removed from general (by rc-admin)" in out
 
 
 @pytest.mark.slow
@@ -203,6 +207,37 @@ def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> Non
     assert f"port {port} on 127.0.0.1 (the Django site) is taken" in done.stderr
     assert "RCSYNC_DEMO_SITE_PORT=0" in done.stderr
     assert not (tmp_path / "logs").exists() or not any((tmp_path / "logs").iterdir())
+
+
+def test_a_second_demo_in_the_same_directory_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    with open(tmp_path / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write("4242")
+        lock.flush()
+        done = subprocess.run(["scripts/demo.sh"], cwd=ROOT, env=demo_env(tmp_path), capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2
+    assert "another demo (pid 4242) is running" in done.stderr
+
+
+def test_changes_are_printed_as_a_person_reads_them() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bridge.events import MembershipChanged, RoleChanged
+    from demo_watch import describe
+
+    rooms, roles = {"R1": "moderators", "GENERAL": "general"}, {"moderator": "moderator"}
+    kicked = describe(MembershipChanged("GENERAL", "ru", "sofia", "u1", "rc-admin"), rooms, roles, 1.0)
+    assert kicked.text == "- sofia removed from general (by rc-admin)"
+    assert (kicked.username, kicked.room, kicked.action) == ("sofia", "general", "removed")
+    added = describe(MembershipChanged("R1", "au", "rita", "u2", "rcsync-bot"), rooms, roles, 2.0)
+    assert added.text == "+ rita added to moderators (by rcsync-bot)"
+    role = describe(RoleChanged("added", "moderator", "u3", "rita", "GENERAL"), rooms, roles, 3.0)
+    assert role.text == "+ role moderator in general added for rita"
+    assert describe(object(), rooms, roles, 4.0) is None
 
 
 def test_makefile_demo_target_builds_the_environment_then_runs_the_demo_script() -> None:
