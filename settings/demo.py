@@ -17,6 +17,7 @@ Secrets are not here either: the service account comes from RCSYNC_RC_*_FILE.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("RCSYNC_DB_NAME", "rcsync_demo")
@@ -24,9 +25,11 @@ os.environ.setdefault("RCSYNC_REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("RCSYNC_REDIS_PREFIX", "rcsync-demo:")
 
 from settings.base import *  # noqa: E402,F401,F403
-from settings.base import BASE_DIR, DATABASES, RCSYNC  # noqa: E402
+from settings.base import DATABASES, RCSYNC  # noqa: E402
 
-DEMO_DIR = Path(os.environ.get("RCSYNC_DEMO_DIR", BASE_DIR / ".demo"))
+# The runner's default working directory, so `manage.py ... --settings=settings.demo` by hand finds
+# the same SQLite file and broker folder while a demo runs.
+DEMO_DIR = Path(os.environ.get("RCSYNC_DEMO_DIR") or Path(tempfile.gettempdir()) / f"rcsync-demo-{os.getuid()}")
 
 # The demo serves the admin's CSS with `runserver --insecure`; DEBUG stays off so
 # error pages look like production's.
