@@ -85,6 +85,41 @@ def test_every_readme_command_is_covered() -> None:
     assert not uncovered, f"README commands no test runs: {uncovered}"
 
 
+def inline_commands(text: str) -> list[str]:
+    """`code spans` outside code blocks that are commands: make targets, manage.py, .venv/bin/python."""
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    spans = re.findall(r"`([^`\n]+)`", prose)
+    command = re.compile(r"^(?:[A-Z_]+=\S+ )*(?:make \w|manage\.py|\.venv/bin/python)")
+    return [span for span in spans if command.match(span)]
+
+
+def inline_is_covered(span: str) -> bool:
+    words = span.split()
+    while words and re.match(r"^[A-Z_]+=", words[0]):
+        if not words[0].startswith("RCSYNC_DEMO_"):
+            return False  # only the demo's own switches are exercised by tests/test_demo.py
+        words = words[1:]
+    rest = " ".join(words)
+    if rest in ("make test", "make demo"):
+        return True
+    if rest == "make install":  # a prerequisite of both targets
+        makefile = (ROOT / "Makefile").read_text()
+        return bool(re.search(r"^test: .*install", makefile, re.M) and re.search(r"^demo: .*install", makefile, re.M))
+    if rest.startswith("manage.py rcsync"):
+        sub = rest.split()[2:3]
+        runner = (ROOT / "scripts" / "demo_run.py").read_text()
+        return not sub or f'"rcsync", "{sub[0]}"' in runner
+    return bench_script(rest) is not None
+
+
+def test_inline_commands_are_covered() -> None:
+    spans = inline_commands(README.read_text())
+    assert "RCSYNC_DEMO_SITE_PORT=0 RCSYNC_DEMO_RC_PORT=0 make demo" in spans
+    uncovered = [span for span in spans if not inline_is_covered(span)]
+    assert not uncovered, f"README commands no test runs: {uncovered}"
+    assert not inline_is_covered("make bench") and not inline_is_covered("FOO=1 make demo")
+
+
 def test_make_test_is_what_ci_runs() -> None:
     assert "exec make test" in (ROOT / ".ci" / "run").read_text()
 
