@@ -22,6 +22,19 @@ __all__ = ["RocketChat"]
 T = TypeVar("T")
 
 
+async def _take(agen: AsyncIterator[T], n: int) -> tuple[list[T], BaseException | None, bool]:
+    """Up to `n` items on the loop thread: (items, the error that stopped early, exhausted?)."""
+    items: list[T] = []
+    try:
+        for _ in range(n):
+            items.append(await agen.__anext__())
+    except StopAsyncIteration:
+        return items, None, True
+    except Exception as exc:  # handed to the caller's thread after the items before it
+        return items, exc, True
+    return items, None, False
+
+
 class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -76,12 +89,17 @@ class RocketChat:
         assert self._thread is not None and self._pid == os.getpid()
         return self._thread.run(coro)
 
-    def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def _iterate(self, agen: AsyncIterator[T], chunk: int = 100) -> Iterator[T]:
+        """Items of `agen`, fetched `chunk` at a time (callers pass their page size): one hop to the
+        loop thread per page instead of per item, which at 100k users was most of a full read.
+        Items fetched before an error are still yielded, then the error is raised, as item by item."""
         try:
             while True:
-                try:
-                    yield self._run(agen.__anext__())
-                except StopAsyncIteration:
+                items, error, done = self._run(_take(agen, max(1, chunk)))
+                yield from items
+                if error is not None:
+                    raise error
+                if done:
                     return
         finally:
             aclose = getattr(agen, "aclose", None)
@@ -135,7 +153,7 @@ class RocketChat:
         self._run(self.aio.delete_user(user_id, confirm_relinquish))
 
     def iter_users(self, page_size: int = 100) -> Iterator[RcUser]:
-        return self._iterate(self.aio.iter_users(page_size))
+        return self._iterate(self.aio.iter_users(page_size), page_size)
 
     def list_roles(self) -> list[RcRole]:
         return self._run(self.aio.list_roles())
@@ -150,7 +168,7 @@ class RocketChat:
         self._run(self.aio.remove_user_from_role(role_id, username, room_id))
 
     def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[RcUser]:
-        return self._iterate(self.aio.iter_users_in_role(role_id, room_id, page_size))
+        return self._iterate(self.aio.iter_users_in_role(role_id, room_id, page_size), page_size)
 
     def room_info(self, *, room_id: str | None = None, name: str | None = None) -> RcRoom:
         return self._run(self.aio.room_info(room_id=room_id, name=name))
@@ -159,7 +177,7 @@ class RocketChat:
         return self._run(self.aio.create_room(name, type, members))
 
     def iter_members(self, room: RcRoom, page_size: int = 100) -> Iterator[RoomMember]:
-        return self._iterate(self.aio.iter_members(room, page_size))
+        return self._iterate(self.aio.iter_members(room, page_size), page_size)
 
     def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = 100) -> int:
         return self._run(self.aio.invite(room, list(user_ids), batch_size=batch_size))
@@ -183,10 +201,10 @@ class RocketChat:
         return self._run(self.aio.room_roles(room))
 
     def iter_all_groups(self, page_size: int = 100) -> Iterator[RcRoom]:
-        return self._iterate(self.aio.iter_all_groups(page_size))
+        return self._iterate(self.aio.iter_all_groups(page_size), page_size)
 
     def iter_channels(self, page_size: int = 100) -> Iterator[RcRoom]:
-        return self._iterate(self.aio.iter_channels(page_size))
+        return self._iterate(self.aio.iter_channels(page_size), page_size)
 
     def subscriptions(self) -> list[Subscription]:
         return self._run(self.aio.subscriptions())
