@@ -200,7 +200,7 @@ class HelpersMixin:
         user = self._user_by_username(username)
         if not user:
             raise ValueError(f"no user {username!r}")
-        user["active"] = bool(active)
+        self._set_active_flag(user, active)
         if not active:
             user["services"]["resume"]["loginTokens"] = []
         user["_updatedAt"] = self.now()

@@ -124,6 +124,20 @@ class RolesMixin:
                 users = [u for u in self.users.values() if role_id in u.get("roles", [])]
             return copy.deepcopy(sorted(users, key=lambda u: u.get("username") or ""))
 
+    def users_in_role_page(self: "State", role_id: str, scope: str | None, offset: int, count: int) -> tuple[list[dict[str, Any]], int]:
+        """One page of `users_in_role` and the total: a global role walks the username index (no sort,
+        copies only the page), so paging 100k holders is not a sort and a deep copy per request."""
+        with self.lock:
+            role = self.roles.get(role_id)
+            if role and role["scope"] == "Subscriptions" and scope:
+                holders = self.users_in_role(role_id, scope)
+                return (holders[offset:] if count == 0 else holders[offset : offset + count]), len(holders)
+            if not role:
+                return [], 0
+            ids = [i for i in self.listing.users if role_id in self.users[i].get("roles", ())]
+            chosen = ids[offset:] if count == 0 else ids[offset : offset + count]
+            return copy.deepcopy([self.users[i] for i in chosen]), len(ids)
+
     def create_role(self: "State", name: str, scope: str = "Users", description: str = "", mandatory2fa: bool | None = None) -> dict[str, Any]:
         """Insert a custom role (random 17-char id) and broadcast it on stream-roles."""
         with self.lock:

@@ -24,6 +24,7 @@ from .clock import Clock
 from .errors import MeteorError
 from .events import EventBus
 from .helpers import HelpersMixin
+from .indexes import ListingIndexes
 from .ids import random_id
 from .locking import locked
 from .permissions import BUILTIN_ROLES, DEFAULT_PERMISSIONS
@@ -55,6 +56,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         self._subs_by_user: dict[str, dict[str, None]] = {}
         self._by_username: dict[str, str] = {}
         self._by_email: dict[str, str] = {}
+        self.listing = ListingIndexes()  # sorted users / active members, for O(log n + page) listings
         # Bumped whenever a user is inserted, deleted or renamed (cache key for sorted listings).
         self.users_version = 0
         self.subs_version = 0  # bumped on every subscription insert/remove
@@ -148,6 +150,9 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             self._by_username[user["username"].lower()] = user["_id"]
         for entry in user.get("emails", []):
             self._by_email[entry["address"].lower()] = user["_id"]
+        self.listing.user_indexed(user)
+        for sub in self._user_subs(user["_id"]):
+            self.listing.member_added(sub, user)
 
     def _unindex_user(self, user: dict[str, Any]) -> None:
         self.users_version += 1
@@ -156,6 +161,18 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         for entry in user.get("emails", []):
             if self._by_email.get(entry["address"].lower()) == user["_id"]:
                 del self._by_email[entry["address"].lower()]
+        self.listing.user_unindexed(user)
+        for sub in self._user_subs(user["_id"]):
+            self.listing.member_removed(sub, user)
+
+    def _set_active_flag(self, user: dict[str, Any], active: bool) -> None:
+        """The one place `active` changes, so the active-members indexes follow."""
+        subs = self._user_subs(user["_id"])
+        for sub in subs:
+            self.listing.member_removed(sub, user)
+        user["active"] = bool(active)
+        for sub in subs:
+            self.listing.member_added(sub, user)
 
     def _room(self, rid: str | None) -> dict[str, Any] | None:
         return self.rooms.get(rid) if rid else None
@@ -331,6 +348,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         self._subs_by_room.setdefault(room["_id"], {})[sub["_id"]] = None
         self.subs_version += 1
         self._subs_by_user.setdefault(user["_id"], {})[sub["_id"]] = None
+        self.listing.member_added(sub, user)
         if room["_id"] not in user["__rooms"]:
             user["__rooms"].append(room["_id"])
         room["usersCount"] = room.get("usersCount", 0) + 1
@@ -345,6 +363,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         if not sub:
             return False
         del self.subscriptions[sub["_id"]]
+        self.listing.member_removed(sub, user, gone=True)
         del self._sub_index[(room["_id"], user["_id"])]
         self._subs_by_room.get(room["_id"], {}).pop(sub["_id"], None)
         self.subs_version += 1

@@ -332,6 +332,7 @@ class UsersMixin:
                 self._unsubscribe(room, user)
         del self.rooms[rid]
         self._subs_by_room.pop(rid, None)
+        self.listing.room_deleted(rid)
         self.messages.pop(rid, None)
 
     def set_user_active_status(self: "State", actor_id: str | None, user_id: str, active: bool, confirm_relinquish: bool = False) -> bool:
@@ -351,7 +352,7 @@ class UsersMixin:
                         {"method": "removeUserFromRole", "action": "Remove_last_admin"},
                     )
                 self._check_last_owner(user_id, confirm_relinquish)
-            user["active"] = bool(active)
+            self._set_active_flag(user, active)
             if not active:
                 user["services"]["resume"]["loginTokens"] = []
             user["_updatedAt"] = self.now()
@@ -379,6 +380,7 @@ class UsersMixin:
                     self._unsubscribe(room, user)
             self._unindex_user(user)
             del self.users[user_id]
+            self.listing.user_deleted(user_id)
             self._subs_by_user.pop(user_id, None)
             erasure = self.settings.get("Message_ErasureType")
             if erasure == "Delete":

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import MeteorError, failure
 from ..views import role as role_view
-from .base import Ctx, Routes, page, paginate, permission_denied
+from .base import Ctx, Routes, paginate, permission_denied
 from .users import get_user_from_params
 from .validate import check
 
@@ -122,10 +122,10 @@ def users_in_role(ctx: Ctx) -> dict[str, Any]:
     if not role:
         raise MeteorError("error-invalid-roleId", "This role does not exist")
     offset, count = paginate(ctx)
-    users = state.users_in_role(role["_id"], q.get("roomId"))
+    users, total = state.users_in_role_page(role["_id"], q.get("roomId"), offset, count)
     fields = ("_id", "name", "username", "emails", "avatarETag", "createdAt", "_updatedAt")
-    items = [{k: u[k] for k in fields if k in u} for u in page(users, offset, count)]
-    return {"users": items, "total": len(users)}
+    items = [{k: u[k] for k in fields if k in u} for u in users]
+    return {"users": items, "total": total}
 
 
 def register_routes(routes: Routes) -> None:
