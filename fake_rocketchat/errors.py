@@ -35,15 +35,14 @@ class MeteorError(Exception):
         return body
 
     def ddp_error(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "isClientSafe": True,
-            "error": self.error,
-            "reason": self.reason,
-            "message": self.message,
-            "errorType": "Meteor.Error",
-        }
+        """As ddp_protocol.meteor_error: an empty reason was `undefined` in JavaScript, so it is omitted."""
+        body: dict[str, Any] = {"isClientSafe": True, "error": self.error}
+        if self.reason:
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
+        body["message"] = self.message
+        body["errorType"] = "Meteor.Error"
         return body
 
 

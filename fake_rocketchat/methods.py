@@ -59,8 +59,8 @@ def method(name: str, *, two_factor: bool = False, disable_remember_me: bool = F
             return fn
 
         def wrapped(state: "State", caller: Caller, params: list[Any]) -> Any:
-            if not caller.user_id:
-                raise MeteorError("error-not-allowed", "Not allowed")
+            if not caller.user_id:  # app/2fa/server/twoFactorRequired.ts checks the login first
+                raise MeteorError("error-invalid-user", "Invalid user", {"method": "twoFactorRequired"})
             params = list(params)
             code = method_name = None
             if params and isinstance(params[-1], dict) and params[-1].get("twoFactorCode") and params[-1].get("twoFactorMethod"):

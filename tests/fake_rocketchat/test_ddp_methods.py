@@ -101,6 +101,9 @@ async def test_create_private_group_returns_the_rid(ddp_server) -> None:
     result = (await admin.call("createPrivateGroup", "crew", []))["result"]
     assert isinstance(result["rid"], str)
     assert ddp_server.state.find_room(result["rid"])["t"] == "p"
+    # the raw room, dates as EJSON {"$date": ms} (not ISO strings as REST would send them)
+    assert set(result["ts"]) == {"$date"} and isinstance(result["ts"]["$date"], int)
+    assert set(result["_updatedAt"]) == {"$date"} and result["u"]["username"] == ADMIN
     await admin.close()
 
 

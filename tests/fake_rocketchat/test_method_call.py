@@ -92,3 +92,25 @@ def test_method_call_counts_through_the_ddp_limiter(fake_rc_factory) -> None:
     limited = frames[20]["error"]
     assert limited["error"] == "too-many-requests" and limited["details"]["timeToReset"] > 0
     assert limited["reason"].startswith("Error, too many requests. Please slow down. You must wait ")
+
+
+def test_two_factor_method_without_a_login_is_an_invalid_user(fake_rc: FakeServer) -> None:
+    """app/2fa/server/twoFactorRequired.ts refuses a call without a user before anything else."""
+    message = json.dumps({"msg": "method", "id": "7", "method": "saveSettings", "params": [[]]})
+    with httpx.Client(base_url=fake_rc.url) as anon:
+        r = anon.post("/api/v1/method.callAnon/saveSettings", json={"message": message})
+    assert r.status_code == 200
+    assert json.loads(r.json()["message"])["error"] == {
+        "isClientSafe": True, "error": "error-invalid-user", "reason": "Invalid user",
+        "details": {"method": "twoFactorRequired"}, "message": "Invalid user [error-invalid-user]",
+        "errorType": "Meteor.Error",
+    }
+
+
+def test_meteor_error_without_reason_omits_it() -> None:
+    from fake_rocketchat.ddp_protocol import error_for_client
+    from fake_rocketchat.errors import MeteorError
+
+    for body in (MeteorError("not-allowed").ddp_error(), error_for_client(MeteorError("not-allowed"))):
+        assert "reason" not in body and body["message"] == "[not-allowed]" and body["error"] == "not-allowed"
+    assert MeteorError("x", "Why").ddp_error()["reason"] == "Why"
