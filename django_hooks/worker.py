@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -127,13 +127,17 @@ RETURNING p.id, p.generation, p.reason, p.drift, p.first_requested_at, p.last_re
 def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
     """Mark the user's row running and read it (and when its previous sync started), in one statement
     where the database allows."""
-    connection = connections[router.db_for_write(PendingSync)]
-    if connection.vendor not in ("postgresql", "sqlite"):
-        before = PendingSync.objects.filter(user_key=user_key).values_list("started_at", flat=True).first()
-        PendingSync.objects.filter(user_key=user_key).update(
-            state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
-        )
-        return PendingSync.objects.filter(user_key=user_key).first(), before
+    alias = router.db_for_write(PendingSync)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        # SQLite (the demo's fallback) cannot qualify RETURNING columns or read the FROM subquery
+        # there ("no such column: p.id"): the same claim in three statements, one transaction.
+        with transaction.atomic(using=alias):
+            before = PendingSync.objects.filter(user_key=user_key).values_list("started_at", flat=True).first()
+            PendingSync.objects.filter(user_key=user_key).update(
+                state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+            )
+            return PendingSync.objects.filter(user_key=user_key).first(), before
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM, [timezone.now(), user_key])
         found = cursor.fetchone()

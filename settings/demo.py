@@ -54,6 +54,8 @@ if os.environ.get("RCSYNC_DEMO_BROKER", "redis") == "filesystem":
         "data_folder_in": str(_queue / "queue"),
         "data_folder_out": str(_queue / "queue"),
         "processed_folder": str(_queue / "processed"),
+        # Without it kombu writes its broadcast exchanges to ./control in the working directory.
+        "control_folder": str(_queue / "control"),
         "store_processed": False,
         "polling_interval": 0.1,  # s; kombu's default (1 s) would be most of a change's latency
     }
