@@ -329,13 +329,13 @@ def run(env_in: dict[str, str]) -> int:
         started = time.monotonic()
         promote(REGULAR_USER, "moderator")
         seen = _wait_change(watcher, procs, lambda c: c.username == REGULAR_USER and c.room == "moderators"
-                            and c.action == "added", started)
+                            and c.action == "added", started, "the promotion")
         step(f"PROMOTED: {REGULAR_USER} appeared in moderators {seen.at - started:.2f} s after the site saved the change")
         step("a change by hand in Rocket.Chat: rc-admin removes sofia from general (channels.kick)")
         started = time.monotonic()
         kick_by_hand(rc_url, rc_admin_password, "sofia", "GENERAL")
         seen = _wait_change(watcher, procs, lambda c: c.username == "sofia" and c.room == "general"
-                            and c.action == "added", started)
+                            and c.action == "added", started, "the drift repair")
         step(f"REPAIRED: the drift listener had rcsync add sofia back to general {seen.at - started:.2f} s later")
         if exit_after == "promote":
             _drain(watcher, 1.0)
@@ -396,7 +396,7 @@ def _drain(watcher: Any, wait: float) -> None:
             return
 
 
-def _wait_change(watcher: Any, procs: ProcessSet, match: Any, started: float) -> Any:
+def _wait_change(watcher: Any, procs: ProcessSet, match: Any, started: float, what: str) -> Any:
     import queue
 
     while time.monotonic() - started < PROMOTE_TIMEOUT:
@@ -409,7 +409,7 @@ def _wait_change(watcher: Any, procs: ProcessSet, match: Any, started: float) ->
         _print_change(change)
         if match(change):
             return change
-    raise DemoError(f"the promotion did not reach Rocket.Chat within {PROMOTE_TIMEOUT:.0f} s; see the worker log")
+    raise DemoError(f"{what} did not reach Rocket.Chat within {PROMOTE_TIMEOUT:.0f} s; see the worker and listener logs")
 
 
 def main() -> int:

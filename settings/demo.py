@@ -40,8 +40,10 @@ if os.environ.get("RCSYNC_DEMO_DB", "postgresql") == "sqlite":
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("RCSYNC_DEMO_SQLITE", str(DEMO_DIR / "demo.sqlite3")),
-            # Site, worker, beat and listener write at once: wait for the lock instead of failing.
-            "OPTIONS": {"timeout": 30},
+            # Site, worker, beat and listener write at once: wait for the lock instead of failing, and
+            # take the write lock when a transaction starts (IMMEDIATE) so a read-then-write
+            # transaction never hits SQLite's instant "database is locked" on lock upgrade.
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     }
 else:

@@ -186,12 +186,14 @@ def test_demo_on_postgresql_and_redis(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_without_redis_uses_the_embedded_broker(tmp_path: Path) -> None:
-    # The most embedded variant: no Redis at all, not even a private redis-server for the locks.
-    env = demo_env(tmp_path, RCSYNC_DEMO_REDIS="off", RCSYNC_DEMO_LOCK_STORE="fakeredis")
+def test_demo_without_postgresql_or_redis_uses_sqlite_and_the_embedded_broker(tmp_path: Path) -> None:
+    # The most embedded variant: no PostgreSQL and no Redis at all, not even a private redis-server
+    # for the locks — SQLite shared by the site, worker, beat and listener.
+    env = demo_env(tmp_path, RCSYNC_DEMO_REDIS="off", RCSYNC_DEMO_LOCK_STORE="fakeredis", RCSYNC_DEMO_DB="sqlite")
     try:
-        run_and_interrupt(env, ["NO REDIS: using an embedded broker", "broker and locks: embedded: filesystem broker",
-                                "locks: fakeredis in the demo process"])
+        run_and_interrupt(env, ["database: SQLite", "NO REDIS: using an embedded broker",
+                                "broker and locks: embedded: filesystem broker", "locks: fakeredis in the demo process",
+                                "REPAIRED: the drift listener"])
     finally:
         drop_database(env["RCSYNC_DB_NAME"])
 
