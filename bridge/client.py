@@ -158,6 +158,9 @@ class RocketChat:
     def list_roles(self) -> list[RcRole]:
         return self._run(self.aio.list_roles())
 
+    def permissions(self) -> dict[str, frozenset[str]]:
+        return self._run(self.aio.permissions())
+
     def create_role(self, name: str, scope: str = "Users", description: str = "") -> RcRole:
         return self._run(self.aio.create_role(name, scope, description))
 

@@ -27,6 +27,14 @@ class RolesMixin:
     async def list_roles(self) -> list[RcRole]:
         return [RcRole.from_api(doc) for doc in (await self._get("roles.list")).get("roles") or []]
 
+    async def permissions(self) -> dict[str, frozenset[str]]:
+        """Every permission id with the role ids granted it (`permissions.listAll`), so a preflight
+        can name what the service account lacks instead of failing mid-run."""
+        body = await self._get("permissions.listAll")
+        # Rocket.Chat answers {update: [...], remove: [...]}; some older builds used `permissions`.
+        items = body.get("update") or body.get("permissions") or []
+        return {item["_id"]: frozenset(item.get("roles") or ()) for item in items}
+
     async def create_role(self, name: str, scope: str = "Users", description: str = "") -> RcRole:
         """Create a custom role. Community servers refuse with PermissionDenied(permission="license"):
         custom roles are an Enterprise feature in 6.x ("This is an enterprise feature")."""

@@ -123,15 +123,11 @@ def _hidden_group_exists(rc: Any, name: str) -> bool:
 def _granted_permissions(rc: Any, my_roles: set[str]) -> set[str] | None:
     from bridge.errors import RocketChatError
 
-    get = getattr(rc.aio, "_get", None)  # no public wrapper for permissions.listAll in bridge yet
-    if get is None:
-        return None
     try:
-        body = rc._run(get("permissions.listAll"))
+        granted = rc.permissions()
     except RocketChatError:
         return None
-    items = body.get("update") or body.get("permissions") or []
-    return {item["_id"] for item in items if my_roles & set(item.get("roles") or [])}
+    return {permission for permission, roles in granted.items() if my_roles & roles}
 
 
 def run_bootstrap() -> list[str]:

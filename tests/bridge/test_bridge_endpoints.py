@@ -127,6 +127,17 @@ async def test_roles(server):
         assert info.value.permission == "license" and "Enterprise" in str(info.value)
 
 
+async def test_permissions_lists_every_grant_by_role(server):
+    # Default grants (apps/meteor/app/authorization/server/constant/permissions.ts): add-user-to-any-p-room
+    # goes to no role, api-bypass-rate-limit to admin, bot and app.
+    async with AsyncRocketChat(_cfg(server)) as rc:
+        granted = await rc.permissions()
+        assert granted["add-user-to-any-p-room"] == frozenset()
+        assert {"admin", "bot", "app"} <= granted["api-bypass-rate-limit"]
+        server.state.grant_permission("add-user-to-any-p-room", "bot")
+        assert (await rc.permissions())["add-user-to-any-p-room"] == {"bot"}
+
+
 async def test_create_role_with_licence(server):
     server.state.custom_roles_licensed = True
     async with AsyncRocketChat(_cfg(server)) as rc:
