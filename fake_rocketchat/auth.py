@@ -172,18 +172,23 @@ class AuthMixin:
                     "A token with this name already exists",
                     {"method": "personalAccessTokens:generateToken"},
                 )
-            token = random_secret()
-            user["services"]["resume"]["loginTokens"].append(
-                {
-                    "hashedToken": hash_login_token(token),
-                    "type": "personalAccessToken",
-                    "createdAt": self.now(),
-                    "lastTokenPart": token[-6:],
-                    "name": token_name,
-                    "bypassTwoFactor": bool(bypass_two_factor),
-                }
-            )
-            return token
+            return self._issue_pat(user, token_name, bypass_two_factor)
+
+    def _issue_pat(self: "State", user: dict[str, Any], token_name: str, bypass_two_factor: bool) -> str:
+        """Store a PAT the way Rocket.Chat does: hashed among the login tokens, with its last 6 chars
+        (imports/personal-access-tokens/server/api/methods/generateToken.ts)."""
+        token = random_secret()
+        user["services"]["resume"]["loginTokens"].append(
+            {
+                "hashedToken": hash_login_token(token),
+                "type": "personalAccessToken",
+                "createdAt": self.now(),
+                "lastTokenPart": token[-6:],
+                "name": token_name,
+                "bypassTwoFactor": bool(bypass_two_factor),
+            }
+        )
+        return token
 
     def remove_personal_access_token(self: "State", user_id: str, token_name: str) -> None:
         with self.lock:
@@ -210,18 +215,7 @@ class AuthMixin:
             user = self._user_by_username(username)
             if not user:
                 raise ValueError(f"no user {username!r}")
-            token = random_secret()
-            user["services"]["resume"]["loginTokens"].append(
-                {
-                    "hashedToken": hash_login_token(token),
-                    "type": "personalAccessToken",
-                    "createdAt": self.now(),
-                    "lastTokenPart": token[-6:],
-                    "name": token_name,
-                    "bypassTwoFactor": bool(bypass_two_factor),
-                }
-            )
-            return token
+            return self._issue_pat(user, token_name, bypass_two_factor)
 
     def login_tokens_count(self: "State", username: str) -> int:
         """How many tokens (login + PAT) a user holds; tests use it to see revocation."""
