@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from typing import Sequence
 
 from .app import create_app
 from .faults import Faults, RequestLog
-from .server_thread import ServerThread
+from .server_thread import serve
 from .testing import build_state
 
 
@@ -74,20 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.latency_ms:
         faults.set_latency(args.latency_ms)
     app = create_app(state, faults=faults, request_log=log, auth_failure_delay=args.auth_failure_delay)
-    try:
-        server = ServerThread(app, host=args.host, port=args.port, log_level=args.log_level)
-    except OSError as exc:
-        print(f"fake_rocketchat: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
-    faults.refuse_hook = server.pause_listening
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    server.start()
-    print(f"fake_rocketchat listening on http://{args.host}:{server.port}", flush=True)
-    stop.wait()
-    server.stop()
-    return 0
+    return serve(app, faults, args.host, args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ listener that can be paused to make connections fail (`outage(mode="refuse")`)."
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import functools
 import socket
 import threading
@@ -78,3 +80,22 @@ class ServerThread:
         sock = _listen(self.host, self.port)
         srv = await asyncio.get_running_loop().create_server(protocol, sock=sock)
         self.server.servers.append(srv)
+
+
+def serve(app: Any, faults: Any, host: str, port: int, log_level: str = "warning") -> int:
+    """The CLI loop (`python -m fake_rocketchat`, the demo): serve until SIGINT/SIGTERM, printing the
+    URL line callers wait for once it accepts connections; an unbindable port is exit code 2."""
+    try:
+        server = ServerThread(app, host=host, port=port, log_level=log_level)
+    except OSError as exc:
+        print(f"fake_rocketchat: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    faults.refuse_hook = server.pause_listening
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print(f"fake_rocketchat listening on http://{host}:{server.port}", flush=True)
+    stop.wait()
+    server.stop()
+    return 0

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_people import SERVICE_PERMISSIONS, SERVICE_ROLE, SERVICE_USERNAME  # noqa: E402
 from fake_rocketchat.app import create_app  # noqa: E402
 from fake_rocketchat.faults import Faults, RequestLog  # noqa: E402
-from fake_rocketchat.server_thread import ServerThread  # noqa: E402
+from fake_rocketchat.server_thread import serve  # noqa: E402
 from fake_rocketchat.testing import build_state  # noqa: E402
 
 
@@ -58,20 +56,8 @@ def main() -> int:
     totp_secret = Path(os.environ["RCSYNC_RC_TOTP_SECRET_FILE"]).read_text().strip()
     admin_file = os.environ.get("RCSYNC_DEMO_RC_ADMIN_PASSWORD_FILE")
     state = build(password, totp_secret, Path(admin_file).read_text().strip() if admin_file else None)
-    app = create_app(state, faults=Faults(state), request_log=RequestLog())
-    try:
-        server = ServerThread(app, host=args.host, port=args.port, log_level="warning")
-    except OSError as exc:
-        print(f"stand-in: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    server.start()
-    print(f"fake_rocketchat listening on http://{args.host}:{server.port}", flush=True)
-    stop.wait()
-    server.stop()
-    return 0
+    faults = Faults(state)
+    return serve(create_app(state, faults=faults, request_log=RequestLog()), faults, args.host, args.port)
 
 
 if __name__ == "__main__":
