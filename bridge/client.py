@@ -212,5 +212,14 @@ class RocketChat:
     def subscriptions(self) -> list[Subscription]:
         return self._run(self.aio.subscriptions())
 
+    def settings_get(self, setting_id: str) -> Any:
+        return self._run(self.aio.settings_get(setting_id))
+
+    def settings_set(self, setting_id: str, value: Any) -> None:
+        self._run(self.aio.settings_set(setting_id, value))
+
+    def add_custom_oauth(self, name: str) -> None:
+        self._run(self.aio.add_custom_oauth(name))
+
     def call_method(self, name: str, *params: Any) -> Any:
         return self._run(self.aio.call_method(name, *params))

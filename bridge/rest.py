@@ -5,7 +5,7 @@ One call goes through three layers, each with one job:
    429 waits. Knows nothing about tokens.
 2. `_call`: credentials from the `Session`, one re-login on 401, the 2FA challenge-and-repeat, and the
    mapping of failures to `errors.py`.
-3. The endpoint methods (mixins in `users.py`, `roles.py`, `rooms.py`): typed arguments and results.
+3. The endpoint methods (mixins in `users.py`, `roles.py`, `rooms.py`, `settings.py`): typed arguments and results.
 
 Nothing here logs headers or bodies: log lines carry method, route, status and timing only.
 """
@@ -36,6 +36,7 @@ from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
 from .rooms import RoomsMixin
 from .roles import RolesMixin
+from .settings import SettingsMixin
 from .tokens import RedisTokenStore, TokenStore
 from .users import UsersMixin
 
@@ -348,7 +349,7 @@ def _body_text(response: httpx.Response) -> str:
     return value if isinstance(value, str) else ""
 
 
-class AsyncRocketChat(UsersMixin, RolesMixin, RoomsMixin, _Core):
+class AsyncRocketChat(UsersMixin, RolesMixin, RoomsMixin, SettingsMixin, _Core):
     """Async Rocket.Chat REST client for one service account.
 
     ```

@@ -22,8 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from .config import SyncConfig
-from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
-                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, sort_key)
+from .ops import (AddOAuthService, AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, SetSetting, UpdateProfile, op_kind,
+                  sort_key)
+from .secrets import reveal, shown
+from .sso import SSO_SETTING_SUFFIXES, oauth_setting_name
 from .state import ObservedState
 
 log = logging.getLogger("rcsync.apply")
@@ -49,6 +52,8 @@ class WriteClient(Protocol):
     def remove_moderator(self, room: Any, user_id: str) -> None: ...
     def add_owner(self, room: Any, user_id: str) -> None: ...
     def remove_owner(self, room: Any, user_id: str) -> None: ...
+    def settings_set(self, setting_id: str, value: Any) -> None: ...
+    def add_custom_oauth(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class OperationOutcome:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (no secrets: operations never carry passwords)."""
         fields = dataclasses.asdict(self.op)
+        if isinstance(self.op, SetSetting):
+            fields["value"], fields["current"] = self.op.shown_value, shown(self.op.current)
         return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
                 "rc_username": self.rc_username, "error": self.error, "error_class": self.error_class,
                 "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
@@ -100,6 +107,8 @@ class _Run:
         self.failed_rooms: dict[str, str] = {}
         self.failed_roles: dict[str, str] = {}
         self.failed_creates: dict[str, str] = {}
+        self.failed_services: dict[str, str] = {}  # OAuth setting name ("Besedka") -> why
+        self.failed_settings: dict[str, str] = {}
         self.outcomes: list[OperationOutcome] = []
         self.on_operation = on_operation
         self.on_progress = on_progress
@@ -122,6 +131,18 @@ class _Run:
 
     def blocker(self, op: Operation) -> str | None:
         """Why ``op`` cannot be attempted, or None."""
+        if isinstance(op, SetSetting):
+            for svc, why in self.failed_services.items():
+                if op.setting_id.startswith(f"Accounts_OAuth_Custom-{svc}"):
+                    return f"skipped: registering the OAuth service {svc} failed ({why})"
+            return None
+        if isinstance(op, CreateUser) and self.config.sso is not None and self.failed_settings:
+            sso = self.config.sso
+            critical = {sso.setting_id(sfx) for sfx in SSO_SETTING_SUFFIXES}
+            failed = sorted(critical & self.failed_settings.keys())
+            if failed or oauth_setting_name(sso.service) in self.failed_services:
+                return (f"skipped: {', '.join(failed) or sso.setting_id()} could not be written, so the first "
+                        f"sign-in through {sso.service} might not attach to a pre-created account")
         if op.site_id in self.failed_creates and not isinstance(op, CreateUser):
             return f"skipped: creating the account failed ({self.failed_creates[op.site_id]})"
         room = getattr(op, "room", None)
@@ -143,6 +164,13 @@ class _Run:
     def call(self, op: Operation) -> tuple[str | None, str | None]:
         """Perform ``op``; returns (rc_user_id, rc_username) on success, raises on failure."""
         c = self.client
+        if isinstance(op, AddOAuthService):
+            c.add_custom_oauth(op.name)
+            return None, None
+        if isinstance(op, SetSetting):
+            value = reveal(op.value)
+            c.settings_set(op.setting_id, list(value) if isinstance(value, tuple) else value)
+            return None, None
         if isinstance(op, CreateRole):
             role = c.create_role(op.name, "Users", "managed by rcsync")
             self.roles[op.name] = role.id
@@ -206,6 +234,10 @@ class _Run:
             self.failed_rooms[op.room] = reason
         elif isinstance(op, CreateRole):
             self.failed_roles[op.name] = reason
+        elif isinstance(op, AddOAuthService):
+            self.failed_services[oauth_setting_name(op.name)] = reason
+        elif isinstance(op, SetSetting):
+            self.failed_settings[op.setting_id] = reason
         uid = self.user_id(op) if op.site_id is not None else None
         return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
                                 type(exc).__name__)
@@ -240,6 +272,8 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
             for op in phase:
                 why = run.blocker(op)
                 if why is not None:
+                    if isinstance(op, SetSetting):
+                        run.failed_settings[op.setting_id] = why
                     run.report(OperationOutcome(op, op_kind(op), op.site_id, "skipped", run.user_id(op), None, why))
                 else:
                     ready.append(op)

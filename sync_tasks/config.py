@@ -13,13 +13,14 @@ import importlib
 import re
 from typing import Any, Callable, Mapping
 
-from .config_types import (BatchConfig, IdentityConfig, PeopleConfig, RoomSpec, Rule, SafetyConfig, ServerConfig,
-                           SyncConfig)
+from .config_types import (BatchConfig, DeclaredSetting, IdentityConfig, PeopleConfig, RoomSpec, Rule, SafetyConfig,
+                           ServerConfig, SsoConfig, SyncConfig)
+from .config_workspace import parse_email_verified, parse_settings, parse_sso
 from .identity import RESERVED_USERNAMES, is_valid_rc_name
 
 __all__ = [
     "ConfigError", "SyncConfig", "ServerConfig", "RoomSpec", "Rule", "PeopleConfig", "IdentityConfig",
-    "SafetyConfig", "BatchConfig", "DEFAULT_RULES", "load_config",
+    "SafetyConfig", "BatchConfig", "SsoConfig", "DeclaredSetting", "DEFAULT_RULES", "load_config",
 ]
 
 ROOM_TYPES = {"public": "c", "private": "p", "c": "c", "p": "p"}
@@ -53,7 +54,7 @@ class ConfigError(ValueError):
 
 TOP_KEYS = {
     "SERVER", "ROLES", "CREATE_MISSING_ROLES", "ROOMS", "CREATE_MISSING_ROOMS", "ROOM_ROLES", "PEOPLE",
-    "RULES", "DEPROVISION", "IDENTITY", "SAFETY", "BATCH", "TASKS",
+    "RULES", "DEPROVISION", "IDENTITY", "SAFETY", "BATCH", "TASKS", "SSO", "SETTINGS",
 }
 
 
@@ -274,7 +275,8 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
         deprovision = "deactivate"
 
     idd = chk.section("IDENTITY", top.get("IDENTITY"), {
-        "adopt", "username_max_length", "fallback_prefix", "reserved", "placeholder_email_domain", "sync_profile"})
+        "adopt", "username_max_length", "fallback_prefix", "reserved", "placeholder_email_domain", "sync_profile",
+        "email_verified"})
     adopt_raw = idd.get("adopt", ["email_verified"])
     adopt = (adopt_raw,) if isinstance(adopt_raw, str) else chk.str_list("IDENTITY.adopt", adopt_raw)
     for a in adopt:
@@ -293,10 +295,14 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
     if domain is not None and (not isinstance(domain, str) or not re.match(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$", domain)):
         chk.fail("IDENTITY.placeholder_email_domain", f"expected a domain like 'chat.invalid', got {domain!r}")
         domain = None
+    ev_mode, ev_fn = parse_email_verified(chk, idd.get("email_verified"), _import_dotted)
     identity = IdentityConfig(
         adopt=tuple(adopt), username_max_length=max_len, fallback_prefix=prefix,
         reserved=RESERVED_USERNAMES | {r.lower() for r in extra_reserved}, placeholder_email_domain=domain,
-        sync_profile=chk.typed("IDENTITY.sync_profile", idd.get("sync_profile", True), bool, True))
+        sync_profile=chk.typed("IDENTITY.sync_profile", idd.get("sync_profile", True), bool, True),
+        email_verified=ev_mode, email_verified_fn=ev_fn)
+    sso = parse_sso(chk, top.get("SSO"), _import_dotted)
+    declared = parse_settings(chk, top.get("SETTINGS"))
 
     sd = chk.section("SAFETY", top.get("SAFETY"), {"min_changes", "ratio"})
     min_changes = chk.typed("SAFETY.min_changes", sd.get("min_changes", 10), int, 10)
@@ -331,4 +337,4 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
         server=server, managed_roles=managed_roles, create_missing_roles=create_roles, rooms=rooms,
         managed_room_roles=room_roles, people=people, rules=tuple(rules), deprovision=deprovision,
         identity=identity, safety=SafetyConfig(min_changes=min_changes, ratio=float(ratio)), batch=batch,
-        tasks=dict(tasks))
+        tasks=dict(tasks), sso=sso, settings=declared)

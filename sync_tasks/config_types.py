@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 from .identity import RESERVED_USERNAMES
 
 __all__ = ["ServerConfig", "RoomSpec", "Rule", "PeopleConfig", "IdentityConfig", "SafetyConfig", "BatchConfig",
-           "SyncConfig"]
+           "SsoConfig", "DeclaredSetting", "SyncConfig"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,11 @@ class IdentityConfig:
     reserved: frozenset[str] = RESERVED_USERNAMES
     placeholder_email_domain: str | None = None
     sync_profile: bool = True  # keep name and email of linked accounts equal to the site's
+    #: How the site says an email is verified (read on the Django side, see django_hooks.people):
+    #: ``"auto"`` (allauth's EmailAddress when installed, else the attribute ``email_verified``),
+    #: ``"allauth"``, ``"attribute:<name>"``, ``"callable:<dotted path>"``, ``"always"`` or ``"never"``.
+    email_verified: str = "auto"
+    email_verified_fn: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,58 @@ class BatchConfig:
 
 
 @dataclass(frozen=True)
+class SsoConfig:
+    """The site's sign-in to Rocket.Chat through its own OAuth provider (a Custom OAuth service).
+
+    ``service`` is the name as registered (``besedka``); ``mode`` is ``"create_ahead"`` (rcsync creates
+    the account the first login attaches to) or ``"wait_for_login"`` (the login creates it, rcsync links
+    it). ``identity`` returns, for a site user, what the site's OAuth identity endpoint serves:
+    ``{"id", "username", "email", "name"}``. ``key_field`` is the service's ``-key_field`` rcsync expects.
+    ``owner`` says who owns each profile field (``"provider"``: rcsync never writes it).
+    """
+
+    service: str
+    mode: str = "create_ahead"
+    key_field: str = "username"
+    identity_path: str | None = None
+    identity: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    owner: Mapping[str, str] = field(default_factory=lambda: {"name": "provider", "email": "provider"})
+
+    @property
+    def setting_name(self) -> str:
+        """The service name as Rocket.Chat spells it in setting ids (``Besedka``)."""
+        from .sso import oauth_setting_name
+
+        return oauth_setting_name(self.service)
+
+    @property
+    def service_key(self) -> str:
+        """The key under ``services.`` on a Rocket.Chat user (``besedka``)."""
+        return self.setting_name.lower()
+
+    def setting_id(self, suffix: str = "") -> str:
+        return f"Accounts_OAuth_Custom-{self.setting_name}{suffix}"
+
+    def provider_owns(self, profile_field: str) -> bool:
+        return self.owner.get(profile_field, "provider") == "provider"
+
+
+@dataclass(frozen=True)
+class DeclaredSetting:
+    """A Rocket.Chat workspace setting rcsync keeps (``RCSYNC["SETTINGS"]``). A secret value is held in
+    a :class:`~sync_tasks.secrets.Masked` box: it compares by value but never prints or pickles."""
+
+    setting_id: str
+    value: Any = field(repr=False)
+    secret: bool = False
+    source: str = "value"  # "value" | "env:<NAME>" | "file:<path>" (where it came from; no value)
+
+    def __repr__(self) -> str:
+        shown = "***" if self.secret else repr(self.value)
+        return f"DeclaredSetting({self.setting_id!r}, {shown}, source={self.source!r})"
+
+
+@dataclass(frozen=True)
 class SyncConfig:
     """The validated RCSYNC block. Build it with :func:`load_config`."""
 
@@ -103,6 +160,8 @@ class SyncConfig:
     safety: SafetyConfig = SafetyConfig()
     batch: BatchConfig = BatchConfig()
     tasks: Mapping[str, Any] = field(default_factory=dict)
+    sso: SsoConfig | None = None
+    settings: tuple[DeclaredSetting, ...] = ()
 
     @property
     def room_keys(self) -> frozenset[str]:

@@ -12,11 +12,12 @@ from typing import Iterable
 
 from .config import SyncConfig
 from .match import Matching, PersonIssue, Target, match_people
-from .ops import Operation
+from .ops import Operation, sort_key
 from .person import SitePerson, site_sort_key
 from .plan import Ownership, memberships_to_reveal, ownership_from_config, plan_changes
 from .policy import DesiredAccount, PolicyError, desired_account
 from .state import ObservedState
+from .workspace import plan_settings
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def plan_prepared(prepared: Prepared, observed: ObservedState, config: SyncConfi
     """``own`` defaults to what the config declares; the engine narrows it when a room is unreadable."""
     m = prepared.matching
     ops = plan_changes(m.targets, observed, own or ownership_from_config(config))
+    if observed.settings is not None:  # workspace settings were read: keep them as declared
+        ops = tuple(sorted(tuple(plan_settings(config, observed.settings)) + ops, key=sort_key))
     issues = sorted(prepared.policy_issues + m.issues, key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))
     return Decision(m.targets, tuple(issues), m.unmanaged, ops)
 

@@ -38,6 +38,7 @@ from .ops import CreateUser, Operation
 from .person import SitePerson, site_sort_key
 from .plan import count_by_kind, ownership_from_config
 from .safety import SafetyVerdict, check_safety
+from .workspace import effective_sso, read_settings, setting_ids_to_read
 
 __all__ = ["PersonResult", "SyncReport", "sync_people", "reconcile_all"]
 
@@ -200,21 +201,47 @@ def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfi
         seconds=time.monotonic() - started, revealed=revealed)
 
 
+def _observe_workspace(client: Any, config: SyncConfig, obs: Observation, *, declared: bool) -> None:
+    """Read the workspace settings into the observation (in place): the declared ones (then planned)
+    when ``declared``, and the SSO service's login rules (for the matcher's creation gate)."""
+    ids = setting_ids_to_read(config, declared=declared)
+    if not ids:
+        return
+    values, why = read_settings(client, config, ids)
+    if why:
+        obs.problems.append(why)
+    obs.state = replace(obs.state, settings=values if declared else None,
+                        sso=effective_sso(config, values, planned=declared, why=why))
+
+
+def _needs_sso_rules(people: list[SitePerson], obs: Observation, config: SyncConfig) -> bool:
+    """A targeted sync reads the SSO settings only if someone may need an account created."""
+    if config.sso is None or config.sso.mode == "wait_for_login":
+        return False
+    return any(p.wants_account and (p.link is None or p.link.rc_user_id not in obs.state.accounts) for p in people)
+
+
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                 force: bool = False, on_operation: OnOperation | None = None,
-                on_progress: OnProgress | None = None) -> SyncReport:
+                on_progress: OnProgress | None = None, settings: bool = False) -> SyncReport:
     """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring.
 
     Reads: ``me``, ``roles.list``, one ``rooms.info`` per managed room, then ``users.info`` (rooms
     included) per linked person, or per candidate username for an unlinked one. Looking an account
     up by email needs a ``users.list`` scan, so it is only done for people whose account creation was
     refused because the email is taken; they are then synced once more in the same call (adopted
-    where ``IDENTITY.adopt`` allows, else reported as a conflict with the reason)."""
+    where ``IDENTITY.adopt`` allows, else reported as a conflict with the reason).
+
+    ``settings=True`` (``rcsync bootstrap``) also reads and plans the declared workspace settings
+    (``RCSYNC["SETTINGS"]``, the SSO service); a per-person sync leaves them to the full reconcile and
+    reads only the SSO login rules, and only when someone may need an account created."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
     # No email lookups up front: each one scans users.list. Create first; only if Rocket.Chat says
     # the email is taken, look that email up and sync those people again (adopting where allowed).
     obs = observe_people(client, config, people, email_lookup=frozenset())
+    if settings or _needs_sso_rules(people, obs, config):
+        _observe_workspace(client, config, obs, declared=settings)
     first = _execute("targeted", people, client, config, obs, started, before, dry_run=dry_run, force=force,
                      on_operation=on_operation, on_progress=on_progress)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
@@ -222,6 +249,8 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
         return first
     started, before = time.monotonic(), _calls(client)
     obs = observe_people(client, config, people, email_lookup=clashes)
+    if _needs_sso_rules(people, obs, config):
+        _observe_workspace(client, config, obs, declared=False)
     second = _execute("targeted", people, client, config, obs, started, before, dry_run=False, force=force,
                       on_operation=on_operation, on_progress=on_progress)
     return _merge(first, second, clashes)
@@ -272,6 +301,7 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     started, before = time.monotonic(), _calls(client)
     people = list(people)
     obs = observe_all(client, config)
+    _observe_workspace(client, config, obs, declared=True)
     prepared = prepare(people, obs.state, config)
     reveal = prepared.to_reveal(obs.state)
     if reveal:

@@ -16,7 +16,8 @@ from typing import Iterable
 
 from .config import SyncConfig
 from .identity import assign_usernames, email_key
-from .person import SitePerson, site_sort_key
+from .match_sso import sso_claim, sso_new_account_issue
+from .person import AccountLink, SitePerson, site_sort_key
 from .policy import DesiredAccount
 from .state import ObservedAccount, ObservedState
 
@@ -79,6 +80,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             continue
         unique.append((person, desired))
 
+    vanished: dict[str, "AccountLink"] = {}  # site id -> link whose account no longer exists
     # Pass 1: linked people claim their accounts before anyone may adopt them.
     for person, desired in unique:
         link = person.link
@@ -105,13 +107,14 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             issues.append(PersonIssue(person.site_id, "skipped",
                                       f"linked account {link.rc_user_id} no longer exists in Rocket.Chat"))
         else:
-            new[person.site_id] = desired
-            preferred[person.site_id] = link.rc_username
+            # The linked account is gone (e.g. Rocket.Chat came back empty, or from an older backup): match
+            # this person again like an unlinked one, first trying the same account under another id.
+            vanished[person.site_id] = link
 
     # Pass 2: unlinked people adopt or get a new account.
     # Indexes of all accounts are only needed for people without a link (adoption, collisions):
     # build them lazily, so a steady-state run over 100k linked people does not pay for them.
-    unlinked = [(p, d) for p, d in unique if p.link is None]
+    unlinked = [(p, d) for p, d in unique if p.link is None or p.site_id in vanished]
     # Accounts deleted by this very plan (DEPROVISION="delete") free their email and username.
     deleting = {t.user_id for t in targets.values() if t.desired.remove == "delete"}
     by_email = observed.by_email() if unlinked else {}
@@ -127,7 +130,15 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         key = email_key(desired.email)
         same_email = [a for a in by_email.get(key, []) if a.type == "user"] if key else []
         chosen: ObservedAccount | None = None
-        for mode in adopt:
+        gone = vanished.get(person.site_id)
+        if gone is not None:  # restored from a backup: same username and email, new id
+            acct = by_name.get(gone.rc_username.lower())
+            if (acct is not None and _eligible(acct, observed, bound) and key
+                    and email_key(acct.email) == key):
+                chosen = acct
+        if chosen is None and config.sso is not None and desired.sso is not None:
+            chosen = sso_claim(desired, config, by_name, by_email, lambda a: _eligible(a, observed, bound))
+        for mode in (adopt if chosen is None else ()):
             if mode in ("email", "email_verified") and same_email:
                 if mode == "email_verified" and not desired.email_verified:
                     continue
@@ -143,7 +154,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         if chosen is not None:
             bound[chosen.user_id] = person.site_id
             targets[person.site_id] = Target(desired, chosen.user_id, chosen.username, adopted=True,
-                                             created_by_bridge=False)
+                                             created_by_bridge=gone.created_by_bridge if gone else False)
             continue
         if same_email:
             holder = same_email[0]
@@ -156,7 +167,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
                                       f"({holder.user_id}); not adopted because {why}"))
             continue
         new[person.site_id] = desired
-        preferred[person.site_id] = desired.username
+        preferred[person.site_id] = gone.rc_username if gone is not None and desired.sso is None else desired.username
 
     # Emails must be unique in Rocket.Chat: the first person (site order) keeps a shared email; for
     # later ones a new account is an error and a linked account simply does not get it.
@@ -187,9 +198,24 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         taken = {a.username for a in observed.accounts.values() if a.user_id not in deleting}
         taken |= set(config.identity.reserved)
         taken |= {t.username for t in targets.values() if t.user_id not in deleting}
-        names = assign_usernames({s: preferred[s] for s in new}, taken,
-                                 max_length=config.identity.username_max_length,
-                                 order=sorted(new, key=site_sort_key))
+        if config.sso is not None:
+            # Signing in through the site's OAuth: exactly the identity's username, or no account at all.
+            by_name_all = observed.by_username()
+            for site_id in sorted(new, key=site_sort_key):
+                desired = new[site_id]
+                if desired.sso is None:
+                    continue
+                problem = sso_new_account_issue(desired, config, observed, {t.lower() for t in taken}, bound,
+                                                by_name_all)
+                if problem is not None:
+                    del new[site_id]
+                    issues.append(PersonIssue(site_id, *problem))
+                else:
+                    taken.add(desired.sso.username)
+                    names[site_id] = desired.sso.username
+        rest = {s: preferred[s] for s in new if s not in names}
+        names.update(assign_usernames(rest, taken, max_length=config.identity.username_max_length,
+                                      order=sorted(rest, key=site_sort_key)))
     for site_id, desired in new.items():
         targets[site_id] = Target(desired, None, names[site_id])
 

@@ -8,9 +8,45 @@ the membership is still visible), and :func:`sort_key` gives a total, determinis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from .person import site_sort_key
+from .secrets import shown
+
+
+@dataclass(frozen=True, slots=True)
+class AddOAuthService:
+    """Register a Custom OAuth service (``settings.addCustomOAuth``): its settings exist only after this."""
+
+    name: str  # as configured (``besedka``); Rocket.Chat spells it ``Besedka`` in setting ids
+    kind: ClassVar[str] = "add_oauth_service"
+    site_id: ClassVar[None] = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetSetting:
+    """Write one workspace setting (``POST settings/:_id``). A secret ``value`` is a
+    :class:`~sync_tasks.secrets.Masked` box, so this value prints, logs and renders as ``***``."""
+
+    setting_id: str
+    value: Any
+    current: Any = None  # what Rocket.Chat held (masked alike), for the preview; None when unknown
+    known: bool = True  # False: the id did not exist when observed (an OAuth block about to be registered)
+    kind: ClassVar[str] = "set_setting"
+    site_id: ClassVar[None] = None
+
+    @property
+    def name(self) -> str:
+        return self.setting_id
+
+    @property
+    def shown_value(self) -> Any:
+        return shown(self.value)
+
+    def describe(self) -> str:
+        """``id: current → new`` with secrets masked (dry-run, admin preview, audit rows)."""
+        before = repr(shown(self.current)) if self.known else "(not registered yet)"
+        return f"{self.setting_id}: {before} → {self.shown_value!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +154,14 @@ class DeleteUser:
     kind: ClassVar[str] = "delete_user"
 
 
-Operation = Union[CreateRole, CreateRoom, CreateUser, UpdateProfile, SetActive, AddRole, RemoveRole,
+Operation = Union[AddOAuthService, SetSetting, CreateRole, CreateRoom, CreateUser, UpdateProfile, SetActive, AddRole, RemoveRole,
                   InviteToRoom, KickFromRoom, AddRoomRole, RemoveRoomRole, DeleteUser]
 
 # delete_user runs before create_user: a deleted account frees its username and email, which a new
 # account in the same run may take (so one run suffices, and the next plans nothing).
-ALL_KINDS = ("create_role", "create_room", "delete_user", "create_user", "activate", "update_profile",
+# Workspace settings come first: the OAuth service and its merge settings must hold before an account
+# is pre-created for a login to attach to.
+ALL_KINDS = ("add_oauth_service", "set_setting", "create_role", "create_room", "delete_user", "create_user", "activate", "update_profile",
              "add_role", "remove_role", "invite", "add_room_role", "remove_room_role", "kick", "deactivate")
 #: Kinds the safety guard counts: they take something away from people.
 DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick"})
@@ -145,6 +183,8 @@ def sort_key(op: Operation) -> tuple:
     kind = op_kind(op)
     if isinstance(op, (AddRoomRole, RemoveRoomRole)):
         about = f"{op.room}:{op.role}"
+    elif isinstance(op, (AddOAuthService, SetSetting)):
+        about = op.name
     elif isinstance(op, (CreateRole, CreateUser)):
         about = op.name if isinstance(op, CreateRole) else ""
     else:

@@ -49,6 +49,10 @@ class SitePerson:
     is_staff: bool = False
     link: AccountLink | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    #: With ``RCSYNC["SSO"]``: what the site's OAuth identity endpoint serves for this person
+    #: (``{"id", "username", "email", "name"}``, from the site's identity function); ``None`` = the
+    #: documented default built from the fields above (:func:`sync_tasks.sso.default_identity`).
+    sso_identity: object = None
 
     def __post_init__(self) -> None:
         # Accept any iterable for convenience but keep the value hashable and immutable.

@@ -43,6 +43,9 @@ class Ownership:
     create_roles: bool = True
     create_rooms: frozenset[str] = frozenset()  # room keys that may be created
     sync_profile: bool = True
+    #: Profile fields rcsync writes on linked accounts; with SSO the provider owns name and email by default
+    #: (the next login would overwrite them, or fail, reference §11.1), so they are left out.
+    profile_fields: frozenset[str] = frozenset({"name", "email"})
 
 
 def ownership_from_config(config: SyncConfig) -> Ownership:
@@ -53,6 +56,8 @@ def ownership_from_config(config: SyncConfig) -> Ownership:
         create_roles=config.create_missing_roles,
         create_rooms=frozenset(r.key for r in config.rooms if r.create),
         sync_profile=config.identity.sync_profile,
+        profile_fields=frozenset(f for f in ("name", "email")
+                                 if config.sso is None or not config.sso.provider_owns(f)),
     )
 
 
@@ -101,10 +106,10 @@ def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, ow
         if not acct.active:
             ops.append(SetActive(sid, uid, True))
         if own.sync_profile:
-            name = d.name if d.name and d.name != acct.name else None
+            name = d.name if d.name and d.name != acct.name and "name" in own.profile_fields else None
             email = None
             key = email_key(d.email)
-            if (key and acct.email is not None and key != email_key(acct.email)
+            if (key and acct.email is not None and key != email_key(acct.email) and "email" in own.profile_fields
                     and email_holders.get(key, uid) == uid):
                 email = d.email
             if name is not None or email is not None:

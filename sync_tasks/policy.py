@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .config import Rule, SyncConfig
-from .identity import clean_name, derive_username, normalize_email
+from .identity import clean_name, derive_username, email_key, normalize_email
 from .person import SitePerson
+from .sso import SsoIdentity, default_identity, identity_from
 
 __all__ = ["Grants", "DesiredAccount", "PolicyError", "grants_for", "desired_account"]
 
@@ -55,6 +56,9 @@ class DesiredAccount:
     rooms: frozenset[str]
     room_roles: frozenset[tuple[str, str]]
     remove: str | None = None
+    #: The identity the person's OAuth login presents (``RCSYNC["SSO"]``); ``username`` and ``email``
+    #: above are then exactly its username and email.
+    sso: SsoIdentity | None = None
 
 
 def _matches(rule: Rule, person: SitePerson) -> bool:
@@ -131,12 +135,22 @@ def grants_for(person: SitePerson, config: SyncConfig) -> Grants:
 def desired_account(person: SitePerson, config: SyncConfig) -> DesiredAccount:
     """Desired state of ``person``'s account. Raises :class:`PolicyError` for this person only."""
     ident = config.identity
-    username = derive_username(person.username, person.site_id, max_length=ident.username_max_length,
-                               fallback_prefix=ident.fallback_prefix, reserved=ident.reserved)
-    email = normalize_email(person.email)
-    if email is None and ident.placeholder_email_domain:
-        email = f"{username}@{ident.placeholder_email_domain}"
-    name = clean_name(person.name, fallback=username)
+    sso = _sso_identity(person, config) if config.sso is not None and person.wants_account else None
+    if sso is not None:
+        # The account must be exactly what the login presents (reference §11.1): no derivation here; the
+        # matcher reports a username Rocket.Chat would refuse instead of creating another one.
+        username, email, name = sso.username, normalize_email(sso.email), clean_name(sso.name, fallback=sso.username)
+        if email is None:
+            raise PolicyError(f"the identity for the sign-in through {config.sso.service} has no valid email")
+        verified = person.email_verified and email_key(email) == email_key(person.email)
+    else:
+        username = derive_username(person.username, person.site_id, max_length=ident.username_max_length,
+                                   fallback_prefix=ident.fallback_prefix, reserved=ident.reserved)
+        email = normalize_email(person.email)
+        if email is None and ident.placeholder_email_domain:
+            email = f"{username}@{ident.placeholder_email_domain}"
+        name = clean_name(person.name, fallback=username)
+        verified = person.email_verified and normalize_email(person.email) is not None
     if not person.wants_account:
         remove = config.deprovision
         return DesiredAccount(site_id=person.site_id, username=username, name=name, email=email,
@@ -144,5 +158,15 @@ def desired_account(person: SitePerson, config: SyncConfig) -> DesiredAccount:
                               rooms=frozenset(), room_roles=frozenset(), remove=remove)
     g = grants_for(person, config)
     return DesiredAccount(site_id=person.site_id, username=username, name=name, email=email,
-                          email_verified=person.email_verified and normalize_email(person.email) is not None,
-                          active=True, roles=g.roles, rooms=g.rooms, room_roles=g.room_roles)
+                          email_verified=verified,
+                          active=True, roles=g.roles, rooms=g.rooms, room_roles=g.room_roles, sso=sso)
+
+
+def _sso_identity(person: SitePerson, config: SyncConfig) -> SsoIdentity:
+    """The person's OAuth identity: what the site's identity function returned (the Django side calls it
+    with the user model and stores it on the person), else the documented default."""
+    raw = person.sso_identity if person.sso_identity is not None else default_identity(person)
+    try:
+        return identity_from(raw, where=config.sso.identity_path or "the default identity")
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from None

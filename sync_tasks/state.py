@@ -10,6 +10,7 @@ deactivated users, so a held room role still proves membership of that room.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,12 @@ class ObservedState:
     service_user_id: str | None = None
     service_username: str | None = None
     complete: bool = True
+    #: Workspace settings read (declared ones and the SSO ones): id -> value; an id Rocket.Chat does
+    #: not know is absent. ``None`` = settings were not read in this run (a per-person sync), so no
+    #: setting is planned. Secret ids hold :class:`~sync_tasks.secrets.Masked` values.
+    settings: dict[str, Any] | None = None
+    #: The SSO login rules as they will be once the plan's settings are written (None: no SSO, or not read).
+    sso: Any = None
 
     def by_username(self) -> dict[str, ObservedAccount]:
         return {a.username.lower(): a for a in self.accounts.values()}
