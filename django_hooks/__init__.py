@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["request_sync"]
+__all__ = ["request_sync", "after_sso_login"]
 
 
 def request_sync(user_or_id: Any, reason: str = "requested") -> str:
@@ -17,3 +17,15 @@ def request_sync(user_or_id: Any, reason: str = "requested") -> str:
     from django_hooks.pending import request_sync as _request_sync
 
     return _request_sync(user_or_id, reason)
+
+
+def after_sso_login(user_or_id: Any) -> str:
+    """Call from the site's OAuth identity (or token) view, the moment Rocket.Chat asks who signs in.
+
+    With ``RCSYNC["SSO"]["mode"] = "wait_for_login"`` the login creates the account a moment later; this
+    queues a sync of the user that is retried (1, 2, 4 ... s) until that account exists, then links it and
+    applies rooms and roles. In ``create_ahead`` mode it is an ordinary, harmless ``request_sync``.
+    """
+    from django_hooks.runs import SSO_LOGIN_REASON
+
+    return request_sync(user_or_id, SSO_LOGIN_REASON)

@@ -17,6 +17,7 @@ _LINK_STATUS = {
     "error": AccountLink.Status.ERROR,
     "conflict": AccountLink.Status.CONFLICT,
     "stopped": AccountLink.Status.PENDING,
+    "waiting": AccountLink.Status.PENDING,  # SSO wait_for_login: no account until the person's first sign-in
 }
 
 
@@ -76,8 +77,8 @@ def _save_one_link(result: Any, person: Any) -> None:
         values["last_synced_at"] = now
     if AccountLink.objects.filter(user_key=result.site_id).update(**values):
         return
-    if result.rc_user_id is None and result.status == "skipped":
-        return  # nothing to remember: no account and none wanted
+    if result.rc_user_id is None and result.status in ("skipped", "waiting"):
+        return  # nothing to remember: no account (yet)
     AccountLink.objects.create(user_key=result.site_id, **values)
 
 
@@ -104,8 +105,8 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         link = existing.get(result.site_id)
         is_new = link is None
         if is_new:
-            if result.rc_user_id is None and result.status in ("skipped",):
-                continue  # nothing to remember: no account and none wanted
+            if result.rc_user_id is None and result.status in ("skipped", "waiting"):
+                continue  # nothing to remember: no account (yet)
             link = AccountLink(user_key=result.site_id)
         if person is not None:
             link.site_username = (person.username or "")[:255]

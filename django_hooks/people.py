@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink
+from django_hooks.verified import EmailVerifier, sso_identity_for
 from sync_tasks.person import AccountLink as EngineLink
 from sync_tasks.person import SitePerson
 
@@ -29,16 +30,23 @@ def _engine_link(link: AccountLink | None) -> EngineLink | None:
     return EngineLink(rc_user_id=link.rc_user_id, rc_username=link.rc_username, created_by_bridge=link.created_by_bridge)
 
 
-def person_from_user(user: Any, link: AccountLink | None, role_attribute: str | None = None) -> SitePerson:
-    """One live site user as the engine sees it (pure apart from reading already-loaded attributes)."""
+def person_from_user(user: Any, link: AccountLink | None, role_attribute: str | None = None,
+                     verifier: EmailVerifier | None = None) -> SitePerson:
+    """One live site user as the engine sees it (pure apart from reading already-loaded attributes).
+
+    ``email_verified`` follows ``RCSYNC["IDENTITY"]["email_verified"]`` (django_hooks.verified); with
+    ``RCSYNC["SSO"]`` the person also carries the identity the site's OAuth login presents."""
     role_attribute = role_attribute or role_attribute_name()
     role = getattr(user, role_attribute, None)
     groups = [g.name for g in user.groups.all()] if hasattr(user, "groups") else []
+    config = engine_config()
+    verifier = verifier or EmailVerifier(config.identity)
     return SitePerson(
         site_id=str(user.pk),
         username=user.get_username() or "",
         email=(getattr(user, "email", "") or None),
-        email_verified=bool(getattr(user, "email_verified", False)),
+        email_verified=verifier(user),
+        sso_identity=sso_identity_for(user, config),
         name=(user.get_full_name() if hasattr(user, "get_full_name") else "") or "",
         active=bool(getattr(user, "is_active", True)),
         role=str(role) if role is not None else None,
@@ -88,11 +96,13 @@ def iter_people(chunk: int = 2000) -> Iterator[SitePerson]:
     """Every site user, then every linked account whose user is gone (for a full reconcile)."""
     role_attribute = role_attribute_name()
     links = {link.user_key: link for link in AccountLink.objects.all()}
+    verifier = EmailVerifier(engine_config().identity)
+    verifier.prefetch()
     seen: set[str] = set()
     for user in _users().order_by("pk").iterator(chunk_size=chunk):
         key = str(user.pk)
         seen.add(key)
-        yield person_from_user(user, links.get(key), role_attribute)
+        yield person_from_user(user, links.get(key), role_attribute, verifier)
     for key, link in sorted(links.items()):
         if key not in seen and link.rc_user_id:
             yield deleted_person(link)

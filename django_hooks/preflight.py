@@ -3,9 +3,12 @@
 `check` logs in (TOTP included), then compares what the policy will ask of
 Rocket.Chat with what the service account may do: the permissions behind
 each REST route rcsync calls (wire contract §3–§5; `bridge.errors.ROUTE_PERMISSIONS`),
-and whether the managed rooms and roles exist. It never writes. `bootstrap`
-creates the missing rooms and roles through the engine (an empty targeted
-sync plans exactly those) and the nightly periodic task.
+whether the managed rooms and roles exist, whether the declared workspace
+settings exist (values never printed), and, with ``RCSYNC["SSO"]``, whether the
+Custom OAuth service's login rules fit the chosen mode (`sync_tasks.sso_check`).
+It never writes. `bootstrap` registers the OAuth service, writes the declared
+settings and creates the missing rooms and roles through the engine (an empty
+targeted sync with settings plans exactly those), and the nightly periodic task.
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ def required_permissions(config: Any, private_rooms_not_joined: list[str], rooms
         need["create-c" if spec.type == "c" else "create-p"] = f"create missing room {spec.name}"
     if config.deprovision == "delete":
         need["delete-user"] = "delete accounts of removed site users (DEPROVISION='delete')"
+    if config.settings or config.sso is not None:
+        need["view-privileged-setting"] = "read the declared workspace settings and the SSO login rules (GET settings/:_id)"
+    if config.settings:
+        need["edit-privileged-setting"] = "write the declared workspace settings (POST settings/:_id)"
+    if config.sso is not None or any(s.setting_id.startswith("Accounts_OAuth_Custom-") for s in config.settings):
+        need["add-oauth-service"] = "register the Custom OAuth service when it is missing (settings.addCustomOAuth)"
     return need
 
 
@@ -101,6 +110,9 @@ def run_check() -> CheckReport:
             continue
         report.notes.append(f"room {spec.name} ({'public' if room.type == 'c' else 'private'}) exists")
 
+    if config.settings or config.sso is not None:
+        _check_workspace(rc, config, me, report)
+
     granted = _granted_permissions(rc, set(me.roles))
     if granted is None:
         report.notes.append("permissions could not be listed (permissions.listAll); skipped that part")
@@ -109,6 +121,78 @@ def run_check() -> CheckReport:
             if permission not in granted:
                 report.problems.append(f"permission {permission!r}: needed to {why}")
     return report
+
+
+def _check_workspace(rc: Any, config: Any, me: Any, report: CheckReport) -> None:
+    """Declared settings (exist? differ?) and the SSO service's login rules. Values are never printed."""
+    from sync_tasks.sso import oauth_setting_name
+    from sync_tasks.workspace import oauth_services_to_add, read_settings, same_value, setting_ids_to_read
+
+    values, why = read_settings(rc, config, setting_ids_to_read(config))
+    if values is None:
+        report.problems.append(why)
+    else:
+        adding = {f"Accounts_OAuth_Custom-{oauth_setting_name(name)}" for name in oauth_services_to_add(config, values)}
+        differ = []
+        for s in config.settings:
+            if s.setting_id in values:
+                if not same_value(values[s.setting_id], s.value):
+                    differ.append(s.setting_id + (" (secret)" if s.secret else ""))
+            elif not any(s.setting_id.startswith(base) for base in adding):
+                report.problems.append(f"setting {s.setting_id!r} (RCSYNC['SETTINGS']) does not exist in Rocket.Chat: "
+                                       "a typo, or a setting of a newer version or of an app")
+        for base in sorted(adding):
+            report.notes.append(f"OAuth service {base[len('Accounts_OAuth_Custom-'):]} is not registered yet "
+                                "(`rcsync bootstrap` or the next reconcile registers it)")
+        if differ:
+            report.notes.append(f"{len(differ)} declared setting(s) differ and will be written: {', '.join(differ)}")
+        elif config.settings:
+            report.notes.append(f"all {len(config.settings)} declared settings hold their declared values")
+    if config.sso is None:
+        return
+    from sync_tasks.sso_check import sso_findings
+
+    privileged, linked, identities = _sso_accounts(rc, config)
+    problems, notes = sso_findings(config.sso, _with_declared(config, values), why_unreadable=why,
+                                   privileged=privileged, linked_to=linked, identities=identities,
+                                   service_user_id=me.id)
+    report.problems += problems
+    report.notes += notes
+
+
+def _with_declared(config: Any, values: dict | None) -> dict | None:
+    """The SSO settings as they will be once the declared ones are written (check judges the outcome)."""
+    if values is None:
+        return None
+    return {**values, **{s.setting_id: s.value for s in config.settings if s.setting_id in values}}
+
+
+def _sso_accounts(rc: Any, config: Any) -> tuple[list[Any], dict[str, str], list[tuple[str, Any]]]:
+    from bridge.errors import RocketChatError
+    from django_hooks.models import AccountLink
+    from django_hooks.people import iter_people
+    from sync_tasks.policy import PolicyError, desired_account
+    from sync_tasks.sso_check import PRIVILEGED_ROLES, PrivilegedAccount
+
+    privileged: dict[str, Any] = {}
+    for role in sorted(PRIVILEGED_ROLES):
+        try:
+            for u in rc.iter_users_in_role(role):
+                privileged[u.id] = PrivilegedAccount(u.id, u.username or "", u.email, frozenset(u.roles or (role,)))
+        except RocketChatError:
+            continue
+    linked = {rc_id: key for key, rc_id in AccountLink.objects.exclude(rc_user_id="").values_list("user_key", "rc_user_id")}
+    identities = []
+    for person in iter_people():
+        if not person.wants_account:
+            continue
+        try:
+            desired = desired_account(person, config)
+        except PolicyError:
+            continue
+        if desired.sso is not None:
+            identities.append((person.site_id, desired.sso))
+    return list(privileged.values()), linked, identities
 
 
 def _hidden_group_exists(rc: Any, name: str) -> bool:
@@ -137,8 +221,11 @@ def run_bootstrap() -> list[str]:
     from sync_tasks.engine import sync_people
 
     lines = []
-    report = sync_people([], client(), engine_config())
-    for kind in ("create_role", "create_room"):
+    report = sync_people([], client(), engine_config(), settings=True)
+    for op in report.plan:
+        if op.kind == "set_setting":
+            lines.append(f"setting {op.describe()}")  # describe() masks secret values
+    for kind in ("add_oauth_service", "set_setting", "create_role", "create_room"):
         if report.counts.get(kind):
             lines.append(f"{kind}: planned {report.counts[kind]}, applied {report.applied.get(kind, 0)}, failed {report.failed.get(kind, 0)}")
     for problem in report.problems:

@@ -25,6 +25,11 @@ from django_hooks.worker import ApplyResult
 
 log = logging.getLogger("rcsync.runs")
 
+#: `request_sync(user, reason=SSO_LOGIN_REASON)` (django_hooks.after_sso_login): retried while the account the
+#: login is creating is not there yet, at most this many tries (about a minute with the default back-off).
+SSO_LOGIN_REASON = "sso-login"
+SSO_LOGIN_TRIES = 7
+
 TRANSIENT_ERRORS = ("Unavailable", "ServerError", "RateLimited", "OutcomeUnknown", "AuthError")
 _OUTCOME = {"ok": SyncOperation.Outcome.APPLIED, "failed": SyncOperation.Outcome.FAILED, "skipped": SyncOperation.Outcome.SKIPPED}
 
@@ -178,6 +183,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
     result = report.result_for(user_key)
+    if result is not None and result.status == "waiting" and reason == SSO_LOGIN_REASON and attempt < SSO_LOGIN_TRIES:
+        # Triggered from the site's OAuth identity view: Rocket.Chat creates the account just after that
+        # view answers, so look again shortly (the worker's back-off: 1, 2, 4 ... s) until it is there.
+        return ApplyResult(ok=False, transient=True, error="waiting for the sign-in to create the account")
     ok = result is None or result.status not in ("error", "conflict", "stopped")
     return ApplyResult(ok=ok, error="" if ok else (result.error or result.status))
 

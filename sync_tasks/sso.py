@@ -59,6 +59,8 @@ def identity_from(raw: Any, where: str = "identity") -> SsoIdentity:
         return raw
     if not isinstance(raw, Mapping):
         raise ValueError(f"{where} returned {type(raw).__name__}, expected a dict with id, username, email, name")
+    if set(raw) == {"error"}:  # the Django side caught the site's function failing
+        raise ValueError(str(raw["error"]))
     missing = [k for k in ("id", "username", "email") if not raw.get(k)]
     if missing:
         raise ValueError(f"{where} returned no {', '.join(missing)}")
