@@ -158,6 +158,13 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             continue
         if same_email:
             holder = same_email[0]
+            if desired.sso is not None and holder.username.lower() == desired.sso.username.lower():
+                # Username and email are the identity's: say why it is not provably the login's account.
+                problem = sso_new_account_issue(desired, config, observed, set(), bound,
+                                                {holder.username.lower(): holder})
+                if problem is not None:
+                    issues.append(PersonIssue(person.site_id, *problem))
+                    continue
             why = ("the site email is not verified" if "email_verified" in adopt and not desired.email_verified
                    else f"IDENTITY.adopt={list(adopt)} does not allow adopting it")
             if holder.user_id in bound:
