@@ -12,6 +12,8 @@ from typing import Any, Iterable, Mapping
 from sync_tasks.ops import ALL_KINDS, DESTRUCTIVE_KINDS, op_kind
 
 KIND_LABELS = {
+    "add_oauth_service": "Register OAuth service",
+    "set_setting": "Write workspace setting",
     "create_role": "Create role",
     "create_room": "Create room",
     "delete_user": "Delete account",
@@ -34,6 +36,8 @@ def kind_label(kind: str) -> str:
 
 def op_target(op: Any) -> str:
     """What an operation is about, as shown next to the person: a room, a role, `room:role`, a name."""
+    if op_kind(op) == "set_setting":
+        return op.describe()  # "id: current → new", secret values masked
     if op_kind(op) == "create_user":
         return f"{op.username} <{op.email}>" if op.email else op.username
     room, role = getattr(op, "room", None), getattr(op, "role", None)

@@ -247,6 +247,10 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
         lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted((summary.get("applied") or {}).items())))
         if summary.get("failed"):
             lines.append("  FAILED: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["failed"].items())))
+    for service in summary.get("oauth_services") or []:
+        lines.append(f"  register OAuth service: {service}")
+    for change in summary.get("settings") or []:
+        lines.append(f"  setting {change}")  # secret values are already masked
     if "safety_limit" in summary:
         lines.append(f"  destructive changes: {summary.get('destructive', 0)} (limit {summary['safety_limit']})")
     if summary.get("safety_reason"):

@@ -108,6 +108,9 @@ class SyncReport:
             "safety_reason": self.safety_reason, "unmanaged_accounts": len(self.unmanaged),
             "problems": list(self.problems), "reads": self.reads, "writes": self.writes,
             "seconds": round(self.seconds, 3), "revealed": self.revealed,
+            # each workspace setting the plan changes, secret values masked (SetSetting.describe)
+            "settings": [op.describe() for op in self.plan if op.kind == "set_setting"],
+            "oauth_services": [op.name for op in self.plan if op.kind == "add_oauth_service"],
         }
 
 

@@ -79,3 +79,17 @@ def test_progress_percent() -> None:
     empty = SyncRun(pk=8, kind="manual", status="succeeded", started_at=now, finished_at=now)
     assert run_progress(empty)["percent"] == 100
     assert run_progress(SyncRun(pk=9, kind="manual", status="running", started_at=now))["percent"] == 0
+
+
+def test_settings_operations_are_labelled_and_masked() -> None:
+    from django_hooks.admin_plan import kind_label, op_target
+    from sync_tasks.ops import AddOAuthService, SetSetting
+    from sync_tasks.secrets import Masked
+
+    assert kind_label("set_setting") == "Write workspace setting"
+    assert kind_label("add_oauth_service") == "Register OAuth service"
+    assert op_target(SetSetting("Site_Url", "https://chat.example.org", "http://localhost:3000")) == (
+        "Site_Url: 'http://localhost:3000' → 'https://chat.example.org'")
+    shown = op_target(SetSetting("Accounts_OAuth_Custom-Besedka-secret", Masked("hunter2"), None, False))
+    assert shown == "Accounts_OAuth_Custom-Besedka-secret: (not registered yet) → '***'" and "hunter2" not in shown
+    assert op_target(AddOAuthService("besedka")) == "besedka"
