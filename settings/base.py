@@ -106,11 +106,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # variables (bridge.config.BridgeConfig.from_env), never from this file.
 RCSYNC: dict = {
     "SERVER": {"url": os.environ.get("RCSYNC_RC_URL", "http://127.0.0.1:3000")},
+    # How this site says an email is verified (docs/settings.md, IDENTITY.email_verified): "auto" uses
+    # django-allauth's EmailAddress when installed, else a user attribute `email_verified`.
+    "IDENTITY": {"email_verified": os.environ.get("RCSYNC_EMAIL_VERIFIED", "auto")},
     "TASKS": {
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
     },
 }
+# Sign-in through the site's OAuth provider and workspace settings as code (docs/settings.md, SSO and
+# SETTINGS; docs/real-rocketchat.md §7 has the whole Custom OAuth block). Off unless the service is named:
+#   RCSYNC_SSO_SERVICE=besedka RCSYNC_SSO_MODE=create_ahead|wait_for_login
+#   RCSYNC_SITE_URL=https://chat.example.org RCSYNC_OAUTH_SECRET_FILE=/run/secrets/besedka_oauth_secret
+if os.environ.get("RCSYNC_SSO_SERVICE"):
+    _svc = os.environ["RCSYNC_SSO_SERVICE"]
+    _block = "Accounts_OAuth_Custom-" + _svc[:1].upper() + _svc[1:].lower()
+    RCSYNC["SSO"] = {"service": _svc, "mode": os.environ.get("RCSYNC_SSO_MODE", "create_ahead")}
+    RCSYNC["SETTINGS"] = {
+        _block: True,
+        f"{_block}-merge_users": RCSYNC["SSO"]["mode"] == "create_ahead",
+        f"{_block}-merge_users_distinct_services": RCSYNC["SSO"]["mode"] == "create_ahead",
+        f"{_block}-key_field": "username",
+        **({"Site_Url": os.environ["RCSYNC_SITE_URL"]} if os.environ.get("RCSYNC_SITE_URL") else {}),
+        **({f"{_block}-secret": {"file": os.environ["RCSYNC_OAUTH_SECRET_FILE"]}}
+           if os.environ.get("RCSYNC_OAUTH_SECRET_FILE") else {}),
+    }
 
 LOGGING = {
     "version": 1,
