@@ -70,6 +70,9 @@ SERVICE_PERMISSIONS: dict[str, str] = {
     "set-moderator": "channels.addModerator in `general`",
     "create-c": "creating a missing public room",
     "create-p": "creating `vip` and `moderators` (it becomes their owner, so no add-user-to-any-p-room)",
+    "view-privileged-setting": "reading the declared workspace settings and the besedka login rules",
+    "edit-privileged-setting": "writing the declared workspace settings (POST settings/:_id, 2FA)",
+    "add-oauth-service": "registering the besedka Custom OAuth service (settings.addCustomOAuth)",
 }
 
 

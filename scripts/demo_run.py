@@ -273,6 +273,19 @@ def run(env_in: dict[str, str]) -> int:
              "roles bot + rcsync)")
         standin = procs.start("stand-in", [PY, "scripts/demo_standin.py", "--host", HOST, "--port", str(rc_port)])
         procs.wait_log(standin, "listening on", 30)
+        from demo_sso import standin_supports
+
+        scenes = standin_supports(rc_url)
+        if scenes["login"]:
+            # The site signs people in through its OAuth provider "besedka" (settings/base.py reads these).
+            write_secret(workdir / "secrets" / "oauth_secret", secrets.token_urlsafe(24))
+            env.update(RCSYNC_SSO_SERVICE="besedka", RCSYNC_SSO_MODE="create_ahead",
+                       RCSYNC_SITE_URL=f"http://{HOST}:{site_port}",
+                       RCSYNC_OAUTH_SECRET_FILE=str(workdir / "secrets" / "oauth_secret"))
+            procs.env.update(env)
+            step("the site signs people in through its OAuth provider besedka (Custom OAuth, mode create_ahead)")
+        else:
+            step("this stand-in has no simulated Custom OAuth login: the sign-in scene is skipped")
 
         os.environ.update(env)  # this process is a site process too (seeding, the feed)
         step("migrating the site's database")
@@ -288,7 +301,7 @@ def run(env_in: dict[str, str]) -> int:
         for line in seed_people(admin_password):
             say(f"    {line}")
 
-        step("manage.py rcsync bootstrap   (managed rooms and roles, nightly task)")
+        step("manage.py rcsync bootstrap   (OAuth service and settings, managed rooms and roles, nightly task)")
         manage(procs, "bootstrap", "rcsync", "bootstrap")
         step("manage.py rcsync check       (login with TOTP, permissions, rooms)")
         manage(procs, "check", "rcsync", "check")
@@ -337,6 +350,12 @@ def run(env_in: dict[str, str]) -> int:
         seen = _wait_change(watcher, procs, lambda c: c.username == "sofia" and c.room == "general"
                             and c.action == "added", started, "the drift repair")
         step(f"REPAIRED: the drift listener had rcsync add sofia back to general {seen.at - started:.2f} s later")
+        if scenes["login"]:
+            sign_in_scene(rc_url)
+        if scenes["restart"]:
+            recovery_scene(procs, rc_url)
+        else:
+            step("this stand-in has no empty restart: the recovery scene is skipped")
         if exit_after == "promote":
             _drain(watcher, 1.0)
             return 0
@@ -361,6 +380,60 @@ def run(env_in: dict[str, str]) -> int:
         if embedded is not None:
             stop_lock_store(embedded)
         step("stopped; nothing left running")
+
+
+def sign_in_scene(rc_url: str) -> None:
+    """A person signs in through the site's OAuth and lands in the account rcsync prepared."""
+    from demo_sso import identity_of, sign_in, user_id_in
+
+    from django_hooks.models import AccountLink
+
+    person = "victor"
+    link = AccountLink.objects.get(site_username=person)
+    step(f"{person} signs in to Rocket.Chat through the site (besedka's simulated OAuth login)")
+    started = time.monotonic()
+    try:
+        reply = sign_in(rc_url, identity_of(person))
+    except Exception as exc:  # shown, not hidden: the scene failed
+        step(f"SIGN-IN FAILED: {type(exc).__name__}: {exc}")
+        return
+    took = time.monotonic() - started
+    uid = user_id_in(reply)
+    if uid == link.rc_user_id:
+        step(f"SIGNED IN: {person} landed in the account rcsync prepared ({uid}: already in general and vip) "
+             f"in {took:.2f} s; no duplicate account")
+    else:
+        step(f"SIGN-IN MISMATCH: the login answered account {uid}, rcsync prepared {link.rc_user_id}")
+
+
+def recovery_scene(procs: ProcessSet, rc_url: str) -> None:
+    """Rocket.Chat restarts with nothing (no settings, rooms or accounts); one reconcile restores it."""
+    from demo_sso import empty_restart
+
+    from django_hooks.runs import ReconcileBusy, run_reconcile
+
+    step("Rocket.Chat restarts and comes back EMPTY (the stand-in's empty restart: no settings, rooms or accounts)")
+    empty_restart(rc_url)
+    started = time.monotonic()
+    run = None
+    deadline = started + 120
+    while run is None:
+        try:
+            run = run_reconcile(kind="manual", triggered_by="demo: recovery after an empty restart")
+        except ReconcileBusy:  # the drift listener's catch-up reconcile may hold the lock just now
+            if time.monotonic() > deadline:
+                step("RECOVERY FAILED: a reconcile kept the lock for two minutes")
+                return
+            time.sleep(0.5)
+    took = time.monotonic() - started
+    counts = ", ".join(f"{k} {v}" for k, v in sorted((run.summary.get("applied") or {}).items()))
+    if run.status != "succeeded":
+        step(f"RECOVERY FAILED: reconcile #{run.pk} ended {run.status}: {run.error or run.summary.get('problems')}")
+        return
+    again = run_reconcile(kind="manual", dry_run=True, triggered_by="demo: second run after the recovery")
+    planned = sum((again.counts or {}).values())
+    step(f"RESTORED in {took:.2f} s by one reconcile ({counts}); a second run "
+         f"{'plans nothing' if planned == 0 else f'still plans {again.counts}'}")
 
 
 def kick_by_hand(rc_url: str, password: str, username: str, room_id: str) -> None:

@@ -24,6 +24,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROMOTED = re.compile(r"PROMOTED: rita appeared in moderators ([0-9.]+) s")
 REPAIRED = re.compile(r"REPAIRED: the drift listener had rcsync add sofia back to general [0-9.]+ s later")
+SIGNED_IN = re.compile(r"SIGNED IN: victor landed in the account rcsync prepared .* in [0-9.]+ s; no duplicate")
+RESTART_OR_SKIP = re.compile(r"(comes back EMPTY|this stand-in has no empty restart)")
+RESTORED = re.compile(r"RESTORED in [0-9.]+ s by one reconcile .*; a second run plans nothing")
 
 
 def demo_env(workdir: Path, **extra: str) -> dict[str, str]:
@@ -141,6 +144,11 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
         latency = float(demo.wait_for(PROMOTED, 50).group(1))
         assert latency < 5.0, demo.output
         demo.wait_for(REPAIRED, 20)
+        # The sign-in and recovery scenes run when the stand-in models Custom OAuth / an empty restart.
+        if "the site signs people in through its OAuth provider besedka" in demo.output:
+            demo.wait_for(SIGNED_IN, 30)
+        if "no empty restart" not in demo.wait_for(RESTART_OR_SKIP, 60).group(0):
+            demo.wait_for(RESTORED, 120)
         site, standin = url_of(demo, "admin \\(task UI\\):"), url_of(demo, "stand-in Rocket.Chat:")
         with urllib.request.urlopen(site + "/admin/login/", timeout=10) as reply:
             assert reply.status == 200
@@ -164,7 +172,8 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
         assert text in out, f"{text!r} missing from:\n{out[-4000:]}"
     # The service account's secrets; the stand-in's human admin password is printed on purpose.
     secret_dir = Path(env["RCSYNC_DEMO_DIR"]) / "secrets"
-    service = {name: (secret_dir / name).read_text().strip() for name in ("rc_password", "rc_totp_secret")}
+    service = {name: (secret_dir / name).read_text().strip() for name in ("rc_password", "rc_totp_secret", "oauth_secret")
+               if (secret_dir / name).exists()}
     assert all(len(value) >= 16 for value in service.values())
     for name, value in service.items():
         assert value not in out, f"{name} was printed"
