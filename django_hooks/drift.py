@@ -116,6 +116,10 @@ def record_drift(hit: DriftHit) -> str | None:
     else:
         link = None
     if link is None:
+        key = _first_sign_in(hit)
+        if key is not None:
+            mark_pending(key, "sso: the first sign-in created the account")
+            return key
         log.debug("feed event for an account rcsync does not manage: %s", hit.reason)
         return None
     if _is_echo(hit, link.user_key):
@@ -123,6 +127,29 @@ def record_drift(hit: DriftHit) -> str | None:
     log.info("drift on %s (site user %s): %s", link.rc_username, link.user_key, hit.reason)
     mark_pending(link.user_key, hit.reason, drift=True)
     return link.user_key
+
+
+def _first_sign_in(hit: DriftHit) -> str | None:
+    """With RCSYNC["SSO"], an unlinked account joining a managed room (the login's default channels) may be
+    the one a person's first sign-in just created: the site user whose OAuth identity presents that username
+    is looked at again (the sync itself decides whether the account is provably theirs)."""
+    from django.contrib.auth import get_user_model
+
+    from django_hooks.conf import engine_config
+    from django_hooks.verified import sso_identity_for
+
+    config = engine_config()
+    if config.sso is None or not hit.rc_username:
+        return None
+    User = get_user_model()
+    user = User._default_manager.filter(**{f"{User.USERNAME_FIELD}__iexact": hit.rc_username}).first()
+    if user is None:
+        return None
+    ident = sso_identity_for(user, config)
+    if not isinstance(ident, dict) or str(ident.get("username", "")).lower() != hit.rc_username.lower():
+        return None
+    log.info("new account %s may be %s's first sign-in: syncing that site user", hit.rc_username, user.pk)
+    return str(user.pk)
 
 
 async def build_context(rest: Any, config: Any) -> FeedContext:

@@ -137,3 +137,22 @@ def test_bootstrap_and_dry_run_show_settings_masked(settings, fresh_stand_in, mo
 
     stored = repr(list(SyncRun.objects.values())) + repr(list(SyncOperation.objects.values()))
     assert SECRET not in stored and SECRET not in caplog.text
+
+
+def other_identity(user):
+    return {"id": user.pk, "username": f"x-{user.get_username()}", "email": user.email}
+
+
+def test_drift_feed_sees_a_first_sign_in(settings):
+    from django_hooks.drift import DriftHit, record_drift
+
+    user = User.objects.create_user("Wanda", "wanda@example.org", "pw")
+    PendingSync.objects.all().delete()
+    hit = DriftHit(None, "wanda", "drift: wanda added general")
+    assert record_drift(hit) is None  # no SSO: an unlinked account is not rcsync's business
+    rcsync(settings, SSO={"service": "besedka", "mode": "wait_for_login"})
+    assert record_drift(hit) == str(user.pk)
+    assert PendingSync.objects.get(user_key=str(user.pk)).reason == "sso: the first sign-in created the account"
+    PendingSync.objects.all().delete()
+    rcsync(settings, SSO={"service": "besedka", "identity": f"{__name__}.other_identity"})
+    assert record_drift(hit) is None and not PendingSync.objects.exists()  # her login presents another name
