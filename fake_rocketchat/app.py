@@ -11,7 +11,7 @@ from starlette.routing import Route, WebSocketRoute
 from . import control, ddp
 from .faults import FaultMiddleware, Faults, RequestLog
 from .rest import Api, build_routes
-from .state import State
+from .backend.state import State
 
 
 def create_app(

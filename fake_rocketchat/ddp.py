@@ -46,7 +46,7 @@ from .ddp_server import DDPConfig, DDPServer, configure, drop_all, rate_limiter_
 
 __all__ = ["DDPConfig", "DDPServer", "Session", "configure", "drop_all", "endpoint", "rate_limiter_for", "server_for"]
 from .ddp_streams import READ_RULES, StreamSub, SubscribeRefused, added_frame, deliveries, dropped_by, subscribe
-from .events import CONTROL_STREAM, Event
+from .backend.events import CONTROL_STREAM, Event
 
 log = logging.getLogger("fake_rocketchat.ddp")
 

@@ -99,7 +99,7 @@ def _log_internal(name: str, exc: BaseException) -> None:
 
 def _registry_lookup(name: str) -> Any:
     try:
-        from . import methods as registry  # helper-owned; absent until it lands
+        from .backend import methods as registry  # helper-owned; absent until it lands
     except ImportError:
         return None
     lookup = getattr(registry, "lookup", None)
@@ -110,7 +110,7 @@ def _registry_lookup(name: str) -> Any:
 
 
 def _registry_call(state: Any, handler: Any, name: str, ctx: MethodContext, params: list[Any]) -> Any:
-    from . import methods as registry
+    from .backend import methods as registry
 
     caller = registry_caller(state, ctx)
     return handler(state, caller, list(params))
@@ -118,7 +118,7 @@ def _registry_call(state: Any, handler: Any, name: str, ctx: MethodContext, para
 
 def registry_caller(state: Any, ctx: MethodContext) -> Any:
     """The registry's caller object for this connection (its own type when it defines one)."""
-    from . import methods as registry
+    from .backend import methods as registry
 
     make = getattr(registry, "Caller", None)
     if make is None:
@@ -195,7 +195,7 @@ def _run_login_handlers(state: Any, ctx: MethodContext, options: dict[str, Any],
 
 
 def _incorrect_password() -> Exception:
-    from .errors import MeteorError
+    from .backend.errors import MeteorError
 
     return MeteorError(403, "Incorrect password")
 

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .events import CONTROL_STREAM
+from .backend.events import CONTROL_STREAM
 
 if TYPE_CHECKING:
-    from .state import State
+    from .backend.state import State
 
 SECRET_HEADERS = {"x-auth-token", "x-2fa-code", "authorization", "cookie", "set-cookie", "x-user-token"}
 API_PREFIX = "/api/v1/"

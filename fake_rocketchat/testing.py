@@ -18,9 +18,9 @@ from typing import Any, Iterator
 
 from .app import create_app
 from .faults import Faults, RequestLog
-from .seed import apply_seed, create_admin
+from .backend.seed import apply_seed, create_admin
 from .server_thread import ServerThread
-from .state import State
+from .backend.state import State
 
 
 @dataclass

@@ -30,7 +30,7 @@ from fake_rocketchat.testing import build_state  # noqa: E402
 HUMAN_ADMIN = "rc-admin"
 
 
-def build(password: str, totp_secret: str, admin_password: str | None = None):  # -> fake_rocketchat.state.State
+def build(password: str, totp_secret: str, admin_password: str | None = None):  # -> fake_rocketchat.backend.state.State
     state = build_state(rate_limit=True)
     role = state.create_role(SERVICE_ROLE, "Users", "rcsync service account")
     for permission in SERVICE_PERMISSIONS:

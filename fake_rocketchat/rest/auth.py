@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import me as me_view, user_info
+from ..backend.errors import MeteorError, failure
+from ..backend.views import me as me_view, user_info
 from .base import Ctx, Reply, Routes
 from .validate import check
 

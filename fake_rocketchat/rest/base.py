@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import MeteorError, RestFailure, failure
-from ..twofactor import check_code_for_user
-from ..views import jsonable
+from ..backend.errors import MeteorError, RestFailure, failure
+from ..backend.twofactor import check_code_for_user
+from ..backend.views import jsonable
 
 if TYPE_CHECKING:
-    from ..state import State
+    from ..backend.state import State
 
 log = logging.getLogger("fake_rocketchat.rest")
 

@@ -12,9 +12,9 @@ from typing import Any
 from ..ddp_protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
 from ..ddp_ratelimit import LimitInput, too_many_requests
 from ..ddp_server import rate_limiter_for
-from ..errors import MeteorError, failure
-from ..ids import random_id
-from ..methods import Caller, lookup
+from ..backend.errors import MeteorError, failure
+from ..backend.ids import random_id
+from ..backend.methods import Caller, lookup
 from .base import Ctx, Routes
 
 

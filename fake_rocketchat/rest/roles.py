@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import role as role_view
+from ..backend.errors import MeteorError, failure
+from ..backend.views import role as role_view
 from .base import Ctx, Routes, paginate, permission_denied
 from .users import get_user_from_params
 from .validate import check

@@ -8,8 +8,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import member, room as room_view
+from ..backend.errors import MeteorError, failure
+from ..backend.views import member, room as room_view
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .users import get_user_from_params
 from .validate import check_one_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import user_full, user_info, user_list_entry
+from ..backend.errors import MeteorError, failure
+from ..backend.views import user_full, user_info, user_list_entry
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .validate import check
 

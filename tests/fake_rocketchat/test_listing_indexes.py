@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fake_rocketchat.rest.base import sort_docs
-from fake_rocketchat.state import State
+from fake_rocketchat.backend.state import State
 from fake_rocketchat.testing import running_server
 
 

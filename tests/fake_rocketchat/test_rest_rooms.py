@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from fake_rocketchat.events import Event
+from fake_rocketchat.backend.events import Event
 from fake_rocketchat.testing import FakeServer
 
 
