@@ -8,7 +8,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from . import control, ddp
+from . import control
+from .realtime import session as ddp
 from .faults import FaultMiddleware, Faults, RequestLog
 from .rest import Api, build_routes
 from .backend.state import State

@@ -108,7 +108,7 @@ def test_two_factor_method_without_a_login_is_an_invalid_user(fake_rc: FakeServe
 
 
 def test_meteor_error_without_reason_omits_it() -> None:
-    from fake_rocketchat.ddp_protocol import error_for_client
+    from fake_rocketchat.realtime.protocol import error_for_client
     from fake_rocketchat.backend.errors import MeteorError
 
     for body in (MeteorError("not-allowed").ddp_error(), error_for_client(MeteorError("not-allowed"))):

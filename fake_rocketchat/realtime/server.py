@@ -13,8 +13,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from .ddp_methods import DDPMethods
-from .ddp_ratelimit import DDPRateLimiter
+from .methods import DDPMethods
+from .ratelimit import DDPRateLimiter
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 
 class StateAccess:
-    """`ddp_streams.Access` over a `State` (reads under the state's lock, no copies)."""
+    """`streams.Access` over a `State` (reads under the state's lock, no copies)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state

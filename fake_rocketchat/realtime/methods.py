@@ -21,10 +21,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from .ddp_protocol import OMIT, error_for_client, is_meteor_error
+from .protocol import OMIT, error_for_client, is_meteor_error
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-log = logging.getLogger("fake_rocketchat.ddp")
+log = logging.getLogger("fake_rocketchat.realtime.session")
 
 
 @dataclass
@@ -99,7 +99,7 @@ def _log_internal(name: str, exc: BaseException) -> None:
 
 def _registry_lookup(name: str) -> Any:
     try:
-        from .backend import methods as registry  # helper-owned; absent until it lands
+        from ..backend import methods as registry  # helper-owned; absent until it lands
     except ImportError:
         return None
     lookup = getattr(registry, "lookup", None)
@@ -110,7 +110,7 @@ def _registry_lookup(name: str) -> Any:
 
 
 def _registry_call(state: Any, handler: Any, name: str, ctx: MethodContext, params: list[Any]) -> Any:
-    from .backend import methods as registry
+    from ..backend import methods as registry
 
     caller = registry_caller(state, ctx)
     return handler(state, caller, list(params))
@@ -118,7 +118,7 @@ def _registry_call(state: Any, handler: Any, name: str, ctx: MethodContext, para
 
 def registry_caller(state: Any, ctx: MethodContext) -> Any:
     """The registry's caller object for this connection (its own type when it defines one)."""
-    from .backend import methods as registry
+    from ..backend import methods as registry
 
     make = getattr(registry, "Caller", None)
     if make is None:
@@ -195,7 +195,7 @@ def _run_login_handlers(state: Any, ctx: MethodContext, options: dict[str, Any],
 
 
 def _incorrect_password() -> Exception:
-    from .backend.errors import MeteorError
+    from ..backend.errors import MeteorError
 
     return MeteorError(403, "Incorrect password")
 
