@@ -67,7 +67,7 @@ def _state_of(target: Any) -> Any:
     if app_state is not None and hasattr(app_state, "rc"):
         return app_state.rc  # Starlette app
     if app_state is not None and hasattr(app_state, "events"):
-        return app_state  # e.g. fake_rocketchat.testing.FakeServer
+        return app_state  # e.g. fake_rocketchat.harness.testing.FakeServer
     return target
 
 

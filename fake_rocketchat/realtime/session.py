@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from ..backend.events import CONTROL_STREAM, Event
 from .access import StateAccess
 from .methods import MethodContext
 from .protocol import (
@@ -42,11 +43,10 @@ from .protocol import (
     validate_sub,
 )
 from .ratelimit import LimitInput, too_many_requests
-from .server import DDPConfig, DDPServer, configure, drop_all, rate_limiter_for, server_for
-
-__all__ = ["DDPConfig", "DDPServer", "Session", "configure", "drop_all", "endpoint", "rate_limiter_for", "server_for"]
+from .server import DDPServer, server_for
 from .streams import READ_RULES, StreamSub, SubscribeRefused, added_frame, deliveries, dropped_by, subscribe
-from ..backend.events import CONTROL_STREAM, Event
+
+__all__ = ["Session", "endpoint"]
 
 log = logging.getLogger("fake_rocketchat.realtime.session")
 

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from ..backend.errors import MeteorError, RestFailure, failure
 from ..backend.twofactor import check_code_for_user
 from ..backend.views import jsonable
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from ..backend.state import State
@@ -204,8 +205,6 @@ class Api:
         self.state = state
         self.routes = routes
         self.auth_failure_delay = auth_failure_delay
-        from ..ratelimit import RateLimiter
-
         self.limiter = RateLimiter(state.clock)
 
     async def handle(self, request: Request) -> Response:

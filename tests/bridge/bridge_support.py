@@ -8,7 +8,7 @@ from typing import Any
 import pyotp
 
 from bridge.config import BridgeConfig
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 ADMIN = "svc-admin"
 ADMIN_PASSWORD = "Adm1n-Pa55-S3cret-!x"

@@ -10,9 +10,9 @@ import random
 import httpx
 import pytest
 
-from fake_rocketchat.rest.base import sort_docs
 from fake_rocketchat.backend.state import State
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
+from fake_rocketchat.rest.base import sort_docs
 
 
 def _expected_users(state: State) -> list[str]:

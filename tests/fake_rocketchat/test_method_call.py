@@ -8,7 +8,7 @@ import json
 import httpx
 import pyotp
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 
 def call(client: httpx.Client, method: str, *params, headers: dict | None = None) -> dict:

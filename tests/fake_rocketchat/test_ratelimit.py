@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from fake_rocketchat.backend.clock import Clock
-from fake_rocketchat.ratelimit import RateLimiter
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
+from fake_rocketchat.rest.ratelimit import RateLimiter
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from fake_rocketchat.backend.events import Event
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_compat7_error_bodies_match_rocket_chat_error_response_schemas() -> None
     `success` key, reference §1.2, so this is compat 7 only.)"""
     import pyotp
 
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     secret = pyotp.random_base32()
     with running_server(admin_username="shapes.admin", admin_password="shapes-pass", admin_totp_secret=secret, compat=7) as srv:
@@ -313,7 +313,7 @@ def test_requests_the_bridge_sends_are_valid_for_the_release(compat: int) -> Non
 
     from bridge.client import RocketChat
     from bridge.config import BridgeConfig
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     secret = pyotp.random_base32()
     sent: list[Request] = []
