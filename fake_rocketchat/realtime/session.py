@@ -48,7 +48,7 @@ from .streams import READ_RULES, StreamSub, SubscribeRefused, added_frame, deliv
 
 __all__ = ["Session", "endpoint"]
 
-log = logging.getLogger("fake_rocketchat.realtime.session")
+log = logging.getLogger("fake_rocketchat.realtime")
 
 DROP_WEBSOCKETS = "drop-websockets"
 

@@ -21,7 +21,7 @@ def _expected_users(state: State) -> list[str]:
 
 
 def _expected_members(state: State, rid: str) -> list[str]:
-    subscribed = [state.users[s["u"]["_id"]] for s in state._room_subs(rid)]
+    subscribed = [state.users[s["u"]["_id"]] for s in state.room_subscription_docs(rid)]
     ordered = sort_docs(subscribed, [("username", 1)], ci_fields=("name", "username"))
     return [u["_id"] for u in ordered if u.get("active")]
 
@@ -43,7 +43,7 @@ def test_indexes_match_a_full_sort_after_random_changes(seed: int) -> None:
         op = rng.random()
         if op < 0.3 or not names:
             name = _name(rng)
-            if not state._user_by_username_ci(name):
+            if not state.user_doc_by_username_ci(name):
                 state.create_user(name, active=rng.random() < 0.8)
         elif op < 0.5:
             state.add_member(rng.choice(rooms), rng.choice(names))
@@ -55,7 +55,7 @@ def test_indexes_match_a_full_sort_after_random_changes(seed: int) -> None:
             state.set_active(rng.choice(names), rng.random() < 0.5)
         elif op < 0.9:
             new = _name(rng)
-            if not state._user_by_username_ci(new):
+            if not state.user_doc_by_username_ci(new):
                 user = state.find_user_by_username(rng.choice(names))
                 state.update_user(boss, user["_id"], {"username": new})
         else:

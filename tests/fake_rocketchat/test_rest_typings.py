@@ -319,7 +319,7 @@ def test_requests_the_bridge_sends_are_valid_for_the_release(compat: int) -> Non
     sent: list[Request] = []
     with running_server(admin_username="br.admin", admin_password="Br-admin-pass-1", admin_totp_secret=secret, compat=compat) as srv:
         with srv.state.lock:  # an aged service account, so users.update is 2FA-challenged (§2.3 step 4)
-            admin = srv.state._user_by_username("br.admin")
+            admin = srv.state.user_doc_by_username("br.admin")
             admin["createdAt"] = srv.state.now() - timedelta(days=2)
         config = BridgeConfig(url=srv.url, username="br.admin", password="Br-admin-pass-1", totp_secret=secret, pacing=False)
         with RocketChat(config, transport=RecordingTransport(sent)) as rc:
