@@ -1,4 +1,4 @@
-"""The maintained listing indexes (fake_rocketchat/indexes.py) give exactly the order a full sort gives
+"""The maintained listing indexes (fake_rocketchat/backend/indexes.py) give exactly the order a full sort gives
 (users.list {username: 1}, case-sensitive; *.members by case-folded username, active users only,
 reference §5.3), after any mix of creates, renames, (de)activations, joins, leaves and deletes; and
 the routes page from them."""

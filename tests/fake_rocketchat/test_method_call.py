@@ -1,5 +1,5 @@
 """REST `method.call/:method` over the shared methods registry — `apps/meteor/app/api/server/v1/misc.ts`,
-method files listed in `fake_rocketchat/methods.py` (reference §7.4, §8.4)."""
+method files listed in `fake_rocketchat/backend/methods.py` (reference §7.4, §8.4)."""
 
 from __future__ import annotations
 
