@@ -6,7 +6,6 @@ limited (`rateLimiterOptions: false`), but counted by the DDP limiter (§6.2, §
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..realtime.protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
