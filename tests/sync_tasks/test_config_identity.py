@@ -58,6 +58,17 @@ def test_server_secrets_not_in_repr():
     assert "hunter2" not in repr(c) and "JBSWY3" not in repr(c)
 
 
+@pytest.mark.parametrize("value", [b"hunter2-secret", ["hunter2-secret"], 12345678901, True, {"v": "hunter2-secret"}])
+@pytest.mark.parametrize("key", ["password", "totp_secret"])
+def test_mistyped_secret_errors_show_the_type_never_the_value(key, value):
+    with pytest.raises(ConfigError) as caught:
+        load_config({"SERVER": {"url": "https://chat.example.org", key: value}})
+    text = str(caught.value)
+    assert f"SERVER.{key}: expected str, got {type(value).__name__}" in text
+    for shown in ("hunter2", "12345678901", "True"):
+        assert shown not in text, text
+
+
 @pytest.mark.parametrize("raw,expected", [
     ("Иван Петров", "ivan.petrov"), ("Щукин", "shchukin"), ("José Álvarez", "jose.alvarez"),
     ("Σωκράτης", "sokratis"), ("Łukasz", "lukasz"), ("straße", "strasse"), ("Олександр Їжак", "oleksandr.yizhak"),
