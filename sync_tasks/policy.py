@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .config import Rule, SyncConfig
-from .identity import clean_name, derive_username, email_key, normalize_email
+from .identity import clean_name, derive_username, email_key, hidden_characters, normalize_email
 from .person import SitePerson
 from .sso import SsoIdentity, default_identity, identity_from
 
@@ -135,10 +135,19 @@ def grants_for(person: SitePerson, config: SyncConfig) -> Grants:
 def desired_account(person: SitePerson, config: SyncConfig) -> DesiredAccount:
     """Desired state of ``person``'s account. Raises :class:`PolicyError` for this person only."""
     ident = config.identity
+    hidden = hidden_characters(person.email.strip()) if person.wants_account and isinstance(person.email, str) else []
+    if hidden:
+        # Not cleaned and not replaced by a placeholder: the site holds a forged-looking address.
+        raise PolicyError(f"email contains invisible or control characters ({', '.join(sorted(set(hidden)))}); "
+                          "fix the address on the site")
     sso = _sso_identity(person, config) if config.sso is not None and person.wants_account else None
     if sso is not None:
         # The account must be exactly what the login presents (reference §11.1): no derivation here; the
         # matcher reports a username Rocket.Chat would refuse instead of creating another one.
+        sso_hidden = hidden_characters(sso.email) + hidden_characters(sso.username)
+        if sso_hidden:
+            raise PolicyError(f"the identity for the sign-in through {config.sso.service} contains invisible or "
+                              f"control characters ({', '.join(sorted(set(sso_hidden)))})")
         username, email, name = sso.username, normalize_email(sso.email), clean_name(sso.name, fallback=sso.username)
         if email is None:
             raise PolicyError(f"the identity for the sign-in through {config.sso.service} has no valid email")
