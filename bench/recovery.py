@@ -117,7 +117,7 @@ def main() -> None:
     logging.getLogger("rcsync").setLevel(logging.WARNING)
     from bridge import BridgeConfig
     from bridge.client import RocketChat
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
     from sync_tasks.config import load_config
     from sync_tasks.engine import reconcile_all
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from bridge import BridgeConfig
 from bridge.client import RocketChat
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all
 from sync_tasks.person import AccountLink, SitePerson
