@@ -161,10 +161,11 @@ def _check_workspace(rc: Any, config: Any, me: Any, report: CheckReport) -> None
 
 
 def _with_declared(config: Any, values: dict | None) -> dict | None:
-    """The SSO settings as they will be once the declared ones are written (check judges the outcome)."""
-    if values is None:
-        return None
-    return {**values, **{s.setting_id: s.value for s in config.settings if s.setting_id in values}}
+    """The SSO settings as they will be after `rcsync bootstrap` (the service registered, the declared
+    values written): check judges what the login will do then, and notes what is still to be written."""
+    from sync_tasks.workspace import planned_values
+
+    return None if values is None else planned_values(config, values)
 
 
 def _sso_accounts(rc: Any, config: Any) -> tuple[list[Any], dict[str, str], list[tuple[str, Any]]]:

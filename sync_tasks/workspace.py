@@ -26,7 +26,7 @@ from .sso import GLOBAL_SSO_SETTINGS, SSO_SETTING_SUFFIXES, SsoObserved
 log = logging.getLogger("rcsync.workspace")
 
 __all__ = ["setting_ids_to_read", "read_settings", "plan_settings", "effective_sso", "same_value",
-           "oauth_services_to_add"]
+           "oauth_services_to_add", "planned_values"]
 
 #: What ``settings.addCustomOAuth`` registers for the settings SsoObserved reads (reference §11.4).
 _OAUTH_DEFAULTS = {"": False, "-key_field": "username", "-merge_users": False,
@@ -105,6 +105,18 @@ def plan_settings(config: SyncConfig, current: dict[str, Any] | None) -> list[Op
     return ops
 
 
+def planned_values(config: SyncConfig, current: dict[str, Any]) -> dict[str, Any]:
+    """The settings as they will be once this plan is applied: a missing SSO service registered with its
+    defaults (``settings.addCustomOAuth``), then every declared value written."""
+    values = dict(current)
+    if config.sso is not None:
+        base = config.sso.setting_id()
+        if base not in values:
+            values.update({base + sfx: v for sfx, v in _OAUTH_DEFAULTS.items()})
+    values.update({s.setting_id: s.value for s in config.settings})
+    return values
+
+
 def effective_sso(config: SyncConfig, current: dict[str, Any] | None, *, planned: bool, why: str = ""
                   ) -> SsoObserved | None:
     """The SSO login rules once the plan's settings are written (``planned``: this run writes them)."""
@@ -113,10 +125,4 @@ def effective_sso(config: SyncConfig, current: dict[str, Any] | None, *, planned
         return None
     if current is None:
         return SsoObserved(readable=False, why_unreadable=why)
-    values = dict(current)
-    base = sso.setting_id()
-    if planned:
-        if base not in values:  # AddOAuthService registers the block with its defaults first
-            values.update({base + sfx: v for sfx, v in _OAUTH_DEFAULTS.items()})
-        values.update({s.setting_id: s.value for s in config.settings})
-    return SsoObserved.from_values(sso, values)
+    return SsoObserved.from_values(sso, planned_values(config, current) if planned else current)
