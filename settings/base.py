@@ -119,8 +119,10 @@ RCSYNC: dict = {
 #   RCSYNC_SSO_SERVICE=besedka RCSYNC_SSO_MODE=create_ahead|wait_for_login
 #   RCSYNC_SITE_URL=https://chat.example.org RCSYNC_OAUTH_SECRET_FILE=/run/secrets/besedka_oauth_secret
 if os.environ.get("RCSYNC_SSO_SERVICE"):
+    from sync_tasks.sso import oauth_setting_name
+
     _svc = os.environ["RCSYNC_SSO_SERVICE"]
-    _block = "Accounts_OAuth_Custom-" + _svc[:1].upper() + _svc[1:].lower()
+    _block = "Accounts_OAuth_Custom-" + oauth_setting_name(_svc)
     RCSYNC["SSO"] = {"service": _svc, "mode": os.environ.get("RCSYNC_SSO_MODE", "create_ahead")}
     RCSYNC["SETTINGS"] = {
         _block: True,

@@ -80,7 +80,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             continue
         unique.append((person, desired))
 
-    vanished: dict[str, "AccountLink"] = {}  # site id -> link whose account no longer exists
+    vanished: dict[str, AccountLink] = {}  # site id -> link whose account no longer exists
     # Pass 1: linked people claim their accounts before anyone may adopt them.
     for person, desired in unique:
         link = person.link

@@ -12,7 +12,6 @@ answered without either value being printed. Settings the service account cannot
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Iterable
 
 from bridge.errors import NotFound, PermissionDenied, RocketChatError
@@ -22,8 +21,6 @@ from .config_workspace import is_secret_id
 from .ops import AddOAuthService, Operation, SetSetting
 from .secrets import Masked
 from .sso import GLOBAL_SSO_SETTINGS, SSO_SETTING_SUFFIXES, SsoObserved
-
-log = logging.getLogger("rcsync.workspace")
 
 __all__ = ["setting_ids_to_read", "read_settings", "plan_settings", "effective_sso", "same_value",
            "oauth_services_to_add", "planned_values"]

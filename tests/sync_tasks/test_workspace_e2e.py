@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-import pytest
 
 from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all, sync_people
