@@ -317,6 +317,10 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
         email_verified=ev_mode, email_verified_fn=ev_fn)
     sso = parse_sso(chk, top.get("SSO"), _import_dotted)
     declared = parse_settings(chk, top.get("SETTINGS"))
+    if sso is not None:
+        for s in declared:
+            if s.setting_id == sso.setting_id("-key_field") and s.value != sso.key_field:
+                chk.fail(f"SETTINGS.{s.setting_id}", f"{s.value!r} contradicts SSO.key_field {sso.key_field!r}")
 
     sd = chk.section("SAFETY", top.get("SAFETY"), {"min_changes", "ratio"})
     min_changes = chk.typed("SAFETY.min_changes", sd.get("min_changes", 10), int, 10)

@@ -146,3 +146,11 @@ def test_effective_sso_sees_the_plans_own_writes(secret_env):
     assert seen.registered and seen.enabled and seen.merge_users and seen.distinct_services
     assert effective_sso(c, {}, planned=False).registered is False
     assert effective_sso(c, None, planned=True, why="no view-privileged-setting").readable is False
+
+
+def test_a_declared_key_field_must_match_the_sso_key_field():
+    with pytest.raises(ConfigError, match=r"SETTINGS.Accounts_OAuth_Custom-Besedka-key_field: 'email' contradicts "
+                                          r"SSO.key_field 'username'"):
+        load_config({"SSO": {"service": "besedka"}, "SETTINGS": {"Accounts_OAuth_Custom-Besedka-key_field": "email"}})
+    assert load_config({"SSO": {"service": "besedka", "key_field": "email"},
+                        "SETTINGS": {"Accounts_OAuth_Custom-Besedka-key_field": "email"}}).sso.key_field == "email"
