@@ -57,7 +57,24 @@ def main() -> int:
     admin_file = os.environ.get("RCSYNC_DEMO_RC_ADMIN_PASSWORD_FILE")
     state = build(password, totp_secret, Path(admin_file).read_text().strip() if admin_file else None)
     faults = Faults(state)
-    return serve(create_app(state, faults=faults, request_log=RequestLog()), faults, args.host, args.port)
+    return serve(create_app(state, faults=faults, request_log=RequestLog(), **_restart_options(password, totp_secret)),
+                 faults, args.host, args.port)
+
+
+def _restart_options(password: str, totp_secret: str) -> dict:
+    """After an empty restart the service account comes back as Rocket.Chat's ADMIN_* start-up variables
+    create the first admin (an operator then turns TOTP on again: docs/operations.md). Older stand-ins
+    have no start options: then nobody comes back."""
+    import inspect
+
+    try:
+        from fake_rocketchat.harness.testing import StartOptions
+    except ImportError:
+        return {}
+    if "start_options" not in inspect.signature(create_app).parameters:
+        return {}
+    return {"start_options": StartOptions(SERVICE_USERNAME, password, f"{SERVICE_USERNAME}@example.org", totp_secret,
+                                          rate_limit=True)}
 
 
 if __name__ == "__main__":
