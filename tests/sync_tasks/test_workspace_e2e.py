@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import pytest
+
 
 from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all, sync_people
@@ -161,3 +163,42 @@ def test_wait_for_login_links_the_account_the_login_made(rc_server, rc_client, m
     st = rc_server.state
     vip = st.find_room_by_name("vip")["_id"]
     assert "bob" in st.room_members(vip)
+
+
+@pytest.mark.parametrize("key_field,merge,distinct", [(k, m, d) for k in ("username", "email")
+                                                      for m in (False, True) for d in (False, True)])
+def test_every_merge_combination_rcsync_never_locks_a_person_out(rc_server, rc_client, monkeypatch,
+                                                                 key_field, merge, distinct):
+    """§11.1 against the stand-in's login: an account rcsync pre-creates is one the login attaches to; when it
+    would not attach, rcsync creates nothing and the login makes the account itself."""
+    require_oauth(rc_server)
+    monkeypatch.setenv("BESEDKA_SECRET", SECRET)
+    cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka", "key_field": key_field},
+                       "SETTINGS": {**SSO_SETTINGS, f"{B}-key_field": key_field, f"{B}-merge_users": merge,
+                                    f"{B}-merge_users_distinct_services": distinct}})
+    carol = site(3, "carol")
+    report = reconcile_all([carol], rc_client, cfg)
+    created = report.result_for("3").rc_user_id
+    assert bool(created) == (merge and distinct), report.result_for("3")
+    r = oauth_login(rc_server, "besedka", identity(carol))
+    assert r.status_code == 200, r.text  # never refused
+    account = rc_server.state.find_user_by_username("carol")
+    if created:
+        assert account["_id"] == created
+    assert len([u for u in rc_server.state.usernames() if u.lower() == "carol"]) == 1
+
+
+def test_an_account_holding_the_identitys_username_is_reported_and_the_login_would_capture_it(
+        rc_server, rc_client, monkeypatch):
+    require_oauth(rc_server)
+    monkeypatch.setenv("BESEDKA_SECRET", SECRET)
+    st = rc_server.state
+    other = st.create_user("dave", name="Dave Admin", email="dave.admin@example.org", roles=["user", "admin"])
+    cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka"}, "SETTINGS": SSO_SETTINGS})
+    dave = site(4, "dave")
+    report = reconcile_all([dave], rc_client, cfg)
+    r = report.result_for("4")
+    assert r.status == "conflict" and "held by Rocket.Chat account @dave" in r.error and r.rc_user_id is None
+    assert oauth_login(rc_server, "besedka", identity(dave)).status_code == 200
+    # What rcsync warned about: with both merge settings on, the login took the admin account over.
+    assert st.find_user_by_username("dave")["_id"] == other["_id"]
