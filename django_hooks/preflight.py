@@ -25,6 +25,7 @@ class CheckReport:
     account: str = ""
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # risks to decide on; they do not fail the check
 
     @property
     def ok(self) -> bool:
@@ -33,6 +34,7 @@ class CheckReport:
     def lines(self) -> list[str]:
         out = [f"server: {self.server}", f"service account: {self.account}"]
         out += [f"  ok: {note}" for note in self.notes]
+        out += [f"  WARNING: {warning}" for warning in self.warnings]
         out += [f"  MISSING: {problem}" for problem in self.problems]
         return out
 
@@ -153,10 +155,11 @@ def _check_workspace(rc: Any, config: Any, me: Any, report: CheckReport) -> None
     from sync_tasks.sso_check import sso_findings
 
     privileged, linked, identities = _sso_accounts(rc, config)
-    problems, notes = sso_findings(config.sso, _with_declared(config, values), why_unreadable=why,
-                                   privileged=privileged, linked_to=linked, identities=identities,
-                                   service_user_id=me.id)
+    problems, warnings, notes = sso_findings(config.sso, _with_declared(config, values), why_unreadable=why,
+                                             privileged=privileged, linked_to=linked, identities=identities,
+                                             service_user_id=me.id)
     report.problems += problems
+    report.warnings += warnings
     report.notes += notes
 
 

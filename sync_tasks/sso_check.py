@@ -32,10 +32,13 @@ def _key(value: str | None) -> str:
 def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unreadable: str = "",
                  privileged: Iterable[PrivilegedAccount] = (), linked_to: Mapping[str, str] | None = None,
                  identities: Iterable[tuple[str, SsoIdentity]] = (), service_user_id: str | None = None
-                 ) -> tuple[list[str], list[str]]:
-    """(problems, notes) for the configured service. ``values``: setting id -> value as read (``None``: the
-    settings could not be read). ``linked_to``: Rocket.Chat user id -> site id of its AccountLink."""
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """(problems, warnings, notes) for the configured service. ``values``: setting id -> value as read
+    (``None``: the settings could not be read). ``linked_to``: Rocket.Chat user id -> site id of its
+    AccountLink. A privileged account some site person's sign-in would capture is a problem; one no site
+    person's identity presents today (but a future one could) is a warning."""
     problems: list[str] = []
+    warnings: list[str] = []
     notes: list[str] = []
     svc = sso.service  # type: ignore[attr-defined]
     mode = sso.mode  # type: ignore[attr-defined]
@@ -43,12 +46,12 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
     if values is None:
         problems.append(f"cannot read the {svc} OAuth settings ({why_unreadable or 'view-privileged-setting'}); "
                         "rcsync pre-creates no accounts until it can")
-        return problems, notes
+        return problems, warnings, notes
     seen = SsoObserved.from_values(sso, values)
     if not seen.registered:
         problems.append(f"the Custom OAuth service {svc!r} does not exist ({sid()} is not a setting): declare it in "
                         "RCSYNC['SETTINGS'] and run `rcsync bootstrap`, which registers it (settings.addCustomOAuth)")
-        return problems, notes
+        return problems, warnings, notes
     if not seen.enabled:
         problems.append(f"{sid()} is false: the {svc} sign-in is switched off")
     if seen.key_field != sso.key_field:  # type: ignore[attr-defined]
@@ -80,22 +83,26 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
         if seen.distinct_services and seen.merge_users:
             notes.append(f"{sid('-merge_users_distinct_services')} is on, which mode wait_for_login does not need")
     if seen.distinct_services and seen.merge_users:
-        problems += _takeover(sso, seen, privileged, linked_to or {}, identities, service_user_id)
+        captured, capturable = _takeover(sso, seen, privileged, linked_to or {}, identities, service_user_id)
+        problems += captured
+        warnings += capturable
     elif seen.distinct_services:
         notes.append(f"{sid('-merge_users_distinct_services')} is on but -merge_users is off: a matching login is "
                      "refused rather than merged, so no account can be taken over")
     if not problems:
         notes.append(f"the {svc} sign-in fits mode {mode} (key field {seen.key_field})")
-    return problems, notes
+    return problems, warnings, notes
 
 
 def _takeover(sso: object, seen: SsoObserved, privileged: Iterable[PrivilegedAccount], linked_to: Mapping[str, str],
-              identities: Iterable[tuple[str, SsoIdentity]], service_user_id: str | None) -> list[str]:
+              identities: Iterable[tuple[str, SsoIdentity]], service_user_id: str | None
+              ) -> tuple[list[str], list[str]]:
     by_email = seen.key_field == "email"
     claim: dict[str, list[str]] = {}
     for site_id, ident in identities:
         claim.setdefault(_key(ident.email if by_email else ident.username), []).append(site_id)
-    out = []
+    captured: list[str] = []
+    capturable: list[str] = []
     field = "email" if by_email else "username"
     for acct in sorted(privileged, key=lambda a: a.username.lower()):
         k = _key(acct.email if by_email else acct.username)
@@ -107,11 +114,11 @@ def _takeover(sso: object, seen: SsoObserved, privileged: Iterable[PrivilegedAcc
         label = f"@{acct.username} ({roles}{', the rcsync service account' if acct.user_id == service_user_id else ''})"
         strangers = [s for s in who if s != owner]
         if strangers:
-            out.append(f"take-over risk: with -merge_users and -merge_users_distinct_services on, the sign-in of site "
+            captured.append(f"take-over risk: with -merge_users and -merge_users_distinct_services on, the sign-in of site "
                        f"user {', '.join(strangers)} presents {field} {k!r} and would take over privileged account "
                        f"{label}")
         elif owner is None or not who:
-            out.append(f"take-over risk: privileged account {label} belongs to no site person's identity; any "
+            capturable.append(f"take-over risk: privileged account {label} belongs to no site person's identity; any "
                        f"{sso.service} identity presenting {field} {k!r} would take it over (merge settings on): "  # type: ignore[attr-defined]
                        f"rename it, or make sure the provider can never issue that {field}")
-    return out
+    return captured, capturable

@@ -77,6 +77,10 @@ def test_wait_for_login_links_the_account_after_the_sign_in(settings, stand_in):
     assert stand_in.user("wanda") is None  # rcsync created nothing
     identity = {"id": str(user.pk), "username": "wanda", "email": "wanda@example.org", "name": "Wanda"}
     if oauth_service_supported(stand_in.server) and oauth_login_supported(stand_in.server):
+        rcsync(settings, SETTINGS={"Accounts_OAuth_Custom-Besedka": True})
+        out = io.StringIO()
+        call_command("rcsync", "bootstrap", stdout=out)  # registers the service and switches it on
+        assert "add_oauth_service: planned 1, applied 1" in out.getvalue(), out.getvalue()
         assert oauth_login(stand_in.server, "besedka", identity).status_code == 200
     else:  # the account as the login makes it: that username and email, verified
         stand_in.server.state.create_user("wanda", name="Wanda", email="wanda@example.org", verified=True,
