@@ -10,42 +10,45 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from .config_types import SyncConfig
 from .identity import email_key, is_valid_rc_name
+from .policy import DesiredAccount
 from .sso import creation_blocker, login_made_account
 from .state import ObservedAccount, ObservedState
 
 __all__ = ["sso_claim", "sso_new_account_issue"]
 
 
-def _holder(desired: object, key_field: str, by_name: Mapping[str, ObservedAccount],
+def _holder(desired: DesiredAccount, key_field: str, by_name: Mapping[str, ObservedAccount],
             by_email: Mapping[str, list[ObservedAccount]]) -> ObservedAccount | None:
-    ident = desired.sso  # type: ignore[attr-defined]
+    ident = desired.sso
+    assert ident is not None
     if key_field == "email":
         found = by_email.get(email_key(ident.email) or "", [])
         return found[0] if found else None
     return by_name.get(ident.username.lower())
 
 
-def sso_claim(desired: object, config: object, by_name: Mapping[str, ObservedAccount],
+def sso_claim(desired: DesiredAccount, config: SyncConfig, by_name: Mapping[str, ObservedAccount],
               by_email: Mapping[str, list[ObservedAccount]],
               eligible: Callable[[ObservedAccount], bool]) -> ObservedAccount | None:
     """The account the person's login made (or would attach to), if one exists and is free to link."""
-    sso = config.sso  # type: ignore[attr-defined]
+    sso, ident = config.sso, desired.sso
+    assert sso is not None and ident is not None
     acct = _holder(desired, sso.key_field, by_name, by_email)
     if acct is None or not eligible(acct):
         return None
-    ident = desired.sso  # type: ignore[attr-defined]
     return acct if login_made_account(ident, acct.username, acct.email, acct.email_verified) else None
 
 
-def sso_new_account_issue(desired: object, config: object, observed: ObservedState, taken: set[str],
+def sso_new_account_issue(desired: DesiredAccount, config: SyncConfig, observed: ObservedState, taken: set[str],
                           bound: Mapping[str, str], by_name: Mapping[str, ObservedAccount]) -> tuple[str, str] | None:
     """(status, reason) when no account may be created for this person; None when one may."""
-    sso = config.sso  # type: ignore[attr-defined]
-    ident = desired.sso  # type: ignore[attr-defined]
+    sso, ident = config.sso, desired.sso
+    assert sso is not None and ident is not None
     svc = sso.service
     u = ident.username
-    reserved = config.identity.reserved  # type: ignore[attr-defined]
+    reserved = config.identity.reserved
     if not is_valid_rc_name(u) or u.lower() in reserved:
         return ("conflict", f"the sign-in through {svc} presents username {u!r}, which Rocket.Chat refuses as a "
                             "username; an account under another name would not be the one that sign-in finds, "

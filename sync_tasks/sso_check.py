@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from .config_types import SsoConfig
 from .sso import SsoIdentity, SsoObserved
 
 __all__ = ["PrivilegedAccount", "sso_findings", "PRIVILEGED_ROLES"]
@@ -29,7 +30,7 @@ def _key(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unreadable: str = "",
+def sso_findings(sso: SsoConfig, values: Mapping[str, object] | None, *, why_unreadable: str = "",
                  privileged: Iterable[PrivilegedAccount] = (), linked_to: Mapping[str, str] | None = None,
                  identities: Iterable[tuple[str, SsoIdentity]] = (), service_user_id: str | None = None
                  ) -> tuple[list[str], list[str], list[str]]:
@@ -40,9 +41,9 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
     problems: list[str] = []
     warnings: list[str] = []
     notes: list[str] = []
-    svc = sso.service  # type: ignore[attr-defined]
-    mode = sso.mode  # type: ignore[attr-defined]
-    sid = sso.setting_id  # type: ignore[attr-defined]
+    svc = sso.service
+    mode = sso.mode
+    sid = sso.setting_id
     if values is None:
         problems.append(f"cannot read the {svc} OAuth settings ({why_unreadable or 'view-privileged-setting'}); "
                         "rcsync pre-creates no accounts until it can")
@@ -54,10 +55,10 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
         return problems, warnings, notes
     if not seen.enabled:
         problems.append(f"{sid()} is false: the {svc} sign-in is switched off")
-    if seen.key_field != sso.key_field:  # type: ignore[attr-defined]
+    if seen.key_field != sso.key_field:
         problems.append(f"{sid('-key_field')} is {seen.key_field!r} but RCSYNC['SSO']['key_field'] is "
-                        f"{sso.key_field!r}: the login would look accounts up by {seen.key_field}, rcsync by "  # type: ignore[attr-defined]
-                        f"{sso.key_field}; make them the same")  # type: ignore[attr-defined]
+                        f"{sso.key_field!r}: the login would look accounts up by {seen.key_field}, rcsync by "
+                        f"{sso.key_field}; make them the same")
     if mode == "create_ahead":
         if not seen.merge_users:
             problems.append(f"{sid('-merge_users')} is off: every account rcsync pre-creates makes that person's "
@@ -65,7 +66,7 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
                             "on, or use RCSYNC['SSO']['mode'] = 'wait_for_login'")
         if not seen.distinct_services:
             problems.append(f"{sid('-merge_users_distinct_services')} is off: the login only attaches to an account "
-                            f"that already has services.{sso.service_key}, which accounts made by users.create never "  # type: ignore[attr-defined]
+                            f"that already has services.{sso.service_key}, which accounts made by users.create never "
                             "have, so the first sign-in fails (\"Email already exists.\"); turn it on, or use "
                             "mode 'wait_for_login'")
         if not seen.verify_external_email:
@@ -94,7 +95,7 @@ def sso_findings(sso: object, values: Mapping[str, object] | None, *, why_unread
     return problems, warnings, notes
 
 
-def _takeover(sso: object, seen: SsoObserved, privileged: Iterable[PrivilegedAccount], linked_to: Mapping[str, str],
+def _takeover(sso: SsoConfig, seen: SsoObserved, privileged: Iterable[PrivilegedAccount], linked_to: Mapping[str, str],
               identities: Iterable[tuple[str, SsoIdentity]], service_user_id: str | None
               ) -> tuple[list[str], list[str]]:
     by_email = seen.key_field == "email"
@@ -119,6 +120,6 @@ def _takeover(sso: object, seen: SsoObserved, privileged: Iterable[PrivilegedAcc
                        f"{label}")
         elif owner is None or not who:
             capturable.append(f"take-over risk: privileged account {label} belongs to no site person's identity; any "
-                       f"{sso.service} identity presenting {field} {k!r} would take it over (merge settings on): "  # type: ignore[attr-defined]
+                       f"{sso.service} identity presenting {field} {k!r} would take it over (merge settings on): "
                        f"rename it, or make sure the provider can never issue that {field}")
     return captured, capturable
