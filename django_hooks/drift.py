@@ -15,11 +15,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Callable
 
+from django.db import close_old_connections
+from django.utils import timezone
+
+from bridge.ddp import RealtimeClient
+from bridge.errors import NotFound
 from bridge.events import MembershipChanged, Reconnected, RoleChanged, UserDeleted, UserRenamed
+from bridge.rest import AsyncRocketChat
+from django_hooks.conf import engine_config, hook_settings
+from django_hooks.models import AccountLink, SyncOperation
+from django_hooks.queue.pending import mark_pending
+from django_hooks.rc import bridge_config
+from sync_tasks.celery import app
 
 log = logging.getLogger("rcsync.drift")
 
@@ -87,9 +98,6 @@ def drift_of(event: Any, ctx: FeedContext) -> DriftHit | None:
 
 
 def _is_echo(hit: DriftHit, user_key: str) -> bool:
-    from django.utils import timezone
-
-    from django_hooks.models import SyncOperation
 
     if hit.role_echo is None:
         return False
@@ -102,10 +110,6 @@ def _is_echo(hit: DriftHit, user_key: str) -> bool:
 
 def record_drift(hit: DriftHit) -> str | None:
     """Mark the linked site user pending as drift (autocommit: enqueued at once). Returns its key."""
-    from django.db import close_old_connections
-
-    from django_hooks.models import AccountLink
-    from django_hooks.pending import mark_pending
 
     close_old_connections()
     links = AccountLink.objects.all()
@@ -127,8 +131,6 @@ def record_drift(hit: DriftHit) -> str | None:
 
 async def build_context(rest: Any, config: Any) -> FeedContext:
     """Resolve managed room ids, managed role ids and the service account's id through REST."""
-    from bridge.errors import NotFound
-
     rooms: dict[str, str] = {}
     for spec in config.rooms:
         try:
@@ -153,11 +155,6 @@ async def listen(
     Managed rooms that do not exist yet (the first sync or `rcsync bootstrap` creates them) are
     looked up again every `missing_room_recheck` seconds and watched once they appear.
     """
-    from bridge.ddp import RealtimeClient
-    from bridge.rest import AsyncRocketChat
-    from django_hooks.conf import engine_config, hook_settings
-    from django_hooks.rc import bridge_config
-
     config = bridge_config()
     policy = engine_config()
     stop = stop or asyncio.Event()
@@ -218,8 +215,6 @@ async def listen(
 
 
 async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: Any) -> FeedContext:
-    from dataclasses import replace
-
     try:
         fresh = await build_context(rest, policy)
     except Exception as exc:  # Rocket.Chat away: try again at the next recheck
@@ -235,8 +230,6 @@ async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: A
 async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext], Any] | None = None) -> None:
     """`listen`, started again with capped back-off whenever it fails (Rocket.Chat down at start, bad
     credentials fixed later, ...), until `stop` is set. A restart requests a catch-up reconcile."""
-    from django_hooks.conf import hook_settings
-
     delay = 1.0
     restarts = 0
     while not stop.is_set():
@@ -261,8 +254,6 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
 
 
 def _request_catch_up() -> None:
-    from sync_tasks.celery import app
-
     try:
         app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
     except Exception as exc:  # broker down: the nightly run and the relay still cover us

@@ -23,23 +23,18 @@ from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from django_hooks import locks
 from django_hooks.conf import hook_settings
 from django_hooks.models import PendingSync
+from django_hooks.queue import locks
+from django_hooks.queue.pending import pending_table
+from django_hooks.results import ApplyResult
+from django_hooks.runs import sync_one_user
+
+__all__ = ["ApplyResult", "Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
 
 log = logging.getLogger("rcsync.worker")
 
 MAX_ROUNDS = 4  # rounds per message before handing over to a fresh message (fairness between users)
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """The outcome of one sync of one user, as far as the task loop cares."""
-
-    ok: bool
-    transient: bool = False  # a retry may fix it (Rocket.Chat down, rate limited)
-    retry_at: float | None = None  # epoch seconds before which a retry is pointless (rate limit reset)
-    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,8 +50,6 @@ Apply = Callable[..., ApplyResult]  # (user_key, reason, drift, *, attempt) -> A
 
 
 def _default_apply(user_key: str, reason: str, drift: bool, *, attempt: int = 1) -> ApplyResult:
-    from django_hooks.runs import sync_one_user
-
     return sync_one_user(user_key, reason=reason, drift=drift, attempt=attempt)
 
 
@@ -117,8 +110,8 @@ def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
 
 # The FROM subquery sees the row as it was, so the previous sync's start comes back too.
 _CLAIM = """
-UPDATE django_hooks_pendingsync AS p SET state = 'running', started_at = %s, attempts = p.attempts + 1
-FROM (SELECT id, started_at AS previous FROM django_hooks_pendingsync WHERE user_key = %s) AS o
+UPDATE {table} AS p SET state = 'running', started_at = %s, attempts = p.attempts + 1
+FROM (SELECT id, started_at AS previous FROM {table} WHERE user_key = %s) AS o
 WHERE p.id = o.id
 RETURNING p.id, p.generation, p.reason, p.drift, p.first_requested_at, p.last_requested_at, p.attempts, o.previous
 """
@@ -139,7 +132,7 @@ def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
             )
             return PendingSync.objects.filter(user_key=user_key).first(), before
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [timezone.now(), user_key])
+        cursor.execute(_CLAIM.format(table=pending_table(connection)), [timezone.now(), user_key])
         found = cursor.fetchone()
     if found is None:
         return None, None
@@ -152,8 +145,9 @@ def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
 
 def _retire(pk: int, generation: int) -> bool:
     """Delete the row if no newer change arrived (one statement; nothing cascades from it)."""
-    with connections[router.db_for_write(PendingSync)].cursor() as cursor:
-        cursor.execute("DELETE FROM django_hooks_pendingsync WHERE id = %s AND generation = %s", [pk, generation])
+    connection = connections[router.db_for_write(PendingSync)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {pending_table(connection)} WHERE id = %s AND generation = %s", [pk, generation])
         return cursor.rowcount > 0
 
 
@@ -192,37 +186,3 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
         # A newer change arrived while we synced: go round again.
     PendingSync.objects.filter(user_key=user_key).update(state=PendingSync.State.QUEUED, enqueued_at=None)
     return Outcome("handed-over", MAX_ROUNDS, retry_in=0.0)
-
-
-def relay_pending(now=None, limit: int = 500) -> int:
-    """Re-send pending rows whose message was lost (broker down at commit, a broker restart, a lost retry).
-
-    Safe to over-send: a message for a row that is gone, or whose user is being synced, is harmless.
-    """
-    from django_hooks.pending import enqueue
-
-    cfg = hook_settings()
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=cfg.relay_stale_after)
-    # A fresh row's on-commit send may still be under way: give it a moment.
-    unsent = now - timedelta(seconds=min(2.0, cfg.relay_stale_after))
-    rows = PendingSync.objects.raw(
-        """
-        SELECT id, user_key FROM django_hooks_pendingsync
-        WHERE (state IN ('queued', 'running') AND enqueued_at IS NULL AND last_requested_at < %s)
-           OR (state IN ('queued', 'running') AND enqueued_at < %s)
-           OR (state = 'retrying' AND next_attempt_at < %s AND (enqueued_at IS NULL OR enqueued_at < %s))
-        ORDER BY first_requested_at
-        LIMIT %s
-        """,
-        [unsent, stale, stale, stale, limit],
-    )
-    sent = 0
-    for row in rows:
-        if enqueue(row.user_key):
-            sent += 1
-        else:
-            break  # broker still down: try again next tick
-    if sent:
-        log.info("relay re-sent %d pending sync(s)", sent)
-    return sent
