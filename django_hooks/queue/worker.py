@@ -30,7 +30,7 @@ from django_hooks.queue.pending import pending_table
 from django_hooks.results import ApplyResult
 from django_hooks.runs import sync_one_user
 
-__all__ = ["ApplyResult", "Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
+__all__ = ["Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
 
 log = logging.getLogger("rcsync.worker")
 
