@@ -82,7 +82,7 @@ def test_progress_percent() -> None:
 
 
 def test_settings_operations_are_labelled_and_masked() -> None:
-    from django_hooks.admin_plan import kind_label, op_target
+    from django_hooks.admin.presenters import kind_label, op_target
     from sync_tasks.ops import AddOAuthService, SetSetting
     from sync_tasks.secrets import Masked
 

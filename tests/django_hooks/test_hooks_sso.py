@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django_hooks.models import AccountLink, PendingSync
 from django_hooks.people import load_person
 from django_hooks.verified import EmailVerifier
-from django_hooks.worker import sync_pending_user
+from django_hooks.queue.worker import sync_pending_user
 from sync_tasks.config import load_config
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "sync_tasks"))
