@@ -22,6 +22,11 @@ class AddOAuthService:
     kind: ClassVar[str] = "add_oauth_service"
     site_id: ClassVar[None] = None
 
+    @property
+    def target(self) -> str:
+        """What the operation is about (audit rows, admin pages)."""
+        return self.name
+
 
 @dataclass(frozen=True, slots=True)
 class SetSetting:
@@ -37,6 +42,11 @@ class SetSetting:
 
     @property
     def name(self) -> str:
+        return self.setting_id
+
+    @property
+    def target(self) -> str:
+        """What the operation is about (audit rows, admin pages): the setting id, never the value."""
         return self.setting_id
 
     @property
