@@ -235,7 +235,11 @@ async def listen(
                     continue
                 event, getter = getter.result(), None
                 if isinstance(event, Reconnected):
-                    # Emitted after the feed logged in again: events may have been missed meanwhile.
+                    # Emitted after the feed logged in again: events may have been missed meanwhile. The
+                    # server may also have come back empty (rooms and roles re-created with new ids by the
+                    # catch-up): resolve them afresh, and keep looking for the ones not there yet.
+                    ctx = await _watch_new_rooms(rest, policy, ctx, realtime)
+                    next_recheck = time.monotonic()
                     await catch_up.request()
                     if on_reconnect:
                         on_reconnect()
