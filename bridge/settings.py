@@ -59,7 +59,8 @@ class SettingsMixin:
         try:
             await self._call("POST", "settings.addCustomOAuth", json={"name": name}, idempotent=True)
         except PermissionDenied as exc:
-            exc.permission = exc.permission or "add-oauth-service"
+            # addOAuthService.ts refuses with details {action: "Adding_OAuth_Services"}: name the permission
+            exc.permission = "add-oauth-service"
             raise
         except RocketChatError as exc:
             if exc.error_type == "error-action-not-allowed":  # the method's own refusal (addOAuthService.ts)
