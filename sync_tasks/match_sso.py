@@ -16,7 +16,10 @@ from .policy import DesiredAccount
 from .sso import creation_blocker, login_made_account
 from .state import ObservedAccount, ObservedState
 
-__all__ = ["sso_claim", "sso_new_account_issue"]
+__all__ = ["sso_claim", "sso_new_account_issue", "PRIVILEGED"]
+
+#: Global roles whose holders rcsync never links to a person just because username and email match.
+PRIVILEGED = frozenset({"admin"})
 
 
 def _holder(desired: DesiredAccount, key_field: str, by_name: Mapping[str, ObservedAccount],
@@ -36,8 +39,8 @@ def sso_claim(desired: DesiredAccount, config: SyncConfig, by_name: Mapping[str,
     sso, ident = config.sso, desired.sso
     assert sso is not None and ident is not None
     acct = _holder(desired, sso.key_field, by_name, by_email)
-    if acct is None or not eligible(acct):
-        return None
+    if acct is None or not eligible(acct) or PRIVILEGED & acct.roles:
+        return None  # a privileged account is never linked on looks alone (DESIGN principle 5)
     return acct if login_made_account(ident, acct.username, acct.email, acct.email_verified) else None
 
 
@@ -61,7 +64,9 @@ def sso_new_account_issue(desired: DesiredAccount, config: SyncConfig, observed:
         whose = (f"linked to site user {bound[holder.user_id]}" if holder.user_id in bound
                  else "not linked to this person")
         hint = ""
-        if (email_key(holder.email) == email_key(ident.email) and not holder.email_verified):
+        if PRIVILEGED & holder.roles:
+            hint = f" (it is privileged: {', '.join(sorted(PRIVILEGED & holder.roles))}; never linked automatically)"
+        elif (email_key(holder.email) == email_key(ident.email) and not holder.email_verified):
             hint = (" (it has this person's email, unverified: with Accounts_Verify_Email_For_External_Accounts "
                     "off the login makes such accounts, and rcsync cannot prove it is theirs)")
         return ("conflict", f"username {u!r} that the sign-in through {svc} presents is held by Rocket.Chat account "

@@ -185,3 +185,13 @@ def test_names_and_defaults():
     assert default_identity(person(3, "Zoe", name="")) == {"id": "3", "username": "Zoe", "email": "zoe@example.org",
                                                            "name": "Zoe"}
     assert creation_blocker(cfg().sso, READY) is None
+
+
+def test_a_privileged_account_is_never_linked_on_looks_alone():
+    admin = ObservedAccount("rc1", "alice", "Alice", "alice@example.org", True, True, frozenset({"user", "admin"}),
+                            frozenset())
+    c = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka", "mode": "wait_for_login"},
+                     "IDENTITY": {"adopt": "never"}})
+    d = decide([person(1, "alice")], state(admin), c)
+    assert not d.targets and d.issues[0].status == "conflict"
+    assert "privileged: admin; never linked automatically" in d.issues[0].reason
