@@ -21,6 +21,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from bridge.errors import TransientError
+
 from .config import SyncConfig
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                   KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, sort_key)
@@ -57,7 +59,10 @@ class OperationOutcome:
 
     ``status`` is ``"ok"``, ``"failed"`` (Rocket.Chat refused; ``error`` says why) or ``"skipped"``
     (not attempted because an operation it depends on failed). ``rc_user_id`` is the account the
-    operation was about (for ``CreateUser``: the new account's id, once created).
+    operation was about (for ``CreateUser``: the new account's id, once created). ``transient`` marks
+    a failure that says nothing about the operation itself (the bridge raised a
+    :class:`~bridge.errors.TransientError`: Rocket.Chat away, overloaded or rate limiting), so trying
+    the same change later may succeed; a queue retries those and gives up on the rest.
     """
 
     op: Operation
@@ -68,6 +73,7 @@ class OperationOutcome:
     rc_username: str | None = None
     error: str | None = None
     error_class: str | None = None  # bridge error class name, e.g. "Conflict", "NotFound", "RateLimited"
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -78,6 +84,7 @@ class OperationOutcome:
         fields = dataclasses.asdict(self.op)
         return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
                 "rc_username": self.rc_username, "error": self.error, "error_class": self.error_class,
+                "transient": self.transient,
                 "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
 
 
@@ -208,7 +215,7 @@ class _Run:
             self.failed_roles[op.name] = reason
         uid = self.user_id(op) if op.site_id is not None else None
         return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
-                                type(exc).__name__)
+                                type(exc).__name__, isinstance(exc, TransientError))
 
 
 def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:

@@ -239,3 +239,20 @@ def test_delete_mode_deletes_accounts_of_deleted_site_users(rc_server, rc_client
     r = reconcile_all([gone, people[1]], rc_client, cfg)
     assert r.result_for("1").status == "deleted" and r.counts == {"delete_user": 1}
     assert rc_server.state.find_user_by_username("zed") is None
+
+
+def test_each_failure_says_whether_a_later_try_may_succeed(rc_server, rc_client):
+    """``OperationOutcome.transient`` comes from the bridge's class tree (``TransientError``), never from
+    the error's text: Rocket.Chat answering 503 past the retries is transient, a refusal of the
+    request itself is not."""
+    cfg = load_config({"BATCH": {"concurrency": 1}})  # creates run in site order
+    rc_server.faults.fail_next("users.create", 2, 503)  # the first try and the client's one retry
+    rc_server.faults.fail_next("users.create", 1, 400, body={"success": False, "error": "boom [error-boom]",
+                                                             "errorType": "error-boom"})
+    r = reconcile_all([site(1, "first"), site(2, "second"), site(3, "third")], rc_client, cfg)
+    away, refused = r.result_for("1").outcomes[0], r.result_for("2").outcomes[0]
+    assert (away.status, away.error_class, away.transient) == ("failed", "Unavailable", True)
+    assert (refused.status, refused.transient) == ("failed", False) and "boom" in refused.error
+    assert away.as_dict()["transient"] is True
+    assert not any(o.transient for o in r.result_for("3").outcomes)
+    assert r.result_for("3").status == "synced"
