@@ -256,3 +256,24 @@ def test_each_failure_says_whether_a_later_try_may_succeed(rc_server, rc_client)
     assert away.as_dict()["transient"] is True
     assert not any(o.transient for o in r.result_for("3").outcomes)
     assert r.result_for("3").status == "synced"
+
+
+def test_the_policy_is_computed_once_per_person_per_run(rc_server, rc_client, monkeypatch):
+    """Policy, then observe, match, plan with that one value: a site resolver (which may query the
+    site's database) runs once per person, even in a targeted sync that reads and plans twice (the
+    create was refused because the email is taken, so the person is looked up by email and adopted)."""
+    import sys
+    import types
+
+    calls: list[str] = []
+    mod = types.ModuleType("rcsync_test_counting_resolver")
+    mod.grants = lambda person: calls.append(person.site_id)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rcsync_test_counting_resolver", mod)
+    cfg = load_config({"PEOPLE": {"resolver": "rcsync_test_counting_resolver.grants"}})
+    existing = rc_server.state.create_user("quinn.rc", name="Quinn", email="quinn@example.org")
+    r = sync_people([site(9, "quinn", email="quinn@example.org")], rc_client, cfg)
+    assert r.result_for("9").rc_user_id == existing["_id"] and r.counts["create_user"] == 1  # two passes
+    assert calls == ["9"]
+    calls.clear()
+    reconcile_all([site(1, "ann"), site(2, "bob"), site(9, "quinn", email="quinn@example.org")], rc_client, cfg)
+    assert sorted(calls) == ["1", "2", "9"]
