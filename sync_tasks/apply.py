@@ -25,7 +25,8 @@ from bridge.errors import TransientError
 
 from .config import SyncConfig
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
-                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, sort_key)
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, phase,
+                  sort_key)
 from .state import ObservedState
 
 log = logging.getLogger("rcsync.apply")
@@ -237,14 +238,14 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
     run = _Run(client, observed, rc_rooms, config, on_operation, on_progress, len(ops))
     phases: list[list[Operation]] = []
     for op in ops:
-        if phases and op_kind(phases[-1][0]) == op_kind(op):
+        if phases and phase(phases[-1][0]) == phase(op):
             phases[-1].append(op)
         else:
             phases.append([op])
     with ThreadPoolExecutor(max_workers=config.batch.concurrency, thread_name_prefix="rcsync-apply") as pool:
-        for phase in phases:
+        for group in phases:
             ready: list[Operation] = []
-            for op in phase:
+            for op in group:
                 why = run.blocker(op)
                 if why is not None:
                     run.report(OperationOutcome(op, op_kind(op), op.site_id, "skipped", run.user_id(op), None, why))

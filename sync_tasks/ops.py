@@ -67,6 +67,7 @@ class UpdateProfile:
     name: str | None = None
     email: str | None = None
     email_verified: bool | None = None  # sent with a new email so a site-verified address stays verified
+    step: int = 0  # email moves run in steps: the account giving an address up goes first (emails.py)
     kind: ClassVar[str] = "update_profile"
 
     @property
@@ -176,9 +177,10 @@ class DeleteUser:
 Operation = Union[CreateRole, CreateRoom, CreateUser, UpdateProfile, SetActive, AddRole, RemoveRole,
                   InviteToRoom, KickFromRoom, AddRoomRole, RemoveRoomRole, DeleteUser]
 
-# delete_user runs before create_user: a deleted account frees its username and email, which a new
-# account in the same run may take (so one run suffices, and the next plans nothing).
-ALL_KINDS = ("create_role", "create_room", "delete_user", "create_user", "activate", "update_profile",
+# delete_user runs first and create_user after update_profile: a deleted account frees its username
+# and email, an updated one its old email, and a new account of the same run may take them (so one
+# run suffices, and the next plans nothing).
+ALL_KINDS = ("create_role", "create_room", "delete_user", "activate", "update_profile", "create_user",
              "add_role", "remove_role", "invite", "add_room_role", "remove_room_role", "kick", "deactivate")
 #: Kinds the safety guard counts: they take something away from people.
 DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick"})
@@ -195,8 +197,14 @@ def op_kind(op: Operation) -> str:
 PHASE = {k: i for i, k in enumerate(ALL_KINDS)}
 
 
+def phase(op: Operation) -> tuple[int, int]:
+    """Which phase of a plan ``op`` runs in. The executor runs the operations of one phase concurrently,
+    so nothing in a phase may depend on another operation of the same phase."""
+    return (PHASE[op_kind(op)], op.step if isinstance(op, UpdateProfile) else 0)
+
+
 def sort_key(op: Operation) -> tuple:
     """Total order: phase, then the op's ``target`` (a room's or a role's changes stay together), then
     site order, then the rest."""
     site = site_sort_key(op.site_id) if op.site_id is not None else (0, 0, "")
-    return (PHASE[op_kind(op)], op.target, site, repr(op))
+    return (phase(op), op.target, site, repr(op))

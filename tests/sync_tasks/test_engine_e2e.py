@@ -277,3 +277,18 @@ def test_the_policy_is_computed_once_per_person_per_run(rc_server, rc_client, mo
     calls.clear()
     reconcile_all([site(1, "ann"), site(2, "bob"), site(9, "quinn", email="quinn@example.org")], rc_client, cfg)
     assert sorted(calls) == ["1", "2", "9"]
+
+
+def test_emails_swapped_on_the_site_are_swapped_in_one_run(rc_server, rc_client):
+    """Rocket.Chat refuses an address another account holds (error-field-unavailable), so a swap goes
+    through a parking address; the stand-in applies Rocket.Chat's rule, and the next run is empty."""
+    st = rc_server.state
+    people = [site(1, "ann"), site(2, "bob"), site(3, "cyd")]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    swapped = [replace(people[0], email="bob@example.org"), replace(people[1], email="cyd@example.org"),
+               replace(people[2], email="ann@example.org")]
+    r = reconcile_all(swapped, rc_client, CFG)
+    assert r.failed == {} and r.counts == {"update_profile": 4}  # three moves, one parking
+    assert [st.find_user_by_username(u)["emails"][0]["address"] for u in ("ann", "bob", "cyd")] == [
+        "bob@example.org", "cyd@example.org", "ann@example.org"]
+    assert reconcile_all(swapped, rc_client, CFG).counts == {}

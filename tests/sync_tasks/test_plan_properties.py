@@ -1,14 +1,20 @@
 """Property-based tests of the pure pipeline (policy -> match -> plan) against the in-memory model.
 
 The model (sync_tasks.simulate) hides memberships of deactivated accounts from bulk observation like
-``channels.members`` does, so these properties also cover the no-churn rule for deactivated users.
+``channels.members`` does, so these properties also cover the no-churn rule for deactivated users. It
+refuses what Rocket.Chat refuses (a username or email another account holds, case-insensitively).
+
+The generators draw only worlds Rocket.Chat and a Django site can hold: usernames and emails unique
+case-insensitively among the accounts, site ids unique among the people. A failure is then a bug of
+the planner, never of the drawing. Under ``CI=true`` the draws are derandomized (tests/conftest.py);
+``make fuzz`` explores with many more examples, and what it found is pinned below as ``@example``s.
 """
 from __future__ import annotations
 
 import os
 import random
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from sync_tasks.config import load_config
 from sync_tasks.decide import decide, to_reveal
@@ -60,7 +66,7 @@ people_st = st.lists(
         "groups": st.sets(st.sampled_from(["vip", "other"])),
         "is_superuser": st.booleans(),
         "link": st.one_of(st.none(), st.integers(0, 7)),
-    }), max_size=8)
+    }), max_size=8, unique_by=lambda p: p["site_id"])  # a site has one record per id
 
 
 @st.composite
@@ -76,10 +82,14 @@ def scenarios(draw):
     w.accounts["svc"] = ObservedAccount("svc", "rcsync", "svc", "svc@example.org", True, True,
                                         frozenset({"admin"}), frozenset(w.rooms))
     taken = {"rcsync"}
+    emails = {"svc@example.org"}
     for i, a in enumerate(draw(accounts_st)):
-        if a["username"].lower() in taken:
+        # Rocket.Chat holds one account per username and per email, whatever the case.
+        if a["username"].lower() in taken or (a["email"] and a["email"].lower() in emails):
             continue
         taken.add(a["username"].lower())
+        if a["email"]:
+            emails.add(a["email"].lower())
         rooms = frozenset(r for r in a["rooms"] if r in w.rooms)
         room_roles = frozenset(p for p in a["room_roles"] if p[0] in rooms)
         w.accounts[f"u{i}"] = ObservedAccount(f"u{i}", a["username"], a["name"], a["email"], True, a["active"],
@@ -98,29 +108,23 @@ def scenarios(draw):
     return config, w, people
 
 
-# RCSYNC_HYPOTHESIS_EXAMPLES=5000 for a longer hunt; 300 keeps the suite fast.
-SETTINGS = settings(max_examples=int(os.environ.get("RCSYNC_HYPOTHESIS_EXAMPLES", "300")), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+# 300 keeps the suite fast; the profile decides the rest (derandomized under CI, thousands under
+# `make fuzz`; RCSYNC_HYPOTHESIS_EXAMPLES still asks for more in an ad-hoc run).
+SETTINGS = settings(max_examples=max(int(os.environ.get("RCSYNC_HYPOTHESIS_EXAMPLES", "300")),
+                                     settings.default.max_examples),
+                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(scenarios())
 def test_apply_then_plan_again_is_empty(scenario):
-    """Level-triggered: after one run nothing is left to do. The one documented exception is an
-    email that moves between accounts: an email another account held until this very run changed it
-    lands one run later (a person who was a ``conflict`` over it is created, or a linked account's
-    email change that had to wait is made), and run 3 plans nothing."""
+    """Level-triggered: after one run nothing is left to do — also when emails move between accounts
+    in that run (chains, swaps and cycles are ordered in steps, sync_tasks.emails), and the model
+    refuses every operation Rocket.Chat would refuse."""
     config, world, people = scenario
     d1, w1, people1 = run_once(people, world, config)
-    d2, w2, people2 = run_once(people1, w1, config)
-    if d2.ops:
-        conflicted = {i.site_id for i in d1.issues if i.status == "conflict" and "email" in i.reason}
-        late = [op for op in d2.ops if op.site_id not in conflicted]
-        changed_emails = any(isinstance(op, UpdateProfile) and op.email for op in d1.ops)
-        assert changed_emails and all(isinstance(op, UpdateProfile) and op.email and not op.name for op in late), \
-            f"not idempotent:\nfirst={d1.ops}\nsecond={d2.ops}"
-        d3, _, _ = run_once(people2, w2, config)
-        assert d3.ops == (), f"third run not empty: {d3.ops}"
+    d2, _, _ = run_once(people1, w1, config)
+    assert d2.ops == (), f"not idempotent:\nfirst={d1.ops}\nsecond={d2.ops}"
 
 
 @SETTINGS
