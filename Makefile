@@ -39,7 +39,7 @@ test: install services
 # failure into an @example in the test file.
 FUZZ_TESTS ?= tests/sync_tasks/test_plan_properties.py tests/sync_tasks/test_config_identity.py
 fuzz: install
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) -q -p no:randomly --hypothesis-show-statistics $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) -q -p no:randomly --timeout=0 --hypothesis-show-statistics $(PYTEST_ARGS)
 
 demo: install
 	@scripts/demo.sh

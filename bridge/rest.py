@@ -23,7 +23,7 @@ import httpx
 from .auth import Session
 from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
-from .errors import OutcomeUnknown, RocketChatError, ServerError, SessionLost, Unavailable
+from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
 from .rooms import RoomsMixin
