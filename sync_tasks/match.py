@@ -157,10 +157,11 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
                 why = f"it is linked to site user {bound[holder.user_id]}"
             reason = (f"email is already used by Rocket.Chat account @{holder.username} "
                       f"({holder.user_id}); not adopted because {why}")
-            if holder.user_id not in bound:
+            keeps = holder.user_id not in bound or email_key(targets[bound[holder.user_id]].desired.email) == key
+            if keeps:
                 issues.append(PersonIssue(person.site_id, "conflict", reason))
                 continue
-            waiting[person.site_id] = reason  # the holder's person may be moving to another address
+            waiting[person.site_id] = reason  # the holder's person moves to another address, maybe this run
         new[person.site_id] = desired
         preferred[person.site_id] = desired.username
 

@@ -104,3 +104,14 @@ def test_the_plan_order_puts_steps_before_targets():
     ops = [UpdateProfile("2", "u2", email="a@x.org", step=1), UpdateProfile("9", "u9", email="b@x.org", step=0)]
     assert [op.user_id for op in sorted(ops, key=sort_key)] == ["u9", "u2"]
     assert observe(world_with({})).accounts.keys() == {"svc"}
+
+
+def test_a_person_whose_email_the_linked_holder_gives_up_gets_an_account_in_the_same_run():
+    """Before, the unlinked person was a conflict ("linked to site user 1") and was created one run later."""
+    w = world_with({"u1": "a@example.org"})
+    d, after = one_run([linked("u1", "new-a@example.org"), person(2, "ann", email="a@example.org")], w)
+    assert d.issues == () and after.accounts["new-2"].email == "a@example.org"
+    # while the holder keeps the address, it stays a conflict, with the reason
+    d, _ = one_run([linked("u1", "a@example.org"), person(2, "ann", email="a@example.org")], w)
+    assert [(i.site_id, i.status) for i in d.issues] == [("2", "conflict")]
+    assert "linked to site user 1" in d.issues[0].reason
