@@ -163,6 +163,11 @@ class SyncConfig:
     sso: SsoConfig | None = None
     settings: tuple[DeclaredSetting, ...] = ()
 
+    def writes_profile(self, profile_field: str) -> bool:
+        """Does rcsync write this profile field (``name``, ``email``) on linked accounts? Not with
+        ``IDENTITY.sync_profile`` off, nor when ``SSO.profile`` gives the field to the provider."""
+        return self.identity.sync_profile and (self.sso is None or not self.sso.provider_owns(profile_field))
+
     @property
     def room_keys(self) -> frozenset[str]:
         return frozenset(r.key for r in self.rooms)
