@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import typing
 
-from sync_tasks.ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
-                            KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, sort_key)
+from sync_tasks.ops import (AddOAuthService, AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser,
+                            InviteToRoom, KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, SetSetting,
+                            UpdateProfile, sort_key)
+from sync_tasks.secrets import Masked
 
 EXAMPLES = {
+    AddOAuthService("besedka"): "besedka",
+    SetSetting("Accounts_OAuth_Custom-Besedka-secret", Masked("s3cret")): "Accounts_OAuth_Custom-Besedka-secret",
     CreateRole("vip"): "vip",
     CreateRoom("general", "general", "c"): "general",
     CreateUser("1", "ann", "Ann", "ann@example.org", True, ("user",)): "ann",  # no id yet: the username
