@@ -66,8 +66,8 @@ def _serve(n: int, drifts: dict[int, str], limit: int, window_ms: int, port_pipe
 
     import uvicorn
 
-    from fake_rocketchat.app import create_app
-    from fake_rocketchat.faults import RequestLog
+    from fake_rocketchat.harness.app import create_app
+    from fake_rocketchat.harness.faults import RequestLog
 
     state = _limited_state(n, drifts, limit, window_ms)
     log = RequestLog()

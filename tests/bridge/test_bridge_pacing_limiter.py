@@ -1,5 +1,5 @@
 """The pacer against the stand-in's real REST limiter (Meteor fixed windows per route and IP,
-fake_rocketchat/ratelimit.py): one client, and four clients in their own threads and event loops sharing
+fake_rocketchat/rest/ratelimit.py): one client, and four clients in their own threads and event loops sharing
 the budget through Redis. The limiter refuses every call over the limit of its window, so "no 429" means
 "never more than the limit per window". Each test also shows the burst would overdraw without pacing."""
 
@@ -13,7 +13,7 @@ import pytest
 from bridge import AsyncRocketChat
 from bridge.pacing import LocalPacer
 from bridge_support import ADMIN, make_config
-from fake_rocketchat.testing import FakeServer, running_server
+from fake_rocketchat.harness.testing import FakeServer, running_server
 
 LIMIT = 6
 WINDOW_MS = 500
