@@ -93,3 +93,49 @@ def test_four_pacers_each_pacing_alone_overdraw(limited):
     results = _in_threads(4, lambda i: _burst(_config(limited), per_client, pacer=LocalPacer()))
     assert results == [[USER] * per_client] * 4
     assert _statuses(limited).count(429) > 0  # four budgets of LIMIT in one window of LIMIT: sharing is needed
+
+
+def _counting(pacer):
+    """Count the pacer's shared (Redis) updates."""
+    calls = []
+    inner = pacer._shared_update
+
+    async def counted(key, fn):
+        calls.append(key)
+        return await inner(key, fn)
+
+    pacer._shared_update = counted
+    return calls
+
+
+def test_a_bypass_account_leaves_redis_alone_once_a_route_is_proven_unlimited(redis_url, key_prefix):
+    with running_server(admin_username=ADMIN, admin_password="x-admin-pw-9", rate_limit=True) as srv:
+        async def run() -> tuple[list[str], bool]:
+            config = make_config(srv, password="x-admin-pw-9", totp_secret=None, key_prefix=key_prefix)
+            async with AsyncRocketChat(config, redis=redis_url) as rc:
+                calls = _counting(rc.pacer)
+                await rc.user_info(username=ADMIN)  # learns "unlimited": a probe and its reply
+                first = len([k for k in calls if k == "GET users.info"])
+                await asyncio.gather(*(rc.user_info(username=ADMIN) for _ in range(20)))
+                return [k for k in calls if k == "GET users.info"][first:], first > 0
+
+        later, learned = asyncio.run(run())
+    assert learned and later == []
+
+
+def test_rate_headers_end_the_trust_in_an_unlimited_route(limited, redis_url, key_prefix):
+    async def run() -> list[int]:
+        async with AsyncRocketChat(_config(limited, key_prefix=key_prefix), redis=redis_url) as rc:
+            pacer = rc.pacer
+            await pacer.acquire("GET users.info", max_wait=1)
+            await pacer.record("GET users.info", {}, success=True)  # as if the account had had the bypass
+            assert pacer._trusted_unlimited("GET users.info")
+            # ...and now it has lost it: the replies carry headers again and the budget is shared anew
+            await asyncio.gather(*(rc.user_info(username=USER) for _ in range(LIMIT * 3)))
+            assert not pacer._trusted_unlimited("GET users.info")
+        return _statuses(limited)
+
+    statuses = asyncio.run(run())
+    assert statuses.count(200) == LIMIT * 3
+    # Until the first reply at most max_concurrency (8) calls go unpaced: at most 8 - LIMIT refusals, then none.
+    assert statuses.count(429) <= 8 - LIMIT
