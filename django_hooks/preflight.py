@@ -2,7 +2,7 @@
 
 `check` logs in (TOTP included), then compares what the policy will ask of
 Rocket.Chat with what the service account may do: the permissions behind
-each REST route rcsync calls (wire contract §3–§5; `bridge.errors.ROUTE_PERMISSIONS`),
+each REST route rcsync calls (wire contract §3–§5; `bridge._wire_errors.ROUTE_PERMISSIONS`),
 whether the managed rooms and roles exist, whether the declared workspace
 settings exist (values never printed), and, with ``RCSYNC["SSO"]``, whether the
 Custom OAuth service's login rules fit the chosen mode (`sync_tasks.sso_check`).
