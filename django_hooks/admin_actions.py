@@ -91,7 +91,7 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
     One apply per preview (a double click must not queue two runs); a preview past the safety
     threshold needs `force`.
     """
-    from sync_tasks.celery import app
+    from django_hooks.dispatch import send_task
 
     if not preview.dry_run or preview.status != SyncRun.Status.PLANNED:
         raise ApplyError("Only a computed preview can be applied.")
@@ -104,7 +104,7 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
         if summary.get("applied"):
             raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
         try:
-            app.send_task(RECONCILE_TASK, kwargs={
+            send_task(RECONCILE_TASK, kwargs={
                 "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
                 "triggered_by": tag[:255],
             })

@@ -30,6 +30,12 @@ TRIGGER_IGNORE_FIELDS  ``["last_login"]``         a save touching only these fie
 TRIGGER_MODELS         ``{}``                     extra models whose changes mean "sync this user":
                                                   ``{"app.Model": "path.to.user"}`` (e.g. a profile)
 DRIFT_RECONNECT_MAX    30 (s)                     longest back-off of ``rcsync listen`` between reconnects
+QUEUE                  ``"rcsync"``               the Celery queue every rcsync message is sent to (at
+                                                  send time, whichever app sends it); run a worker with
+                                                  ``-Q rcsync`` so a site's generic worker never sees them
+CELERY_APP             the site's current app      dotted path of the Celery app rcsync sends with, e.g.
+                                                  ``"besedka.celery.app"``; by default the app the site
+                                                  created (Django layout), else ``sync_tasks.celery.app``
 =====================  =========================  =======================================================
 """
 
@@ -63,6 +69,8 @@ class HookSettings:
     trigger_ignore_fields: frozenset[str] = frozenset({"last_login"})
     trigger_models: Mapping[str, str] = field(default_factory=dict)
     drift_reconnect_max: float = 30.0
+    queue: str = "rcsync"
+    celery_app: str = ""
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -75,7 +83,7 @@ def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
 KNOWN_KEYS = {
     "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
-    "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
+    "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX", "QUEUE", "CELERY_APP",
 }
 
 
@@ -88,7 +96,15 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         )
     redis_url = raw.get("REDIS_URL") or broker_url or "redis://127.0.0.1:6379/0"
     if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL, got {redis_url!r}")
+        hint = "" if raw.get("REDIS_URL") else " (it defaults to CELERY_BROKER_URL: with another broker, set it)"
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL{hint}, got {redis_url!r}")
+    queue = raw.get("QUEUE", "rcsync")
+    if not isinstance(queue, str) or not re.fullmatch(r"[\w.:-]+", queue):
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['QUEUE'] must be a queue name, got {queue!r}")
+    celery_app = raw.get("CELERY_APP", "")
+    if not isinstance(celery_app, str) or (celery_app and "." not in celery_app):
+        raise ImproperlyConfigured(
+            f"RCSYNC['TASKS']['CELERY_APP'] must be the dotted path of a Celery app, got {celery_app!r}")
     prefix = raw.get("REDIS_KEY_PREFIX", "rcsync:")
     if not isinstance(prefix, str):
         raise ImproperlyConfigured("RCSYNC['TASKS']['REDIS_KEY_PREFIX'] must be a string")
@@ -127,6 +143,8 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         trigger_ignore_fields=frozenset(ignore),
         trigger_models=dict(models),
         drift_reconnect_max=_positive(raw, "DRIFT_RECONNECT_MAX", 30.0),
+        queue=queue,
+        celery_app=celery_app,
     )
 
 

@@ -261,9 +261,9 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
 
 
 def _request_catch_up() -> None:
-    from sync_tasks.celery import app
+    from django_hooks.dispatch import send_task
 
     try:
-        app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
+        send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
     except Exception as exc:  # broker down: the nightly run and the relay still cover us
         log.warning("could not request a catch-up reconcile (%s)", type(exc).__name__)

@@ -99,10 +99,10 @@ def enqueue(user_key: str, *, note_sent: bool = True) -> bool:
     `note_sent=False` for a new row, which already carries its send time (one statement fewer on
     the site's request path).
     """
-    from sync_tasks.celery import app
+    from django_hooks.dispatch import send_task
 
     try:
-        app.send_task(SYNC_USER_TASK, args=[user_key])
+        send_task(SYNC_USER_TASK, args=[user_key])
     except Exception as exc:  # broker down: the row is durable, the relay resends it
         log.warning("could not enqueue sync of user %s (%s); the relay will retry", user_key, type(exc).__name__)
         PendingSync.objects.filter(user_key=user_key).update(enqueued_at=None)

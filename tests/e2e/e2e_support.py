@@ -110,10 +110,11 @@ class Proc:
 
 
 def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None,
-                  pool: str = "prefork") -> Proc:
+                  pool: str = "prefork", queue: str = "rcsync") -> Proc:
+    """A worker of the bundled app consuming rcsync's queue (RCSYNC["TASKS"]["QUEUE"], default "rcsync")."""
     args = [
         PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", pool, "-c", str(concurrency),
-        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+        "-n", f"{name}@%h", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         *(extra or []),
     ]
     return Proc(args, env, name, logdir)
