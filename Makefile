@@ -29,7 +29,7 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(wildcard $(NPM_DIR)/package-lock.json)
 	@touch $@
 
 services:
-	@scripts/ensure-services.sh redis postgres
+	@scripts/ensure-services.sh redis postgres rabbitmq
 
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)

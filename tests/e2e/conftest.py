@@ -32,8 +32,38 @@ def logdir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def worker_env(test_db_name, stand_in) -> dict[str, str]:
-    return support.make_env(test_db_name, stand_in)
+def broker(request) -> str:
+    """The broker of this module's workers: "redis" unless a test parametrizes it (indirect), e.g.
+    ``@pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")``."""
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture(scope="module")
+def broker_env(broker) -> Iterator[dict[str, str]]:
+    if broker == "redis":
+        yield {}
+        return
+    assert broker == "rabbitmq", broker
+    with support.rabbitmq_broker() as env:
+        support.RABBITMQ_SENDER = support.sender_app(env["RCSYNC_BROKER_URL"])
+        try:
+            yield env
+        finally:
+            support.RABBITMQ_SENDER = None
+
+
+@pytest.fixture(autouse=True)
+def _send_through_this_broker(broker_env, settings) -> None:
+    """On RabbitMQ, this process (the site) sends with an app on it, to this run's queue."""
+    if broker_env:
+        settings.RCSYNC = {**settings.RCSYNC, "TASKS": {
+            **settings.RCSYNC["TASKS"], "CELERY_APP": "e2e_support.RABBITMQ_SENDER", "QUEUE": broker_env["RCSYNC_QUEUE"],
+        }}
+
+
+@pytest.fixture(scope="module")
+def worker_env(test_db_name, stand_in, broker_env) -> dict[str, str]:
+    return support.make_env(test_db_name, stand_in, **broker_env)
 
 
 @pytest.fixture(scope="module")
