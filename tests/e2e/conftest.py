@@ -21,7 +21,8 @@ def test_db_name(django_db_setup, django_db_blocker) -> str:
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[support.StandIn]:
+def stand_in(broker) -> Iterator[support.StandIn]:
+    # One per broker: a test run on both must not meet the accounts its other run made.
     with support.serving_stand_in() as rc:
         yield rc
 
@@ -31,11 +32,19 @@ def logdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("celery-logs")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that do not choose a broker run on Redis, as the same parameter value as the [redis] run of
+    those that do, so a module's workers and stand-in are shared across both (not set up twice)."""
+    chosen = any(m.args and m.args[0] == "broker" for m in metafunc.definition.iter_markers("parametrize"))
+    if "broker" in metafunc.fixturenames and not chosen:
+        metafunc.parametrize("broker", ["redis"], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
 def broker(request) -> str:
     """The broker of this module's workers: "redis" unless a test parametrizes it (indirect), e.g.
     ``@pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")``."""
-    return getattr(request, "param", "redis")
+    return request.param
 
 
 @pytest.fixture(scope="module")
