@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bridge_calls.py [--users 1000] [--concurrency 16] [--latency-ms 2] [--child-process]
 
-The stand-in Rocket.Chat runs in-process by default (`fake_rocketchat.testing.running_server`, a uvicorn
+The stand-in Rocket.Chat runs in-process by default (`fake_rocketchat.harness.testing.running_server`, a uvicorn
 thread on loopback), or with `--child-process` as `python -m fake_rocketchat` in its own process. The
 rate limiter is off (the service account is an admin and would bypass it anyway), and every request
 gets `--latency-ms` of added server latency (default 2 ms, a LAN round trip). Each mode gets a fresh
@@ -56,7 +56,7 @@ class Target:
 
 @contextlib.contextmanager
 def in_process(users: int, latency_ms: float) -> Iterator[Target]:
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     with running_server(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, rate_limit=False,
                         latency_ms=latency_ms) as srv:

@@ -153,7 +153,7 @@ def expected_writes(n: int, drifts: dict[int, str], invite_batch: int = 100) -> 
 
 # ----------------------------------------------------------------------------------------- server
 def _seed_state(n: int, drifts: dict[int, str]) -> Any:
-    from fake_rocketchat.testing import build_state
+    from fake_rocketchat.harness.testing import build_state
 
     state = build_state(admin_username=SERVICE, admin_password=SERVICE_PASSWORD, rate_limit=False)
     state.publish = lambda *a, **k: None  # seeding only: nobody listens yet, skip event copies
@@ -182,7 +182,7 @@ def _serve(n: int, drifts: dict[int, str], port_pipe: Any) -> None:
 
     import uvicorn
 
-    from fake_rocketchat.app import create_app
+    from fake_rocketchat.harness.app import create_app
 
     state = _seed_state(n, drifts)
     app = create_app(state)

@@ -21,16 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_people import SERVICE_PERMISSIONS, SERVICE_ROLE, SERVICE_USERNAME  # noqa: E402
-from fake_rocketchat.app import create_app  # noqa: E402
-from fake_rocketchat.faults import Faults, RequestLog  # noqa: E402
-from fake_rocketchat.server_thread import serve  # noqa: E402
-from fake_rocketchat.testing import build_state  # noqa: E402
+from fake_rocketchat.harness.app import create_app  # noqa: E402
+from fake_rocketchat.harness.faults import Faults, RequestLog  # noqa: E402
+from fake_rocketchat.harness.server_thread import serve  # noqa: E402
+from fake_rocketchat.harness.testing import build_state  # noqa: E402
 
 
 HUMAN_ADMIN = "rc-admin"
 
 
-def build(password: str, totp_secret: str, admin_password: str | None = None):  # -> fake_rocketchat.state.State
+def build(password: str, totp_secret: str, admin_password: str | None = None):  # -> fake_rocketchat.backend.state.State
     state = build_state(rate_limit=True)
     role = state.create_role(SERVICE_ROLE, "Users", "rcsync service account")
     for permission in SERVICE_PERMISSIONS:

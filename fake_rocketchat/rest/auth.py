@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import me as me_view, user_info
+from ..backend.errors import MeteorError, failure
+from ..backend.views import me as me_view, user_info
 from .base import Ctx, Reply, Routes
 from .validate import check
 
@@ -83,7 +83,7 @@ def register(ctx: Ctx) -> dict[str, Any]:
         raise failure("Name contains invalid characters")
     state = ctx.state
     username = ctx.body["username"]
-    if not state._check_username_availability(username):
+    if not state.check_username_availability(username):
         raise failure("Username is already in use")
     user = state.register_user(username, ctx.body["email"], ctx.body["pass"], name)
     return {"user": user_info(user, full=False, is_self=False)}

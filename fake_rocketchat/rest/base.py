@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import MeteorError, RestFailure, failure
-from ..twofactor import check_code_for_user
-from ..views import jsonable
+from ..backend.errors import MeteorError, RestFailure, failure
+from ..backend.twofactor import check_code_for_user
+from ..backend.views import jsonable
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:
-    from ..state import State
+    from ..backend.state import State
 
 log = logging.getLogger("fake_rocketchat.rest")
 
@@ -49,6 +50,9 @@ class Ctx:
     user_id: str | None = None
     token: str | None = None
     headers_out: dict[str, str] = field(default_factory=dict)
+    # The Api's caches of sorted listings, keyed by the state's version counters (REST's own
+    # memory: the backend stays free of per-transport caches).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # body and token may hold secrets
         return f"Ctx(method={self.method!r}, route={self.route!r}, user_id={self.user_id!r})"
@@ -204,9 +208,8 @@ class Api:
         self.state = state
         self.routes = routes
         self.auth_failure_delay = auth_failure_delay
-        from ..ratelimit import RateLimiter
-
         self.limiter = RateLimiter(state.clock)
+        self.cache: dict[str, Any] = {}
 
     async def handle(self, request: Request) -> Response:
         path = request.path_params.get("path", "")
@@ -237,6 +240,7 @@ class Api:
             path_params=path_params,
             client_ip=client_ip(request),
             user_agent=request.headers.get("user-agent", ""),
+            cache=self.cache,
         )
         request.state.route = route
         with self.state.lock:

@@ -6,15 +6,14 @@ limited (`rateLimiterOptions: false`), but counted by the DDP limiter (§6.2, §
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..ddp_protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
-from ..ddp_ratelimit import LimitInput, too_many_requests
-from ..ddp_server import rate_limiter_for
-from ..errors import MeteorError, failure
-from ..ids import random_id
-from ..methods import Caller, lookup
+from ..realtime.protocol import ejson_dumps, ejson_loads, error_for_client, method_not_found
+from ..realtime.ratelimit import LimitInput, too_many_requests
+from ..realtime.server import rate_limiter_for
+from ..backend.errors import MeteorError, failure
+from ..backend.ids import random_id
+from ..backend.methods import Caller, lookup
 from .base import Ctx, Routes
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import role as role_view
+from ..backend.errors import MeteorError, failure
+from ..backend.views import role as role_view
 from .base import Ctx, Routes, paginate, permission_denied
 from .users import get_user_from_params
 from .validate import check
@@ -61,7 +61,7 @@ def _resolve_role(ctx: Ctx) -> dict[str, Any] | None:
     state = ctx.state
     if body.get("roleId"):
         return state.roles.get(body["roleId"])
-    return state._find_role(body.get("roleName"))
+    return state.role_doc(body.get("roleName"))
 
 
 def add_user_to_role(ctx: Ctx) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def remove_user_from_role(ctx: Ctx) -> dict[str, Any]:
     if not body.get("roleId") and (ctx.compat >= 7 or not body.get("roleName")):
         raise failure("error-invalid-role-properties")
     state = ctx.state
-    user = state._user_by_username(body["username"])
+    user = state.user_doc_by_username(body["username"])
     if not user:
         raise MeteorError("error-invalid-user", "There is no user with this username")
     role = _resolve_role(ctx)
@@ -101,8 +101,7 @@ def remove_user_from_role(ctx: Ctx) -> dict[str, Any]:
         raise MeteorError("error-user-not-in-role", "User is not in this role")
     if role["_id"] == "admin" and len(state.users_in_role("admin")) == 1:
         raise MeteorError("error-admin-required", "You need to have at least one admin")
-    state._remove_role(user, role, scope)
-    state._broadcast_role_change("removed", role["_id"], user, scope)
+    state.unassign_role(user, role, scope)
     return {"role": role_view(role)}
 
 
@@ -118,7 +117,7 @@ def users_in_role(ctx: Ctx) -> dict[str, Any]:
     if q.get("roomId") and not ctx.can("view-other-user-channels"):
         raise MeteorError("error-not-allowed", "Not allowed")
     state = ctx.state
-    role = state._find_role(role_param, allow_name=ctx.compat == 6)
+    role = state.role_doc(role_param, allow_name=ctx.compat == 6)
     if not role:
         raise MeteorError("error-invalid-roleId", "This role does not exist")
     offset, count = paginate(ctx)

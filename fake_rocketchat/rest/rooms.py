@@ -8,8 +8,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import member, room as room_view
+from ..backend.errors import MeteorError, failure
+from ..backend.views import member, room as room_view
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .users import get_user_from_params
 from .validate import check_one_of
@@ -21,7 +21,7 @@ _CHANNEL_NOT_FOUND = 'The required "roomId" or "roomName" param provided does no
 def _lookup(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any] | None:
     state = ctx.state
     rid, name = str(params.get("roomId") or "").strip(), str(params.get("roomName") or "").strip()
-    return state.rooms.get(rid) if rid else state._room_by_name(name)
+    return state.rooms.get(rid) if rid else state.room_doc_by_name(name)
 
 
 def find_channel(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def _user_list(ctx: Ctx) -> list[dict[str, Any]]:
     items = list(dict.fromkeys(i for i in items if isinstance(i, str) and i))
     if p.get("userIds") or p.get("userId"):
         return [state.users[i] for i in items if i in state.users]
-    return [u for u in (state._user_by_username_ci(i) for i in items) if u]
+    return [u for u in (state.user_doc_by_username_ci(i) for i in items) if u]
 
 
 # ------------------------------------------------------------------------------ create / info
@@ -120,17 +120,17 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
         # Sorted member ids are cached while nobody joins, leaves or is renamed (paging a
         # 20k-member room must not sort it per page); `active` is filtered per call.
         key = (room["_id"], state.users_version, state.subs_version, tuple(sort))
-        cache = state.__dict__.setdefault("_members_sort_cache", {})
+        cache = ctx.cache.setdefault("members-sorted", {})
         ids = cache.get(key)
         if ids is None:
-            subscribed = [u for u in (state.users.get(s["u"]["_id"]) for s in state._room_subs(room["_id"])) if u]
+            subscribed = [u for u in (state.users.get(s["u"]["_id"]) for s in state.room_subscription_docs(room["_id"])) if u]
             ids = [u["_id"] for u in sort_docs(subscribed, sort, ci_fields=("name", "username"))]
             cache.clear()
             cache[key] = ids
         active = [state.users[i] for i in ids if i in state.users and state.users[i].get("active")]
         items = [member(u) for u in page(active, offset, count)]
         return {"members": items, "count": len(items), "offset": offset, "total": len(active)}
-    users = [u for u in (state.users.get(s["u"]["_id"]) for s in state._room_subs(room["_id"])) if u and u.get("active")]
+    users = [u for u in (state.users.get(s["u"]["_id"]) for s in state.room_subscription_docs(room["_id"])) if u and u.get("active")]
     if status:
         wanted = status if isinstance(status, list) else [status]
         users = [u for u in users if u.get("status") in wanted]
@@ -166,7 +166,7 @@ def groups_invite(ctx: Ctx) -> dict[str, Any]:
     if not id_or_name.strip():
         raise MeteorError("error-room-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     state = ctx.state
-    room = state.rooms.get(id_or_name) or state._room_by_name(id_or_name)
+    room = state.rooms.get(id_or_name) or state.room_doc_by_name(id_or_name)
     if not room or room["t"] != "p":
         raise MeteorError("error-room-not-found", _GROUP_NOT_FOUND)
     users = _user_list(ctx)
@@ -233,7 +233,7 @@ def _roles(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
     if not state.can_access_room(room, ctx.user_id):
         raise MeteorError("error-not-allowed", "Not allowed", {"method": "getRoomRoles"})
     scoped = {r["_id"] for r in state.roles.values() if r["scope"] == "Subscriptions"}
-    subs = [s for s in state._room_subs(room["_id"]) if scoped & set(s.get("roles", []))]
+    subs = [s for s in state.room_subscription_docs(room["_id"]) if scoped & set(s.get("roles", []))]
     subs.sort(key=lambda s: s["u"].get("username") or "")
     out = []
     for s in subs:
@@ -283,20 +283,20 @@ def channels_list(ctx: Ctx) -> dict[str, Any]:
     if not ctx.can("view-c-room"):
         if not ctx.can("view-joined-room"):
             raise forbidden()
-        rooms = [r for r in rooms if state._sub(r["_id"], ctx.user_id)]
-    rooms = [r for r in rooms if not r.get("teamId") or state._sub(r["_id"], ctx.user_id)]
+        rooms = [r for r in rooms if state.subscription_doc(r["_id"], ctx.user_id)]
+    rooms = [r for r in rooms if not r.get("teamId") or state.subscription_doc(r["_id"], ctx.user_id)]
     return _listing(ctx, rooms, "channels")
 
 
 def channels_list_joined(ctx: Ctx) -> dict[str, Any]:
     state = ctx.state
-    rooms = [state.rooms[s["rid"]] for s in state._user_subs(ctx.user_id) if s["t"] == "c" and s["rid"] in state.rooms]
+    rooms = [state.rooms[s["rid"]] for s in state.user_subscription_docs(ctx.user_id) if s["t"] == "c" and s["rid"] in state.rooms]
     return _listing(ctx, rooms, "channels")
 
 
 def groups_list(ctx: Ctx) -> dict[str, Any]:
     state = ctx.state
-    rooms = [state.rooms[s["rid"]] for s in state._user_subs(ctx.user_id) if s["t"] == "p" and s["rid"] in state.rooms]
+    rooms = [state.rooms[s["rid"]] for s in state.user_subscription_docs(ctx.user_id) if s["t"] == "p" and s["rid"] in state.rooms]
     return _listing(ctx, rooms, "groups")
 
 
@@ -310,7 +310,7 @@ def subscriptions_get(ctx: Ctx) -> dict[str, Any]:
     if set(ctx.query) - {"updatedSince"}:  # isSubscriptionsGetProps, additionalProperties:false
         raise MeteorError("invalid-params", "must NOT have additional properties")
     state = ctx.state
-    subs = state._user_subs(ctx.user_id)
+    subs = state.user_subscription_docs(ctx.user_id)
     since_raw = ctx.query.get("updatedSince")
     if not since_raw:
         return {"update": [dict(s) for s in subs], "remove": []}

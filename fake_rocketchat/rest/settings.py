@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..errors import MeteorError, failure
+from ..backend.errors import MeteorError, failure
 from .base import Ctx, Routes, forbidden
 
 
@@ -21,7 +21,7 @@ def get_setting(ctx: Ctx) -> dict[str, Any]:
 
 def _bare_failure() -> Exception:
     """`API.v1.failure()` with no argument: `{"success":false}`."""
-    from ..errors import RestFailure
+    from ..backend.errors import RestFailure
 
     return RestFailure(400, {"success": False})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import MeteorError, failure
-from ..views import user_full, user_info, user_list_entry
+from ..backend.errors import MeteorError, failure
+from ..backend.views import user_full, user_info, user_list_entry
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .validate import check
 
@@ -34,9 +34,9 @@ def get_user_from_params(ctx: Ctx, params: dict[str, Any] | None = None) -> dict
     if params.get("userId"):
         user = state.users.get(str(params["userId"]).strip())
     elif params.get("username"):
-        user = state._user_by_username_ci(str(params["username"]).strip())
+        user = state.user_doc_by_username_ci(str(params["username"]).strip())
     elif params.get("user"):
-        user = state._user_by_username_ci(str(params["user"]).strip())
+        user = state.user_doc_by_username_ci(str(params["user"]).strip())
     else:
         raise MeteorError("error-user-param-not-provided", 'The required "userId" or "username" param was not provided')
     if not user:
@@ -97,7 +97,7 @@ def info(ctx: Ctx) -> dict[str, Any]:
     if q.get("userId"):
         user = state.users.get(q["userId"])
     elif q.get("username"):
-        user = state._user_by_username(q["username"])
+        user = state.user_doc_by_username(q["username"])
     else:
         user = next((u for u in state.users.values() if q["importId"] in u.get("importIds", [])), None)
     if not user:
@@ -109,7 +109,7 @@ def info(ctx: Ctx) -> dict[str, Any]:
     wants_rooms = (ctx.compat >= 7 and q.get("includeUserRooms") in ("true", True)) or (isinstance(fields, dict) and fields.get("userRooms") == 1)
     if wants_rooms and (is_self or ctx.can("view-other-user-channels")):
         rooms = []
-        for sub in state._user_subs(user["_id"]):
+        for sub in state.user_subscription_docs(user["_id"]):
             room = state.rooms.get(sub["rid"], {})
             rooms.append({"rid": sub["rid"], "name": sub["name"], "t": sub["t"], "roles": list(sub.get("roles", [])),
                           "unread": sub.get("unread", 0), "federated": room.get("federated", False)})
@@ -157,14 +157,14 @@ def _sorted_user_ids(ctx: Ctx, sort: list[tuple[str, int]]) -> list[str]:
     or renamed, so paging through 100k users does not sort 100k documents per page."""
     state = ctx.state
     key = (state.users_version, tuple(sort))
-    cached = getattr(state, "_users_sort_cache", None)
+    cached = ctx.cache.get("users-sorted")
     if cached is not None and cached[0] == key:
         ids = cached[1]
     else:
         docs = sort_docs([u for u in state.users.values() if u.get("type") != "visitor"], sort, ci_fields=("name",))
         ids = [u["_id"] for u in docs]
         if {k for k, _ in sort} <= _STABLE_SORT_KEYS:
-            state._users_sort_cache = (key, ids)
+            ctx.cache["users-sorted"] = (key, ids)
     return ids
 
 
@@ -268,7 +268,7 @@ def check_username(ctx: Ctx) -> dict[str, Any]:
     if not username:
         raise failure('The "username" param is required')
     try:
-        return {"result": ctx.state._check_username_availability(username)}
+        return {"result": ctx.state.check_username_availability(username)}
     except MeteorError:
         return {"result": False}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import MeteorError
+from ..backend.errors import MeteorError
 
 _TYPES = {"string": str, "boolean": bool, "object": dict, "array": list, "number": (int, float), "integer": int}
 

@@ -8,7 +8,7 @@ from typing import Any
 import pyotp
 
 from bridge.config import BridgeConfig
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 ADMIN = "svc-admin"
 ADMIN_PASSWORD = "Adm1n-Pa55-S3cret-!x"
@@ -18,14 +18,14 @@ TOTP_SECRET = pyotp.random_base32()
 def age_account(srv: FakeServer, username: str, days: int = 2) -> None:
     """Rocket.Chat skips 2FA for accounts younger than RememberFor (§2.3 step 4); age ours."""
     with srv.state.lock:
-        user = srv.state._user_by_username(username)
+        user = srv.state.user_doc_by_username(username)
         user["createdAt"] = srv.state.now() - timedelta(days=days)
 
 
 def revoke_tokens(srv: FakeServer, username: str) -> None:
     """Remove every login token server-side, like an expiry or an admin "log out everywhere"."""
     with srv.state.lock:
-        srv.state._user_by_username(username)["services"]["resume"]["loginTokens"] = []
+        srv.state.user_doc_by_username(username)["services"]["resume"]["loginTokens"] = []
 
 
 def make_config(srv: FakeServer | None, **overrides: Any) -> BridgeConfig:

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from bridge_support import ADMIN, ADMIN_PASSWORD, TOTP_SECRET, age_account
-from fake_rocketchat.testing import FakeServer, running_server
+from fake_rocketchat.harness.testing import FakeServer, running_server
 
 
 @pytest.fixture

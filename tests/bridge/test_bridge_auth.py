@@ -10,7 +10,7 @@ import pytest
 from bridge import AsyncRocketChat, AuthError, TwoFactorError
 from bridge.client import RocketChat
 from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config, revoke_tokens
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from bridge import (
     RcRoom,
 )
 from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 pytestmark = pytest.mark.anyio
 

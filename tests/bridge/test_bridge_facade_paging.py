@@ -9,7 +9,7 @@ import pytest
 from bridge.client import RocketChat
 from bridge.errors import ServerError
 from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 
 @pytest.fixture

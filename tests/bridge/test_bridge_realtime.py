@@ -150,7 +150,7 @@ async def test_subscription_refused_is_an_error(totp_server):
 
 
 async def test_server_pings_are_answered_so_the_connection_stays_up(totp_server):
-    from fake_rocketchat.ddp_server import configure
+    from fake_rocketchat.realtime.server import configure
 
     configure(totp_server.state, heartbeat_interval=0.2, heartbeat_timeout=0.3)
     totp_server.state.create_user("vera")

@@ -11,7 +11,7 @@ import pytest
 
 from bridge import AsyncRocketChat, OutcomeUnknown, RateLimited, Unavailable
 from bridge_support import ADMIN, make_config
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ from bridge import AsyncRocketChat, RocketChatError
 from bridge.client import RocketChat
 from bridge.ddp import RealtimeClient
 from bridge_support import ADMIN, ADMIN_PASSWORD, TOTP_SECRET, make_config, revoke_tokens
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 pytestmark = pytest.mark.anyio
 

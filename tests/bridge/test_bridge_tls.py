@@ -20,8 +20,8 @@ import uvicorn
 from bridge import AsyncRocketChat, Unavailable
 from bridge.ddp import RealtimeClient
 from bridge_support import ADMIN, ADMIN_PASSWORD, make_config
-from fake_rocketchat.app import create_app
-from fake_rocketchat.testing import build_state
+from fake_rocketchat.harness.app import create_app
+from fake_rocketchat.harness.testing import build_state
 
 pytestmark = [
     pytest.mark.anyio,

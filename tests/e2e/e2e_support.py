@@ -268,7 +268,7 @@ class StandIn:
         self.server = None
 
     def __enter__(self) -> "StandIn":
-        from fake_rocketchat.testing import running_server
+        from fake_rocketchat.harness.testing import running_server
 
         self._cm = running_server(
             admin_username=SERVICE_USERNAME, admin_password=self.password, admin_totp_secret=self.totp_secret,

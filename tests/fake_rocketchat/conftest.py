@@ -7,8 +7,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from fake_rocketchat.pytest_plugin import fake_rc, fake_rc_factory  # noqa: F401  (fixtures)
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.pytest_plugin import fake_rc, fake_rc_factory  # noqa: F401  (fixtures)
+from fake_rocketchat.harness.testing import FakeServer
 
 
 @pytest.fixture

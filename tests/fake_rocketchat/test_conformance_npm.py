@@ -220,7 +220,7 @@ def credentials() -> Credentials:
 @pytest.fixture(scope="module", params=[7, 6], ids=["compat7", "compat6"])
 def server(request: pytest.FixtureRequest, credentials: Credentials) -> Iterator[Any]:
     """A stand-in per compat mode: a TOTP admin and a plain user (no 2FA method), both aged."""
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     with running_server(
         admin_username=ADMIN_USERNAME,

@@ -50,7 +50,7 @@ class Recorder:
 
 @pytest.fixture(scope="module", params=[6, 7], ids=["compat6", "compat7"])
 def rc(request: pytest.FixtureRequest) -> Iterator[tuple[int, RocketChat, Recorder]]:
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     password = f"pw-{secrets.token_urlsafe(10)}"
     with running_server(admin_username=ADMIN, admin_password=password, compat=request.param) as srv:
@@ -215,7 +215,7 @@ def test_fresh_workspace_first_registered_user_becomes_admin(compat: int) -> Non
     """No admin at start: the first `users.register` gets the admin role, the next one does not
     (apps/meteor/app/authentication/server/startup/index.ts, Accounts.insertUserDoc: `hasAdmin`), and
     the body rocketchat-API sends (`pass`, not `password`) passes isUserRegisterParamsPOST."""
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     recorder = Recorder()
     with running_server(compat=compat) as srv, requests.Session() as session:

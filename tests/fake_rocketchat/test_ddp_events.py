@@ -162,10 +162,10 @@ async def test_websocket_is_refused_during_a_503_outage(ddp_server) -> None:
 
 
 async def test_drop_all_helper_counts_and_closes_sessions(ddp_server) -> None:
-    from fake_rocketchat import ddp
+    from fake_rocketchat.realtime.server import drop_all
 
     clients = [await DDPTestClient.open(ddp_server.ws_url) for _ in range(2)]
-    assert ddp.drop_all(ddp_server.state) == 2
+    assert drop_all(ddp_server.state) == 2
     for client in clients:
         with pytest.raises(websockets.ConnectionClosed):
             await client.expect(lambda m: False, timeout=5)

@@ -130,7 +130,7 @@ async def test_two_factor_methods_take_the_trailing_code_param(ddp_server) -> No
 
 async def test_unexpected_exceptions_are_masked_as_500_and_not_logged_verbatim(ddp_server, monkeypatch, caplog) -> None:
     # livedata_server.js `wrapInternalException`: anything that is not a Meteor.Error.
-    from fake_rocketchat import methods
+    from fake_rocketchat.backend import methods
 
     def boom(state, caller, params):
         raise RuntimeError("leaked-secret-" + params[0])
@@ -155,7 +155,7 @@ async def test_unexpected_exceptions_are_masked_as_500_and_not_logged_verbatim(d
 
 
 async def test_unserializable_result_becomes_500_and_the_session_survives(ddp_server, monkeypatch) -> None:
-    from fake_rocketchat import methods
+    from fake_rocketchat.backend import methods
 
     monkeypatch.setitem(methods.METHODS, "test.weird", lambda state, caller, params: {"x": object()})
     client = await DDPTestClient.open(ddp_server.ws_url)

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import pytest
 import websockets
 
-from fake_rocketchat import ddp
-from fake_rocketchat.testing import build_state, running_server
+from fake_rocketchat.harness.testing import build_state, running_server
+from fake_rocketchat.realtime.server import configure
 
 DEADLINE = 5.0
 ADMIN = "admin"
@@ -147,7 +147,7 @@ def limited_server():
 def fast_heartbeat_server():
     """A server whose sessions ping after 0.2 s idle and give up 0.3 s later."""
     state = build_state()
-    ddp.configure(state, heartbeat_interval=0.2, heartbeat_timeout=0.3)
+    configure(state, heartbeat_interval=0.2, heartbeat_timeout=0.3)
     with running_server(state=state) as server:
         yield server
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from fake_rocketchat.ddp_protocol import (
+from fake_rocketchat.realtime.protocol import (
     ProtocolError,
     ejson_dumps,
     ejson_loads,
@@ -21,8 +21,8 @@ from fake_rocketchat.ddp_protocol import (
     validate_method,
     validate_sub,
 )
-from fake_rocketchat.ddp_ratelimit import DDPRateLimiter, LimitInput, too_many_requests
-from fake_rocketchat.ddp_streams import (
+from fake_rocketchat.realtime.ratelimit import DDPRateLimiter, LimitInput, too_many_requests
+from fake_rocketchat.realtime.streams import (
     SubscribeRefused,
     deliveries,
     dropped_by,

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 
 def test_fail_next_n_calls_of_a_route(fake_rc: FakeServer, admin: httpx.Client) -> None:

@@ -1,4 +1,4 @@
-"""The maintained listing indexes (fake_rocketchat/indexes.py) give exactly the order a full sort gives
+"""The maintained listing indexes (fake_rocketchat/backend/indexes.py) give exactly the order a full sort gives
 (users.list {username: 1}, case-sensitive; *.members by case-folded username, active users only,
 reference §5.3), after any mix of creates, renames, (de)activations, joins, leaves and deletes; and
 the routes page from them."""
@@ -10,9 +10,9 @@ import random
 import httpx
 import pytest
 
+from fake_rocketchat.backend.state import State
+from fake_rocketchat.harness.testing import running_server
 from fake_rocketchat.rest.base import sort_docs
-from fake_rocketchat.state import State
-from fake_rocketchat.testing import running_server
 
 
 def _expected_users(state: State) -> list[str]:
@@ -21,7 +21,7 @@ def _expected_users(state: State) -> list[str]:
 
 
 def _expected_members(state: State, rid: str) -> list[str]:
-    subscribed = [state.users[s["u"]["_id"]] for s in state._room_subs(rid)]
+    subscribed = [state.users[s["u"]["_id"]] for s in state.room_subscription_docs(rid)]
     ordered = sort_docs(subscribed, [("username", 1)], ci_fields=("name", "username"))
     return [u["_id"] for u in ordered if u.get("active")]
 
@@ -43,7 +43,7 @@ def test_indexes_match_a_full_sort_after_random_changes(seed: int) -> None:
         op = rng.random()
         if op < 0.3 or not names:
             name = _name(rng)
-            if not state._user_by_username_ci(name):
+            if not state.user_doc_by_username_ci(name):
                 state.create_user(name, active=rng.random() < 0.8)
         elif op < 0.5:
             state.add_member(rng.choice(rooms), rng.choice(names))
@@ -55,7 +55,7 @@ def test_indexes_match_a_full_sort_after_random_changes(seed: int) -> None:
             state.set_active(rng.choice(names), rng.random() < 0.5)
         elif op < 0.9:
             new = _name(rng)
-            if not state._user_by_username_ci(new):
+            if not state.user_doc_by_username_ci(new):
                 user = state.find_user_by_username(rng.choice(names))
                 state.update_user(boss, user["_id"], {"username": new})
         else:

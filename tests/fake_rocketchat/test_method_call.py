@@ -1,5 +1,5 @@
 """REST `method.call/:method` over the shared methods registry — `apps/meteor/app/api/server/v1/misc.ts`,
-method files listed in `fake_rocketchat/methods.py` (reference §7.4, §8.4)."""
+method files listed in `fake_rocketchat/backend/methods.py` (reference §7.4, §8.4)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import httpx
 import pyotp
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 
 def call(client: httpx.Client, method: str, *params, headers: dict | None = None) -> dict:
@@ -108,8 +108,8 @@ def test_two_factor_method_without_a_login_is_an_invalid_user(fake_rc: FakeServe
 
 
 def test_meteor_error_without_reason_omits_it() -> None:
-    from fake_rocketchat.ddp_protocol import error_for_client
-    from fake_rocketchat.errors import MeteorError
+    from fake_rocketchat.realtime.protocol import error_for_client
+    from fake_rocketchat.backend.errors import MeteorError
 
     for body in (MeteorError("not-allowed").ddp_error(), error_for_client(MeteorError("not-allowed"))):
         assert "reason" not in body and body["message"] == "[not-allowed]" and body["error"] == "not-allowed"

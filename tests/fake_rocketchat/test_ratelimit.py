@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fake_rocketchat.clock import Clock
-from fake_rocketchat.ratelimit import RateLimiter
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.backend.clock import Clock
+from fake_rocketchat.harness.testing import FakeServer
+from fake_rocketchat.rest.ratelimit import RateLimiter
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 LOGGED_OUT = "You must be logged in to do this."
 

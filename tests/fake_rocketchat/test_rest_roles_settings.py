@@ -10,7 +10,7 @@ import httpx
 import pyotp
 import pytest
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 BUILTIN = {"admin", "moderator", "leader", "owner", "user", "bot", "app", "guest", "anonymous", "livechat-agent", "livechat-manager"}
 

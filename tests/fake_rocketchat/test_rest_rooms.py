@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from fake_rocketchat.events import Event
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.backend.events import Event
+from fake_rocketchat.harness.testing import FakeServer
 
 
 @pytest.fixture

@@ -226,7 +226,7 @@ def test_compat7_error_bodies_match_rocket_chat_error_response_schemas() -> None
     `success` key, reference §1.2, so this is compat 7 only.)"""
     import pyotp
 
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     secret = pyotp.random_base32()
     with running_server(admin_username="shapes.admin", admin_password="shapes-pass", admin_totp_secret=secret, compat=7) as srv:
@@ -313,13 +313,13 @@ def test_requests_the_bridge_sends_are_valid_for_the_release(compat: int) -> Non
 
     from bridge.client import RocketChat
     from bridge.config import BridgeConfig
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     secret = pyotp.random_base32()
     sent: list[Request] = []
     with running_server(admin_username="br.admin", admin_password="Br-admin-pass-1", admin_totp_secret=secret, compat=compat) as srv:
         with srv.state.lock:  # an aged service account, so users.update is 2FA-challenged (§2.3 step 4)
-            admin = srv.state._user_by_username("br.admin")
+            admin = srv.state.user_doc_by_username("br.admin")
             admin["createdAt"] = srv.state.now() - timedelta(days=2)
         config = BridgeConfig(url=srv.url, username="br.admin", password="Br-admin-pass-1", totp_secret=secret, pacing=False)
         with RocketChat(config, transport=RecordingTransport(sent)) as rc:

@@ -43,7 +43,7 @@ SCHEMA_ERROR_TYPES = {"invalid-params", "error-invalid-params", "error-invalid-r
 
 @pytest.fixture(scope="module", params=[6, 7], ids=["compat6", "compat7"])
 def admin_client(request: pytest.FixtureRequest) -> Iterator[tuple[int, httpx.Client]]:
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     with running_server(admin_username="typings.admin", admin_password="typings-pass", compat=request.param) as srv:
         with httpx.Client(base_url=srv.url, headers=srv.admin_headers(), timeout=10) as client:

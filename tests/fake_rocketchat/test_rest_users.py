@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 
 def _create(admin: httpx.Client, username: str, **extra):

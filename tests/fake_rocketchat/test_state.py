@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from fake_rocketchat.errors import MeteorError
-from fake_rocketchat.events import Event
-from fake_rocketchat.state import State
+from fake_rocketchat.backend.errors import MeteorError
+from fake_rocketchat.backend.events import Event
+from fake_rocketchat.backend.state import State
 
 
 @pytest.fixture
@@ -140,8 +140,8 @@ def test_login_result_repr_hides_token(state: State) -> None:
 
 
 def test_no_secret_in_reprs_of_state_objects(state: State) -> None:
-    from fake_rocketchat.methods import Caller
-    from fake_rocketchat.testing import FakeServer
+    from fake_rocketchat.backend.methods import Caller
+    from fake_rocketchat.harness.testing import FakeServer
 
     token = state.issue_login_token(state.find_user_by_username("alice")["_id"])
     caller = Caller("uid", token, "ua", "127.0.0.1", {"x-2fa-code": "123456"})

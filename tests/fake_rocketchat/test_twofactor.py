@@ -11,7 +11,7 @@ import httpx
 import pyotp
 import pytest
 
-from fake_rocketchat.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer
 
 SECRET = pyotp.random_base32()
 PASSWORD = "svc-pass"

@@ -6,7 +6,7 @@ import pytest
 
 from bridge import BridgeConfig
 from bridge.client import RocketChat
-from fake_rocketchat.testing import running_server
+from fake_rocketchat.harness.testing import running_server
 
 from engine_service import SERVICE_PASSWORD, SERVICE_USER, TOTP_SECRET
 

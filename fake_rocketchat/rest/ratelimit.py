@@ -12,7 +12,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 
-from .clock import Clock
+from ..backend.clock import Clock
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Start a stand-in Rocket.Chat for tests (moto's `mock_*` equivalent).
 
-    from fake_rocketchat.testing import running_server
+    from fake_rocketchat.harness.testing import running_server
 
     with running_server(admin_username="admin", admin_password="pw") as rc:
         httpx.get(rc.url + "/api/info")
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..backend.seed import apply_seed, create_admin
+from ..backend.state import State
 from .app import create_app
 from .faults import Faults, RequestLog
-from .seed import apply_seed, create_admin
 from .server_thread import ServerThread
-from .state import State
 
 
 @dataclass

@@ -7,7 +7,7 @@ An ASGI middleware wraps the whole app (REST and `/websocket`):
 - `set_latency(ms, route=None)`: delay every (or one route's) request;
 - `outage(seconds, mode)`: mode "503" answers 503 (and refuses websockets);
   mode "refuse" also stops listening (connections refused) when the server
-  runs under `fake_rocketchat.testing`/CLI, which registers a listener hook;
+  runs under `fake_rocketchat.harness.testing`/CLI, which registers a listener hook;
 - `drop_websockets()`: publishes `_fake/drop-websockets` for the DDP side;
 - `shift_clock(seconds)`: moves `state.clock` (TOTP edges, rate windows).
 The request log records route, method, status and headers with secrets masked.
@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from .events import CONTROL_STREAM
+from ..backend.events import CONTROL_STREAM
 
 if TYPE_CHECKING:
-    from .state import State
+    from ..backend.state import State
 
 SECRET_HEADERS = {"x-auth-token", "x-2fa-code", "authorization", "cookie", "set-cookie", "x-user-token"}
 API_PREFIX = "/api/v1/"

@@ -22,7 +22,8 @@ class RolesMixin:
 
     custom_roles_licensed: bool = True
 
-    def _find_role(self: "State", role_id_or_name: str | None, allow_name: bool = True) -> dict[str, Any] | None:
+    def role_doc(self: "State", role_id_or_name: str | None, allow_name: bool = True) -> dict[str, Any] | None:
+        """The stored role by id, else (when `allow_name`, as 6.x) by name; None if neither matches."""
         if not role_id_or_name:
             return None
         role = self.roles.get(role_id_or_name)
@@ -38,13 +39,13 @@ class RolesMixin:
             if not role or not user:
                 return False
             if role["scope"] == "Subscriptions" and scope:
-                sub = self._sub(scope, user_id)
+                sub = self.subscription_doc(scope, user_id)
                 return bool(sub and role_id in sub.get("roles", []))
             return role_id in user.get("roles", [])
 
     def _add_role(self: "State", user: dict[str, Any], role: dict[str, Any], scope: str | None) -> None:
         if role["scope"] == "Subscriptions" and scope:
-            sub = self._sub(scope, user["_id"])
+            sub = self.subscription_doc(scope, user["_id"])
             if sub is None:
                 return
             roles = sub.setdefault("roles", [])
@@ -58,7 +59,7 @@ class RolesMixin:
 
     def _remove_role(self: "State", user: dict[str, Any], role: dict[str, Any], scope: str | None) -> None:
         if role["scope"] == "Subscriptions" and scope:
-            sub = self._sub(scope, user["_id"])
+            sub = self.subscription_doc(scope, user["_id"])
             if sub and role["_id"] in sub.get("roles", []):
                 sub["roles"].remove(role["_id"])
                 sub["_updatedAt"] = self.now()
@@ -66,6 +67,20 @@ class RolesMixin:
         elif role["_id"] in user["roles"]:
             user["roles"].remove(role["_id"])
             user["_updatedAt"] = self.now()
+
+    def assign_role(self: "State", user: dict[str, Any], role: dict[str, Any], scope: str | None) -> None:
+        """`addUserRoles` plus the `roles-change` broadcast, with no permission checks: the callers
+        (method `authorization:addUserToRole`, REST `roles.addUserToRole`) check differently upstream."""
+        with self.lock:
+            self._add_role(user, role, scope)
+            self._broadcast_role_change("added", role["_id"], user, scope)
+
+    def unassign_role(self: "State", user: dict[str, Any], role: dict[str, Any], scope: str | None) -> None:
+        """`removeUserFromRoles` plus the `roles-change` broadcast, with no permission checks: the
+        method and REST `roles.removeUserFromRole` each check their own way first."""
+        with self.lock:
+            self._remove_role(user, role, scope)
+            self._broadcast_role_change("removed", role["_id"], user, scope)
 
     def add_user_to_role(self: "State", actor_id: str, role_id: str, username: str, scope: str | None = None) -> bool:
         """Method `authorization:addUserToRole`; broadcasts roles-change (UI_DisplayRoles)."""
@@ -75,18 +90,17 @@ class RolesMixin:
                 raise MeteorError("error-action-not-allowed", "Accessing permissions is not allowed", {"method": method, "action": "Accessing_permissions"})
             if not role_id or not isinstance(role_id, str) or not username or not isinstance(username, str):
                 raise MeteorError("error-invalid-arguments", "Invalid arguments", {"method": method})
-            role = self._find_role(role_id, allow_name=self.compat == 6)
+            role = self.role_doc(role_id, allow_name=self.compat == 6)
             if not role:
                 raise MeteorError("error-invalid-role", "Invalid Role", {"method": method})
             if role["_id"] == "admin" and not self.has_permission(actor_id, "assign-admin-role"):
                 raise MeteorError("error-action-not-allowed", "Assigning admin is not allowed", {"method": method, "action": "Assign_admin"})
-            user = self._user_by_username_ci(username)
+            user = self.user_doc_by_username_ci(username)
             if not user:
                 raise MeteorError("error-user-not-found", "User not found", {"method": method})
-            if scope and role["scope"] == "Subscriptions" and not self._sub(scope, user["_id"]):
+            if scope and role["scope"] == "Subscriptions" and not self.subscription_doc(scope, user["_id"]):
                 raise MeteorError("error-invalid-user", "User is not part of given room", {"method": method})
-            self._add_role(user, role, scope)
-            self._broadcast_role_change("added", role["_id"], user, scope)
+            self.assign_role(user, role, scope)
             return True
 
     def remove_user_from_role(self: "State", actor_id: str, role_id: str, username: str, scope: str | None = None) -> bool:
@@ -97,18 +111,17 @@ class RolesMixin:
                 raise MeteorError("error-action-not-allowed", "Access permissions is not allowed", {"method": method, "action": "Accessing_permissions"})
             if not role_id or not isinstance(role_id, str) or not username or not isinstance(username, str):
                 raise MeteorError("error-invalid-arguments", "Invalid arguments", {"method": method})
-            role = self._find_role(role_id, allow_name=self.compat == 6)
+            role = self.role_doc(role_id, allow_name=self.compat == 6)
             if not role:
                 raise MeteorError("error-invalid-role", "Invalid Role", {"method": method})
-            user = self._user_by_username_ci(username)
+            user = self.user_doc_by_username_ci(username)
             if not user:
                 raise MeteorError("error-invalid-user", "Invalid user", {"method": method})
             if role["_id"] == "admin":
                 admins = sum(1 for u in self.users.values() if "admin" in u.get("roles", []))
                 if admins == 1 and "admin" in user.get("roles", []):
                     raise MeteorError("error-action-not-allowed", "Leaving the app without admins is not allowed", {"method": method, "action": "Remove_last_admin"})
-            self._remove_role(user, role, scope)
-            self._broadcast_role_change("removed", role["_id"], user, scope)
+            self.unassign_role(user, role, scope)
             return True
 
     def users_in_role(self: "State", role_id: str, scope: str | None = None) -> list[dict[str, Any]]:
@@ -118,7 +131,7 @@ class RolesMixin:
             if not role:
                 return []
             if role["scope"] == "Subscriptions" and scope:
-                ids = [s["u"]["_id"] for s in self._room_subs(scope) if role_id in s.get("roles", [])]
+                ids = [s["u"]["_id"] for s in self.room_subscription_docs(scope) if role_id in s.get("roles", [])]
                 users = [self.users[i] for i in ids if i in self.users]
             else:
                 users = [u for u in self.users.values() if role_id in u.get("roles", [])]

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .ddp_protocol import meteor_error
+from .protocol import meteor_error
 
 # accounts-base/accounts_server.js `addDefaultRateLimit`
 ACCOUNTS_LIMITED_METHODS = ("login", "createUser", "resetPassword", "forgotPassword")

@@ -11,7 +11,7 @@ from typing import Any
 
 
 class StateAccess:
-    """`ddp_streams.Access` over a `State` (reads under the state's lock, no copies)."""
+    """`streams.Access` over a `State` (reads under the state's lock, no copies)."""
 
     def __init__(self, state: Any) -> None:
         self.state = state
@@ -25,7 +25,7 @@ class StateAccess:
         if not uid:
             return False
         with self.state.lock:
-            return self.state._sub(rid, uid) is not None
+            return self.state.subscription_doc(rid, uid) is not None
 
     def has_permission(self, uid: str | None, permission: str) -> bool:
         return bool(self.state.has_permission(uid, permission))

@@ -23,7 +23,7 @@ class HelpersMixin:
 
     @locked
     def find_user_by_username(self, username: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._user_by_username(username))
+        return copy.deepcopy(self.user_doc_by_username(username))
 
     @locked
     def find_user_by_email(self, email: str) -> dict[str, Any] | None:
@@ -35,18 +35,18 @@ class HelpersMixin:
 
     @locked
     def find_room_by_name(self, name: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self._room_by_name(name))
+        return copy.deepcopy(self.room_doc_by_name(name))
 
     @locked
     def subscription(self, rid: str, username: str) -> dict[str, Any] | None:
-        user = self._user_by_username(username)
-        return copy.deepcopy(self._sub(rid, user["_id"])) if user else None
+        user = self.user_doc_by_username(username)
+        return copy.deepcopy(self.subscription_doc(rid, user["_id"])) if user else None
 
     @locked
     def room_members(self, rid: str, include_inactive: bool = False) -> list[str]:
         """Usernames subscribed to the room, sorted; deactivated users only on request."""
         names = []
-        for sub in self._room_subs(rid):
+        for sub in self.room_subscription_docs(rid):
             user = self.users.get(sub["u"]["_id"])
             if user and (include_inactive or user.get("active")):
                 names.append(user["username"])
@@ -54,13 +54,13 @@ class HelpersMixin:
 
     @locked
     def user_roles(self, username: str) -> list[str]:
-        user = self._user_by_username(username)
+        user = self.user_doc_by_username(username)
         return list(user.get("roles", [])) if user else []
 
     @locked
     def room_roles(self, rid: str, username: str) -> list[str]:
-        user = self._user_by_username(username)
-        sub = self._sub(rid, user["_id"]) if user else None
+        user = self.user_doc_by_username(username)
+        sub = self.subscription_doc(rid, user["_id"]) if user else None
         return list(sub.get("roles", [])) if sub else []
 
     @locked
@@ -96,7 +96,7 @@ class HelpersMixin:
         email 2FA like `Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In`
         does for users created through `users.create`.
         """
-        if self._user_by_username_ci(username):
+        if self.user_doc_by_username_ci(username):
             raise ValueError(f"username {username!r} exists")
         if email and self._user_by_email(email):
             raise ValueError(f"email {email!r} exists")
@@ -133,9 +133,9 @@ class HelpersMixin:
         """Insert a room directly; `owner` (a username) is subscribed with role `owner`."""
         if room_type not in ("c", "p"):
             raise ValueError("room_type must be 'c' or 'p'")
-        if self._room_by_name(name):
+        if self.room_doc_by_name(name):
             raise ValueError(f"room {name!r} exists")
-        owner_doc = self._user_by_username(owner) if owner else None
+        owner_doc = self.user_doc_by_username(owner) if owner else None
         if owner and not owner_doc:
             raise ValueError(f"no user {owner!r}")
         room = self._insert_room_doc(name, room_type, owner_doc, read_only=read_only, room_id=room_id)
@@ -146,7 +146,7 @@ class HelpersMixin:
         for username in members:
             if owner and username == owner:
                 continue
-            user = self._user_by_username(username)
+            user = self.user_doc_by_username(username)
             if not user:
                 raise ValueError(f"no user {username!r}")
             self._subscribe(room, user)
@@ -155,10 +155,10 @@ class HelpersMixin:
     @locked
     def add_member(self, rid: str, username: str, roles: Iterable[str] = (), system_message: bool = False) -> None:
         """Subscribe a user to a room directly (optionally posting a `uj` message)."""
-        room, user = self.rooms[rid], self._user_by_username(username)
+        room, user = self.rooms[rid], self.user_doc_by_username(username)
         if not user:
             raise ValueError(f"no user {username!r}")
-        if self._sub(rid, user["_id"]):
+        if self.subscription_doc(rid, user["_id"]):
             return
         self._subscribe(room, user, roles=list(roles))
         if system_message:
@@ -167,15 +167,15 @@ class HelpersMixin:
     @locked
     def remove_member(self, rid: str, username: str) -> None:
         """Unsubscribe a user directly (no system message)."""
-        user = self._user_by_username(username)
+        user = self.user_doc_by_username(username)
         if user:
             self._unsubscribe(self.rooms[rid], user)
 
     @locked
     def set_room_role(self, rid: str, username: str, role: str, present: bool = True) -> None:
         """Add/remove a Subscriptions-scope role (`owner`, `moderator`, `leader`) on a membership."""
-        user = self._user_by_username(username)
-        sub = self._sub(rid, user["_id"]) if user else None
+        user = self.user_doc_by_username(username)
+        sub = self.subscription_doc(rid, user["_id"]) if user else None
         if not sub:
             raise ValueError(f"{username!r} is not in room {rid!r}")
         roles = sub.setdefault("roles", [])
@@ -188,7 +188,7 @@ class HelpersMixin:
     @locked
     def set_user_roles(self, username: str, roles: Iterable[str]) -> None:
         """Replace a user's global roles directly."""
-        user = self._user_by_username(username)
+        user = self.user_doc_by_username(username)
         if not user:
             raise ValueError(f"no user {username!r}")
         user["roles"] = list(roles)
@@ -197,7 +197,7 @@ class HelpersMixin:
     @locked
     def set_active(self, username: str, active: bool) -> None:
         """Flip `active` directly; deactivation removes all login tokens, as Rocket.Chat does."""
-        user = self._user_by_username(username)
+        user = self.user_doc_by_username(username)
         if not user:
             raise ValueError(f"no user {username!r}")
         self._set_active_flag(user, active)

@@ -38,7 +38,7 @@ class UsersMixin:
         blocked |= set(SYSTEM_BLOCKED_NAMES) | {"all", "here"}
         return username.lower() in blocked
 
-    def _check_username_availability(self: "State", username: str, exclude_uid: str | None = None) -> bool:
+    def check_username_availability(self: "State", username: str, exclude_uid: str | None = None) -> bool:
         """`checkUsernameAvailability`: blocked names throw, taken names return False."""
         if self._is_blocked_username(username):
             raise MeteorError(
@@ -46,7 +46,7 @@ class UsersMixin:
                 f"{username} is blocked and can't be used!",
                 {"method": "checkUsernameAvailability", "field": username},
             )
-        other = self._user_by_username_ci(username)
+        other = self.user_doc_by_username_ci(username)
         if other and other["_id"] != exclude_uid:
             return False
         # A team name also collides; teams are rooms with `teamMain`.
@@ -82,7 +82,7 @@ class UsersMixin:
         if not target and not data.get("password") and not data.get("setRandomPassword"):
             raise MeteorError("error-the-field-is-required", "The field Password is required", {"method": "insertOrUpdateUser", "field": "Password"})
         if not target:
-            if not self._check_username_availability(username):
+            if not self.check_username_availability(username):
                 raise MeteorError("error-field-unavailable", f"{username} is already in use :(", {"method": "insertOrUpdateUser", "field": username})
             email = data.get("email")
             if email and self._user_by_email(email):
@@ -171,7 +171,7 @@ class UsersMixin:
             self._check_email(email)
             if not self._name_pattern("UTF8_User_Names_Validation").match(username):
                 raise MeteorError("username-invalid", f"{username} is not a valid username, use only letters, numbers, dots, hyphens and underscores")
-            if not self._check_username_availability(username):
+            if not self.check_username_availability(username):
                 raise MeteorError("error-field-unavailable", f"{username} is already in use :(", {"method": "setUsername", "field": username})
             user = self._create_account(
                 username=username,
@@ -248,7 +248,7 @@ class UsersMixin:
         name_changed = name is not None and name != old_name
         if username_changed:
             try:
-                available = self._check_username_availability(username, exclude_uid=user["_id"])
+                available = self.check_username_availability(username, exclude_uid=user["_id"])
             except MeteorError:
                 available = False
             if not available:
@@ -261,7 +261,7 @@ class UsersMixin:
             self.users_version += 1
         if not (username_changed or name_changed):
             return
-        for sub in self._user_subs(user["_id"]):
+        for sub in self.user_subscription_docs(user["_id"]):
             sub["u"]["username"], sub["u"]["name"] = user["username"], user.get("name")
         for room in self.rooms.values():
             if room.get("u", {}).get("_id") == user["_id"]:
@@ -284,11 +284,11 @@ class UsersMixin:
     def _single_owned_rooms(self: "State", uid: str) -> dict[str, list[dict[str, Any]]]:
         """`getUserSingleOwnedRooms`: rooms where the user is the only owner."""
         change, remove = [], []
-        for sub in self._user_subs(uid):
+        for sub in self.user_subscription_docs(uid):
             room = self.rooms.get(sub["rid"])
             if not room or room["t"] == "d" or "owner" not in sub.get("roles", []):
                 continue
-            subs = self._room_subs(room["_id"])
+            subs = self.room_subscription_docs(room["_id"])
             owners = [s for s in subs if "owner" in s.get("roles", [])]
             if len(owners) != 1:
                 continue
@@ -314,7 +314,7 @@ class UsersMixin:
     def _relinquish(self: "State", uid: str, owned: dict[str, list[dict[str, Any]]]) -> None:
         """`relinquishRoomOwnerships`: the oldest other member becomes owner; empty rooms go."""
         for room in owned["shouldChangeOwner"]:
-            others = sorted((s for s in self._room_subs(room["_id"]) if s["u"]["_id"] != uid), key=lambda s: s["ts"])
+            others = sorted((s for s in self.room_subscription_docs(room["_id"]) if s["u"]["_id"] != uid), key=lambda s: s["ts"])
             if others:
                 others[0].setdefault("roles", [])
                 if "owner" not in others[0]["roles"]:
@@ -326,7 +326,7 @@ class UsersMixin:
         room = self.rooms.get(rid)
         if not room:
             return
-        for sub in self._room_subs(rid):
+        for sub in self.room_subscription_docs(rid):
             user = self.users.get(sub["u"]["_id"])
             if user:
                 self._unsubscribe(room, user)
@@ -374,7 +374,7 @@ class UsersMixin:
             if admins == 1 and "admin" in user.get("roles", []):
                 raise MeteorError("error-action-not-allowed", "Leaving the app without admins is not allowed", {"method": "deleteUser", "action": "Remove_last_admin"})
             self._check_last_owner(user_id, confirm_relinquish)
-            for sub in self._user_subs(user_id):
+            for sub in self.user_subscription_docs(user_id):
                 room = self.rooms.get(sub["rid"])
                 if room:
                     self._unsubscribe(room, user)

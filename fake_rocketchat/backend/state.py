@@ -8,8 +8,8 @@ mutate state behind the lock's back.
 
 The rules live in mixins, one concern per module (`users.py`, `auth.py`,
 `rooms.py`, `roles.py`), the moto-style set-up helpers and views in
-`helpers.py`; this module is the store, internal lookups, permission checks,
-document inserts and events.
+`helpers.py`; this module is the store, the live lookups (public, for the
+transports, which hold the lock), permission checks, document inserts and events.
 """
 
 from __future__ import annotations
@@ -128,15 +128,20 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         """Publish on the event bus (called with the lock held, so events keep state order)."""
         self.events.publish(stream, event_name, copy.deepcopy(args))
 
-    # ------------------------------------------------------------------ lookups (internal docs)
+    # ------------------------------------------------------------------ live lookups (queries)
+    # Index lookups returning the STORED documents, not copies: REST handlers and the DDP side
+    # call them while holding `self.lock` (the REST pipeline does), read them and pass them back
+    # to the rules; paging 100k users must not deep-copy each one. Tests use `find_*` (copies).
     def _user(self, user_id: str | None) -> dict[str, Any] | None:
         return self.users.get(user_id) if user_id else None
 
-    def _user_by_username(self, username: str | None) -> dict[str, Any] | None:
-        user = self._user_by_username_ci(username) if username else None
+    def user_doc_by_username(self, username: str | None) -> dict[str, Any] | None:
+        """The user whose username is exactly `username` (Mongo's `findOneByUsername`), or None."""
+        user = self.user_doc_by_username_ci(username) if username else None
         return user if user is not None and user.get("username") == username else None
 
-    def _user_by_username_ci(self, username: str) -> dict[str, Any] | None:
+    def user_doc_by_username_ci(self, username: str) -> dict[str, Any] | None:
+        """The user whose username matches ignoring case (`findOneByUsernameIgnoringCase`), or None."""
         uid = self._by_username.get(username.lower())
         return self.users.get(uid) if uid else None
 
@@ -151,7 +156,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         for entry in user.get("emails", []):
             self._by_email[entry["address"].lower()] = user["_id"]
         self.listing.user_indexed(user)
-        for sub in self._user_subs(user["_id"]):
+        for sub in self.user_subscription_docs(user["_id"]):
             self.listing.member_added(sub, user)
 
     def _unindex_user(self, user: dict[str, Any]) -> None:
@@ -162,12 +167,12 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             if self._by_email.get(entry["address"].lower()) == user["_id"]:
                 del self._by_email[entry["address"].lower()]
         self.listing.user_unindexed(user)
-        for sub in self._user_subs(user["_id"]):
+        for sub in self.user_subscription_docs(user["_id"]):
             self.listing.member_removed(sub, user)
 
     def _set_active_flag(self, user: dict[str, Any], active: bool) -> None:
         """The one place `active` changes, so the active-members indexes follow."""
-        subs = self._user_subs(user["_id"])
+        subs = self.user_subscription_docs(user["_id"])
         for sub in subs:
             self.listing.member_removed(sub, user)
         user["active"] = bool(active)
@@ -177,7 +182,8 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
     def _room(self, rid: str | None) -> dict[str, Any] | None:
         return self.rooms.get(rid) if rid else None
 
-    def _room_by_name(self, name: str | None) -> dict[str, Any] | None:
+    def room_doc_by_name(self, name: str | None) -> dict[str, Any] | None:
+        """The room named exactly `name` (`Rooms.findOneByName`), or None."""
         if not name:
             return None
         for room in self.rooms.values():
@@ -185,14 +191,17 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
                 return room
         return None
 
-    def _sub(self, rid: str, uid: str) -> dict[str, Any] | None:
+    def subscription_doc(self, rid: str, uid: str) -> dict[str, Any] | None:
+        """The user's subscription to the room (`findOneByRoomIdAndUserId`), or None: membership."""
         sid = self._sub_index.get((rid, uid))
         return self.subscriptions.get(sid) if sid else None
 
-    def _room_subs(self, rid: str) -> list[dict[str, Any]]:
+    def room_subscription_docs(self, rid: str) -> list[dict[str, Any]]:
+        """Every subscription to the room (its members, deactivated ones included), join order."""
         return [self.subscriptions[sid] for sid in self._subs_by_room.get(rid, ())]
 
-    def _user_subs(self, uid: str) -> list[dict[str, Any]]:
+    def user_subscription_docs(self, uid: str) -> list[dict[str, Any]]:
+        """Every subscription of the user (the rooms they are in), join order."""
         return [self.subscriptions[sid] for sid in self._subs_by_user.get(uid, ())]
 
     # ------------------------------------------------------------------ permissions
@@ -202,7 +211,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             return set()
         roles = set(user.get("roles", []))
         if rid:
-            sub = self._sub(rid, uid)
+            sub = self.subscription_doc(rid, uid)
             if sub:
                 roles |= set(sub.get("roles", []))
         return roles
@@ -321,7 +330,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
 
     def _subscribe(self, room: dict[str, Any], user: dict[str, Any], roles: list[str] | None = None) -> dict[str, Any]:
         """Create the subscription, keep `__rooms`/usersCount, notify the user's own streams."""
-        existing = self._sub(room["_id"], user["_id"])
+        existing = self.subscription_doc(room["_id"], user["_id"])
         if existing:
             return existing
         now = self.now()
@@ -359,7 +368,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         return sub
 
     def _unsubscribe(self, room: dict[str, Any], user: dict[str, Any]) -> bool:
-        sub = self._sub(room["_id"], user["_id"])
+        sub = self.subscription_doc(room["_id"], user["_id"])
         if not sub:
             return False
         del self.subscriptions[sub["_id"]]
@@ -412,7 +421,7 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
     def _join_default_channels(self, user: dict[str, Any], silenced: bool) -> None:
         """`joinDefaultChannels`: subscribe to every `default:true` room; `uj` unless silenced."""
         for room in list(self.rooms.values()):
-            if room.get("default") and room["t"] in ("c", "p") and not self._sub(room["_id"], user["_id"]):
+            if room.get("default") and room["t"] in ("c", "p") and not self.subscription_doc(room["_id"], user["_id"]):
                 self._subscribe(room, user)
                 if not silenced:
                     self._system_message(room, "uj", user["username"], user)

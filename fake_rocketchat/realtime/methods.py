@@ -21,10 +21,12 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from .ddp_protocol import OMIT, error_for_client, is_meteor_error
+from ..backend import methods as registry
+from ..backend.errors import MeteorError
+from .protocol import OMIT, error_for_client, is_meteor_error
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-log = logging.getLogger("fake_rocketchat.ddp")
+log = logging.getLogger("fake_rocketchat.realtime")
 
 
 @dataclass
@@ -98,32 +100,17 @@ def _log_internal(name: str, exc: BaseException) -> None:
 
 
 def _registry_lookup(name: str) -> Any:
-    try:
-        from . import methods as registry  # helper-owned; absent until it lands
-    except ImportError:
-        return None
-    lookup = getattr(registry, "lookup", None)
-    if callable(lookup):
-        return lookup(name)
-    table = getattr(registry, "METHODS", None) or getattr(registry, "REGISTRY", None) or {}
-    return table.get(name)
+    return registry.lookup(name)
 
 
 def _registry_call(state: Any, handler: Any, name: str, ctx: MethodContext, params: list[Any]) -> Any:
-    from . import methods as registry
-
     caller = registry_caller(state, ctx)
     return handler(state, caller, list(params))
 
 
-def registry_caller(state: Any, ctx: MethodContext) -> Any:
-    """The registry's caller object for this connection (its own type when it defines one)."""
-    from . import methods as registry
-
-    make = getattr(registry, "Caller", None)
-    if make is None:
-        return ctx
-    return make(
+def registry_caller(state: Any, ctx: MethodContext) -> registry.Caller:
+    """The backend's caller object for this connection."""
+    return registry.Caller(
         user_id=ctx.user_id,
         token=ctx.token,
         user_agent=ctx.user_agent,
@@ -195,8 +182,6 @@ def _run_login_handlers(state: Any, ctx: MethodContext, options: dict[str, Any],
 
 
 def _incorrect_password() -> Exception:
-    from .errors import MeteorError
-
     return MeteorError(403, "Incorrect password")
 
 

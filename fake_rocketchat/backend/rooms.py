@@ -35,7 +35,7 @@ class RoomsMixin:
         pattern = self._name_pattern("UTF8_Channel_Names_Validation")
         if not name or name.lower() in SYSTEM_BLOCKED_NAMES or not pattern.match(name):
             raise MeteorError("error-invalid-room-name", f"{name} is not a valid room name.", details)
-        existing = self._room_by_name(name)
+        existing = self.room_doc_by_name(name)
         if existing:
             if existing.get("archived"):
                 raise MeteorError("error-archived-duplicate-name", f"There's an archived channel with name '{name}'", details)
@@ -47,8 +47,8 @@ class RoomsMixin:
             if not room or not user_id:
                 return False
             if room["t"] == "c":
-                return self.has_permission(user_id, "view-c-room") or self._sub(room["_id"], user_id) is not None
-            return self._sub(room["_id"], user_id) is not None
+                return self.has_permission(user_id, "view-c-room") or self.subscription_doc(room["_id"], user_id) is not None
+            return self.subscription_doc(room["_id"], user_id) is not None
 
     def create_room_by(
         self: "State",
@@ -75,7 +75,7 @@ class RoomsMixin:
             if not exclude_self:
                 self._subscribe(room, actor, roles=["owner"])
             for username in members:
-                user = self._user_by_username(username)
+                user = self.user_doc_by_username(username)
                 if user and user["_id"] != actor_id:
                     self._subscribe(room, user)
             return copy.deepcopy(room)
@@ -88,7 +88,7 @@ class RoomsMixin:
                 raise MeteorError("error-invalid-room", "Invalid room", {"method": "addUsersToRoom"})
             if room["t"] == "d":
                 raise MeteorError("error-cant-invite-for-direct-room", "Can't invite user to direct rooms", {"method": "addUsersToRoom"})
-            in_room = self._sub(rid, actor_id) is not None
+            in_room = self.subscription_doc(rid, actor_id) is not None
             if in_room:
                 allowed = self.has_permission(actor_id, "add-user-to-joined-room", rid)
             else:
@@ -100,12 +100,12 @@ class RoomsMixin:
             actor = self.users[actor_id]
             targets = []
             for username in usernames:
-                user = self._user_by_username_ci(username)
+                user = self.user_doc_by_username_ci(username)
                 if not user:
                     raise MeteorError("error-invalid-username", "Invalid username", {"method": "addUsersToRoom"})
                 targets.append(user)
             for user in targets:
-                if self._sub(rid, user["_id"]):
+                if self.subscription_doc(rid, user["_id"]):
                     continue  # ephemeral "Username_is_already_in_here" to the inviter only
                 self._subscribe(room, user)
                 if user["_id"] == actor_id:
@@ -122,14 +122,14 @@ class RoomsMixin:
                 raise MeteorError("error-not-allowed", "Not allowed", {"method": "removeUserFromRoom"})
             if not room or not self.can_access_room(room, actor_id):
                 raise MeteorError("error-room-not-found", 'The required "roomId" or "roomName" param provided does not match any group')
-            user = self._user_by_username_ci(username)
+            user = self.user_doc_by_username_ci(username)
             if not user:
                 raise MeteorError("error-invalid-user", "Invalid user", {"method": "removeUserFromRoom"})
-            sub = self._sub(rid, user["_id"])
+            sub = self.subscription_doc(rid, user["_id"])
             if not sub and not (room["t"] == "c" and self.has_permission(actor_id, "kick-user-from-any-c-room")):
                 raise MeteorError("error-user-not-in-room", "User is not in this room", {"method": "removeUserFromRoom"})
             if sub and "owner" in sub.get("roles", []):
-                owners = [s for s in self._room_subs(rid) if "owner" in s.get("roles", [])]
+                owners = [s for s in self.room_subscription_docs(rid) if "owner" in s.get("roles", [])]
                 if len(owners) == 1:
                     raise MeteorError(
                         "error-you-are-last-owner",
@@ -145,10 +145,10 @@ class RoomsMixin:
         with self.lock:
             room = self.rooms.get(rid)
             user = self.users[actor_id]
-            sub = self._sub(rid, actor_id) if room else None
+            sub = self.subscription_doc(rid, actor_id) if room else None
             if not room or not sub:
                 raise MeteorError("error-user-not-in-room", "You are not in this room", {"method": "leaveRoom"})
-            if "owner" in sub.get("roles", []) and len([s for s in self._room_subs(rid) if "owner" in s.get("roles", [])]) == 1:
+            if "owner" in sub.get("roles", []) and len([s for s in self.room_subscription_docs(rid) if "owner" in s.get("roles", [])]) == 1:
                 raise MeteorError("error-you-are-last-owner", "You are the last owner. Please set new owner before leaving the room.", {"method": "leaveRoom"})
             self._unsubscribe(room, user)
             self._system_message(room, "ul", user["username"], user)
@@ -176,7 +176,7 @@ class RoomsMixin:
             user = self.users.get(user_id)
             if not user or not user.get("username"):
                 raise MeteorError("error-invalid-user", "Invalid user", {"method": method})
-            sub = self._sub(rid, user_id)
+            sub = self.subscription_doc(rid, user_id)
             if not sub:
                 raise MeteorError("error-user-not-in-room", "User is not in this room", {"method": method})
             roles = sub.setdefault("roles", [])
@@ -185,7 +185,7 @@ class RoomsMixin:
             if not add and role not in roles:
                 raise MeteorError(f"error-user-not-{role}", f"User is not {article}", {"method": method})
             if not add and role == "owner":
-                owners = [s for s in self._room_subs(rid) if "owner" in s.get("roles", [])]
+                owners = [s for s in self.room_subscription_docs(rid) if "owner" in s.get("roles", [])]
                 if len(owners) == 1:
                     raise MeteorError("error-remove-last-owner", "This is the last owner. Please set a new owner before removing this one.", {"method": method})
             if add:

@@ -1,4 +1,4 @@
-"""pytest fixtures for the stand-in; enable with `pytest_plugins = ["fake_rocketchat.pytest_plugin"]`.
+"""pytest fixtures for the stand-in; enable with `pytest_plugins = ["fake_rocketchat.harness.pytest_plugin"]`.
 
 - `fake_rc`: a fresh server per test with admin `admin` / `admin-pass`
   (no TOTP, rate limiter off). Tests set up more through `fake_rc.state`.

@@ -4,8 +4,8 @@ Mirrors Meteor's `ddp-server` session (`packages/ddp-server/livedata_server.js`)
 `{"server_id":"0"}` first, `connect` → `connected`/`failed`, `ping`/`pong` answered at
 once and any inbound frame counting as a pong, server heartbeat pings that close an
 unresponsive client, and `sub`/`unsub`/`method` processed one at a time in arrival order.
-Protocol rules live in `ddp_protocol`, stream rules in `ddp_streams`, the limiter in
-`ddp_ratelimit`, method dispatch and login in `ddp_methods`.
+Protocol rules live in `protocol`, stream rules in `streams`, the limiter in
+`ratelimit`, method dispatch and login in `methods`.
 
 State changes reach sessions through `state.events` (events.py): the bus calls our
 listener on whatever thread changed the state, so the listener only hands the event to
@@ -22,9 +22,10 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from .ddp_access import StateAccess
-from .ddp_methods import MethodContext
-from .ddp_protocol import (
+from ..backend.events import CONTROL_STREAM, Event
+from .access import StateAccess
+from .methods import MethodContext
+from .protocol import (
     SERVER_ID_FRAME,
     ProtocolError,
     ejson_dumps,
@@ -41,14 +42,13 @@ from .ddp_protocol import (
     validate_method,
     validate_sub,
 )
-from .ddp_ratelimit import LimitInput, too_many_requests
-from .ddp_server import DDPConfig, DDPServer, configure, drop_all, rate_limiter_for, server_for
+from .ratelimit import LimitInput, too_many_requests
+from .server import DDPServer, server_for
+from .streams import READ_RULES, StreamSub, SubscribeRefused, added_frame, deliveries, dropped_by, subscribe
 
-__all__ = ["DDPConfig", "DDPServer", "Session", "configure", "drop_all", "endpoint", "rate_limiter_for", "server_for"]
-from .ddp_streams import READ_RULES, StreamSub, SubscribeRefused, added_frame, deliveries, dropped_by, subscribe
-from .events import CONTROL_STREAM, Event
+__all__ = ["Session", "endpoint"]
 
-log = logging.getLogger("fake_rocketchat.ddp")
+log = logging.getLogger("fake_rocketchat.realtime")
 
 DROP_WEBSOCKETS = "drop-websockets"
 
@@ -296,7 +296,7 @@ class Session:
         self.send(updated_frame(method_id))
         self.send(result_frame(method_id, outcome.result, outcome.error))
 
-    # Called by ddp_methods when login/logout change who this connection is.
+    # Called by realtime.methods when login/logout change who this connection is.
     def set_user(self, user_id: str | None, token: str | None, user_doc: dict[str, Any] | None = None) -> None:
         previous = self.user_id
         self.user_id, self.login_token = user_id, token

@@ -19,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from .ddp_protocol import meteor_error
+from .protocol import meteor_error
 
 
 class Access(Protocol):
-    """What the rules need to know about the workspace (implemented over `State` in ddp_access.py)."""
+    """What the rules need to know about the workspace (implemented over `State` in realtime/access.py)."""
 
     def room_type(self, rid: str) -> str | None: ...  # None: no such room
 

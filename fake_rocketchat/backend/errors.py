@@ -35,7 +35,7 @@ class MeteorError(Exception):
         return body
 
     def ddp_error(self) -> dict[str, Any]:
-        """As ddp_protocol.meteor_error: an empty reason was `undefined` in JavaScript, so it is omitted."""
+        """As realtime.protocol.meteor_error: an empty reason was `undefined` in JavaScript, so it is omitted."""
         body: dict[str, Any] = {"isClientSafe": True, "error": self.error}
         if self.reason:
             body["reason"] = self.reason

@@ -13,8 +13,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from .ddp_methods import DDPMethods
-from .ddp_ratelimit import DDPRateLimiter
+from .methods import DDPMethods
+from .ratelimit import DDPRateLimiter
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _state_of(target: Any) -> Any:
     if app_state is not None and hasattr(app_state, "rc"):
         return app_state.rc  # Starlette app
     if app_state is not None and hasattr(app_state, "events"):
-        return app_state  # e.g. fake_rocketchat.testing.FakeServer
+        return app_state  # e.g. fake_rocketchat.harness.testing.FakeServer
     return target
 
 

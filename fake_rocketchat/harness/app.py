@@ -6,12 +6,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from . import control, ddp
+from ..backend.state import State
+from ..realtime.session import endpoint as ddp_endpoint
+from ..rest.auth import VERSION
+from ..rest.base import Api
+from ..rest.routes import build_routes
+from . import control
 from .faults import FaultMiddleware, Faults, RequestLog
-from .rest import Api, build_routes
-from .state import State
 
 
 def create_app(
@@ -32,16 +36,12 @@ def create_app(
     api = Api(state, build_routes(), auth_failure_delay=auth_failure_delay)
 
     async def api_info(request: Any) -> Any:
-        from starlette.responses import JSONResponse
-
-        from .rest.auth import VERSION
-
         return JSONResponse({"version": VERSION[state.compat], "success": True})
 
     routes = [
         Route("/api/v1/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/api/info", api_info, methods=["GET"]),
-        WebSocketRoute("/websocket", ddp.endpoint),
+        WebSocketRoute("/websocket", ddp_endpoint),
         *control.ROUTES,
     ]
     app = Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, faults=faults, log=request_log)])

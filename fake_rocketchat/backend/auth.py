@@ -81,11 +81,11 @@ class AuthMixin:
 
     def _find_login_user(self: "State", selector: dict[str, Any] | str) -> dict[str, Any] | None:
         if isinstance(selector, str):
-            return self._user_by_email(selector) if "@" in selector else self._user_by_username(selector)
+            return self._user_by_email(selector) if "@" in selector else self.user_doc_by_username(selector)
         if selector.get("id"):
             return self._user(selector["id"])
         if selector.get("username"):
-            return self._user_by_username(selector["username"])
+            return self.user_doc_by_username(selector["username"])
         if selector.get("email"):
             return self._user_by_email(selector["email"])
         return None
@@ -212,7 +212,7 @@ class AuthMixin:
     def create_personal_access_token(self: "State", username: str, token_name: str = "test", bypass_two_factor: bool = True) -> str:
         """Set-up helper: a PAT without permission checks (for service-account tests)."""
         with self.lock:
-            user = self._user_by_username(username)
+            user = self.user_doc_by_username(username)
             if not user:
                 raise ValueError(f"no user {username!r}")
             return self._issue_pat(user, token_name, bypass_two_factor)
@@ -220,5 +220,5 @@ class AuthMixin:
     def login_tokens_count(self: "State", username: str) -> int:
         """How many tokens (login + PAT) a user holds; tests use it to see revocation."""
         with self.lock:
-            user = self._user_by_username(username)
+            user = self.user_doc_by_username(username)
             return len(user["services"]["resume"]["loginTokens"]) if user else 0
