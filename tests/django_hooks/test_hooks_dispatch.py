@@ -41,10 +41,12 @@ def test_the_queue_is_configurable(broker, settings) -> None:
 
 
 def test_a_task_sent_as_beat_sends_it_lands_on_the_rcsync_queue(broker, settings) -> None:
-    # django-celery-beat passes the periodic task's empty queue ("") through apply_async. Another queue
-    # name than the bundled app's default queue, so only RcsyncTask can have put it there.
-    from sync_tasks.tasks import relay_pending
+    # Beat takes the registered task from its app (`app.tasks[name]`) and passes the periodic task's
+    # empty queue ("") through apply_async. Another queue name than the bundled app's default queue,
+    # so only RcsyncTask can have put it there.
+    import sync_tasks.tasks  # noqa: F401  (registers the shared tasks)
 
+    relay_pending = celery_app().tasks["rcsync.relay_pending"]
     settings.RCSYNC = {**settings.RCSYNC, "TASKS": {**settings.RCSYNC["TASKS"], "QUEUE": "rcsync-beat"}}
     relay_pending.apply_async(queue="", exchange="", routing_key="")
     assert [t for t, _, _ in broker.messages("rcsync-beat")] == ["rcsync.relay_pending"]
