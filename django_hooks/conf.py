@@ -33,6 +33,8 @@ DRIFT_RECONNECT_BASE   1.0 (s)                    first back-off of ``rcsync lis
 DRIFT_RECONNECT_MAX    30 (s)                     longest back-off of ``rcsync listen`` between reconnects
 DRIFT_CATCH_UP_WINDOW  600 (s)                    at most one catch-up reconcile per this window, asked
                                                   only after the feed is connected and logged in again
+HEALTH_PENDING_MAX_AGE 900 (s)                    ``rcsync health`` fails when a pending sync is older
+HEALTH_NIGHTLY_GRACE   7200 (s)                   … or no nightly run succeeded for 24 h plus this
 =====================  =========================  =======================================================
 """
 
@@ -71,6 +73,8 @@ class HookSettings:
     drift_reconnect_max: float = 30.0
     drift_reconnect_base: float = 1.0
     drift_catch_up_window: float = 600.0
+    health_pending_max_age: float = 900.0
+    health_nightly_grace: float = 7200.0
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -84,7 +88,7 @@ KNOWN_KEYS = {
     "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
-    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW",
+    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "HEALTH_PENDING_MAX_AGE", "HEALTH_NIGHTLY_GRACE",
 }
 
 
@@ -138,6 +142,8 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         drift_reconnect_max=_positive(raw, "DRIFT_RECONNECT_MAX", 30.0),
         drift_reconnect_base=_positive(raw, "DRIFT_RECONNECT_BASE", 1.0),
         drift_catch_up_window=_positive(raw, "DRIFT_CATCH_UP_WINDOW", 600.0),
+        health_pending_max_age=_positive(raw, "HEALTH_PENDING_MAX_AGE", 900.0),
+        health_nightly_grace=_positive(raw, "HEALTH_NIGHTLY_GRACE", 7200.0),
     )
 
 
@@ -167,8 +173,23 @@ def engine_config() -> Any:
     return load_config(_raw())
 
 
+def hook_settings_or_defaults() -> HookSettings:
+    """`hook_settings()`, or the defaults while ``RCSYNC["TASKS"]`` is broken (check rcsync.E003 says why).
+
+    Only the change triggers use this: they keep recording pending rows with the default trigger
+    rules meanwhile, so a typo loses no change; everything that syncs calls `hook_settings()` and refuses.
+    """
+    try:
+        return hook_settings()
+    except ImproperlyConfigured:
+        return HookSettings(redis_url="redis://127.0.0.1:6379/0")
+
+
 def validate() -> None:
-    """Check the whole RCSYNC block now (called when Django starts): every problem in one clear error."""
+    """Check the whole RCSYNC block now: every problem in one clear error.
+
+    Start-up no longer calls this (a broken block is reported by `manage.py check`, see
+    django_hooks/checks.py); the sync paths meet the same errors and refuse to run."""
     hook_settings()
     try:
         engine_config()
