@@ -3,7 +3,7 @@
 The sync policy itself (roles, rooms, identity, safety limits) is validated by
 `sync_tasks.config.load_config`; the keys only the Django/Celery side reads
 live in the sub-block ``RCSYNC["TASKS"]`` and are validated here, so a typo
-fails at start-up with a clear message instead of at 03:00.
+is reported by ``manage.py check`` (rcsync.E003) with a clear message instead of at 03:00.
 
 ``RCSYNC["TASKS"]`` keys (all optional):
 
