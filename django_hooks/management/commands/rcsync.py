@@ -142,7 +142,7 @@ class Command(BaseCommand):
     # --- check / bootstrap ------------------------------------------------------------------------
 
     def do_check(self, **options: Any) -> None:
-        client().login()  # unreachable (69) or refused (77) is its own exit code, not a problem line
+        client().me()  # unreachable (69) or refused (77) is its own exit code, not a problem line
         report = run_check()
         for line in report.lines():
             self.stdout.write(line)
