@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,9 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def one_line(done: subprocess.CompletedProcess) -> str:
+    """The error line; log records (timestamped, from the logging config) may come before it."""
     assert "Traceback" not in done.stderr, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = [line for line in done.stderr.strip().splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", line)]
     assert len(lines) == 1, done.stderr
     return lines[0]
 
@@ -59,6 +61,13 @@ def test_rocketchat_unreachable_is_one_line_69() -> None:
     assert done.returncode == 69, done.stderr
     assert "Rocket.Chat unreachable" in one_line(done)
     assert "some-Pw-5" not in done.stderr + done.stdout
+
+
+def test_a_reconcile_with_rocketchat_unreachable_is_one_line_69() -> None:
+    done = manage("reconcile", "--dry-run", RCSYNC_RC_URL=f"http://127.0.0.1:{closed_port()}",
+                  RCSYNC_RC_USERNAME="bot", RCSYNC_RC_PASSWORD="some-Pw-5", RCSYNC_RC_MAX_RETRIES="0")
+    assert done.returncode == 69, done.stderr
+    assert "reconcile failed: Unavailable" in one_line(done)
 
 
 def test_a_refused_login_is_one_line_77(stand_in) -> None:

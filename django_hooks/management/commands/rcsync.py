@@ -231,7 +231,9 @@ class Command(BaseCommand):
         for line in plan_summary_lines(preview):
             self.stdout.write(line)
         if preview.status == preview.Status.FAILED:
-            raise CommandError(f"reconcile failed: {preview.error}", returncode=1)
+            unreachable = preview.error.startswith(("Unavailable", "OutcomeUnknown"))
+            raise CommandError(" ".join(f"reconcile failed: {preview.error}".split()),
+                               returncode=EXIT_UNAVAILABLE if unreachable else EXIT_FAILED)
         if dry_run:
             return
         if preview.status == preview.Status.REFUSED and not force:
