@@ -133,3 +133,22 @@ def test_a_site_with_a_broken_block_starts_but_refuses_to_sync(tmp_path) -> None
     assert refused.returncode == 78, refused.stderr
     assert refused.stderr.strip().count("\n") == 0 and "Traceback" not in refused.stderr
     assert "RULES[0].when.role" in refused.stderr and "manage.py check" in refused.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_refuses_to_sync_with_a_broken_block_and_keeps_the_change(settings, stand_in) -> None:
+    from django.contrib.auth import get_user_model
+
+    from django_hooks.models import PendingSync
+    from django_hooks.queue.worker import sync_pending_user
+
+    settings.RCSYNC = {**settings.RCSYNC, "RULES": [{"when": {"role": ["wizard"]}, "rooms": ["general"]}]}
+    user = get_user_model().objects.create_user("bruno", "bruno@example.org", "pw")  # the trigger still records it
+    assert PendingSync.objects.filter(user_key=str(user.pk)).exists()
+    assert sync_pending_user(str(user.pk)).status == "retry"
+    assert stand_in.user("bruno") is None
+    assert "RULES[0].when.role" in PendingSync.objects.get(user_key=str(user.pk)).last_error
+    settings.RCSYNC = {**settings.RCSYNC, "RULES": [{"when": "always", "roles": ["user"], "rooms": ["general"]}]}
+    PendingSync.objects.update(next_attempt_at=None)
+    assert sync_pending_user(str(user.pk)).status == "synced"
+    assert stand_in.user("bruno") is not None
