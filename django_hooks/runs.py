@@ -20,8 +20,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
-from django_hooks.conf import engine_config, hook_settings
 from django_hooks import metrics
+from django_hooks.conf import engine_config, hook_settings
 from django_hooks.links import save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
