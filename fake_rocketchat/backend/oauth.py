@@ -165,7 +165,7 @@ class OAuthMixin:
         return bool(user) and (user.get("services", {}).get(service) or {}).get("id") == ident  # type: ignore[union-attr]
 
     def _oauth_merge_hook(self: "State", service: str, conf: dict[str, Any], data: dict[str, Any]) -> None:
-        username, email, ident = data.get("username"), data.get("email"), data["id"]
+        username, email, ident = data.get("username"), data.get("email"), data.get("id")
         if not username:
             return
         distinct = bool(conf["merge_users_distinct_services"])
