@@ -184,3 +184,28 @@ def test_settings_6x_handler_checks_answer_unauthorized(fake_rc_factory, compat:
     rc.state.create_user("pleb")
     r = httpx.get(rc.url + "/api/v1/settings/Site_Url", headers=rc.headers_for("pleb"))
     assert (r.status_code, r.json()) == (403, {"success": False, "error": "unauthorized"})
+
+
+# ------------------------------------------------------------------ ee/server/api/roles.ts, ee/server/lib/roles/updateRole.ts
+def test_roles_update(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """roles.update: schema → error-invalid-role-properties; protected roles keep name and scope but take a
+    description; unknown id → error-invalid-roleId; duplicate names refused; stream-roles `changed`."""
+    seen: list = []
+    unsubscribe = fake_rc.state.events.subscribe(seen.append)
+    role = fake_rc.state.create_role("site-vip", description="VIP")
+    r = admin.post("/api/v1/roles.update", json={"roleId": role["_id"], "name": "site-gold", "description": None})
+    assert r.status_code == 200, r.text
+    body = r.json()["role"]
+    assert body["name"] == "site-gold" and body["description"] == "" and body["mandatory2fa"] is False
+    assert any(e.stream == "stream-roles" and e.args[0]["type"] == "changed" for e in seen)
+    unsubscribe()
+    assert admin.post("/api/v1/roles.update", json={"roleId": role["_id"]}).json()["errorType"] == "error-invalid-role-properties"
+    assert admin.post("/api/v1/roles.update", json={"roleId": "admin", "name": "boss"}).json()["errorType"] == "error-role-protected"
+    ok = admin.post("/api/v1/roles.update", json={"roleId": "admin", "name": "admin", "description": "Admins"})
+    assert ok.json()["role"]["description"] == "Admins" and ok.json()["role"]["protected"] is True
+    assert admin.post("/api/v1/roles.update", json={"roleId": "nope", "name": "x"}).json()["errorType"] == "error-invalid-roleId"
+    dup = admin.post("/api/v1/roles.update", json={"roleId": role["_id"], "name": "user"})
+    assert dup.json()["errorType"] == "error-duplicate-role-names-not-allowed"
+    fake_rc.state.custom_roles_licensed = False
+    assert admin.post("/api/v1/roles.update", json={"roleId": role["_id"], "name": "x"}).json()["error"] == \
+        "This is an enterprise feature [error-action-not-allowed]"
