@@ -195,3 +195,19 @@ def test_6x_failure_body_has_no_success_key(fake_rc_factory, compat: int) -> Non
     _setup(rc)
     body = _login(rc, {"username": "x"}).json()
     assert "success" not in body and body["status"] == "error"
+
+
+def test_email_2fa_of_oauth_users_follows_the_oauth_setting(fake_rc: FakeServer) -> None:
+    """app/2fa/server/code/EmailCheck.ts `isEnabled`: an OAuth user (core-typings `isOAuthUser`: any
+    non-internal `services` key) is email-challenged only while
+    Accounts_twoFactorAuthentication_email_available_for_OAuth_users; OAuth users have no password fallback."""
+    _setup(fake_rc)
+    data = _login(fake_rc, IDENTITY).json()["data"]
+    assert data["me"]["isOAuthUser"] is True
+    headers = {"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"]}
+    fake_rc.state.clock.shift(3600)  # past "remember right after registration"
+    r = httpx.post(fake_rc.url + "/api/v1/users.generatePersonalAccessToken", headers=headers, json={"tokenName": "t"})
+    assert r.json()["errorType"] == "totp-required" and r.json()["details"]["method"] == "email"
+    fake_rc.state.set_setting("Accounts_twoFactorAuthentication_email_available_for_OAuth_users", False)
+    ok = httpx.post(fake_rc.url + "/api/v1/users.generatePersonalAccessToken", headers=headers, json={"tokenName": "t"})
+    assert ok.status_code == 200 and ok.json()["token"]

@@ -209,3 +209,35 @@ def test_roles_update(fake_rc: FakeServer, admin: httpx.Client) -> None:
     fake_rc.state.custom_roles_licensed = False
     assert admin.post("/api/v1/roles.update", json={"roleId": role["_id"], "name": "x"}).json()["error"] == \
         "This is an enterprise feature [error-action-not-allowed]"
+
+
+def test_ddp_limiter_follows_settings_written_over_rest(fake_rc_factory) -> None:
+    """app/lib/server/startup/rateLimiter.js `reconfigureLimit` watches `DDP_Rate_Limit_*`; REST `method.call`
+    counts on the same limiter (reference §8.4), one connection per call, so User_By_Method applies."""
+    import json as _json
+
+    rc = fake_rc_factory(admin_username="admin", admin_password="pw", rate_limit=True)
+    rc.state.create_user("alice")
+    admin = rc.admin_headers()
+    assert httpx.post(rc.url + "/api/v1/settings/DDP_Rate_Limit_User_By_Method_Requests_Allowed", headers=admin,
+                      json={"value": 3}).json() == {"success": True}
+    headers = rc.headers_for("alice")
+    message = _json.dumps({"msg": "method", "id": "1", "method": "2fa:checkCodesRemaining", "params": []})
+    answers = [httpx.post(rc.url + "/api/v1/method.call/2fa:checkCodesRemaining", headers=headers,
+                          json={"message": message}).json()["message"] for _ in range(4)]
+    assert all("too-many-requests" not in a for a in answers[:3]) and "too-many-requests" in answers[3]
+
+
+def test_add_custom_oauth_needs_2fa(fake_rc_factory) -> None:
+    """settings.ts: settings.addCustomOAuth has `twoFactorRequired: true`."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    rc = fake_rc_factory(admin_username="svc", admin_password="pw", admin_totp_secret=secret)
+    rc.state.clock.shift(3600)
+    r = httpx.post(rc.url + "/api/v1/settings.addCustomOAuth", headers=rc.admin_headers(), json={"name": "besedka"})
+    assert r.json()["errorType"] == "totp-required" and "Accounts_OAuth_Custom-Besedka" not in rc.state.settings
+    code = pyotp.TOTP(secret).at(rc.state.clock.time())
+    ok = httpx.post(rc.url + "/api/v1/settings.addCustomOAuth", json={"name": "besedka"},
+                    headers={**rc.admin_headers(), "x-2fa-code": code, "x-2fa-method": "totp"})
+    assert ok.json() == {"success": True} and "Accounts_OAuth_Custom-Besedka" in rc.state.settings
