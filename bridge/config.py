@@ -1,7 +1,8 @@
 """Connection settings for one Rocket.Chat service account, from code or from `RCSYNC_RC_*` variables.
 
 Secrets (password, TOTP secret, personal access token) are wrapped in `Secret`, whose repr and str are
-masked, so a config printed in a log line, a traceback or a Celery task repr shows `Secret('***')`.
+masked, so a config printed in a log line, a traceback or a Celery task repr shows `Secret('***')`, and
+pickling one (or a `BridgeConfig` holding one) raises `TypeError`, so no pickle ever carries a plaintext.
 """
 
 from __future__ import annotations
@@ -59,8 +60,21 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
 
-    def __reduce__(self) -> Any:  # pickling (Celery) keeps it a Secret, not a bare str
-        return (Secret, (self._value,))
+    # Pickling is refused: a pickle is bytes that leave the process (a broker message, a cache, a
+    # crash dump), and any pickle of a Secret would carry the plaintext. Nothing needs it: Celery tasks
+    # take ids and flags only and use the JSON serializer, and every process reads its own secrets from
+    # the environment or the secret files. Copies stay in-process, so they share the one object.
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("a Secret is never pickled; read it from the environment or secret file where it is needed")
+
+    def __reduce__(self) -> Any:
+        return self.__reduce_ex__(2)
+
+    def __copy__(self) -> "Secret":
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Secret":
+        return self
 
 
 def _secret(value: str | Secret | None) -> Secret | None:

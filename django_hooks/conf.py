@@ -29,7 +29,10 @@ NIGHTLY_MIN_INTERVAL   3600 (s)                   a second nightly trigger withi
 TRIGGER_IGNORE_FIELDS  ``["last_login"]``         a save touching only these fields triggers nothing
 TRIGGER_MODELS         ``{}``                     extra models whose changes mean "sync this user":
                                                   ``{"app.Model": "path.to.user"}`` (e.g. a profile)
+DRIFT_RECONNECT_BASE   1.0 (s)                    first back-off of ``rcsync listen`` after a failure (doubles, jittered)
 DRIFT_RECONNECT_MAX    30 (s)                     longest back-off of ``rcsync listen`` between reconnects
+DRIFT_CATCH_UP_WINDOW  600 (s)                    at most one catch-up reconcile per this window, asked
+                                                  only after the feed is connected and logged in again
 =====================  =========================  =======================================================
 """
 
@@ -43,6 +46,9 @@ from typing import Any, Mapping
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+
+from sync_tasks.config import ConfigError, load_config
+
 
 @dataclass(frozen=True)
 class HookSettings:
@@ -63,6 +69,8 @@ class HookSettings:
     trigger_ignore_fields: frozenset[str] = frozenset({"last_login"})
     trigger_models: Mapping[str, str] = field(default_factory=dict)
     drift_reconnect_max: float = 30.0
+    drift_reconnect_base: float = 1.0
+    drift_catch_up_window: float = 600.0
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -76,6 +84,7 @@ KNOWN_KEYS = {
     "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
+    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW",
 }
 
 
@@ -127,6 +136,8 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         trigger_ignore_fields=frozenset(ignore),
         trigger_models=dict(models),
         drift_reconnect_max=_positive(raw, "DRIFT_RECONNECT_MAX", 30.0),
+        drift_reconnect_base=_positive(raw, "DRIFT_RECONNECT_BASE", 1.0),
+        drift_catch_up_window=_positive(raw, "DRIFT_CATCH_UP_WINDOW", 600.0),
     )
 
 
@@ -153,15 +164,11 @@ def hook_settings() -> HookSettings:
 @lru_cache(maxsize=1)
 def engine_config() -> Any:
     """The validated sync policy: `sync_tasks.config.load_config(settings.RCSYNC)` (ConfigError lists problems)."""
-    from sync_tasks.config import load_config
-
     return load_config(_raw())
 
 
 def validate() -> None:
     """Check the whole RCSYNC block now (called when Django starts): every problem in one clear error."""
-    from sync_tasks.config import ConfigError
-
     hook_settings()
     try:
         engine_config()

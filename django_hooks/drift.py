@@ -5,6 +5,10 @@ drift: the listener marks the linked site user pending (`drift=True`, so the
 run is recorded as a drift repair) and the normal level-triggered sync puts
 things back. What counts as drift is decided by the pure `drift_of`; the rest
 is plumbing around `bridge.ddp.RealtimeClient`, which reconnects by itself.
+When the feed was down, events may have been missed: once it is connected and
+logged in again the listener asks for one catch-up reconcile, at most one per
+`DRIFT_CATCH_UP_WINDOW` (`django_hooks.catch_up`); while Rocket.Chat stays
+unreachable it only retries, with capped, jittered exponential back-off.
 Our own changes echo back on the feed: membership messages name their actor
 (the service account is ignored), role changes do not, so a role event that
 matches an operation rcsync applied moments ago is recognised as its echo.
@@ -14,18 +18,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Callable
 
+from django.db import close_old_connections
+from django.utils import timezone
+
+from bridge.ddp import RealtimeClient
+from bridge.errors import NotFound
 from bridge.events import MembershipChanged, Reconnected, RoleChanged, UserDeleted, UserRenamed
+from bridge.rest import AsyncRocketChat
+from bridge.retry import RetryPolicy
+from django_hooks.catch_up import CatchUp
+from django_hooks.conf import engine_config, hook_settings
+from django_hooks.models import AccountLink, SyncOperation
+from django_hooks.queue.pending import mark_pending
+from django_hooks.rc import bridge_config
+from sync_tasks.celery import app
 
 log = logging.getLogger("rcsync.drift")
 
 ECHO_WINDOW = 60.0  # s: a role event matching an operation rcsync applied this recently is its own echo
 ECHO_DELAY = 1.5  # s: wait before judging a role event, so the audit row of our own op is written
-RECONCILE_AFTER_RECONNECT_EVERY = 600.0  # s: at most one catch-up reconcile per this period
 MISSING_ROOM_RECHECK = 10.0  # s: how often to look for managed rooms that did not exist yet
 
 
@@ -87,9 +104,6 @@ def drift_of(event: Any, ctx: FeedContext) -> DriftHit | None:
 
 
 def _is_echo(hit: DriftHit, user_key: str) -> bool:
-    from django.utils import timezone
-
-    from django_hooks.models import SyncOperation
 
     if hit.role_echo is None:
         return False
@@ -102,10 +116,6 @@ def _is_echo(hit: DriftHit, user_key: str) -> bool:
 
 def record_drift(hit: DriftHit) -> str | None:
     """Mark the linked site user pending as drift (autocommit: enqueued at once). Returns its key."""
-    from django.db import close_old_connections
-
-    from django_hooks.models import AccountLink
-    from django_hooks.pending import mark_pending
 
     close_old_connections()
     links = AccountLink.objects.all()
@@ -127,8 +137,6 @@ def record_drift(hit: DriftHit) -> str | None:
 
 async def build_context(rest: Any, config: Any) -> FeedContext:
     """Resolve managed room ids, managed role ids and the service account's id through REST."""
-    from bridge.errors import NotFound
-
     rooms: dict[str, str] = {}
     for spec in config.rooms:
         try:
@@ -147,30 +155,31 @@ async def build_context(rest: Any, config: Any) -> FeedContext:
 async def listen(
     *, stop: asyncio.Event | None = None, on_ready: Callable[[FeedContext], Any] | None = None,
     on_reconnect: Callable[[], Any] | None = None, missing_room_recheck: float = MISSING_ROOM_RECHECK,
+    catch_up: CatchUp | None = None, missed: bool = False,
 ) -> None:
     """Run the feed until `stop` is set (or forever); each hit becomes a pending drift sync.
 
     Managed rooms that do not exist yet (the first sync or `rcsync bootstrap` creates them) are
-    looked up again every `missing_room_recheck` seconds and watched once they appear.
+    looked up again every `missing_room_recheck` seconds and watched once they appear. `missed` says
+    the feed was down before this start: a catch-up is requested once connected and logged in.
     """
-    from bridge.ddp import RealtimeClient
-    from bridge.rest import AsyncRocketChat
-    from django_hooks.conf import engine_config, hook_settings
-    from django_hooks.rc import bridge_config
-
     config = bridge_config()
     policy = engine_config()
+    hooks = hook_settings()
     stop = stop or asyncio.Event()
-    last_catch_up = 0.0
+    catch_up = catch_up or CatchUp(hooks.drift_catch_up_window, _request_catch_up)
     async with AsyncRocketChat(config) as rest:
         ctx = await build_context(rest, policy)
-        realtime = RealtimeClient(config, rest=rest, reconnect_cap=hook_settings().drift_reconnect_max)
+        realtime = RealtimeClient(config, rest=rest, reconnect_base=hooks.drift_reconnect_base,
+                                  reconnect_cap=hooks.drift_reconnect_max)
         await realtime.connect()
         try:
             await realtime.watch_users()
             for room_id in ctx.rooms_by_id:
                 await realtime.watch_room(room_id)
             log.info("listening for drift in %d managed room(s) and %d managed role(s)", len(ctx.rooms_by_id), len(ctx.roles_by_id))
+            if missed:  # REST and the feed both answered and logged in: now, not before, catch up
+                await catch_up.request()
             if on_ready:
                 on_ready(ctx)
             pending: set[asyncio.Task[Any]] = set()
@@ -194,14 +203,13 @@ async def listen(
                 if stopper in done:
                     getter.cancel()
                     break
+                await catch_up.flush(realtime.connected)  # one owed from inside the last window
                 if getter not in done:
                     continue
                 event, getter = getter.result(), None
                 if isinstance(event, Reconnected):
-                    # Events may have been missed while disconnected: catch up with a full (drift) reconcile.
-                    if time.monotonic() - last_catch_up > RECONCILE_AFTER_RECONNECT_EVERY:
-                        last_catch_up = time.monotonic()
-                        await asyncio.to_thread(_request_catch_up)
+                    # Emitted after the feed logged in again: events may have been missed meanwhile.
+                    await catch_up.request()
                     if on_reconnect:
                         on_reconnect()
                     continue
@@ -218,8 +226,6 @@ async def listen(
 
 
 async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: Any) -> FeedContext:
-    from dataclasses import replace
-
     try:
         fresh = await build_context(rest, policy)
     except Exception as exc:  # Rocket.Chat away: try again at the next recheck
@@ -232,37 +238,49 @@ async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: A
     return replace(ctx, rooms_by_id=fresh.rooms_by_id, roles_by_id=fresh.roles_by_id, all_role_names=fresh.all_role_names)
 
 
-async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext], Any] | None = None) -> None:
-    """`listen`, started again with capped back-off whenever it fails (Rocket.Chat down at start, bad
-    credentials fixed later, ...), until `stop` is set. A restart requests a catch-up reconcile."""
-    from django_hooks.conf import hook_settings
+async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext], Any] | None = None,
+                         rand: Callable[[], float] = random.random) -> None:
+    """`listen`, started again whenever it fails (Rocket.Chat down at start, bad credentials fixed
+    later, ...), until `stop` is set.
 
-    delay = 1.0
-    restarts = 0
+    Waits grow exponentially from `DRIFT_RECONNECT_BASE` to `DRIFT_RECONNECT_MAX`, with jitter so that
+    many listeners do not come back in step; they start short again once a start got connected. A
+    failed start queues nothing: the catch-up is requested by the next start that connects and logs in,
+    and at most one per `DRIFT_CATCH_UP_WINDOW` across all restarts of this process.
+    """
+    hooks = hook_settings()
+    backoff = RetryPolicy(max_retries=0, base=hooks.drift_reconnect_base, cap=hooks.drift_reconnect_max)
+    catch_up = CatchUp(hooks.drift_catch_up_window, _request_catch_up)
+    failures = 0
+    missed = False
     while not stop.is_set():
-        started = time.monotonic()
+        got_ready = False
+
+        def ready(ctx: FeedContext) -> None:
+            nonlocal got_ready
+            got_ready = True
+            if on_ready:
+                on_ready(ctx)
+
         try:
-            await listen(stop=stop, on_ready=on_ready)
+            await listen(stop=stop, on_ready=ready, catch_up=catch_up, missed=missed)
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if time.monotonic() - started > 60:
-                delay = 1.0  # it ran fine for a while: start over with short waits
-            log.warning("change feed stopped (%s: %s); starting again in %.0f s", type(exc).__name__, exc, delay)
-            restarts += 1
+            if got_ready:
+                failures = 0  # it was connected: start over with short waits
+            missed = True
+            delay = backoff.delay(failures, rand)
+            failures += 1
+            log.warning("change feed stopped (%s: %s); starting again in %.2f s", type(exc).__name__, exc, delay)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
-            delay = min(delay * 2, hook_settings().drift_reconnect_max)
-            if restarts and not stop.is_set():
-                await asyncio.to_thread(_request_catch_up)
 
 
 def _request_catch_up() -> None:
-    from sync_tasks.celery import app
-
     try:
         app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
     except Exception as exc:  # broker down: the nightly run and the relay still cover us

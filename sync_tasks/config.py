@@ -29,6 +29,9 @@ ADOPT_MODES = ("email_verified", "email", "username", "never")
 FLAGS = ("is_superuser", "is_staff")
 ROLE_NAME_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 DOTTED_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+# Keys whose value is a credential: an error about them names the key and the type, never the value
+# (a mistyped password would otherwise be printed at start-up, into logs and crash reports).
+SECRET_KEYS = frozenset({"password", "totp_secret", "token"})
 
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
     {"when": "always", "roles": ["user"], "rooms": ["general"]},
@@ -57,6 +60,16 @@ TOP_KEYS = {
 }
 
 
+def is_secret_key(key: str) -> bool:
+    """True for a settings key that holds a credential (``SERVER.password``, ``SERVER.totp_secret``...)."""
+    return key.rpartition(".")[2].lower() in SECRET_KEYS
+
+
+def _shown(key: str, value: Any) -> str:
+    """How a value appears in an error: its repr, or only its type for a secret-bearing key."""
+    return f"a {type(value).__name__} (value hidden)" if is_secret_key(key) else repr(value)
+
+
 class _Checker:
     """Collects problems instead of failing on the first, so one start-up shows them all."""
 
@@ -67,12 +80,13 @@ class _Checker:
         self.problems.append(f"{key}: {msg}")
 
     def typed(self, key: str, value: Any, types: type | tuple[type, ...], default: Any) -> Any:
+        shown = _shown(key, value)
         if isinstance(value, bool) and types in (int, float, (int, float)):
-            self.fail(key, f"expected a number, got {value!r}")
+            self.fail(key, f"expected a number, got {shown}")
             return default
         if not isinstance(value, types):
             names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-            self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
+            self.fail(key, f"expected {names}, got {type(value).__name__}" + ("" if is_secret_key(key) else f" {shown}"))
             return default
         return value
 

@@ -5,6 +5,13 @@ and blocks ``admin, administrator, system, user`` plus ``all`` and ``here`` (ref
 ``app/lib/server/functions/checkUsernameAvailability.ts`` and ``validateName.ts``). 7.x also rejects
 display names containing ``< > \\ /`` (``"Name contains invalid characters"``, reference §9.3).
 
+Invisible characters are an attack, not a typo: bidi overrides (U+202A-202E, U+2066-2069, U+200E/F)
+make ``alice\u202egro.elpmaxe`` render as another person's name, zero-width characters (U+200B-200D,
+U+2060, U+FEFF) make two different strings look identical, and NUL or other controls break logs and
+terminals. Display names lose them (``clean_name``); an email holding one is refused outright
+(``hidden_characters``), because an address is an identity and a cleaned one would be someone else's.
+Usernames are reduced to ``[0-9a-zA-Z-_.]`` anyway, so these characters never reach one.
+
 Transliteration uses ``unicodedata`` (accented Latin, Greek tonos, ...) plus explicit tables for
 Cyrillic and Greek letters; scripts without a table (CJK, Arabic, ...) are dropped, and a username that
 ends up empty falls back to ``<fallback_prefix><site id>``. (``Unidecode`` would cover more scripts but
@@ -23,6 +30,11 @@ NAME_FORBIDDEN = re.compile(r"[<>\\/]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 MAX_NAME_LENGTH = 120
+# Unicode categories removed from display names: format characters (bidi controls, zero-width
+# space/joiners, word joiner, BOM, soft hyphen, tag characters) and lone surrogates...
+_DROPPED_CATEGORIES = frozenset({"Cf", "Cs"})
+# ... and those turned into a space: controls (C0 incl. NUL, DEL, C1) and line/paragraph separators.
+_SPACE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 MAX_EMAIL_LENGTH = 254
 
 _CYRILLIC = {
@@ -135,9 +147,33 @@ def assign_usernames(wanted: Mapping[str, str], taken: Iterable[str], *, max_len
     return result
 
 
+def hidden_characters(text: str | None) -> list[str]:
+    """The control, format (bidi, zero-width) and separator characters in ``text``, as ``U+XXXX``."""
+    if not text:
+        return []
+    if text.isascii():
+        return [f"U+{ord(c):04X}" for c in CONTROL.findall(text)]
+    return [f"U+{ord(c):04X}" for c in text
+            if unicodedata.category(c) in _DROPPED_CATEGORIES or unicodedata.category(c) in _SPACE_CATEGORIES]
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without format characters and with controls/line separators turned into spaces."""
+    if text.isascii():
+        return CONTROL.sub(" ", text) if CONTROL.search(text) else text
+    out: list[str] = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in _DROPPED_CATEGORIES:
+            continue
+        out.append(" " if cat in _SPACE_CATEGORIES else ch)
+    return "".join(out)
+
+
 def clean_name(name: str | None, fallback: str) -> str:
-    """A display name Rocket.Chat 7.x accepts: no ``< > \\ /``, no control characters, bounded length."""
-    cleaned = NAME_FORBIDDEN.sub("", CONTROL.sub(" ", name or ""))
+    """A display name Rocket.Chat 7.x accepts and people can trust: no ``< > \\ /``, no control,
+    bidi or zero-width characters, bounded length."""
+    cleaned = NAME_FORBIDDEN.sub("", strip_invisible(name or ""))
     cleaned = " ".join(cleaned.split())[:MAX_NAME_LENGTH].strip()
     if cleaned and cleaned == name:
         return name  # unchanged: share the site's string instead of a copy
@@ -145,11 +181,15 @@ def clean_name(name: str | None, fallback: str) -> str:
 
 
 def normalize_email(email: str | None) -> str | None:
-    """The email stripped of surrounding space if it is plausibly deliverable, else ``None``."""
+    """The email stripped of surrounding space if it is plausibly deliverable, else ``None``.
+
+    An address with a control or format character (NUL, a bidi override, a zero-width space) is never
+    plausible: it would look like another address. The policy reports it as a per-person error.
+    """
     if not email or not isinstance(email, str):
         return None
     email = email.strip()
-    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL_RE.match(email) or hidden_characters(email):
         return None
     return email
 

@@ -67,6 +67,7 @@ class SitePerson:
 
 def site_sort_key(site_id: str) -> tuple[int, int, str]:
     """Order site ids numerically when they are numbers ("2" < "10"), else as text; total and stable."""
-    if site_id.isdigit():
+    # ASCII digits only: str.isdigit() is also true for '²' or '٣', which int() refuses or reads as 3.
+    if site_id.isascii() and site_id.isdigit():
         return (0, int(site_id), site_id)
     return (1, 0, site_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .config import Rule, SyncConfig
-from .identity import clean_name, derive_username, normalize_email
+from .identity import clean_name, derive_username, hidden_characters, normalize_email
 from .person import SitePerson
 
 __all__ = ["Grants", "DesiredAccount", "PolicyError", "grants_for", "desired_account"]
@@ -131,6 +131,11 @@ def grants_for(person: SitePerson, config: SyncConfig) -> Grants:
 def desired_account(person: SitePerson, config: SyncConfig) -> DesiredAccount:
     """Desired state of ``person``'s account. Raises :class:`PolicyError` for this person only."""
     ident = config.identity
+    hidden = hidden_characters(person.email.strip()) if person.wants_account and isinstance(person.email, str) else []
+    if hidden:
+        # Not cleaned and not replaced by a placeholder: the site holds a forged-looking address.
+        raise PolicyError(f"email contains invisible or control characters ({', '.join(sorted(set(hidden)))}); "
+                          "fix the address on the site")
     username = derive_username(person.username, person.site_id, max_length=ident.username_max_length,
                                fallback_prefix=ident.fallback_prefix, reserved=ident.reserved)
     email = normalize_email(person.email)

@@ -1,5 +1,6 @@
 """Configuration: env and secret files, validation, and that secrets never show."""
 
+import copy
 import logging
 import pickle
 
@@ -18,10 +19,37 @@ def test_secret_is_masked_everywhere(caplog):
     assert SECRET_PW not in f"{s}"
     assert SECRET_PW not in "%s %r" % (s, s)
     assert s.reveal() == SECRET_PW
-    assert pickle.loads(pickle.dumps(s)) == s
+    assert copy.deepcopy(s) == s and copy.copy(s) is s  # copies stay in-process
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("t").info("config %s", s)
     assert SECRET_PW not in caplog.text
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pickling_never_carries_the_plaintext(protocol):
+    """A pickle leaves the process (broker, cache, crash dump): pickling a Secret, or a config holding
+    one, is refused, so no pickle bytes can hold the plaintext."""
+    cfg = BridgeConfig(url="https://chat.example.org", username="svc", password=SECRET_PW, totp_secret=SECRET_TOTP)
+    for value in (Secret(SECRET_PW), cfg, {"nested": [cfg.totp_secret]}):
+        with pytest.raises(TypeError, match="never pickled"):
+            pickle.dumps(value, protocol=protocol)
+    assert copy.deepcopy(cfg) == cfg
+
+
+def test_celery_messages_carry_no_secret(monkeypatch):
+    """What reaches the broker: every rcsync task's message body, serialized the way the app sends it
+    (JSON only), holds ids and flags. A Secret passed by mistake is refused instead of sent."""
+    from kombu.exceptions import EncodeError
+    from kombu.serialization import dumps
+
+    from sync_tasks.celery import app
+
+    assert app.conf.task_serializer == "json" and list(app.conf.accept_content) == ["json"]
+    body = dumps(((), {"kind": "drift", "triggered_by": "listen:reconnected"}, {}), serializer="json")[2]
+    assert SECRET_PW not in str(body)
+    for serializer in ("json", "pickle"):
+        with pytest.raises((EncodeError, TypeError)):
+            dumps(((Secret(SECRET_PW),), {}, {}), serializer=serializer)
 
 
 def test_config_repr_masks_secrets():

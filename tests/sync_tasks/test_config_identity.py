@@ -58,6 +58,17 @@ def test_server_secrets_not_in_repr():
     assert "hunter2" not in repr(c) and "JBSWY3" not in repr(c)
 
 
+@pytest.mark.parametrize("value", [b"hunter2-secret", ["hunter2-secret"], 12345678901, True, {"v": "hunter2-secret"}])
+@pytest.mark.parametrize("key", ["password", "totp_secret"])
+def test_mistyped_secret_errors_show_the_type_never_the_value(key, value):
+    with pytest.raises(ConfigError) as caught:
+        load_config({"SERVER": {"url": "https://chat.example.org", key: value}})
+    text = str(caught.value)
+    assert f"SERVER.{key}: expected str, got {type(value).__name__}" in text
+    for shown in ("hunter2", "12345678901", "True"):
+        assert shown not in text, text
+
+
 @pytest.mark.parametrize("raw,expected", [
     ("Иван Петров", "ivan.petrov"), ("Щукин", "shchukin"), ("José Álvarez", "jose.alvarez"),
     ("Σωκράτης", "sokratis"), ("Łukasz", "lukasz"), ("straße", "strasse"), ("Олександр Їжак", "oleksandr.yizhak"),
@@ -88,3 +99,53 @@ def test_clean_name_and_email():
     for bad in (None, "", "a@b", "a b@example.org", "a@@example.org", "x@" + "d" * 300 + ".org"):
         assert normalize_email(bad) is None
     assert transliterate("Ёлка") == "elka"
+
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]
+ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+CONTROLS = ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\x9b", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("ch", BIDI + ZERO_WIDTH + CONTROLS)
+def test_display_names_lose_bidi_zero_width_and_control_characters(ch):
+    cleaned = clean_name(f"Ali{ch}ce Admin{ch}", "fallback")
+    assert cleaned in ("Alice Admin", "Ali ce Admin")
+    assert not any(c in cleaned for c in BIDI + ZERO_WIDTH + CONTROLS)
+    assert clean_name(ch * 5, "fallback") == "fallback"
+
+
+@pytest.mark.parametrize("ch", BIDI + ZERO_WIDTH + CONTROLS + ["\t", "\n"])
+def test_emails_with_control_or_format_characters_are_refused(ch):
+    assert normalize_email(f"ali{ch}ce@example.org") is None
+    assert normalize_email(f"alice@example.org{ch}x") is None
+
+
+@pytest.mark.parametrize("ch", BIDI + ZERO_WIDTH + CONTROLS)
+def test_such_an_email_is_a_clear_error_for_that_person_only(ch):
+    from sync_tasks.decide import decide
+    from sync_tasks.person import SitePerson
+    from sync_tasks.simulate import observe
+
+    from sync_world import base_world
+
+    cfg = load_config({"IDENTITY": {"placeholder_email_domain": "chat.invalid"}})
+    people = [SitePerson("1", "mallory", f"admin{ch}@example.org", True, name="Mallory"),
+              SitePerson("2", "bob", "bob@example.org", True, name="Bob")]
+    d = decide(people, observe(base_world(cfg)), cfg)
+    issues = {i.site_id: i for i in d.issues}
+    assert issues["1"].status == "error" and f"U+{ord(ch):04X}" in issues["1"].reason
+    assert "invisible or control characters" in issues["1"].reason
+    assert [t.desired.site_id for t in d.targets] == ["2"]  # the placeholder does not paper over it
+
+
+def test_usernames_never_keep_invisible_characters():
+    assert derive_username("ad\u200bmin", "7") == "admin-site"  # still the reserved name, still refused
+    assert derive_username("\u202eevil\u2066", "7") == "evil"
+    assert derive_username("\x00\u200d", "7") == "member-7"
+
+
+def test_unicode_digit_site_ids_sort_without_error():
+    from sync_tasks.person import site_sort_key
+
+    keys = sorted(["10", "2", "²", "٣", "x"], key=site_sort_key)
+    assert keys[:2] == ["2", "10"] and set(keys[2:]) == {"²", "٣", "x"}
