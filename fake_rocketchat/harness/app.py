@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from ..backend.state import State
+from ..realtime.server import rate_limiter_for
 from ..realtime.session import endpoint as ddp_endpoint
 from ..rest.auth import VERSION
 from ..rest.base import Api
@@ -52,6 +53,8 @@ def create_app(
     app.state.request_log = request_log
     app.state.api = api
     app.state.start_options = start_options
-    # An empty restart closes every live DDP session, as a restarted server would.
+    # An empty restart closes every live DDP session and forgets the DDP limiter's counters, as a
+    # restarted server would.
     state.on_wipe(faults.drop_websockets)
+    state.on_wipe(rate_limiter_for(state).reset)
     return app

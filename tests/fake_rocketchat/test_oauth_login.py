@@ -211,3 +211,12 @@ def test_email_2fa_of_oauth_users_follows_the_oauth_setting(fake_rc: FakeServer)
     fake_rc.state.set_setting("Accounts_twoFactorAuthentication_email_available_for_OAuth_users", False)
     ok = httpx.post(fake_rc.url + "/api/v1/users.generatePersonalAccessToken", headers=headers, json={"tokenName": "t"})
     assert ok.status_code == 200 and ok.json()["token"]
+
+
+def test_seed_registers_custom_oauth_services(fake_rc_factory) -> None:
+    rc = fake_rc_factory(seed={"custom_oauth": {"besedka": {"username_field": "username", "merge_users": True}},
+                               "settings": {"Accounts_OAuth_Custom-Besedka-url": "https://id.example"}})
+    assert rc.state.setting("Accounts_OAuth_Custom-Besedka") is True
+    assert rc.state.setting("Accounts_OAuth_Custom-Besedka-merge_users") is True
+    assert rc.state.setting("Accounts_OAuth_Custom-Besedka-url") == "https://id.example"
+    assert _login(rc, IDENTITY).status_code == 200

@@ -147,3 +147,17 @@ def test_cli_data_file_keeps_the_workspace_across_restarts(tmp_path: Path) -> No
         assert httpx.get(url + "/api/v1/users.info", params={"username": "kept"}, headers=headers).json()["success"] is False
     finally:
         _stop(proc)
+
+
+def test_restart_empty_forgets_ddp_limiter_counters(fake_rc_factory) -> None:
+    """A restarted Rocket.Chat builds its DDP rules afresh (app/lib/server/startup/rateLimiter.js)."""
+    from fake_rocketchat.realtime.ratelimit import LimitInput
+    from fake_rocketchat.realtime.server import rate_limiter_for
+
+    rc = fake_rc_factory(admin_username="admin", admin_password="pw", rate_limit=True)
+    limiter = rate_limiter_for(rc.state)
+    inp = LimitInput(type="method", name="logout", user_id=None, connection_id="c1", client_address="10.0.0.1")
+    results = [limiter.hit(inp) for _ in range(11)]
+    assert not results[-1].allowed
+    rc.restart_empty()
+    assert limiter.hit(inp).allowed
