@@ -35,10 +35,95 @@ from .settings_registry import CUSTOM_OAUTH_PREFIX, custom_oauth_base_id, custom
 if TYPE_CHECKING:
     from .state import State
 
-# Keys `normalizeIdentity` tries, in order, when the identity has no `id`.
-_ID_KEYS = ("id", "_id", "ID", "user_id", "sub", "userid")
-# `getName`'s fallbacks when no `-name_field` is configured.
+# `getName`'s fallbacks (when no `-name_field` is configured, or it yields nothing).
 _NAME_KEYS = ("name", "username", "nickname", "CharacterName", "userName", "preferred_username")
+
+
+def _truthy(value: Any) -> bool:
+    """JavaScript truthiness for the JSON values an identity holds (`[]` and `{}` are truthy there)."""
+    if isinstance(value, (list, dict)):
+        return True
+    return value not in (None, False, 0, "")
+
+
+def normalize_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """`normalizers` of `transform_helpers.ts`, in their order: where the provider keeps the id (and for some
+    providers the email and name)."""
+    data = dict(identity)
+    if _truthy(data.get("_id")) and not _truthy(data.get("id")):
+        data["id"] = data["_id"]
+    if _truthy(data.get("result")) and isinstance(data["result"], dict):  # Reddit
+        data = dict(data["result"])
+    for key in ("ID", "user_id", "CharacterID"):
+        if _truthy(data.get(key)) and not _truthy(data.get("id")):
+            data["id"] = data[key]
+    user = data.get("user") if isinstance(data.get("user"), dict) else {}
+    if _truthy(user.get("userid")) and not _truthy(data.get("id")):  # Dataporten
+        sec = user.get("userid_sec")
+        data["id"] = sec[0] if isinstance(sec, list) and sec and _truthy(sec[0]) else user["userid"]
+        data["email"] = user.get("email")
+    if _truthy(user.get("user_id")) and not _truthy(data.get("id")):  # Xenforo
+        data["id"] = user["user_id"]
+        data["email"] = user.get("user_email")
+    for key in ("phid", "sub"):
+        if _truthy(data.get(key)) and not _truthy(data.get("id")):
+            data["id"] = data[key]
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    if not _truthy(data.get("id")) and _truthy(meta.get("uid")):  # OpenShift
+        data["id"] = meta["uid"]
+        data["name"] = data.get("fullName")
+    if _truthy(data.get("userid")) and not _truthy(data.get("id")):
+        data["id"] = data["userid"]
+    ocs = (data.get("ocs") or {}).get("data") if isinstance(data.get("ocs"), dict) else None
+    if not _truthy(data.get("id")) and isinstance(ocs, dict) and _truthy(ocs.get("id")):  # Nextcloud
+        data["id"], data["name"], data["email"] = ocs["id"], ocs.get("displayname"), ocs.get("email")
+    emails = data.get("emails")
+    if not _truthy(data.get("email")) and isinstance(emails, list) and emails:  # Meteor apps
+        first = emails[0] if isinstance(emails[0], dict) else {}
+        data["email"] = first.get("address") or None
+    return data
+
+
+def _nested(path: str, data: Any) -> Any:
+    """`getNestedValue`: a dot path, undefined as soon as a step is missing."""
+    value = data
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) and _truthy(value) else None
+    return value
+
+
+def _js_string(value: Any) -> str:
+    if value is None:
+        return "undefined"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+def from_template(template: str, data: dict[str, Any]) -> Any:
+    """`fromTemplate`: a plain dot path, or a string whose `{{...}}` parts are each a dot path or a
+    `/regex/::path` formula (first capture group); a missing part renders as "undefined", as in JavaScript."""
+    if not re.search(r"\{\{((?:(?!\}\}).)+)\}\}", template):
+        return _nested(template, data)
+
+    def part(match: re.Match[str]) -> str:
+        formula = match.group(1)
+        regex = re.match(r"^/((?!/::).*)/::(.+)", formula)
+        if not regex:
+            return _js_string(_nested(formula, data))
+        found = re.search(regex.group(1), _js_string(_nested(regex.group(2), data)))
+        return _js_string(found.group(1) if found and found.groups() else None)
+
+    return re.sub(r"\{\{((?:(?!\}\}).)+)\}\}", part, template)
+
+
+def _rename_invalid_properties(value: Any) -> Any:
+    """`renameInvalidProperties`: dots in keys become underscores (Mongo field names), recursively."""
+    if isinstance(value, list):
+        return [_rename_invalid_properties(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k).replace(".", "_"): _rename_invalid_properties(v) for k, v in value.items()}
+    return value
 
 
 class LoginFailure(Exception):
@@ -52,21 +137,6 @@ class LoginFailure(Exception):
 
 class ServiceUnavailable(Exception):
     """No enabled Custom OAuth service of that name (Rocket.Chat would show no login button at all)."""
-
-
-def from_template(template: str, data: dict[str, Any]) -> Any:
-    """`fromTemplate`: a `{{path}}` template (each placeholder replaced) or a dot path into the identity."""
-    def lookup(path: str) -> Any:
-        value: Any = data
-        for part in path.strip().split("."):
-            if not isinstance(value, dict) or part not in value:
-                return None
-            value = value[part]
-        return value
-
-    if "{{" in template:
-        return re.sub(r"\{\{\s*([^}]+?)\s*\}\}", lambda m: str(lookup(m.group(1)) or ""), template)
-    return lookup(template)
 
 
 class OAuthMixin:
@@ -135,57 +205,59 @@ class OAuthMixin:
 
     # ---------------------------------------------------------------- identity
     def _service_data(self: "State", conf: dict[str, Any], identity: dict[str, Any]) -> dict[str, Any]:
-        """`getIdentity` + `normalizeIdentity`: id, then username/email/name/avatar from the configured fields."""
-        data = dict(identity)
-        ident = next((data[k] for k in _ID_KEYS if data.get(k) not in (None, "")), None)
-        if ident is not None:
-            data["id"] = str(ident)
-        if conf["username_field"]:
-            username = from_template(conf["username_field"], identity)
-            if not username:
+        """`normalizeIdentity` and the `serviceData` `registerService` builds: the normalised identity, then
+        username/email/avatar from the configured fields (a missing one fails), the name from `-name_field`
+        or `getName`'s fallbacks, dots in keys renamed."""
+        data = normalize_identity(identity)
+        if conf["username_field"].strip():
+            username = from_template(conf["username_field"].strip(), data)
+            if not _truthy(username):
                 raise LoginFailure("CustomOAuth: Failed to extract username")
-            data["username"] = str(username)
-        if conf["email_field"]:
-            email = from_template(conf["email_field"], identity)
-            if not email:
+            data["username"] = username
+        if conf["email_field"].strip():
+            email = from_template(conf["email_field"].strip(), data)
+            if not _truthy(email):
                 raise LoginFailure("CustomOAuth: Failed to extract email")
-            data["email"] = str(email)
-        if conf["name_field"]:
-            data["name"] = from_template(conf["name_field"], identity)
+            data["email"] = email
+        if conf["avatar_field"].strip():
+            data["avatarUrl"] = from_template(conf["avatar_field"].strip(), data)
+        custom = from_template(conf["name_field"].strip(), data) if conf["name_field"].strip() else None
+        if _truthy(custom):
+            data["name"] = custom
         else:
-            data["name"] = next((identity[k] for k in _NAME_KEYS if identity.get(k)), None) or (
-                (identity.get("user") or {}).get("name") if isinstance(identity.get("user"), dict) else None)
-        if conf["avatar_field"]:
-            data["avatarUrl"] = from_template(conf["avatar_field"], identity)
-        data["_OAuthCustom"] = True
-        return data
+            user = data.get("user") if isinstance(data.get("user"), dict) else {}
+            data["name"] = next((data[k] for k in _NAME_KEYS if _truthy(data.get(k))), None) or user.get("name") or None
+        return {"_OAuthCustom": True, **_rename_invalid_properties(data)}
 
     # ---------------------------------------------------------------- the hook before Meteor's lookup
-    def _linked(self: "State", user: dict[str, Any] | None, service: str, ident: str) -> bool:
-        return bool(user) and (user.get("services", {}).get(service) or {}).get("id") == ident  # type: ignore[union-attr]
+    def _linked(self: "State", user: dict[str, Any] | None, service: str, ident: Any) -> bool:
+        return user is not None and (user.get("services", {}).get(service) or {}).get("id") == ident
 
     def _oauth_merge_hook(self: "State", service: str, conf: dict[str, Any], data: dict[str, Any]) -> None:
+        """The `BeforeUpdateOrCreateUserFromExternalService` hook of `addHookToProcessUser`."""
         username, email, ident = data.get("username"), data.get("email"), data.get("id")
-        if not username:
+        if not _truthy(username):
             return
         distinct = bool(conf["merge_users_distinct_services"])
-        if conf["key_field"] == "email":
-            found = self._user_by_email(str(email).strip()) if email else None
-            user = found if distinct or self._linked(found, service, ident) else None
-        else:
-            found = self.user_doc_by_username_ci(username)
-            user = found if distinct or self._linked(found, service, ident) else None
+        found = None
+        if conf["key_field"] == "username":
+            # findOneByUsernameIgnoringCase / findOneByUsernameAndServiceNameIgnoringCase
+            found = self.user_doc_by_username_ci(str(username))
+        elif conf["key_field"] == "email" and _truthy(email):
+            # findOneByEmailAddress (trimmed, case-insensitive) / ...AndServiceNameIgnoringCase
+            found = self._user_by_email(str(email).strip())
+        user = found if distinct or self._linked(found, service, ident) else None
         if user is None:
             return
-        same_email = conf["key_field"] == "email" or not email or any(
+        same_email = conf["key_field"] == "email" or not _truthy(email) or any(
             e.get("address") == email for e in user.get("emails", []))
         if self._linked(user, service, ident) and user.get("name") == data.get("name") and same_email:
-            return
-        if not conf["merge_users"]:
+            return  # already created or merged, same name as before
+        if conf["merge_users"] is not True:
             raise MeteorError("CustomOAuth", f"User with username {user.get('username')} already exists")
         user["name"] = data.get("name")
         user.setdefault("services", {}).setdefault(service, {})["id"] = ident
-        if conf["key_field"] == "username" and email:
+        if conf["key_field"] == "username" and _truthy(email):
             self._unindex_user(user)
             user["emails"] = [{"address": email, "verified": True}]
             self._index_user(user)
@@ -204,15 +276,19 @@ class OAuthMixin:
             service = custom_oauth_service_key(service_name)
             data = self._service_data(conf, identity)
             self._oauth_merge_hook(service, conf, data)
-            if not data.get("id"):
+            if not _truthy(data.get("id")):
                 raise LoginFailure(f"Service data for service {service} must include id")
             user = next((u for u in self.users.values()
                          if (u.get("services", {}).get(service) or {}).get("id") == data["id"]), None)
             if user is None:
-                user = self._create_external_user(service, data)
+                user = self._create_external_user(service, conf, data)
             else:
                 stored = user["services"].setdefault(service, {})
                 stored.update({k: v for k, v in data.items() if k != "id"})
+            # validateLoginAttempt
+            if user.get("type") == "app":
+                raise MeteorError("error-app-user-is-not-allowed-to-login", "App user is not allowed to login",
+                                  {"function": "Accounts.validateLoginAttempt"})
             if not user.get("active"):
                 raise MeteorError("error-user-is-not-activated", "User is not activated",
                                   {"function": "Accounts.validateLoginAttempt"})
@@ -221,31 +297,56 @@ class OAuthMixin:
             entry = self._token_entry(user, token)
             return LoginResult(user["_id"], token, self._token_expires(entry) or self.now(), "oauth")
 
-    def _create_external_user(self: "State", service: str, data: dict[str, Any]) -> dict[str, Any]:
-        if not self.settings.get("Accounts_Registration_AuthenticationServices_Enabled"):
+    def _create_external_user(self: "State", service: str, conf: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """Meteor `insertUserDoc` for `{services: {<key>: serviceData}}`: Rocket.Chat's `onCreateUser`, the
+        `validateNewUser` hooks, the insert (unique indexes), then Rocket.Chat's `insertUserDoc` additions."""
+        verified = bool(self.settings.get("Accounts_Verify_Email_For_External_Accounts"))
+        # onCreateUser: name from options.profile.name (the identity's name), else the service's name/username.
+        name = data.get("name") or data.get("username") or None
+        email = data.get("email") if _truthy(data.get("email")) else None
+        emails = [{"address": email, "verified": verified}] if email else []
+        allowed = [d.strip() for d in str(self.settings.get("Accounts_AllowedDomainsList") or "").split(",") if d.strip()]
+        if allowed and emails and not any(re.search(f"@{re.escape(d)}$", emails[0]["address"]) for d in allowed):
+            raise MeteorError("error-invalid-domain")
+        # validateNewUser: registration through services (LDAP is not modelled, so `LDAP_Enable` is false).
+        if self.settings.get("Accounts_Registration_AuthenticationServices_Enabled") is False:
             raise MeteorError("registration-disabled-authentication-services",
                               "User registration is disabled for authentication services")
-        username, email = data.get("username"), data.get("email")
-        if not username:
-            # Rocket.Chat creates the account without a username and its UI asks for one; not modelled.
-            raise LoginFailure("fake_rocketchat: the identity has no username (username-less accounts are not modelled)")
+        # CustomOAuth's validateNewUser: the username only comes from a configured `-username_field`.
+        username = data.get("username") if conf["username_field"].strip() else None
+        if conf["name_field"].strip():
+            name = data.get("name")
+        # The insert: Meteor maps the unique-index violations to these (the stand-in's indexes ignore case).
         if email and self._user_by_email(email):
             raise MeteorError(403, "Email already exists.")
-        if self.user_doc_by_username_ci(username):
+        if username and self.user_doc_by_username_ci(str(username)):
             raise MeteorError(403, "Username already exists.")
-        raw_roles = str(self.settings.get("Accounts_Registration_AuthenticationServices_Default_Roles") or "")
-        roles = [r.strip() for r in raw_roles.split(",") if r.strip()]
+        # insertUserDoc: AuthenticationServices default roles, then getNewUserRoles adds the users' defaults.
+        roles: list[str] = []
+        for setting_id in ("Accounts_Registration_AuthenticationServices_Default_Roles",
+                           "Accounts_Registration_Users_Default_Roles"):
+            for role in str(self.settings.get(setting_id) or "").split(","):
+                if role.strip() and role.strip() not in roles:
+                    roles.append(role.strip())
         if "admin" not in roles and not self._has_admin():
             roles.append("admin")
+            if self.settings.get("Show_Setup_Wizard") == "pending":
+                self.set_setting("Show_Setup_Wizard", "in_progress")
         user = self._insert_user_doc(
-            user_id=None, username=username, name=data.get("name") or username, email=email, password=None,
-            roles=roles, active=not self.settings.get("Accounts_ManuallyApproveNewUsers"),
-            verified=bool(self.settings.get("Accounts_Verify_Email_For_External_Accounts")),
+            user_id=None, username=str(username) if username else None, name=name, email=None, password=None,  # type: ignore[arg-type]
+            roles=roles, active=not self.settings.get("Accounts_ManuallyApproveNewUsers"), verified=verified,
         )
-        user["services"][service] = {k: v for k, v in data.items()}
+        if not username:
+            self._unindex_user(user)
+            user.pop("username", None)  # Rocket.Chat's UI then asks the person to choose one
+            self._index_user(user)
+        if emails:
+            self._unindex_user(user)
+            user["emails"] = emails
+            self._index_user(user)
+        user["services"][service] = dict(data)
         if self.settings.get("Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In"):
             user["services"]["email2fa"] = {"enabled": True, "changedAt": self.now()}
-        if "admin" in roles and self.settings.get("Show_Setup_Wizard") == "pending":
-            self.set_setting("Show_Setup_Wizard", "in_progress")
-        self._join_default_channels(user, silenced=False)
+        if username:
+            self._join_default_channels(user, silenced=False)
         return user

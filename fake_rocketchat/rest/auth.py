@@ -24,7 +24,8 @@ def login_failure_body(compat: int, exc: MeteorError | None, message: str | None
         body["error"] = error
         if exc.details is not None:
             body["details"] = exc.details
-    body["message"] = message
+    if message:  # a Meteor.Error without a reason has `reason: undefined`, which JSON drops
+        body["message"] = message
     if compat >= 7:
         body = {"success": False, **body}
     return body

@@ -220,3 +220,63 @@ def test_seed_registers_custom_oauth_services(fake_rc_factory) -> None:
     assert rc.state.setting("Accounts_OAuth_Custom-Besedka-merge_users") is True
     assert rc.state.setting("Accounts_OAuth_Custom-Besedka-url") == "https://id.example"
     assert _login(rc, IDENTITY).status_code == 200
+
+
+def test_without_username_field_the_account_has_no_username(fake_rc: FakeServer) -> None:
+    """custom_oauth_server.js `validateNewUser`: `user.username` is set only with a `-username_field`; without
+    one the account is created username-less (Rocket.Chat's UI asks for one) and joins no default channel,
+    while the merge hook still matches on the identity's own `username`."""
+    fake_rc.state.configure_custom_oauth("besedka")
+    r = _login(fake_rc, IDENTITY)
+    assert r.status_code == 200, r.text
+    user = fake_rc.state.find_user(r.json()["data"]["userId"])
+    assert "username" not in user and user["name"] == "Alice A" and user["__rooms"] == []
+    assert user["services"]["besedka"]["username"] == "alice"  # serviceData keeps the identity's fields
+    assert fake_rc.state.find_user_by_username("alice") is None
+
+
+def test_allowed_domains_list(fake_rc: FakeServer) -> None:
+    """startup/index.js `validateEmailDomain`: Meteor.Error('error-invalid-domain') has no reason, so the login
+    failure has no `message`."""
+    _setup(fake_rc)
+    fake_rc.state.set_setting("Accounts_AllowedDomainsList", "example.com, example.net")
+    r = _login(fake_rc, IDENTITY)
+    assert r.status_code == 401 and r.json() == {"success": False, "status": "error", "error": "error-invalid-domain"}
+    assert _login(fake_rc, {**IDENTITY, "email": "alice@example.net"}).status_code == 200
+
+
+def test_new_user_roles_add_the_users_default_roles(fake_rc: FakeServer) -> None:
+    """insertUserDoc + getNewUserRoles: AuthenticationServices_Default_Roles ∪ Users_Default_Roles."""
+    _setup(fake_rc)
+    fake_rc.state.create_role("site-member")
+    role_id = fake_rc.state.role_doc("site-member")["_id"]
+    fake_rc.state.set_setting("Accounts_Registration_AuthenticationServices_Default_Roles", "guest")
+    fake_rc.state.set_setting("Accounts_Registration_Users_Default_Roles", f"user,{role_id}")
+    _login(fake_rc, IDENTITY)
+    assert fake_rc.state.find_user_by_username("alice")["roles"] == ["guest", "user", role_id]
+
+
+@pytest.mark.parametrize("identity, expected_id", [
+    ({"_id": "a1"}, "a1"),
+    ({"ID": 7}, 7),  # kept as the provider sends it (a number stays a number)
+    ({"user_id": "auth0|x"}, "auth0|x"),
+    ({"userid": "u9"}, "u9"),
+    ({"ocs": {"data": {"id": "nc1", "displayname": "Nc", "email": "nc@example.org"}}}, "nc1"),
+])
+def test_identity_normalizers(fake_rc: FakeServer, identity: dict[str, Any], expected_id: Any) -> None:
+    """transform_helpers.ts `normalizers`: where providers keep the id."""
+    _setup(fake_rc, username_field="login", email_field="")
+    r = _login(fake_rc, {"login": "person", **identity})
+    assert r.status_code == 200, r.text
+    assert fake_rc.state.find_user_by_username("person")["services"]["besedka"]["id"] == expected_id
+
+
+def test_templates_regex_formulas_and_dotted_keys(fake_rc: FakeServer) -> None:
+    """transform_helpers.ts: `{{/regex/::path}}` takes the first capture group, a missing part renders as
+    "undefined"; `renameInvalidProperties` turns dots in keys into underscores."""
+    _setup(fake_rc, username_field="{{/^(.+)@/::mail}}", email_field="mail", name_field="{{given}} {{family}}")
+    r = _login(fake_rc, {"id": "1", "mail": "zoe@example.org", "given": "Zoe", "a.b": {"c.d": 1}})
+    assert r.status_code == 200, r.text
+    user = fake_rc.state.find_user_by_username("zoe")
+    assert user["name"] == "Zoe undefined"
+    assert user["services"]["besedka"]["a_b"] == {"c_d": 1}
