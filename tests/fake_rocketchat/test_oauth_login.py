@@ -280,3 +280,12 @@ def test_templates_regex_formulas_and_dotted_keys(fake_rc: FakeServer) -> None:
     user = fake_rc.state.find_user_by_username("zoe")
     assert user["name"] == "Zoe undefined"
     assert user["services"]["besedka"]["a_b"] == {"c_d": 1}
+
+
+def test_a_username_less_account_can_be_given_a_username(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """saveUser/saveUserIdentity: users.update sets a username on an account that has none."""
+    fake_rc.state.configure_custom_oauth("besedka")
+    uid = _login(fake_rc, IDENTITY).json()["data"]["userId"]
+    r = admin.post("/api/v1/users.update", json={"userId": uid, "data": {"username": "alice", "name": "Alice A"}})
+    assert r.status_code == 200, r.text
+    assert fake_rc.state.find_user_by_username("alice")["_id"] == uid
