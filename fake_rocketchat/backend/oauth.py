@@ -126,6 +126,21 @@ def _rename_invalid_properties(value: Any) -> Any:
     return value
 
 
+# `updateOAuthServices`: the LoginServiceConfiguration field of each `-<suffix>` setting, in its order.
+_LOGIN_SERVICE_FIELDS = (
+    ("serverURL", "url"), ("tokenPath", "token_path"), ("identityPath", "identity_path"),
+    ("authorizePath", "authorize_path"), ("scope", "scope"), ("accessTokenParam", "access_token_param"),
+    ("buttonLabelText", "button_label_text"), ("buttonLabelColor", "button_label_color"),
+    ("loginStyle", "login_style"), ("buttonColor", "button_color"), ("tokenSentVia", "token_sent_via"),
+    ("identityTokenSentVia", "identity_token_sent_via"), ("keyField", "key_field"),
+    ("usernameField", "username_field"), ("emailField", "email_field"), ("nameField", "name_field"),
+    ("avatarField", "avatar_field"), ("rolesClaim", "roles_claim"), ("groupsClaim", "groups_claim"),
+    ("channelsMap", "groups_channel_map"), ("channelsAdmin", "channels_admin"), ("mergeUsers", "merge_users"),
+    ("mergeUsersDistinctServices", "merge_users_distinct_services"), ("mapChannels", "map_channels"),
+    ("mergeRoles", "merge_roles"), ("rolesToSync", "roles_to_sync"), ("showButton", "show_button"),
+)
+
+
 class LoginFailure(Exception):
     """A plain JavaScript `Error` thrown during login (not a `Meteor.Error`): REST login renders it as
     `{"status":"error","message":<message>}` with no `error` key."""
@@ -188,18 +203,11 @@ class OAuthMixin:
             conf = self._custom_oauth(name)
             if conf is None:
                 continue
+            # `LoginServiceConfiguration.createOrUpdateService(key, data)` minus `secret` (the `_id` is derived
+            # here; Rocket.Chat's is a random id).
             out.append({
-                "_id": f"oauth-{name.lower()}", "service": name.lower(), "custom": True,
-                "clientId": conf["id"], "serverURL": conf["url"], "tokenPath": conf["token_path"],
-                "identityPath": conf["identity_path"], "authorizePath": conf["authorize_path"], "scope": conf["scope"],
-                "loginStyle": conf["login_style"], "tokenSentVia": conf["token_sent_via"],
-                "identityTokenSentVia": conf["identity_token_sent_via"], "keyField": conf["key_field"],
-                "usernameField": conf["username_field"], "emailField": conf["email_field"],
-                "nameField": conf["name_field"], "avatarField": conf["avatar_field"],
-                "accessTokenParam": conf["access_token_param"], "buttonLabelText": conf["button_label_text"],
-                "buttonLabelColor": conf["button_label_color"], "buttonColor": conf["button_color"],
-                "channelsAdmin": conf["channels_admin"], "mergeUsers": conf["merge_users"],
-                "mergeUsersDistinctServices": conf["merge_users_distinct_services"], "showButton": conf["show_button"],
+                "_id": f"oauth-{name.lower()}", "service": name.lower(), "custom": True, "clientId": conf["id"],
+                **{camel: conf[suffix] for camel, suffix in _LOGIN_SERVICE_FIELDS},
             })
         return out
 

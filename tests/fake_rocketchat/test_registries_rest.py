@@ -157,7 +157,9 @@ def test_settings_oauth_lists_enabled_custom_service_without_secret(fake_rc: Fak
     fake_rc.state.set_setting("Accounts_OAuth_Custom-Besedka", True)
     services = http.get("/api/v1/settings.oauth").json()["services"]
     assert [s["service"] for s in services] == ["besedka"] and services[0]["custom"] is True
-    assert "s3cret-value" not in str(services)
+    assert "s3cret-value" not in str(services) and "secret" not in services[0]
+    assert services[0]["tokenPath"] == "/oauth/token" and services[0]["keyField"] == "username"
+    assert services[0]["mergeUsers"] is False and services[0]["channelsAdmin"] == "rocket.cat"
 
 
 def test_rest_limiter_follows_its_settings_live(fake_rc_factory) -> None:
