@@ -125,15 +125,3 @@ class Unavailable(TransientError):
 
 class OutcomeUnknown(Unavailable):
     """A non-idempotent write was sent but no answer came: it may or may not have been applied."""
-
-
-# The mapping used to live here; these names stay importable from `bridge.errors` for existing callers.
-_MOVED = frozenset({"error_from_response", "error_code", "wait_seconds_from_text", "ROUTE_PERMISSIONS"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from . import _wire_errors
-
-        return getattr(_wire_errors, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

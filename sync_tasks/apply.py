@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from bridge.errors import TransientError
+from bridge.errors import Conflict, TransientError
 
 from .config import SyncConfig
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
@@ -75,6 +75,7 @@ class OperationOutcome:
     error: str | None = None
     error_class: str | None = None  # bridge error class name, e.g. "Conflict", "NotFound", "RateLimited"
     transient: bool = False
+    conflict: bool = False  # the bridge raised Conflict: the name or email is taken by another account
 
     @property
     def ok(self) -> bool:
@@ -85,7 +86,7 @@ class OperationOutcome:
         fields = dataclasses.asdict(self.op)
         return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
                 "rc_username": self.rc_username, "error": self.error, "error_class": self.error_class,
-                "transient": self.transient,
+                "transient": self.transient, "conflict": self.conflict,
                 "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
 
 
@@ -216,7 +217,8 @@ class _Run:
             self.failed_roles[op.name] = reason
         uid = self.user_id(op) if op.site_id is not None else None
         return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
-                                type(exc).__name__, isinstance(exc, TransientError))
+                                type(exc).__name__, isinstance(exc, TransientError),
+                                isinstance(exc, Conflict))
 
 
 def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:

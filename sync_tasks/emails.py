@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from .identity import email_key
 from .state import ObservedState
-
-if TYPE_CHECKING:
-    from .match import Target
+from .target import Target
 
 __all__ = ["PARKING_DOMAIN", "EmailMoves", "plan_email_moves", "parking_address", "wanted_email_changes"]
 
@@ -51,7 +49,7 @@ class EmailMoves:
     released: frozenset[str] = frozenset()
 
 
-def wanted_email_changes(targets: Iterable["Target"], observed: ObservedState, sync_profile: bool) -> dict[str, str]:
+def wanted_email_changes(targets: Iterable[Target], observed: ObservedState, sync_profile: bool) -> dict[str, str]:
     """Account id -> new address, for every bound account whose address the policy changes (the
     matcher and the planner ask the same question, so they agree on what this run frees)."""
     out: dict[str, str] = {}

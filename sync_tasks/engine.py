@@ -152,7 +152,7 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
             status, error = "stopped", "not applied: the safety guard stopped this run"
         elif applied and bad:
             # A create refused because the username/email is taken is an identity clash, not bad data.
-            clash = any(isinstance(o.op, CreateUser) and o.error_class == "Conflict" for o in bad)
+            clash = any(isinstance(o.op, CreateUser) and o.conflict for o in bad)
             status = "conflict" if clash else "error"
             error = "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
@@ -234,7 +234,7 @@ def _email_clashes(report: SyncReport) -> set[str]:
     for r in report.results:
         for o in r.outcomes:
             op = o.op
-            if (isinstance(op, CreateUser) and o.error_class == "Conflict" and op.email
+            if (isinstance(op, CreateUser) and o.conflict and op.email
                     and op.email.lower() in (o.error or "").lower()):
                 out.add(r.site_id)
     return out

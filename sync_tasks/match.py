@@ -22,17 +22,7 @@ from .identity import assign_usernames, email_key
 from .person import SitePerson, site_sort_key
 from .policy import DesiredAccount
 from .state import ObservedAccount, ObservedState
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A person's desired account bound to an observed account (``user_id``) or to be created (None)."""
-
-    desired: DesiredAccount
-    user_id: str | None
-    username: str
-    adopted: bool = False
-    created_by_bridge: bool = True
+from .target import Target
 
 
 @dataclass(frozen=True, slots=True)

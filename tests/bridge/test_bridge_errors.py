@@ -6,7 +6,7 @@ import pytest
 
 import bridge
 from bridge import errors
-from bridge._wire_errors import error_from_ddp
+from bridge._wire_errors import error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from bridge.errors import (
     AuthError,
     Conflict,
@@ -21,9 +21,6 @@ from bridge.errors import (
     TransientError,
     TwoFactorError,
     Unavailable,
-    error_code,
-    error_from_response,
-    wait_seconds_from_text,
 )
 
 
@@ -139,14 +136,6 @@ def test_the_tree_drawn_in_the_docstring_is_the_real_one():
         assert classes[name].__bases__[0] is classes[parent], (name, parent)
     for name in classes:  # and the package exports all of them
         assert getattr(bridge, name) is classes[name]
-
-
-def test_names_of_the_old_layout_still_import_from_bridge_errors():
-    from bridge.errors import ROUTE_PERMISSIONS, error_from_response as moved
-
-    assert moved is error_from_response and ROUTE_PERMISSIONS["users.delete"] == "delete-user"
-    with pytest.raises(AttributeError):
-        errors.no_such_name  # noqa: B018
 
 
 def test_ddp_errors_map_to_the_same_classes():
