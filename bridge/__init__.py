@@ -20,6 +20,7 @@ from .errors import (
     TwoFactorError,
     Unavailable,
 )
+from .observe import CallObserved, CallObserver
 from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription, UserRoom
 from .client import RocketChat
 from .ddp import RealtimeClient
@@ -41,6 +42,8 @@ __all__ = [
     "BridgeConfig",
     "ConfigError",
     "Secret",
+    "CallObserved",
+    "CallObserver",
     "RocketChatError",
     "AuthError",
     "TwoFactorError",

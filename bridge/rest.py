@@ -24,6 +24,7 @@ from .auth import Session
 from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
+from .observe import CallObserved, CallObserver, notify, route_label
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
 from .rooms import RoomsMixin
@@ -68,8 +69,10 @@ class _Core:
         token_store: TokenStore | None = None,
         pacer: Pacer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.config = config
+        self._observer = observer  # told about every HTTP exchange (observe.py); never sees headers or bodies
         redis_client = _as_async_redis(redis if redis is not None else config.redis_url)
         self._owns_redis = redis_client is not None and redis_client is not redis
         self._redis = redis_client
@@ -141,15 +144,18 @@ class _Core:
         rate_rounds = 0
         url = f"/api/v1/{route}"
         while True:
-            started = time.monotonic()
+            started = sent = time.monotonic()
             try:
                 async with self._sem:
                     # Spend rate budget only when the request really leaves: a call counted in one window
                     # but queued on the semaphore until the next would overdraw that next window.
                     await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
                     self.calls += 1
+                    sent = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
                     response = await self._http.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
+                notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - sent,
+                                                    type(exc).__name__))
                 failure = classify_exception(exc)
                 await self.pacer.record(key, {}, success=False)  # release a probe slot: no reply will come
                 log.debug("%s %s: %s after %.2f s", method, route, type(exc).__name__, time.monotonic() - started)
@@ -169,6 +175,7 @@ class _Core:
                 attempt += 1
                 continue
             status = response.status_code
+            notify(self._observer, CallObserved(method, route_label(route), status, time.monotonic() - sent))
             log.debug("%s %s -> %d in %.3f s", method, route, status, time.monotonic() - started)
             await self.pacer.record(key, response.headers, success=status < 400)
             if status == 429:

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class DjangoHooksConfig(AppConfig):
-    """rcsync's Django app: wires the change triggers once the app registry is ready."""
+    """rcsync's Django app: wires the change triggers and the system checks once the app registry is ready."""
 
     name = "django_hooks"
     verbose_name = "Rocket.Chat sync"
@@ -10,7 +10,12 @@ class DjangoHooksConfig(AppConfig):
 
     def ready(self) -> None:
         # In-function: this module is imported while apps load; models (signals needs them) only now.
-        from django_hooks import conf, signals
+        from django.core import checks as django_checks
 
-        conf.validate()  # a typo in RCSYNC stops the site now, not at 03:00
+        from django_hooks import checks, signals
+
+        # A typo in RCSYNC is reported by `manage.py check` (rcsync.E001...) and makes every sync refuse;
+        # it no longer stops the site, whose changes keep being recorded meanwhile.
+        django_checks.register(checks.check_settings, checks.TAG)
+        django_checks.register(checks.check_deployment, checks.TAG, deploy=True)
         signals.connect()

@@ -3,7 +3,7 @@
 The sync policy itself (roles, rooms, identity, safety limits) is validated by
 `sync_tasks.config.load_config`; the keys only the Django/Celery side reads
 live in the sub-block ``RCSYNC["TASKS"]`` and are validated here, so a typo
-fails at start-up with a clear message instead of at 03:00.
+is reported by ``manage.py check`` (rcsync.E003) with a clear message instead of at 03:00.
 
 ``RCSYNC["TASKS"]`` keys (all optional):
 
@@ -39,6 +39,8 @@ QUEUE                  ``"rcsync"``               the Celery queue every rcsync 
 CELERY_APP             the site's current app      dotted path of the Celery app rcsync sends with, e.g.
                                                   ``"besedka.celery.app"``; by default the app the site
                                                   created (Django layout), else ``sync_tasks.celery.app``
+HEALTH_PENDING_MAX_AGE 900 (s)                    ``rcsync health`` fails when a pending sync is older
+HEALTH_NIGHTLY_GRACE   7200 (s)                   … or no nightly run succeeded for 24 h plus this
 =====================  =========================  =======================================================
 """
 
@@ -79,6 +81,8 @@ class HookSettings:
     drift_catch_up_window: float = 600.0
     queue: str = "rcsync"
     celery_app: str = ""
+    health_pending_max_age: float = 900.0
+    health_nightly_grace: float = 7200.0
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -92,7 +96,8 @@ KNOWN_KEYS = {
     "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
-    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "QUEUE", "CELERY_APP",
+    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "QUEUE", "CELERY_APP", "HEALTH_PENDING_MAX_AGE",
+    "HEALTH_NIGHTLY_GRACE",
 }
 
 
@@ -156,6 +161,8 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         drift_catch_up_window=_positive(raw, "DRIFT_CATCH_UP_WINDOW", 600.0),
         queue=queue,
         celery_app=celery_app,
+        health_pending_max_age=_positive(raw, "HEALTH_PENDING_MAX_AGE", 900.0),
+        health_nightly_grace=_positive(raw, "HEALTH_NIGHTLY_GRACE", 7200.0),
     )
 
 
@@ -185,8 +192,23 @@ def engine_config() -> Any:
     return load_config(_raw())
 
 
+def hook_settings_or_defaults() -> HookSettings:
+    """`hook_settings()`, or the defaults while ``RCSYNC["TASKS"]`` is broken (check rcsync.E003 says why).
+
+    Only the change triggers use this: they keep recording pending rows with the default trigger
+    rules meanwhile, so a typo loses no change; everything that syncs calls `hook_settings()` and refuses.
+    """
+    try:
+        return hook_settings()
+    except ImproperlyConfigured:
+        return HookSettings(redis_url="redis://127.0.0.1:6379/0")
+
+
 def validate() -> None:
-    """Check the whole RCSYNC block now (called when Django starts): every problem in one clear error."""
+    """Check the whole RCSYNC block now: every problem in one clear error.
+
+    Start-up no longer calls this (a broken block is reported by `manage.py check`, see
+    django_hooks/checks.py); the sync paths meet the same errors and refuse to run."""
     hook_settings()
     try:
         engine_config()

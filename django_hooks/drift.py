@@ -32,6 +32,7 @@ from bridge.errors import NotFound
 from bridge.events import MembershipChanged, Reconnected, RoleChanged, UserDeleted, UserRenamed
 from bridge.rest import AsyncRocketChat
 from bridge.retry import RetryPolicy
+from django_hooks import metrics
 from django_hooks.catch_up import CatchUp
 from django_hooks.conf import engine_config, hook_settings
 from django_hooks.models import AccountLink, SyncOperation
@@ -136,6 +137,7 @@ def record_drift(hit: DriftHit) -> str | None:
         return None
     log.info("drift on %s (site user %s): %s", link.rc_username, link.user_key, hit.reason)
     mark_pending(link.user_key, hit.reason, drift=True)
+    metrics.drift_event()
     return link.user_key
 
 
@@ -195,7 +197,7 @@ async def listen(
     hooks = hook_settings()
     stop = stop or asyncio.Event()
     catch_up = catch_up or CatchUp(hooks.drift_catch_up_window, _request_catch_up)
-    async with AsyncRocketChat(config) as rest:
+    async with AsyncRocketChat(config, observer=metrics.observe_call) as rest:
         ctx = await build_context(rest, policy)
         realtime = RealtimeClient(config, rest=rest, reconnect_base=hooks.drift_reconnect_base,
                                   reconnect_cap=hooks.drift_reconnect_max)
@@ -304,6 +306,7 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
             missed = True
             delay = backoff.delay(failures, rand)
             failures += 1
+            metrics.feed_restarted()
             log.warning("change feed stopped (%s: %s); starting again in %.2f s", type(exc).__name__, exc, delay)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)

@@ -89,9 +89,12 @@ def run_check() -> CheckReport:
     except RocketChatError as exc:
         report.problems.append(f"cannot log in: {type(exc).__name__}: {exc}")
         return report
-    report.notes.append(f"logged in as {me.username} (roles: {', '.join(me.roles) or 'none'})")
+    listed = rc.list_roles()
+    # A user's `roles` holds role ids; a custom role's id is random (roles.create), so show its name.
+    names = {role.id: role.name for role in listed}
+    report.notes.append(f"logged in as {me.username} (roles: {', '.join(names.get(r, r) for r in me.roles) or 'none'})")
 
-    roles = {role.name for role in rc.list_roles()}
+    roles = {role.name for role in listed}
     missing_roles = [r for r in config.managed_roles if r not in roles]
     for role in missing_roles:
         report.problems.append(f"managed role {role!r} does not exist (`rcsync bootstrap` creates it)")

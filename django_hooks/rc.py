@@ -17,6 +17,7 @@ from typing import Any
 from bridge import BridgeConfig
 from bridge.client import RocketChat
 from django_hooks.conf import engine_config, hook_settings
+from django_hooks.metrics import observe_call
 
 _lock = threading.Lock()
 _client: tuple[int, RocketChat] | None = None
@@ -49,7 +50,7 @@ def client() -> RocketChat:
     global _client
     with _lock:
         if _client is None or _client[0] != os.getpid():
-            _client = (os.getpid(), RocketChat(bridge_config()))
+            _client = (os.getpid(), RocketChat(bridge_config(), observer=observe_call))
         return _client[1]
 
 

@@ -20,6 +20,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
+from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
 from django_hooks.links import save_links
 from django_hooks.models import SyncOperation, SyncRun
@@ -61,6 +62,7 @@ class Recorder:
             operation=outcome.kind, target=outcome.op.target[:255],
             outcome=_OUTCOME.get(outcome.status, outcome.status), error=(outcome.error or "")[:2000],
         ))
+        metrics.operation_recorded(outcome.kind, self.buffer[-1]["outcome"])
         if len(self.buffer) >= 200:
             self.flush()
 
@@ -123,6 +125,7 @@ def _finish(run: SyncRun, report: Any, error: str = "") -> SyncRun:
     run.progress_done = sum(report.applied.values()) + sum(report.failed.values())
     run.finished_at = timezone.now()
     run.save()
+    metrics.run_finished(run.kind, run.status)
     return run
 
 
@@ -131,6 +134,7 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
     run.error = error[:4000]
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
+    metrics.run_finished(run.kind, run.status)
     return run
 
 

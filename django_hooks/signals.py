@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
-from django_hooks.conf import hook_settings
+from django_hooks.conf import hook_settings_or_defaults
 from django_hooks.people import role_attribute_name
 from django_hooks.queue.pending import mark_pending
 
@@ -49,7 +49,7 @@ def _on_user_init(sender: Any, instance: Any, **kwargs: Any) -> None:
 def _on_user_saved(sender: Any, instance: Any, created: bool, update_fields: Any = None, raw: bool = False, **kw: Any) -> None:
     if raw:  # loaddata: fixtures are not changes
         return
-    if update_fields and set(update_fields) <= hook_settings().trigger_ignore_fields:
+    if update_fields and set(update_fields) <= hook_settings_or_defaults().trigger_ignore_fields:
         return
     reason = "created" if created else "saved"
     attr = role_attribute()
@@ -133,7 +133,7 @@ def connect() -> None:
         m2m_changed.connect(_on_groups_changed, sender=groups_field.remote_field.through, dispatch_uid="rcsync-groups")
         post_save.connect(_on_group_saved, sender=Group, dispatch_uid="rcsync-group-saved")
         pre_delete.connect(_on_group_deleting, sender=Group, dispatch_uid="rcsync-group-deleting")
-    for label, path in hook_settings().trigger_models.items():
+    for label, path in hook_settings_or_defaults().trigger_models.items():
         model = apps.get_model(label)
         receiver = _extra_model_receiver(path, label)
         _extra_receivers.append(receiver)  # signals hold weak references

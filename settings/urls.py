@@ -1,6 +1,9 @@
-"""URLs of the bundled site: just the admin, where rcsync's models live."""
+"""URLs of the bundled site: the admin, where rcsync's models live, and rcsync's metrics endpoint."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("rcsync/", include("django_hooks.urls")),  # /rcsync/metrics (Prometheus)
+]

@@ -221,7 +221,7 @@ def save_setting(state: "State", caller: Caller, params: list[Any]) -> Any:
     with state.lock:
         if not state.has_permission(caller.user_id, "edit-privileged-setting"):
             raise MeteorError("error-action-not-allowed", "Editing settings is not allowed", {"method": "saveSetting"})
-        if setting_id not in state.settings:
+        if not state.settings.visible(setting_id):  # unknown or hidden
             raise MeteorError("error-setting-not-found", "Setting not found", {"method": "saveSetting"})
         state.set_setting(setting_id, value)
     return True

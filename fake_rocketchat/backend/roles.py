@@ -169,6 +169,30 @@ class RolesMixin:
             self.publish("stream-roles", "roles", [{"type": "changed", **role}])
             return copy.deepcopy(role)
 
+    def update_role(self: "State", role_id: str, name: str | None, scope: str | None, description: str,
+                    mandatory2fa: bool | None) -> dict[str, Any]:
+        """`updateRole` (ee/server/lib/roles/updateRole.ts): a protected role keeps its name and scope;
+        names stay unique; `Roles.updateById` writes name, scope, description and mandatory2fa (default
+        false); broadcasts `user.roleUpdate` (stream-roles) while `UI_DisplayRoles`."""
+        with self.lock:
+            role = self.roles.get(role_id)
+            if not role:
+                raise MeteorError("error-invalid-roleId", "This role does not exist")
+            if role.get("protected") and ((name and name != role["name"]) or (scope and scope != role["scope"])):
+                raise MeteorError("error-role-protected", "Role is protected")
+            if name:
+                other = next((r for r in self.roles.values() if r["name"] == name), None)
+                if other and other["_id"] != role_id:
+                    raise MeteorError("error-duplicate-role-names-not-allowed", "Role name already exists")
+            if scope and scope not in ("Users", "Subscriptions"):
+                raise MeteorError("error-invalid-scope", "Invalid scope")
+            role.update({"name": name or role["name"], "scope": scope or role["scope"],
+                         "description": description or "", "mandatory2fa": bool(mandatory2fa),
+                         "_updatedAt": self.now()})
+            if self.settings.get("UI_DisplayRoles"):
+                self.publish("stream-roles", "roles", [{"type": "changed", **role}])
+            return copy.deepcopy(role)
+
     def delete_role(self: "State", role_id: str) -> None:
         """`roles.delete` rules: unknown, protected or in-use roles are refused."""
         with self.lock:

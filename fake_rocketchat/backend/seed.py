@@ -2,6 +2,7 @@
 
 Seed format (JSON file or dict), every section optional:
 {
+  "custom_oauth": {"<service name>": {"enabled"?: true, "<suffix>": value, ...}},   # e.g. "username_field"
   "settings":    {"<setting id>": value, ...},
   "permissions": {"<permission id>": ["role", ...], ...},     # replaces the grant list
   "roles":       [{"name": "vip-role", "scope": "Users", "description": ""}],
@@ -10,7 +11,8 @@ Seed format (JSON file or dict), every section optional:
   "rooms":       [{"name", "type": "c"|"p", "owner"?: username, "members"?: [usernames],
                    "moderators"?: [usernames], "default"?: false, "id"?: "<room id>"}]
 }
-Custom role names in a user's "roles" are resolved to their ids.
+Custom role names in a user's "roles" are resolved to their ids. "custom_oauth" registers each service's
+settings block first (as `settings.addCustomOAuth`), so "settings" may also name its ids.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def create_admin(state: State, username: str, password: str, email: str | None =
 def apply_seed(state: State, seed: dict[str, Any] | str | Path | None) -> None:
     data = load_seed(seed)
     with state.lock:
+        for name, options in (data.get("custom_oauth") or {}).items():
+            state.configure_custom_oauth(name, **dict(options or {}))
         for key, value in (data.get("settings") or {}).items():
             state.set_setting(key, value)
         for perm, roles in (data.get("permissions") or {}).items():

@@ -1,108 +1,123 @@
-"""The settings the stand-in models, with Rocket.Chat's defaults.
+"""The workspace's settings collection: values of the registered settings (`settings_registry`).
 
-Defaults from `apps/meteor/server/settings/{accounts,general,api,rate,message,layout}.ts`
-(reference §8.3). Only these ids exist: `GET settings/:_id` of anything else
-is "not found", as for a setting that is not registered.
+Why a store apart from the registry: the registry is data (what Rocket.Chat registers at start-up, with
+flags); the store is the collection a running workspace holds, which also grows at run time
+(`settings.addCustomOAuth` registers a service's block) and which an empty restart resets to the defaults.
+Lookups that REST needs (`findOneNotHiddenById`, `public` filter, `packageValue`) are answered here.
+Not thread-safe by itself: the State lock guards it.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Iterable
 
-# id -> (default value, type as Rocket.Chat declares it)
-DEFAULT_SETTINGS: dict[str, tuple[Any, str]] = {
-    # 2FA (server/settings/accounts.ts)
-    "Accounts_TwoFactorAuthentication_Enabled": (True, "boolean"),
-    "Accounts_TwoFactorAuthentication_By_TOTP_Enabled": (True, "boolean"),
-    "Accounts_TwoFactorAuthentication_By_Email_Enabled": (True, "boolean"),
-    "Accounts_TwoFactorAuthentication_By_Email_Auto_Opt_In": (True, "boolean"),
-    "Accounts_TwoFactorAuthentication_By_Email_Code_Expiration": (3600, "int"),
-    "Accounts_TwoFactorAuthentication_Max_Invalid_Email_Code_Attempts": (5, "int"),
-    "Accounts_TwoFactorAuthentication_MaxDelta": (1, "int"),
-    "Accounts_TwoFactorAuthentication_RememberFor": (1800, "int"),
-    "Accounts_TwoFactorAuthentication_Enforce_Password_Fallback": (True, "boolean"),
-    "Accounts_twoFactorAuthentication_email_available_for_OAuth_users": (True, "boolean"),
-    # Accounts
-    "Accounts_LoginExpiration": (90, "int"),
-    "Accounts_EmailVerification": (False, "boolean"),
-    "Accounts_RequireNameForSignUp": (True, "boolean"),
-    "Accounts_AllowUsernameChange": (True, "boolean"),
-    "Accounts_RegistrationForm": ("Public", "select"),
-    "Accounts_Registration_Users_Default_Roles": ("user", "string"),
-    "Accounts_BlockedUsernameList": ("", "string"),
-    "Accounts_Send_Email_When_Activating": (True, "boolean"),
-    "Accounts_Send_Email_When_Deactivating": (True, "boolean"),
-    # General / names
-    "UTF8_User_Names_Validation": ("[0-9a-zA-Z-_.]+", "string"),
-    "UTF8_Channel_Names_Validation": ("[0-9a-zA-Z-_.]+", "string"),
-    "UI_Allow_room_names_with_special_chars": (False, "boolean"),
-    "UI_DisplayRoles": (True, "boolean"),
-    "UI_Use_Real_Name": (False, "boolean"),
-    "Message_ErasureType": ("Delete", "select"),
-    "Hide_System_Messages": ([], "multiSelect"),
-    "Site_Url": ("http://localhost:3000", "string"),
-    "Site_Name": ("Rocket.Chat", "string"),
-    # API (server/settings/general.ts, rate.ts)
-    "API_Default_Count": (50, "int"),
-    "API_Upper_Count_Limit": (100, "int"),
-    "API_Allow_Infinite_Count": (True, "boolean"),
-    "API_Apply_permission_view-outside-room_on_users-list": (False, "boolean"),
-    "API_Enable_Rate_Limiter": (True, "boolean"),
-    "API_Enable_Rate_Limiter_Dev": (True, "boolean"),
-    "API_Enable_Rate_Limiter_Limit_Calls_Default": (10, "int"),
-    "API_Enable_Rate_Limiter_Limit_Time_Default": (60000, "int"),
-    "Rate_Limiter_Limit_RegisterUser": (1, "int"),
-    # DDP limiter (server/settings/rate.ts); enforced by the DDP side.
-    "DDP_Rate_Limit_IP_Enabled": (True, "boolean"),
-    "DDP_Rate_Limit_IP_Requests_Allowed": (120000, "int"),
-    "DDP_Rate_Limit_IP_Interval_Time": (60000, "int"),
-    "DDP_Rate_Limit_User_Enabled": (True, "boolean"),
-    "DDP_Rate_Limit_User_Requests_Allowed": (1200, "int"),
-    "DDP_Rate_Limit_User_Interval_Time": (60000, "int"),
-    "DDP_Rate_Limit_Connection_Enabled": (True, "boolean"),
-    "DDP_Rate_Limit_Connection_Requests_Allowed": (600, "int"),
-    "DDP_Rate_Limit_Connection_Interval_Time": (60000, "int"),
-    "DDP_Rate_Limit_User_By_Method_Enabled": (True, "boolean"),
-    "DDP_Rate_Limit_User_By_Method_Requests_Allowed": (20, "int"),
-    "DDP_Rate_Limit_User_By_Method_Interval_Time": (10000, "int"),
-    "DDP_Rate_Limit_Connection_By_Method_Enabled": (True, "boolean"),
-    "DDP_Rate_Limit_Connection_By_Method_Requests_Allowed": (10, "int"),
-    "DDP_Rate_Limit_Connection_By_Method_Interval_Time": (10000, "int"),
+from .settings_registry import REGISTRY, SettingSpec, custom_oauth_settings
+
+# `Accounts_SystemBlockedUsernameList` (hidden, so never exposed over the API), as its default.
+SYSTEM_BLOCKED_NAMES = tuple(REGISTRY["Accounts_SystemBlockedUsernameList"].default.split(","))
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,), "int": (int,), "string": (str,), "select": (str,), "multiSelect": (list,),
+    "code": (str,), "language": (str,), "action": (str,),
 }
-
-# Never exposed over the API (`Accounts_SystemBlockedUsernameList` is hidden).
-SYSTEM_BLOCKED_NAMES = ("admin", "administrator", "system", "user")
-
-_PY_TYPES = {"boolean": (bool,), "int": (int,), "string": (str,), "select": (str,), "multiSelect": (list,)}
 
 
 class SettingsStore:
-    """Setting values by id; not thread-safe by itself (the State lock guards it)."""
+    """Setting values by id, plus the specs of every registered setting (built-in and added at run time)."""
 
     def __init__(self) -> None:
-        self._values: dict[str, Any] = {k: copy.deepcopy(v) for k, (v, _) in DEFAULT_SETTINGS.items()}
+        self._specs: dict[str, SettingSpec] = dict(REGISTRY)
+        self._values: dict[str, Any] = {k: spec.initial_value() for k, spec in self._specs.items()}
+        self._options: dict[str, dict[str, Any]] = {}  # e.g. a colour setting's `editor`
 
+    # ------------------------------------------------------------------ lookups
     def __contains__(self, setting_id: str) -> bool:
         return setting_id in self._values
 
     def get(self, setting_id: str) -> Any:
         return copy.deepcopy(self._values[setting_id])
 
+    def spec(self, setting_id: str) -> SettingSpec | None:
+        return self._specs.get(setting_id)
+
     def type_of(self, setting_id: str) -> str:
-        return DEFAULT_SETTINGS[setting_id][1]
+        return self._specs[setting_id].type
+
+    def visible(self, setting_id: str) -> bool:
+        """`findOneNotHiddenById`: registered and not hidden."""
+        spec = self._specs.get(setting_id)
+        return spec is not None and not spec.hidden
 
     def accepts(self, setting_id: str, value: Any) -> bool:
-        """Whether `value` has the setting's type (bools are not ints here)."""
+        """Whether `value` has the setting's declared type (bools are not ints). Used by seeds and helpers;
+        the 7.x REST route does not type-check (reference §11.3)."""
         kind = self.type_of(setting_id)
         if kind == "int" and isinstance(value, bool):
             return False
-        return isinstance(value, _PY_TYPES[kind])
+        return isinstance(value, _PY_TYPES.get(kind, (object,)))
 
+    def specs(self) -> list[SettingSpec]:
+        return list(self._specs.values())
+
+    def ids(self) -> list[str]:
+        return sorted(self._values)
+
+    def document(self, setting_id: str, include_default: bool = False) -> dict[str, Any]:
+        """The `fetchSettings` projection: `_id`, `value`, `enterprise`/`invalidValue` when set (+ `packageValue`)."""
+        spec = self._specs[setting_id]
+        doc: dict[str, Any] = {"_id": setting_id, "value": self.get(setting_id)}
+        if spec.enterprise:
+            doc["enterprise"] = True
+            doc["invalidValue"] = copy.deepcopy(spec.invalid_value)
+        if include_default:
+            doc["packageValue"] = spec.initial_value()
+        return doc
+
+    def listing(self, *, public_only: bool, ids: Iterable[str] | None = None) -> list[str]:
+        """Ids of non-hidden settings (public ones only when asked), sorted by `_id` as `fetchSettings` does."""
+        wanted = set(ids) if ids is not None else None
+        return [
+            k for k in sorted(self._specs)
+            if not self._specs[k].hidden and (not public_only or self._specs[k].public)
+            and (wanted is None or k in wanted)
+        ]
+
+    # ------------------------------------------------------------------ changes
     def set(self, setting_id: str, value: Any) -> None:
         if setting_id not in self._values:
             raise KeyError(setting_id)
         self._values[setting_id] = copy.deepcopy(value)
 
-    def ids(self) -> list[str]:
-        return sorted(self._values)
+    def set_option(self, setting_id: str, key: str, value: Any) -> None:
+        self._options.setdefault(setting_id, {})[key] = copy.deepcopy(value)
+
+    def register(self, spec: SettingSpec) -> bool:
+        """`settingsRegistry.add`: a new id gets its default; an existing one keeps its stored value.
+        Returns whether the id was new."""
+        if spec.id in self._specs:
+            return False
+        self._specs[spec.id] = spec
+        self._values[spec.id] = spec.initial_value()
+        return True
+
+    def register_custom_oauth(self, name: str) -> list[str]:
+        """`addOAuthService(name)`: register the service's settings block; returns the ids added."""
+        return [spec.id for spec in custom_oauth_settings(name) if self.register(spec)]
+
+    # ------------------------------------------------------------------ persistence
+    def snapshot(self) -> dict[str, Any]:
+        """Values and the run-time registrations (for `--data`); built-in specs come from the registry."""
+        added = [spec.id for k, spec in self._specs.items() if k not in REGISTRY]
+        return {"values": copy.deepcopy(self._values), "added": added, "options": copy.deepcopy(self._options)}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        for setting_id in data.get("added", []):
+            if setting_id.startswith("Accounts_OAuth_Custom-") and setting_id not in self._specs:
+                base = setting_id[len("Accounts_OAuth_Custom-"):].split("-", 1)[0]
+                self.register_custom_oauth(base)
+        for setting_id, value in (data.get("values") or {}).items():
+            if setting_id in self._values:
+                self._values[setting_id] = copy.deepcopy(value)
+        self._options = copy.deepcopy(data.get("options") or {})
+

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .auth import AuthMixin
 from .clock import Clock
@@ -27,13 +27,15 @@ from .helpers import HelpersMixin
 from .indexes import ListingIndexes
 from .ids import random_id
 from .locking import locked
-from .permissions import BUILTIN_ROLES, DEFAULT_PERMISSIONS
+from .oauth import OAuthMixin
+from .permission_rules import PermissionRulesMixin
+from .permissions import permission_documents, role_documents, setting_permission_documents
 from .roles import RolesMixin
 from .rooms import RoomsMixin
 from .settings_store import SettingsStore
 from .users import UsersMixin
 
-class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
+class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin, PermissionRulesMixin, OAuthMixin):
     """The whole fake workspace. See docs/fake-rocketchat.md for the helper API."""
 
     def __init__(self, *, compat: int = 7, clock: Clock | None = None) -> None:
@@ -43,9 +45,23 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         self.clock = clock or Clock()
         self.events = EventBus()
         self.compat = compat
-        self.settings = SettingsStore()
         # Server environment switches Rocket.Chat reads from process env.
         self.env: dict[str, Any] = {"CREATE_TOKENS_FOR_USERS": False, "TEST_MODE": False}
+        # Bumped whenever a user is inserted, deleted or renamed / a subscription is inserted or
+        # removed (cache keys for sorted listings). Never reset, not even by an empty restart, so a
+        # transport's cache keyed by them can never match a previous workspace's listing.
+        self.users_version = 0
+        self.subs_version = 0
+        # Transports that keep per-workspace memory (REST limiter and caches, DDP sessions) and
+        # settings watchers (`settings.watch`, e.g. the limiters) register here; both outlive a
+        # `wipe()`.
+        self._wipe_hooks: list[Callable[[], None]] = []
+        self._setting_watchers: list[Callable[[str, Any], None]] = []
+        self._init_storage()
+
+    def _init_storage(self) -> None:
+        """Empty collections, then what Rocket.Chat writes on a first start (`_bootstrap`)."""
+        self.settings = SettingsStore()
         self.users: dict[str, dict[str, Any]] = {}
         self.rooms: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -57,13 +73,13 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
         self._by_username: dict[str, str] = {}
         self._by_email: dict[str, str] = {}
         self.listing = ListingIndexes()  # sorted users / active members, for O(log n + page) listings
-        # Bumped whenever a user is inserted, deleted or renamed (cache key for sorted listings).
-        self.users_version = 0
-        self.subs_version = 0  # bumped on every subscription insert/remove
+        self.users_version += 1
+        self.subs_version += 1
         self.deleted_subscriptions: list[dict[str, Any]] = []
         self.roles: dict[str, dict[str, Any]] = {}
         self.deleted_roles: list[dict[str, Any]] = []
         self.permissions: dict[str, dict[str, Any]] = {}
+        self.deleted_permissions: list[dict[str, Any]] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.outbox: list[dict[str, Any]] = []
         self._bootstrap()
@@ -71,18 +87,8 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
     # ------------------------------------------------------------------ bootstrap
     def _bootstrap(self) -> None:
         now = self.clock.now()
-        for role_id, scope, description in BUILTIN_ROLES:
-            self.roles[role_id] = {
-                "_id": role_id,
-                "name": role_id,
-                "scope": scope,
-                "description": description,
-                "protected": True,
-                "mandatory2fa": False,
-                "_updatedAt": now,
-            }
-        for perm_id, roles in DEFAULT_PERMISSIONS.items():
-            self.permissions[perm_id] = {"_id": perm_id, "roles": list(roles), "_updatedAt": now}
+        self.roles = role_documents(now)
+        self.permissions = permission_documents(now, self.settings.specs())
         # server/startup/initialData.js: GENERAL and rocket.cat exist from the first start.
         self.rooms["GENERAL"] = {
             "_id": "GENERAL",
@@ -110,6 +116,24 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
             user_type="bot",
         )
 
+    def rebuild_indexes(self) -> None:
+        """Rebuild every index from the stored documents (after loading a data file)."""
+        with self.lock:
+            self._sub_index, self._subs_by_room, self._subs_by_user = {}, {}, {}
+            self._by_username, self._by_email = {}, {}
+            self.listing = ListingIndexes()
+            for user in self.users.values():
+                self._index_user(user)
+            for sub in self.subscriptions.values():
+                rid, uid = sub["rid"], sub["u"]["_id"]
+                self._sub_index[(rid, uid)] = sub["_id"]
+                self._subs_by_room.setdefault(rid, {})[sub["_id"]] = None
+                self._subs_by_user.setdefault(uid, {})[sub["_id"]] = None
+                if uid in self.users:
+                    self.listing.member_added(sub, self.users[uid])
+            self.users_version += 1
+            self.subs_version += 1
+
     # ------------------------------------------------------------------ basics
     def now(self) -> datetime:
         return self.clock.now()
@@ -121,8 +145,44 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin):
 
     @locked
     def set_setting(self, setting_id: str, value: Any) -> None:
-        """Change a setting (no permission or type checks; REST checks those)."""
+        """Change a setting (no permission or type checks, as the 7.x REST route), then tell the
+        watchers (`settings.watch`: the REST and DDP limiters follow their settings live)."""
         self.settings.set(setting_id, value)
+        for watcher in list(self._setting_watchers):
+            watcher(setting_id, self.settings.get(setting_id))
+
+    def watch_settings(self, watcher: Callable[[str, Any], None]) -> None:
+        """Call `watcher(id, value)` after every setting change (survives `wipe()`)."""
+        with self.lock:
+            self._setting_watchers.append(watcher)
+
+    @locked
+    def add_custom_oauth_service(self, name: str) -> list[str]:
+        """`addOAuthService(name)` without the permission check: register the service's settings block
+        (existing ids keep their values) and their `change-setting-*` permissions; returns the new ids."""
+        added = self.settings.register_custom_oauth(name)
+        now = self.now()
+        for setting_id in added:
+            spec = self.settings.spec(setting_id)
+            if spec is not None:
+                self.permissions.update(setting_permission_documents(now, spec))
+        return added
+
+    # ------------------------------------------------------------------ empty restart
+    def on_wipe(self, hook: Callable[[], None]) -> None:
+        """Run `hook()` after every `wipe()` (transports drop sessions, limiter counters, caches)."""
+        with self.lock:
+            self._wipe_hooks.append(hook)
+
+    def wipe(self) -> None:
+        """Come back EMPTY, as a Rocket.Chat whose MongoDB volume was lost: only what a first start
+        writes (GENERAL, rocket.cat, default settings, roles and permissions). Every token dies with its
+        user; the hooks drop live DDP sessions. The caller re-creates start-option accounts."""
+        with self.lock:
+            self._init_storage()
+            hooks = list(self._wipe_hooks)
+        for hook in hooks:
+            hook()
 
     def publish(self, stream: str, event_name: str, args: list[Any]) -> None:
         """Publish on the event bus (called with the lock held, so events keep state order)."""

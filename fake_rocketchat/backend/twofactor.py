@@ -29,6 +29,8 @@ import pyotp
 from .errors import MeteorError
 from .ids import check_password_digest, hash_login_token, hash_password_digest
 
+from .views import is_oauth_user
+
 if TYPE_CHECKING:
     from .state import State
 
@@ -45,8 +47,11 @@ def totp_enabled(state: "State", user: dict[str, Any]) -> bool:
 
 
 def email_enabled(state: "State", user: dict[str, Any]) -> bool:
-    """`EmailCheck.isEnabled`: setting on, user opted in, and a verified email."""
+    """`EmailCheck.isEnabled`: setting on, not an OAuth user unless
+    `Accounts_twoFactorAuthentication_email_available_for_OAuth_users`, user opted in, and a verified email."""
     if not state.settings.get("Accounts_TwoFactorAuthentication_By_Email_Enabled"):
+        return False
+    if not state.settings.get("Accounts_twoFactorAuthentication_email_available_for_OAuth_users") and is_oauth_user(user):
         return False
     if not (user.get("services", {}).get("email2fa") or {}).get("enabled"):
         return False

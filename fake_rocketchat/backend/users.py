@@ -210,7 +210,7 @@ class UsersMixin:
             if "verified" in data and actor_id == user_id:
                 raise MeteorError("error-action-not-allowed", "Editing email verification is not allowed", {"method": "insertOrUpdateUser", "action": "Editing_user"})
             if (
-                data.get("username") not in (None, user["username"])
+                data.get("username") not in (None, user.get("username"))  # an OAuth account may have none
                 and not self.settings.get("Accounts_AllowUsernameChange")
                 and (not self.has_permission(actor_id, "edit-other-user-info") or actor_id == user_id)
             ):
@@ -243,7 +243,7 @@ class UsersMixin:
 
     def _save_identity(self: "State", user: dict[str, Any], username: str | None, name: str | None) -> None:
         """`saveUserIdentity`: rename everywhere; an unavailable username is a bare failure."""
-        old_username, old_name = user["username"], user.get("name")
+        old_username, old_name = user.get("username"), user.get("name")
         username_changed = username is not None and username != old_username
         name_changed = name is not None and name != old_name
         if username_changed:

@@ -24,6 +24,19 @@ USER_FULL_EXTRA = (
 )
 
 
+# `isOAuthUser` of `@rocket.chat/core-typings` (IUser.ts): a built-in OAuth service key, or any key that is
+# neither one of those nor an account-internal one, makes the user an OAuth user (so `services.besedka` does).
+_DEFAULT_OAUTH_KEYS = frozenset(("google", "dolphin", "facebook", "github", "gitlab", "ldap", "linkedin", "nextcloud",
+                                 "saml", "twitter"))
+_USER_SERVICE_KEYS = frozenset(("emailCode", "email2fa", "totp", "resume", "password", "passwordHistory", "cloud", "email"))
+
+
+def is_oauth_user(user: dict[str, Any]) -> bool:
+    """Whether the user signs in through an OAuth service (core-typings `isOAuthUser`)."""
+    keys = (user.get("services") or {}).keys()
+    return any(k in _DEFAULT_OAUTH_KEYS or k not in _USER_SERVICE_KEYS for k in keys)
+
+
 def iso(value: datetime) -> str:
     value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
@@ -82,7 +95,7 @@ def me(user: dict[str, Any], site_url: str) -> dict[str, Any]:
     if (user.get("services", {}).get("email2fa") or {}).get("enabled"):
         services["email2fa"] = {"enabled": True}
     out["services"] = services
-    out["isOAuthUser"] = False
+    out["isOAuthUser"] = is_oauth_user(user)
     return out
 
 

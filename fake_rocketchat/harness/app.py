@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from ..backend.state import State
+from ..realtime.server import rate_limiter_for
 from ..realtime.session import endpoint as ddp_endpoint
 from ..rest.auth import VERSION
 from ..rest.base import Api
@@ -24,12 +25,14 @@ def create_app(
     faults: Faults | None = None,
     request_log: RequestLog | None = None,
     auth_failure_delay: tuple[float, float] = (0.0, 0.0),
+    start_options: Any = None,
 ) -> Starlette:
     """Build the app for `state`.
 
     `app.state.rc` is the State, `app.state.faults` / `app.state.request_log`
     the fault controls and log. `auth_failure_delay` is the (min, max) seconds
-    every 401/403 waits (Rocket.Chat: 0.5-1.0 s; tests: 0).
+    every 401/403 waits (Rocket.Chat: 0.5-1.0 s; tests: 0). `start_options`
+    (`testing.StartOptions`) is re-applied after an empty restart (`/_fake/restart`).
     """
     faults = faults or Faults(state)
     request_log = request_log or RequestLog()
@@ -49,4 +52,9 @@ def create_app(
     app.state.faults = faults
     app.state.request_log = request_log
     app.state.api = api
+    app.state.start_options = start_options
+    # An empty restart closes every live DDP session and forgets the DDP limiter's counters, as a
+    # restarted server would.
+    state.on_wipe(faults.drop_websockets)
+    state.on_wipe(rate_limiter_for(state).reset)
     return app

@@ -9,6 +9,8 @@ POST /_fake/reset           clear faults (and the request log with {"log": true}
 GET  /_fake/requests        ?route=&method=&status=  -> {"requests":[...], "count"}
 DELETE /_fake/requests      clear the log
 GET  /_fake/health          {"ok": true}
+POST /_fake/oauth/<service>/login   the provider's identity JSON -> the body of POST /api/v1/login
+POST /_fake/restart         {"empty": true}: come back as a fresh workspace (start-option accounts only)
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from ..backend.errors import MeteorError
+from ..backend.oauth import LoginFailure, ServiceUnavailable
+from ..backend.views import jsonable
+from ..rest.auth import login_failure_body, login_success_body
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -92,6 +99,47 @@ async def requests_(request: Request) -> JSONResponse:
     return JSONResponse({"requests": entries, "count": len(entries)})
 
 
+async def oauth_login(request: Request) -> JSONResponse:
+    """A person signs in through Custom OAuth service `<service>`; answers like `POST /api/v1/login`."""
+    identity = await _json(request)
+    status, body = oauth_login_reply(request.app.state.rc, request.path_params["service"], identity)
+    return JSONResponse(jsonable(body), status_code=status)
+
+
+def oauth_login_reply(state: Any, service: str, identity: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a simulated OAuth login: 200 login success, 401 login failure (Rocket.Chat's
+    message), 404 when no enabled Custom OAuth service has that name."""
+    try:
+        result = state.oauth_login(service, identity)
+    except ServiceUnavailable:
+        return 404, {"success": False, "error": f"no enabled Custom OAuth service {service!r}"}
+    except MeteorError as exc:
+        return 401, login_failure_body(state.compat, exc)
+    except LoginFailure as exc:
+        return 401, login_failure_body(state.compat, None, exc.message)
+    with state.lock:
+        return 200, login_success_body(state, result)
+
+
+async def restart(request: Request) -> JSONResponse:
+    body = await _json(request)
+    if body.get("empty") is not True:
+        return _bad('only {"empty": true} is supported (a restart that keeps data is --data FILE and a real restart)')
+    restart_empty(request.app)
+    return JSONResponse({"ok": True})
+
+
+def restart_empty(app: Any) -> None:
+    """Wipe the workspace (`State.wipe`: DDP sessions dropped through the wipe hook, tokens gone) and
+    re-create what the start options create on a first start (the admin, the rate-limit switch)."""
+    state = app.state.rc
+    with state.lock:
+        state.wipe()
+        start = getattr(app.state, "start_options", None)
+        if start is not None:
+            start.apply(state)
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
@@ -105,4 +153,6 @@ ROUTES = [
     Route("/_fake/reset", reset, methods=["POST"]),
     Route("/_fake/requests", requests_, methods=["GET", "DELETE"]),
     Route("/_fake/health", health, methods=["GET"]),
+    Route("/_fake/oauth/{service}/login", oauth_login, methods=["POST"]),
+    Route("/_fake/restart", restart, methods=["POST"]),
 ]

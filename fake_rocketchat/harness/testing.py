@@ -14,13 +14,46 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from ..backend.seed import apply_seed, create_admin
 from ..backend.state import State
 from .app import create_app
+from .control import oauth_login_reply, restart_empty
 from .faults import Faults, RequestLog
 from .server_thread import ServerThread
+
+
+class OAuthReply(NamedTuple):
+    """What `POST /_fake/oauth/<service>/login` answers: HTTP status and the login-shaped body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What a first start creates from the command line / `running_server` options (Rocket.Chat's
+    `ADMIN_USERNAME`/`ADMIN_PASS`/`ADMIN_EMAIL` and `OVERWRITE_SETTING_*` at start-up): applied on the first
+    start and again after an empty restart. The seed is data, not a start option: an empty restart drops it."""
+
+    admin_username: str | None = None
+    admin_password: str | None = None
+    admin_email: str | None = None
+    admin_totp_secret: str | None = None
+    rate_limit: bool = True
+
+    def __repr__(self) -> str:  # the password and TOTP secret never appear
+        return f"StartOptions(admin_username={self.admin_username!r}, rate_limit={self.rate_limit!r})"
+
+    def apply(self, state: State) -> None:
+        state.set_setting("API_Enable_Rate_Limiter", bool(self.rate_limit))
+        if self.admin_username or self.admin_password:
+            if not (self.admin_username and self.admin_password):
+                raise ValueError("admin_username and admin_password go together")
+            # initialData.js: only when the workspace has no admin (a kept data file may already have it).
+            if state.find_user_by_username(self.admin_username) is None and not state.users_in_role("admin"):
+                create_admin(state, self.admin_username, self.admin_password, self.admin_email, self.admin_totp_secret)
 
 
 @dataclass
@@ -34,6 +67,7 @@ class FakeServer:
     request_log: RequestLog
     admin_username: str | None = None
     _thread: ServerThread | None = None
+    _app: Any = None
 
     @property
     def port(self) -> int:
@@ -52,6 +86,15 @@ class FakeServer:
             raise RuntimeError("server was started without an admin")
         return self.headers_for(self.admin_username)
 
+    def oauth_login(self, service: str, identity: dict[str, Any]) -> OAuthReply:
+        """In process, what `POST /_fake/oauth/<service>/login` with `identity` answers."""
+        return OAuthReply(*oauth_login_reply(self.state, service, identity))
+
+    def restart_empty(self) -> None:
+        """In process, what `POST /_fake/restart {"empty": true}` does: a fresh workspace with only the
+        start-option admin; every token invalid, live DDP sessions dropped."""
+        restart_empty(self._app)
+
     def __repr__(self) -> str:
         return f"FakeServer(url={self.url!r})"
 
@@ -68,11 +111,7 @@ def build_state(
 ) -> State:
     """A State with the CLI/test options applied (admin first, then the seed)."""
     state = State(compat=compat)
-    state.set_setting("API_Enable_Rate_Limiter", bool(rate_limit))
-    if admin_username or admin_password:
-        if not (admin_username and admin_password):
-            raise ValueError("admin_username and admin_password go together")
-        create_admin(state, admin_username, admin_password, admin_email, admin_totp_secret)
+    StartOptions(admin_username, admin_password, admin_email, admin_totp_secret, rate_limit).apply(state)
     apply_seed(state, seed)
     return state
 
@@ -98,6 +137,7 @@ def running_server(
     like a real server. `auth_failure_delay` is the random (min, max) seconds
     Rocket.Chat waits before every 401/403 (0 here so the suite stays fast).
     """
+    own_state = state is not None
     if state is None:
         state = build_state(
             admin_username=admin_username, admin_password=admin_password, admin_email=admin_email,
@@ -106,12 +146,13 @@ def running_server(
     faults, log = Faults(state), RequestLog()
     if latency_ms:
         faults.set_latency(latency_ms)
-    app = create_app(state, faults=faults, request_log=log, auth_failure_delay=auth_failure_delay)
+    start = None if own_state else StartOptions(admin_username, admin_password, admin_email, admin_totp_secret, rate_limit)
+    app = create_app(state, faults=faults, request_log=log, auth_failure_delay=auth_failure_delay, start_options=start)
     thread = ServerThread(app, host=host)
     faults.refuse_hook = thread.pause_listening
     thread.start()
     base = f"http://{host}:{thread.port}"
     try:
-        yield FakeServer(base, f"ws://{host}:{thread.port}/websocket", state, faults, log, admin_username, thread)
+        yield FakeServer(base, f"ws://{host}:{thread.port}/websocket", state, faults, log, admin_username, thread, app)
     finally:
         thread.stop()

@@ -156,6 +156,12 @@ class DDPRateLimiter:
                     values.append(None)
         return tuple(values)
 
+    def reset(self) -> None:
+        """Forget every counter (a restarted server starts with fresh rules)."""
+        with self._lock:
+            self._config = self._read_config()
+            self._rules = build_rules(self._settings, self._clock_ms())
+
     def hit(self, inp: LimitInput) -> LimitResult:
         """Count one call (`_increment`) and decide on it (`_check`)."""
         if not self._enabled():

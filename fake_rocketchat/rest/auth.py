@@ -13,16 +13,36 @@ VERSION = {6: "6.14.0", 7: "7.7.1"}
 _PLAIN_LOGIN_KEYS = {"user", "username", "email", "password", "code"}
 
 
-def _login_failure(ctx: Ctx, exc: MeteorError) -> Reply:
-    error, message = exc.error, exc.reason
-    if message == "User not found":  # api.ts rewrites Meteor's wording
-        error, message = "Unauthorized", "Unauthorized"
-    body: dict[str, Any] = {"status": "error", "error": error, "message": message}
-    if exc.details is not None:
-        body["details"] = exc.details
-    if ctx.compat >= 7:
+def login_failure_body(compat: int, exc: MeteorError | None, message: str | None = None) -> dict[str, Any]:
+    """The 401 body of a failed `POST login` (api.ts): `{status, error, details?, message}`; a plain
+    JavaScript Error (`exc` None, `message` given) has no `error` key."""
+    body: dict[str, Any] = {"status": "error"}
+    if exc is not None:
+        error, message = exc.error, exc.reason
+        if message == "User not found":  # api.ts rewrites Meteor's wording
+            error, message = "Unauthorized", "Unauthorized"
+        body["error"] = error
+        if exc.details is not None:
+            body["details"] = exc.details
+    if message:  # a Meteor.Error without a reason has `reason: undefined`, which JSON drops
+        body["message"] = message
+    if compat >= 7:
         body = {"success": False, **body}
-    return Reply(body, 401)
+    return body
+
+
+def login_success_body(state: Any, result: Any) -> dict[str, Any]:
+    """The 200 body of a successful login: `{"status":"success","data":{"userId","authToken","me"}}`."""
+    user_doc = state.users[result.user_id]
+    data = {"userId": result.user_id, "authToken": result.token, "me": me_view(user_doc, state.settings.get("Site_Url"))}
+    out: dict[str, Any] = {"status": "success", "data": data}
+    if state.compat >= 7:
+        out["success"] = True
+    return out
+
+
+def _login_failure(ctx: Ctx, exc: MeteorError) -> Reply:
+    return Reply(login_failure_body(ctx.compat, exc), 401)
 
 
 def login(ctx: Ctx) -> Reply:
@@ -56,12 +76,7 @@ def login(ctx: Ctx) -> Reply:
             )
     except MeteorError as exc:
         return _login_failure(ctx, exc)
-    user_doc = state.users[result.user_id]
-    data = {"userId": result.user_id, "authToken": result.token, "me": me_view(user_doc, state.settings.get("Site_Url"))}
-    out: dict[str, Any] = {"status": "success", "data": data}
-    if ctx.compat >= 7:
-        out["success"] = True
-    return Reply(out)
+    return Reply(login_success_body(state, result))
 
 
 def logout(ctx: Ctx) -> Reply:
@@ -98,5 +113,7 @@ def register_routes(routes: Routes) -> None:
     routes.add("logout", ["POST", "GET"], logout)
     routes.add("me", ["GET"], me)
     routes.add("info", ["GET"], info, auth=False, rate_limited=False)
-    # users.register: 1 call per minute per IP (Rate_Limiter_Limit_RegisterUser).
-    routes.add("users.register", ["POST"], register, auth=False, rate_limit=(1, 60000))
+    # users.register: `Rate_Limiter_Limit_RegisterUser` (1) calls per `API_Enable_Rate_Limiter_Limit_Time_Default`
+    # (60000 ms) per IP (users.ts `rateLimiterOptions`), both read live.
+    routes.add("users.register", ["POST"], register, auth=False,
+               rate_limit=("Rate_Limiter_Limit_RegisterUser", "API_Enable_Rate_Limiter_Limit_Time_Default"))

@@ -98,7 +98,7 @@ class Endpoint:
     rate_limited: bool = True
     permissions_required: tuple[str, ...] = ()  # any-of
     permissions_required_compat: int | None = None  # only enforced from this compat on
-    rate_limit: tuple[int, int] | None = None  # (calls, ms) override
+    rate_limit: tuple[int | str, int | str] | None = None  # (calls, ms) override; a str is a setting id
     validator: Handler | None = None  # `validateParams`: runs before permissions and 2FA
 
 
@@ -210,6 +210,18 @@ class Api:
         self.auth_failure_delay = auth_failure_delay
         self.limiter = RateLimiter(state.clock)
         self.cache: dict[str, Any] = {}
+        # api.ts `settings.watch` on the limiter settings re-adds every route's rule (fresh counters)
+        # when one changes; an empty restart forgets every counter and cached listing.
+        state.watch_settings(self._setting_changed)
+        state.on_wipe(self._forget)
+
+    def _setting_changed(self, setting_id: str, _value: Any) -> None:
+        if setting_id.startswith("API_Enable_Rate_Limiter") or setting_id == "Rate_Limiter_Limit_RegisterUser":
+            self.limiter.reset()
+
+    def _forget(self) -> None:
+        self.limiter.reset()
+        self.cache.clear()
 
     async def handle(self, request: Request) -> Response:
         path = request.path_params.get("path", "")
@@ -293,10 +305,10 @@ class Api:
             return
         if ctx.user_id and state.has_permission(ctx.user_id, "api-bypass-rate-limit"):
             return
-        calls, interval = endpoint.rate_limit or (
-            int(state.settings.get("API_Enable_Rate_Limiter_Limit_Calls_Default")),
-            int(state.settings.get("API_Enable_Rate_Limiter_Limit_Time_Default")),
-        )
+        calls, interval = endpoint.rate_limit or ("API_Enable_Rate_Limiter_Limit_Calls_Default", "API_Enable_Rate_Limiter_Limit_Time_Default")
+        # Setting ids are read per call, so a changed setting applies at once (api.ts watches them).
+        calls = int(state.settings.get(calls)) if isinstance(calls, str) else calls
+        interval = int(state.settings.get(interval)) if isinstance(interval, str) else interval
         decision = self.limiter.hit(f"/api/v1/{ctx.route}{ctx.method}", ctx.client_ip, calls, interval)
         ctx.headers_out.update(decision.headers())
         if not decision.allowed:

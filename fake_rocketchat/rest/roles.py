@@ -46,6 +46,28 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return {"role": role_view(state.create_role(ctx.body["name"], scope, ctx.body.get("description", ""), ctx.body.get("mandatory2fa")))}
 
 
+def update(ctx: Ctx) -> dict[str, Any]:
+    """`roles.update` (ee/server/api/roles.ts): schema, access-permissions, licence only for unprotected roles."""
+    body = ctx.body
+    try:
+        nullable = ("description", "scope", "mandatory2fa")
+        check({k: v for k, v in body.items() if not (k in nullable and v is None)}, {"roleId": "string", "name": "string"},
+              {"description": "string", "scope": "string", "mandatory2fa": "boolean"})
+        if body.get("scope") is not None and body["scope"] not in ("Users", "Subscriptions"):
+            raise MeteorError("enum")
+    except MeteorError:
+        raise MeteorError("error-invalid-role-properties", "The role properties are invalid.")
+    if not ctx.can("access-permissions"):
+        raise MeteorError("error-action-not-allowed", "Accessing permissions is not allowed")
+    state = ctx.state
+    role = state.role_doc(body["roleId"], allow_name=False)
+    if not state.custom_roles_licensed and not (role and role.get("protected")):
+        raise MeteorError("error-action-not-allowed", "This is an enterprise feature")
+    updated = state.update_role(body["roleId"], body["name"], body.get("scope"), body.get("description") or "",
+                                body.get("mandatory2fa"))
+    return {"role": role_view(updated)}
+
+
 def delete(ctx: Ctx) -> dict[str, Any]:
     _props(ctx, {"roleId": "string"}, {})
     if not ctx.can("access-permissions"):
@@ -131,6 +153,7 @@ def register_routes(routes: Routes) -> None:
     routes.add("roles.list", ["GET"], list_roles)
     routes.add("roles.sync", ["GET"], sync)
     routes.add("roles.create", ["POST"], create)
+    routes.add("roles.update", ["POST"], update)
     routes.add("roles.delete", ["POST"], delete)
     routes.add("roles.addUserToRole", ["POST"], add_user_to_role)
     routes.add("roles.removeUserFromRole", ["POST"], remove_user_from_role)

@@ -17,7 +17,9 @@
 // misc.ts method.call checks isMeteorCall and then isMethodCallProps on the parsed message (failure
 // 'Invalid method call'), permissions.ts checks isBodyParamsValidPermissionUpdate in the handler
 // (error-invalid-body-params; the file left rest-typings after 6.x), subscriptions.ts validates
-// subscriptions.get, settings.ts dispatches on isSettingsUpdatePropDefault. rooms.info has no schema.
+// subscriptions.get, settings.ts dispatches on isSettingsUpdatePropDefault and (7.x) validates `GET settings`
+// (isSettingsGetParams) and `settings.public` (isSettingsPublicWithPaginationProps); 6.13.1 has neither.
+// settings.addCustomOAuth and the EE roles.update have no rest-typings schema. rooms.info has no schema.
 // Known upstream defect, left out: 6.13.1 v1/channels/ChannelsSetDefaultProps.js does not compile.
 
 import { pathToFileURL } from 'node:url';
@@ -33,6 +35,7 @@ export const RELEASES = {
 const ALL = ['6.13.1', '7.10.0', '8.8.1'];
 const ONLY_6 = ['6.13.1'];
 const ONLY_8 = ['8.8.1'];
+const FROM_7 = ['7.10.0', '8.8.1'];
 
 // [endpoint key, where the parameters are, [file, export, releases, JSON-string field to parse?]...]
 // Keys are "METHOD /v1/route"; `:param` segments match one path segment.
@@ -59,6 +62,8 @@ export const TABLE = [
 	['GET /v1/subscriptions.getOne', 'query', ['v1/subscriptionsEndpoints.js', 'isSubscriptionsGetOneProps', ALL]],
 	['POST /v1/permissions.update', 'body', ['v1/permissions.js', 'isBodyParamsValidPermissionUpdate', ONLY_6]],
 	['POST /v1/settings/:_id', 'body', ['v1/settings.js', 'isSettingsUpdatePropDefault', ALL]],
+	['GET /v1/settings', 'query', ['v1/settings.js', 'isSettingsGetParams', FROM_7]],
+	['GET /v1/settings.public', 'query', ['v1/settings.js', 'isSettingsPublicWithPaginationProps', FROM_7]],
 	['POST /v1/method.call/:method', 'body', ['v1/misc.js', 'isMeteorCall', ALL], ['v1/misc.js', 'isMethodCallProps', ALL, 'message']],
 	['POST /v1/method.callAnon/:method', 'body', ['v1/misc.js', 'isMeteorCall', ALL], ['v1/misc.js', 'isMethodCallAnonProps', ALL, 'message']],
 ];

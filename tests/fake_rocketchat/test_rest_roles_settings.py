@@ -129,7 +129,17 @@ def test_permissions_update(fake_rc: FakeServer, admin: httpx.Client, http: http
     bad_perm = admin.post("/api/v1/permissions.update", json={"permissions": [{"_id": "nope", "roles": []}]})
     assert bad_perm.json()["errorType"] == "error-invalid-permission"
     fake_rc.state.create_user("alice")
+    # 7.x permissions.ts: `permissionsRequired: ['access-permissions']` on the route (the 6.14 handler's own
+    # check, `error-edit-permissions-not-allowed`, is kept for --compat 6 below).
     denied = http.post("/api/v1/permissions.update", headers=fake_rc.headers_for("alice"), json={"permissions": []})
+    assert denied.status_code == 403
+    assert denied.json() == {"success": False, "error": "User does not have the permissions required for this action [error-unauthorized]"}
+
+
+def test_permissions_update_denied_in_6x(fake_rc_factory) -> None:
+    rc = fake_rc_factory(compat=6, admin_username="admin", admin_password="pw")
+    rc.state.create_user("alice")
+    denied = httpx.post(rc.url + "/api/v1/permissions.update", headers=rc.headers_for("alice"), json={"permissions": []})
     assert denied.json()["errorType"] == "error-edit-permissions-not-allowed"
 
 
@@ -147,8 +157,10 @@ def test_settings_get_and_post_with_2fa(fake_rc_factory) -> None:
         ok = c.post("/api/v1/settings/UI_DisplayRoles", json={"value": False}, headers={"x-2fa-code": code, "x-2fa-method": "totp"})
         assert ok.json() == {"success": True}
         assert rc.state.setting("UI_DisplayRoles") is False
-        wrong_type = c.post("/api/v1/settings/API_Upper_Count_Limit", json={"value": "many"})
-        assert wrong_type.status_code == 400
+        # settings.ts (7.x): a body with neither `value`, `{value, editor}` nor `{execute}` is the bare failure;
+        # a `value` of the wrong type is stored as is (no type check in 7.x, reference §11.3).
+        wrong_shape = c.post("/api/v1/settings/API_Upper_Count_Limit", json={"values": 5})
+        assert wrong_shape.status_code == 400 and wrong_shape.json() == {"success": False}
     rc.state.create_user("pleb")
     assert httpx.get(rc.url + "/api/v1/settings/UI_DisplayRoles", headers=rc.headers_for("pleb")).status_code == 403
 

@@ -108,6 +108,15 @@ BRIDGE_REQUESTS: list[Request] = [
     get("permissions.listAll"),
     post("permissions.update", {"permissions": [{"_id": "add-user-to-any-p-room", "roles": ["admin", "bot"]}]}),
     post("settings/Accounts_TwoFactorAuthentication_RememberFor", {"value": 1800}),
+    # issue 11/12: settings as code and the Custom OAuth block.
+    get("settings", includeDefaults="true", count="100", offset="0"),
+    get("settings.public", _id="Site_Url,Accounts_OAuth_Custom-Besedka", count="50"),
+    post("settings.addCustomOAuth", {"name": "besedka"}),
+    post("settings/Accounts_OAuth_Custom-Besedka-merge_users", {"value": True}),
+    post("settings/Accounts_OAuth_Custom-Besedka-button_color", {"value": "#1d74f5", "editor": "color"}),
+    post("roles.update", {"roleId": "r1", "name": "site-gold", "description": "Gold"}),
+    post("roles.delete", {"roleId": "r1"}),
+    get("permissions.listAll", updatedSince="2024-01-01T00:00:00.000Z"),
     method_call("addUsersToRoom", {"rid": "r1", "users": ["alice", "bob"]}),
     method_call("authorization:addUserToRole", "bot", "alice"),
 ]
@@ -120,6 +129,7 @@ EXPECTED_COVERED = {
     "POST /v1/groups.create", "GET /v1/groups.info", "POST /v1/groups.invite",
     "POST /v1/channels.kick", "GET /v1/channels.roles", "GET /v1/groups.roles", "GET /v1/channels.list",
     "GET /v1/subscriptions.get", "POST /v1/permissions.update", "POST /v1/settings/:_id", "POST /v1/method.call/:method",
+    "GET /v1/settings", "GET /v1/settings.public", "POST /v1/roles.delete",
 }
 
 ALL_RELEASES = {"6.13.1", "7.10.0", "8.8.1"}
@@ -152,6 +162,8 @@ INVALID_REQUESTS: list[tuple[Request, set[str], dict[str, Any] | None]] = [
     (post("channels.kick", {"roomId": "r1", "username": "a"}), ALL_RELEASES, None),
     (get("channels.roles"), ALL_RELEASES, None),
     (get("subscriptions.get", updatedSince="2024-01-01T00:00:00.000Z", foo="1"), ALL_RELEASES, None),
+    (get("settings", foo="1"), {"7.10.0", "8.8.1"}, None),  # settings.ts validateParams isSettingsGetParams
+    (get("settings.public", includeDefaults="true"), {"7.10.0", "8.8.1"}, None),
     (post("method.call/foo", {"message": json.dumps({"msg": "method", "method": "foo"})}), ALL_RELEASES, INVALID_METHOD_CALL),
     (post("method.call/foo", {"message": json.dumps({"msg": "method", "id": "1", "method": "foo", "params": []}), "extra": 1}), ALL_RELEASES, None),
 ]

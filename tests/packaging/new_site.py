@@ -114,6 +114,15 @@ RCSYNC = {
 '''
 
 
+URLS_TAIL = '''
+
+# --- added for rcsync (docs/install.md): the metrics endpoint -------------------------------------
+from django.urls import include
+
+urlpatterns += [path("rcsync/", include("django_hooks.urls"))]
+'''
+
+
 def start_project(py: Path, where: Path) -> Path:
     """`django-admin startproject besedka` plus the edits docs/install.md asks for."""
     where.mkdir(parents=True, exist_ok=True)
@@ -123,6 +132,8 @@ def start_project(py: Path, where: Path) -> Path:
     (pkg / "__init__.py").write_text(INIT_PY)
     with open(pkg / "settings.py", "a") as f:
         f.write(textwrap.dedent(SETTINGS_TAIL))
+    with open(pkg / "urls.py", "a") as f:
+        f.write(URLS_TAIL)
     return where
 
 

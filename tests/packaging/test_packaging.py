@@ -173,6 +173,7 @@ for url in ["/admin/", f"{base}/accountlink/", f"{base}/accountlink/person/{olga
             f"{base}/syncrun/reconcile/", f"{base}/syncoperation/", f"{base}/pendingsync/",
             "/admin/django_celery_beat/periodictask/"]:
     get(url)
+metrics = get("/rcsync/metrics")
 preview = client.post(f"{base}/accountlink/", {"action": "preview_changes", "_selected_action": [olga.pk]})
 status["accounts preview"] = preview.status_code
 started = client.post(f"{base}/syncrun/reconcile/")
@@ -188,7 +189,8 @@ forbidden = other.get(f"{base}/accountlink/")
 status["forbidden"] = forbidden.status_code
 print(json.dumps({"status": status, "preview": "Create account" in page.content.decode(),
                   "forbidden": "permission" in forbidden.content.decode().lower(),
-                  "accounts_preview": "Preview changes" in preview.content.decode()}))
+                  "accounts_preview": "Preview changes" in preview.content.decode(),
+                  "metrics": "rcsync_pending_syncs{" in metrics.content.decode()}))
 """
 
 
@@ -200,7 +202,7 @@ def test_migrate_bootstrap_and_every_admin_task_page_renders(site) -> None:
     status = out.pop("status")
     assert status.pop("reconcile POST") == 302 and status.pop("forbidden") == 403
     assert status == {url: 200 for url in status}, status
-    assert out == {"preview": True, "forbidden": True, "accounts_preview": True}
+    assert out == {"preview": True, "forbidden": True, "accounts_preview": True, "metrics": True}
 
 
 SIGN_UP = r"""
