@@ -51,6 +51,9 @@ class Session:
         self._key = account_key(config.url, config.account)
         self._current: StoredToken | None = None
         self.logins = 0  # password logins done by this session (observability, tests)
+        #: Tokens Rocket.Chat refused (expiry, "log out everywhere", or a server that came back empty):
+        #: callers caching what they read (rooms, roles, the account itself) drop it when this changes.
+        self.refusals = 0
 
     @property
     def uses_personal_token(self) -> bool:
@@ -87,6 +90,7 @@ class Session:
             raise AuthError(
                 f"the personal access token of Rocket.Chat account {self._config.account!r} was refused", status=401
             )
+        self.refusals += 1
         async with self._store.lock(self._key):
             stored = await self._store.load(self._key)
             if stored is None or stored.same_as(stale):

@@ -59,8 +59,9 @@ class CachedReads:
     hardly ever changes: the service account (`me`), the role list, and the managed rooms.
 
     A targeted sync would otherwise spend five of its seven calls on these. Creating a role or a room
-    through this client, or any failed operation (`invalidate`), drops the cache; it also expires
-    after `ttl` seconds, so a room deleted by hand is noticed within that time.
+    through this client, or any failed operation (`invalidate`), drops the cache, and so does a login
+    token Rocket.Chat refused (a restart that lost the data re-creates rooms under new ids); it also
+    expires after `ttl` seconds, so a room deleted by hand is noticed within that time.
     """
 
     def __init__(self, inner: Any, ttl: float = 30.0) -> None:
@@ -68,6 +69,7 @@ class CachedReads:
         self._ttl = ttl
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._seen_refusals = self._refusals()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -79,9 +81,19 @@ class CachedReads:
         with self._lock:
             self._cache.clear()
 
+    def _refusals(self) -> int:
+        session = getattr(getattr(self._inner, "aio", None), "session", None)
+        return getattr(session, "refusals", 0)
+
     def _cached(self, key: Any, load: Any) -> Any:
         now = time.monotonic()
+        refusals = self._refusals()
         with self._lock:
+            if refusals != self._seen_refusals:
+                # A token was refused since these were read: the server may have come back empty, with
+                # rooms and roles re-created under new ids. Read them afresh.
+                self._cache.clear()
+                self._seen_refusals = refusals
             hit = self._cache.get(key)
             if hit is not None and now - hit[0] < self._ttl:
                 return hit[1]
