@@ -4,10 +4,9 @@
 
 1. Seeds a synced site of N people: the stand-in Rocket.Chat (in this process, over real HTTP on loopback,
    rate limiter off, TOTP-protected service account) is brought in line by one reconcile, including the
-   declared workspace settings (and, when the stand-in models Custom OAuth, the ``besedka`` service with
-   SSO in mode ``create_ahead``); the people then carry AccountLinks, as the site's database would.
-2. Empties Rocket.Chat: the stand-in's empty restart when it has one, else a fresh stand-in (only the
-   service account, as Rocket.Chat's ADMIN_* start-up variables create it) at a new address.
+   declared workspace settings and the ``besedka`` Custom OAuth service (SSO in mode ``create_ahead``); the people then carry AccountLinks, as the site's database would.
+2. Empties Rocket.Chat: the stand-in's empty restart (settings, OAuth service, rooms and accounts gone; the
+   service account comes back as Rocket.Chat's ADMIN_* start-up variables create it).
 3. Runs one reconcile (the recovery), and a second one, which must write nothing.
 
 ``expected_writes`` is computed here from the scenario, independently of the planner: one call per
@@ -61,6 +60,7 @@ def declared_settings(oauth: bool) -> dict[str, Any]:
         settings.update({B: True, f"{B}-url": "https://besedka.example.org", f"{B}-id": "rocketchat",
                          f"{B}-secret": {"env": "BENCH_OAUTH_SECRET"}, f"{B}-merge_users": True,
                          f"{B}-merge_users_distinct_services": True, f"{B}-key_field": "username",
+                         f"{B}-username_field": "username", f"{B}-email_field": "email",
                          "Iframe_Restrict_Access": False})
     return settings
 
@@ -92,6 +92,17 @@ def expected_writes(n: int, n_settings: int, oauth: bool, existing_rooms: int, n
     return int(oauth) + n_settings + (n_rooms - existing_rooms) + n + invites + moderators
 
 
+def room_of(state: Any, key: str) -> Any:
+    return state.find_room("GENERAL") if key == "general" else state.find_room_by_name(key)
+
+
+def same_as_declared(held: Any, declared: Any) -> bool:
+    from sync_tasks.secrets import reveal
+
+    value = reveal(declared)
+    return held == (list(value) if isinstance(value, tuple) else value)
+
+
 def members_ok(state: Any, n: int) -> bool:
     want: dict[str, set[str]] = {"general": set(), "vip": set(), "moderators": set()}
     for i in range(1, n + 1):
@@ -121,9 +132,6 @@ def main() -> None:
     from sync_tasks.config import load_config
     from sync_tasks.engine import reconcile_all
 
-    sys.path.insert(0, os.path.join(ROOT, "tests", "sync_tasks"))
-    import standin_features
-
     totp = pyotp.random_base32()
     os.environ["BENCH_SITE_NAME"] = "Besedka chat"
     os.environ["BENCH_OAUTH_SECRET"] = OAUTH_SECRET
@@ -134,61 +142,38 @@ def main() -> None:
         return RocketChat(BridgeConfig(url=srv.url, username=SERVICE, password=SERVICE_PASSWORD, totp_secret=totp,
                                        max_retries=2, backoff_base=0.05))
 
+    oauth = True
     with running_server(**server_opts) as srv:
-        oauth = standin_features.oauth_service_supported(srv)
-        raw = {"SETTINGS": declared_settings(oauth), "BATCH": {"concurrency": 4}}
-        if oauth:
-            raw["SSO"] = {"service": "besedka", "mode": "create_ahead"}
+        raw = {"SETTINGS": declared_settings(oauth), "BATCH": {"concurrency": 4},
+               "SSO": {"service": "besedka", "mode": "create_ahead"}}
         cfg = load_config(raw)
         persons = people(n)
         client = client_for(srv)
-        t0 = time.monotonic()
-        seeded = reconcile_all(persons, client, cfg)
-        seed_seconds = time.monotonic() - t0
-        if seeded.failed:
-            raise SystemExit(f"seeding failed: {seeded.failed} {seeded.problems[:3]}")
-        persons = relink(persons, seeded)
+        try:
+            t0 = time.monotonic()
+            seeded = reconcile_all(persons, client, cfg)
+            seed_seconds = time.monotonic() - t0
+            if seeded.failed:
+                raise SystemExit(f"seeding failed: {seeded.failed} {seeded.problems[:3]}")
+            persons = relink(persons, seeded)
 
-        fresh = None
-        try:
-            standin_features.empty_restart(srv)
-            target, emptied_by = srv, "empty restart"
-        except BaseException as exc:  # pytest.skip.Exception: the stand-in has none yet
-            if type(exc).__name__ != "Skipped":
-                raise
-            fresh = running_server(**server_opts)
-            target, emptied_by = fresh.__enter__(), "fresh stand-in"
-            client.close()
-            client = client_for(target)
-        try:
-            existing = sum(1 for key in ("general", "vip", "moderators")
-                           if (target.state.find_room("GENERAL") if key == "general"
-                               else target.state.find_room_by_name(key)) is not None)
+            srv.restart_empty()  # no settings, OAuth service, rooms or accounts; the service account comes back
+            existing = sum(1 for key in ("general", "vip", "moderators") if room_of(srv.state, key) is not None)
             report = reconcile_all(persons, client, cfg)
             second = reconcile_all(relink(persons, report), client, cfg)
-            state = target.state
-            declared = {s.setting_id: s.value for s in cfg.settings}
-            from sync_tasks.secrets import reveal
-
-            settings_restored = sum(1 for sid, v in declared.items()
-                                    if state.settings.get(sid) == (list(reveal(v)) if isinstance(reveal(v), tuple)
-                                                                   else reveal(v)))
-            rooms_restored = sum(1 for key in ("general", "vip", "moderators")
-                                 if (state.find_room("GENERAL") if key == "general"
-                                     else state.find_room_by_name(key)) is not None)
+            state = srv.state
+            settings_restored = sum(1 for s in cfg.settings if same_as_declared(state.settings.get(s.setting_id), s.value))
+            rooms_restored = sum(1 for key in ("general", "vip", "moderators") if room_of(state, key) is not None)
             out = {
                 "users": n, "reads": report.reads, "writes": report.writes,
                 "expected_writes": expected_writes(n, len(cfg.settings), oauth, existing, 3),
                 "second_run_writes": second.writes, "seconds": round(report.seconds, 3),
-                "settings_restored": settings_restored, "settings_declared": len(declared),
+                "settings_restored": settings_restored, "settings_declared": len(cfg.settings),
                 "rooms_restored": rooms_restored, "members_ok": members_ok(state, n),
-                "failed": report.failed, "statuses": report.status_counts(), "oauth_service": oauth,
-                "emptied_by": emptied_by, "seed_seconds": round(seed_seconds, 3),
+                "failed": report.failed, "statuses": report.status_counts(), "seed_seconds": round(seed_seconds, 3),
             }
         finally:
             client.close()
-            if fresh is not None:
-                fresh.__exit__(None, None, None)
     print(json.dumps(out))
 
 

@@ -130,6 +130,9 @@ if os.environ.get("RCSYNC_SSO_SERVICE"):
         f"{_block}-merge_users": RCSYNC["SSO"]["mode"] == "create_ahead",
         f"{_block}-merge_users_distinct_services": RCSYNC["SSO"]["mode"] == "create_ahead",
         f"{_block}-key_field": "username",
+        f"{_block}-username_field": "username",  # else the login makes accounts without a username
+        f"{_block}-email_field": "email",
+        f"{_block}-name_field": "name",
         **({"Site_Url": os.environ["RCSYNC_SITE_URL"]} if os.environ.get("RCSYNC_SITE_URL") else {}),
         **({f"{_block}-secret": {"file": os.environ["RCSYNC_OAUTH_SECRET_FILE"]}}
            if os.environ.get("RCSYNC_OAUTH_SECRET_FILE") else {}),

@@ -73,6 +73,10 @@ def sso_findings(sso: SsoConfig, values: Mapping[str, object] | None, *, why_unr
             notes.append("Accounts_Verify_Email_For_External_Accounts is off: accounts a sign-in creates on its own "
                          "have unverified emails (rcsync's pre-created ones are not affected)")
     else:
+        if not seen.username_field:
+            problems.append(f"{sid('-username_field')} is empty: the accounts the sign-in creates get no username "
+                            "(CustomOAuth's validateNewUser takes it only from that field), and rcsync links a "
+                            "login-made account by the identity's username; set it to 'username'")
         if not seen.verify_external_email:
             problems.append("Accounts_Verify_Email_For_External_Accounts is off: the accounts the sign-in creates "
                             "get unverified emails, and rcsync links a login-made account only by a verified email "

@@ -19,7 +19,7 @@ from django_hooks.queue.worker import sync_pending_user
 from sync_tasks.config import load_config
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "sync_tasks"))
-from standin_features import oauth_login, oauth_login_supported, oauth_service_supported  # noqa: E402,F401
+from standin_features import oauth_login  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -76,15 +76,12 @@ def test_wait_for_login_links_the_account_after_the_sign_in(settings, stand_in):
     assert row.state == "retrying" and row.reason == "sso-login"
     assert stand_in.user("wanda") is None  # rcsync created nothing
     identity = {"id": str(user.pk), "username": "wanda", "email": "wanda@example.org", "name": "Wanda"}
-    if oauth_service_supported(stand_in.server) and oauth_login_supported(stand_in.server):
-        rcsync(settings, SETTINGS={"Accounts_OAuth_Custom-Besedka": True})
-        out = io.StringIO()
-        call_command("rcsync", "bootstrap", stdout=out)  # registers the service and switches it on
-        assert "add_oauth_service: planned 1, applied 1" in out.getvalue(), out.getvalue()
-        assert oauth_login(stand_in.server, "besedka", identity).status_code == 200
-    else:  # the account as the login makes it: that username and email, verified
-        stand_in.server.state.create_user("wanda", name="Wanda", email="wanda@example.org", verified=True,
-                                          join_default_channels=True)
+    rcsync(settings, SETTINGS={"Accounts_OAuth_Custom-Besedka": True, "Accounts_OAuth_Custom-Besedka-username_field":
+                               "username", "Accounts_OAuth_Custom-Besedka-email_field": "email"})
+    out = io.StringIO()
+    call_command("rcsync", "bootstrap", stdout=out)  # registers the service and switches it on
+    assert "add_oauth_service: planned 1, applied 1" in out.getvalue(), out.getvalue()
+    assert oauth_login(stand_in.server, "besedka", identity).status_code == 200
     assert sync_pending_user(str(user.pk)).status == "synced"
     link = AccountLink.objects.get(user_key=str(user.pk))
     assert link.rc_user_id == stand_in.user("wanda")["_id"] and link.created_by_bridge is False

@@ -17,7 +17,7 @@ from sync_tasks.engine import reconcile_all
 from sync_tasks.person import AccountLink, SitePerson
 
 from engine_service import SERVICE_PASSWORD, SERVICE_USER, TOTP_SECRET
-from standin_features import empty_restart, oauth_login, require_oauth
+from standin_features import empty_restart, oauth_login
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -90,12 +90,11 @@ def test_the_stand_ins_empty_restart_is_restored_by_one_reconcile(rc_server, rc_
 
 
 def test_recovery_with_sso_restores_the_oauth_service_and_the_login_still_attaches(rc_server, rc_client, monkeypatch):
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", "s3cret-recovery")
     b = "Accounts_OAuth_Custom-Besedka"
     cfg = load_config({"SSO": {"service": "besedka"}, "SETTINGS": {
         **CFG["SETTINGS"], b: True, f"{b}-merge_users": True, f"{b}-merge_users_distinct_services": True,
-        f"{b}-secret": {"env": "BESEDKA_SECRET"}}})
+        f"{b}-secret": {"env": "BESEDKA_SECRET"}, f"{b}-username_field": "username", f"{b}-email_field": "email"}})
     people = relink(PEOPLE, reconcile_all(PEOPLE, rc_client, cfg))
     empty_restart(rc_server)
     report = reconcile_all(people, rc_client, cfg)

@@ -14,7 +14,7 @@ def sso(**kw):
 
 def values(**over):
     v = {B: True, f"{B}-key_field": "username", f"{B}-merge_users": True, f"{B}-merge_users_distinct_services": True,
-         f"{B}-username_field": "", f"{B}-email_field": "", "Accounts_Verify_Email_For_External_Accounts": True,
+         f"{B}-username_field": "username", f"{B}-email_field": "email", "Accounts_Verify_Email_For_External_Accounts": True,
          "Accounts_Registration_AuthenticationServices_Enabled": True}
     for k, val in over.items():
         v[B + k if k.startswith("-") else k] = val
@@ -103,3 +103,10 @@ def test_takeover_risk_names_privileged_accounts():
 def test_no_takeover_when_merge_is_off():
     problems, _, notes = sso_findings(sso(mode="wait_for_login"), values(**{"-merge_users": False}), privileged=[ADMIN])
     assert problems == [] and any("no account can be taken over" in n for n in notes)
+
+
+def test_wait_for_login_needs_the_username_field():
+    problems, _, _ = sso_findings(sso(mode="wait_for_login"), values(**{"-merge_users": False, "-username_field": ""}))
+    assert problems == [f"{B}-username_field is empty: the accounts the sign-in creates get no username (CustomOAuth's "
+                        "validateNewUser takes it only from that field), and rcsync links a login-made account by the "
+                        "identity's username; set it to 'username'"]

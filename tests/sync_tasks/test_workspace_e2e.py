@@ -12,7 +12,7 @@ from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all, sync_people
 from sync_tasks.person import AccountLink, SitePerson
 
-from standin_features import oauth_login, require_oauth
+from standin_features import oauth_login
 
 SECRET = "client-secret-7f3Kq"
 ROOMS = {"general": {"type": "public", "id": "GENERAL"}, "vip": {"type": "private"}}
@@ -112,7 +112,9 @@ def test_secret_value_from_the_environment_is_written_but_never_shown(rc_server,
 B = "Accounts_OAuth_Custom-Besedka"
 SSO_SETTINGS = {B: True, f"{B}-url": "https://besedka.example.org", f"{B}-merge_users": True,
                 f"{B}-merge_users_distinct_services": True, f"{B}-key_field": "username",
-                f"{B}-secret": {"env": "BESEDKA_SECRET"}, f"{B}-id": "rocketchat"}
+                f"{B}-secret": {"env": "BESEDKA_SECRET"}, f"{B}-id": "rocketchat",
+                # without -username_field, CustomOAuth creates accounts with no username (validateNewUser)
+                f"{B}-username_field": "username", f"{B}-email_field": "email", f"{B}-name_field": "name"}
 
 
 def identity(p):
@@ -120,7 +122,6 @@ def identity(p):
 
 
 def test_create_ahead_the_first_sign_in_lands_in_the_account_rcsync_prepared(rc_server, rc_client, monkeypatch):
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", SECRET)
     cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka"}, "SETTINGS": SSO_SETTINGS})
     alice = site(1, "alice", groups={"vip"})
@@ -136,7 +137,6 @@ def test_create_ahead_the_first_sign_in_lands_in_the_account_rcsync_prepared(rc_
 
 
 def test_create_ahead_with_merge_off_creates_nothing_so_the_login_is_not_refused(rc_server, rc_client, monkeypatch):
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", SECRET)
     off = {**SSO_SETTINGS, f"{B}-merge_users": False}
     cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka"}, "SETTINGS": off})
@@ -148,7 +148,6 @@ def test_create_ahead_with_merge_off_creates_nothing_so_the_login_is_not_refused
 
 
 def test_wait_for_login_links_the_account_the_login_made(rc_server, rc_client, monkeypatch):
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", SECRET)
     cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka", "mode": "wait_for_login"},
                        "SETTINGS": {**SSO_SETTINGS, f"{B}-merge_users": False,
@@ -171,7 +170,6 @@ def test_every_merge_combination_rcsync_never_locks_a_person_out(rc_server, rc_c
                                                                  key_field, merge, distinct):
     """§11.1 against the stand-in's login: an account rcsync pre-creates is one the login attaches to; when it
     would not attach, rcsync creates nothing and the login makes the account itself."""
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", SECRET)
     cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": {"service": "besedka", "key_field": key_field},
                        "SETTINGS": {**SSO_SETTINGS, f"{B}-key_field": key_field, f"{B}-merge_users": merge,
@@ -190,7 +188,6 @@ def test_every_merge_combination_rcsync_never_locks_a_person_out(rc_server, rc_c
 
 def test_an_account_holding_the_identitys_username_is_reported_and_the_login_would_capture_it(
         rc_server, rc_client, monkeypatch):
-    require_oauth(rc_server)
     monkeypatch.setenv("BESEDKA_SECRET", SECRET)
     st = rc_server.state
     other = st.create_user("dave", name="Dave Admin", email="dave.admin@example.org", roles=["user", "admin"])
