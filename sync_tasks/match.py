@@ -86,9 +86,9 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         elif (acct is not None and acct.user_id in bound and desired.remove is None
               and targets[bound[acct.user_id]].desired.remove == "delete"):
             # The account is deleted by this plan for the person who claimed it first: like a linked
-            # account that is gone, this person gets a new one (deletions run before creations).
-            new[person.site_id] = desired
-            preferred[person.site_id] = link.rc_username
+            # account that is gone (and by the same rules, so the next run decides alike), this person is
+            # matched again and may get a new one (deletions run before creations).
+            vanished[person.site_id] = link
         elif acct is not None and acct.user_id in bound:
             issues.append(PersonIssue(person.site_id, "conflict",
                                       f"account {acct.user_id} is already linked to site user {bound[acct.user_id]}"))
