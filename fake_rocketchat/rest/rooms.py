@@ -12,7 +12,7 @@ from ..backend.errors import MeteorError, failure
 from ..backend.views import member, room as room_view
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .users import get_user_from_params
-from .validate import check_one_of
+from .validate import check_one_of, room_one_of
 
 _GROUP_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any group'
 _CHANNEL_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any channel'
@@ -338,12 +338,10 @@ def register_routes(routes: Routes) -> None:
     routes.add("groups.invite", ["POST"], groups_invite)
     routes.add("channels.kick", ["POST"], channels_kick, validator=validate_channels_kick)
     routes.add("groups.kick", ["POST"], groups_kick)
-    routes.add("channels.leave", ["POST"], channels_leave)
+    routes.add("channels.leave", ["POST"], channels_leave, validator=room_one_of())
     routes.add("groups.leave", ["POST"], groups_leave)
     for kind, family in (("c", "channels"), ("p", "groups")):
         for role, label in (("moderator", "Moderator"), ("owner", "Owner"), ("leader", "Leader")):
-            if kind == "c" and role == "leader":
-                continue
             routes.add(f"{family}.add{label}", ["POST"], _room_role(kind, role, True))
             routes.add(f"{family}.remove{label}", ["POST"], _room_role(kind, role, False))
     routes.add("channels.roles", ["GET"], channels_roles)
