@@ -85,7 +85,7 @@ def register(ctx: Ctx) -> dict[str, Any]:
     username = ctx.body["username"]
     if not state.check_username_availability(username):
         raise failure("Username is already in use")
-    user = state.register_user(username, ctx.body["email"], ctx.body["pass"], name)
+    user = state.register_user(username, ctx.body["email"], ctx.body["pass"], name, secret_url=ctx.body.get("secret"))
     return {"user": user_info(user, full=False, is_self=False)}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from ..backend.errors import MeteorError, failure
@@ -223,12 +224,7 @@ def regenerate_pat(ctx: Ctx) -> dict[str, Any]:
     name = ctx.body.get("tokenName")
     if not name:
         raise failure("The 'tokenName' param is required")
-    state = ctx.state
-    old = next((t for t in state.list_personal_access_tokens(ctx.user_id) if t["name"] == name), None)
-    if old is None:
-        raise MeteorError("not-authorized", "Not Authorized", {"method": "personalAccessTokens:regenerateToken"})
-    state.remove_personal_access_token(ctx.user_id, str(name))
-    return {"token": state.generate_personal_access_token(ctx.user_id, str(name), old["bypassTwoFactor"])}
+    return {"token": ctx.state.regenerate_personal_access_token(ctx.user_id, str(name))}  # type: ignore[arg-type]
 
 
 def remove_pat(ctx: Ctx) -> dict[str, Any]:
@@ -240,6 +236,7 @@ def remove_pat(ctx: Ctx) -> dict[str, Any]:
 
 
 def get_pats(ctx: Ctx) -> dict[str, Any]:
+    # 7.x checks `permissionsRequired` on the route (403); 6.x threw inside the handler.
     if not ctx.can("create-personal-access-tokens"):
         raise MeteorError("not-authorized", "Not Authorized")
     return {"tokens": ctx.state.list_personal_access_tokens(ctx.user_id)}
@@ -273,6 +270,103 @@ def check_username(ctx: Ctx) -> dict[str, Any]:
         return {"result": False}
 
 
+# ------------------------------------------------------------------------------ listByStatus / presence
+_LIST_STATUS_FIELDS = ("_id", "name", "username", "emails", "roles", "status", "active", "avatarETag", "lastLogin", "type", "reason", "federated")
+_LIST_STATUS_TYPES = {"status": "string", "hasLoggedIn": "boolean", "type": "string", "roles": "array",
+                      "searchTerm": "string", "sort": "string", "count": "number", "offset": "number"}
+
+
+def validate_list_by_status(ctx: Ctx) -> None:
+    """isUsersListStatusProps (additionalProperties:false; ajv coerceTypes turns query strings into
+    numbers/booleans; `status` is `active` | `deactivated`)."""
+    q = ctx.query
+    if set(q) - set(_LIST_STATUS_TYPES):
+        raise MeteorError("invalid-params", "must NOT have additional properties")
+    if "status" in q and q["status"] not in ("active", "deactivated"):
+        raise MeteorError("invalid-params", "/status must be equal to one of the allowed values")
+    if "hasLoggedIn" in q and q["hasLoggedIn"] not in ("true", "false", "1", "0", ""):
+        raise MeteorError("invalid-params", "/hasLoggedIn must be boolean")
+    for key in ("count", "offset"):
+        if key in q and not re.fullmatch(r"-?\d+(\.\d+)?", str(q[key])):
+            raise MeteorError("invalid-params", f"/{key} must be number")
+    if "roles" in q and not isinstance(q["roles"], list):
+        raise MeteorError("invalid-params", "/roles must be array")
+
+
+def list_by_status(ctx: Ctx) -> dict[str, Any]:
+    """`findPaginatedUsersByStatus` (app/api/server/lib/users.ts)."""
+    state = ctx.state
+    if state.settings.get("API_Apply_permission_view-outside-room_on_users-list") and not ctx.can("view-outside-room"):
+        raise forbidden()
+    offset, count = paginate(ctx)
+    q = ctx.query
+    sort = ctx.json_param("sort", {}) or {"username": 1}
+    if not isinstance(sort, dict):
+        raise MeteorError("error-invalid-sort", "Invalid sort parameter provided")
+    if "status" in sort:
+        sort = {**sort, "active": sort["status"]}
+    can_see_all = ctx.can("view-full-other-user-info")
+    term = str(q.get("searchTerm") or "").strip()
+    roles = q.get("roles") or []
+    logged_in = {"true": True, "1": True, "false": False, "0": False, "": False}.get(q["hasLoggedIn"]) if "hasLoggedIn" in q else None
+    users = []
+    for user in state.users.values():
+        if q.get("status") == "active" and not user.get("active"):
+            continue
+        if q.get("status") == "deactivated" and user.get("active"):
+            continue
+        if logged_in is not None and ("lastLogin" in user) != logged_in:
+            continue
+        if q.get("type") and user.get("type") != q["type"]:
+            continue
+        if roles and "all" not in roles and not set(roles) & set(user.get("roles", [])):
+            continue
+        if term:
+            pattern = re.compile(re.escape(term), re.I)
+            haystack = [user.get("username") or "", user.get("name") or ""]
+            if can_see_all:
+                haystack += [e["address"] for e in user.get("emails", [])]
+            if not any(pattern.search(h) for h in haystack):
+                continue
+        users.append(user)
+    users = sort_docs(users, [(k, -1 if v == -1 else 1) for k, v in sort.items()], ci_fields=("name",))
+    items = [{k: user[k] for k in _LIST_STATUS_FIELDS if k in user} for user in page(users, offset, count)]
+    return {"users": items, "count": len(items), "offset": offset, "total": len(users)}
+
+
+_PRESENCE_FIELDS = ("_id", "username", "name", "status", "utcOffset", "statusText", "avatarETag")
+
+
+def presence(ctx: Ctx) -> dict[str, Any]:
+    """users.presence: `ids` -> those not offline; `from` under 10 minutes ago -> others changed since;
+    else everybody not offline (`full: true`). `Presence_broadcast_disabled` -> nobody."""
+    state = ctx.state
+    if "Presence_broadcast_disabled" in state.settings and state.settings.get("Presence_broadcast_disabled"):
+        return {"users": [], "full": True}
+
+    def shown(user: dict[str, Any]) -> dict[str, Any]:
+        return {k: user[k] for k in _PRESENCE_FIELDS if k in user}
+
+    ids = ctx.query.get("ids")
+    if ids:
+        wanted = ids if isinstance(ids, list) else str(ids).split(",")
+        users = [state.users[i] for i in wanted if i in state.users and state.users[i].get("status", "offline") != "offline"]
+        return {"users": [shown(u) for u in users], "full": False}
+    since_raw = ctx.query.get("from")
+    if since_raw:
+        try:
+            since = datetime.fromisoformat(str(since_raw).replace("Z", "+00:00"))
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=timezone.utc)
+        except ValueError:
+            since = None
+        if since is not None and (state.now() - since).total_seconds() / 60 < 10:
+            users = [u for u in state.users.values() if u["_id"] != ctx.user_id and u.get("_updatedAt") and u["_updatedAt"] > since]
+            return {"users": [shown(u) for u in users], "full": False}
+    users = [u for u in state.users.values() if u.get("status", "offline") != "offline"]
+    return {"users": [shown(u) for u in users], "full": True}
+
+
 def register_routes(routes: Routes) -> None:
     routes.add("users.create", ["POST"], create)
     routes.add("users.update", ["POST"], update, two_factor=True, validator=validate_update)
@@ -283,7 +377,10 @@ def register_routes(routes: Routes) -> None:
     routes.add("users.generatePersonalAccessToken", ["POST"], generate_pat, two_factor=True)
     routes.add("users.regeneratePersonalAccessToken", ["POST"], regenerate_pat, two_factor=True)
     routes.add("users.removePersonalAccessToken", ["POST"], remove_pat, two_factor=True)
-    routes.add("users.getPersonalAccessTokens", ["GET"], get_pats)
+    routes.add("users.getPersonalAccessTokens", ["GET"], get_pats, permissions_required=("create-personal-access-tokens",),
+               permissions_required_compat=7)
+    routes.add("users.listByStatus", ["GET"], list_by_status, permissions_required=("view-d-room",), validator=validate_list_by_status)
+    routes.add("users.presence", ["GET"], presence)
     routes.add("users.createToken", ["POST"], create_token)
     routes.add("users.getPresence", ["GET"], get_presence)
     routes.add("users.checkUsernameAvailability", ["GET"], check_username)
