@@ -38,6 +38,10 @@ class UsersMixin:
         blocked |= set(SYSTEM_BLOCKED_NAMES) | {"all", "here"}
         return username.lower() in blocked
 
+    def is_valid_username(self: "State", username: str) -> bool:
+        """`validateUsername`: the `UTF8_User_Names_Validation` pattern (app/lib/server/functions/validateUsername.ts)."""
+        return bool(username) and bool(self._name_pattern("UTF8_User_Names_Validation").match(username))
+
     def check_username_availability(self: "State", username: str, exclude_uid: str | None = None) -> bool:
         """`checkUsernameAvailability`: blocked names throw, taken names return False."""
         if self._is_blocked_username(username):

@@ -95,12 +95,15 @@ def info(ctx: Ctx) -> dict[str, Any]:
         raise MeteorError("invalid-params", "must match exactly one schema in oneOf")
     if set(q) - allowed:
         raise MeteorError("invalid-params", "must NOT have additional properties")
+    # users.ts: the first non-empty of userId, username, importId; all empty -> "Invalid search query."
     if q.get("userId"):
         user = state.users.get(q["userId"])
     elif q.get("username"):
         user = state.user_doc_by_username(q["username"])
-    else:
+    elif q.get("importId"):
         user = next((u for u in state.users.values() if q["importId"] in u.get("importIds", [])), None)
+    else:
+        raise failure("Invalid search query.")
     if not user:
         raise failure("User not found.")
     is_self = user["_id"] == ctx.user_id

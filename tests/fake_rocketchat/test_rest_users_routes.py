@@ -98,3 +98,13 @@ def test_register_with_secret_url_form_registerUser_ts(fake_rc: FakeServer, http
     assert r.status_code == 400 and r.json()["error"] == "User registration is only allowed via Secret URL [error-user-registration-secret]"
     fake_rc.state.set_setting("Accounts_RegistrationForm", "Disabled")
     assert http.post("/api/v1/users.register", json=body).json()["errorType"] == "error-user-registration-disabled"
+
+
+def test_users_info_empty_lookup_value_is_invalid_search_query_users_ts(admin: httpx.Client) -> None:
+    r = admin.get("/api/v1/users.info", params={"userId": ""})
+    assert r.status_code == 400 and r.json() == {"success": False, "error": "Invalid search query."}
+
+
+def test_register_checks_the_username_pattern_before_availability_users_ts(http: httpx.Client) -> None:
+    body = {"username": "bad name!", "email": "bn@example.org", "pass": "pw", "name": "B"}
+    assert http.post("/api/v1/users.register", json=body).json() == {"success": False, "error": "The username provided is not valid"}
