@@ -309,3 +309,32 @@ def test_ddp_save_room_settings_rejects_unknown_keys_saveRoomSettings_ts(fake_rc
         fake_rc.state.save_room_settings(people["alice"]["_id"], room["_id"], {"topic": "x"})
     assert exc.value.error == "error-invalid-settings"
     assert fake_rc.state.save_room_settings(people["alice"]["_id"], room["_id"], {"roomTopic": "x"}) == {"result": True, "rid": room["_id"]}
+
+
+def test_room_methods_over_method_call_archiveRoom_saveRoomSettings(fake_rc: FakeServer, admin: httpx.Client, people) -> None:
+    """The same rules reach DDP/method.call: `archiveRoom`, `unarchiveRoom`, `saveRoomSettings` (whole object),
+    `addAllUserToRoom`, `joinRoom`, `eraseRoom` (server/methods/*.ts, app/lib/server/methods/*.ts)."""
+    import json
+
+    def call(client: httpx.Client, method: str, *params) -> dict:
+        message = json.dumps({"msg": "method", "id": "9", "method": method, "params": list(params)})
+        r = client.post(f"/api/v1/method.call/{method}", json={"message": message})
+        assert r.status_code == 200, r.text
+        return json.loads(r.json()["message"])
+
+    room = fake_rc.state.create_room("viaddp", "c", owner="alice")
+    rid = room["_id"]
+    assert "error" not in call(admin, "saveRoomSettings", rid, {"roomTopic": "t", "readOnly": True})
+    assert fake_rc.state.find_room(rid)["topic"] == "t" and fake_rc.state.find_room(rid)["ro"] is True
+    assert call(admin, "saveRoomSettings", rid, {"topic": "x"})["error"]["error"] == "error-invalid-settings"
+    assert "error" not in call(admin, "archiveRoom", rid)
+    assert fake_rc.state.find_room(rid)["archived"] is True
+    assert "error" not in call(admin, "unarchiveRoom", rid)
+    with _as(fake_rc, "bob") as bob:
+        assert call(bob, "joinRoom", rid)["result"] is True
+        assert call(bob, "addAllUserToRoom", rid, False)["error"]["error"] == 403
+        assert call(bob, "eraseRoom", rid)["error"]["error"] == "error-not-allowed"
+    assert call(admin, "addAllUserToRoom", rid, True)["result"] is True
+    assert "carol" in fake_rc.state.room_members(rid)
+    assert call(admin, "eraseRoom", rid)["result"] is True
+    assert fake_rc.state.find_room(rid) is None
