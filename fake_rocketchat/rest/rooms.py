@@ -92,12 +92,22 @@ def groups_info(ctx: Ctx) -> dict[str, Any]:
     return {"group": room_view(find_group(ctx, checked_archived=False))}
 
 
+def find_room(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
+    """`findRoomByIdOrName` (rooms.ts): any room type; the error wording says "channel" for all."""
+    params = ctx.params if params is None else params
+    if not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
+        raise MeteorError("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
+    room = _lookup(ctx, params)
+    if not room:
+        raise MeteorError("error-room-not-found", _CHANNEL_NOT_FOUND)
+    if checked_archived and room.get("archived"):
+        raise MeteorError("error-room-archived", f"The channel, {room['name']}, is archived")
+    return room
+
+
 def rooms_info(ctx: Ctx) -> dict[str, Any]:
-    q = ctx.query
-    if not q.get("roomId") and not q.get("roomName"):
-        raise failure("The 'roomId' or 'roomName' param is required")
-    room = _lookup(ctx, q)
-    if not room or not ctx.state.can_access_room(room, ctx.user_id):
+    room = find_room(ctx)
+    if not ctx.state.can_access_room(room, ctx.user_id):
         raise failure("not-allowed", "Not Allowed")
     return {"room": room_view(room)}
 

@@ -338,3 +338,13 @@ def test_room_methods_over_method_call_archiveRoom_saveRoomSettings(fake_rc: Fak
     assert "carol" in fake_rc.state.room_members(rid)
     assert call(admin, "eraseRoom", rid)["result"] is True
     assert fake_rc.state.find_room(rid) is None
+
+
+def test_rooms_info_lookup_errors_findRoomByIdOrName_rooms_ts(fake_rc: FakeServer, admin: httpx.Client, people) -> None:
+    assert admin.get("/api/v1/rooms.info").json()["errorType"] == "error-roomid-param-not-provided"
+    missing = admin.get("/api/v1/rooms.info", params={"roomName": "nowhere"}).json()
+    assert missing == {"success": False, "errorType": "error-room-not-found",
+                       "error": 'The required "roomId" or "roomName" param provided does not match any channel [error-room-not-found]'}
+    room = fake_rc.state.create_room("shelf", "c", owner="alice")
+    fake_rc.state.archive_room(people["alice"]["_id"], room["_id"])
+    assert admin.get("/api/v1/rooms.info", params={"roomId": room["_id"]}).json()["error"] == "The channel, shelf, is archived [error-room-archived]"
