@@ -14,6 +14,7 @@ __all__ = ["request_sync"]
 
 def request_sync(user_or_id: Any, reason: str = "requested") -> str:
     """Queue a sync of one site user (a user instance or its primary key), after the current transaction commits."""
-    from django_hooks.pending import request_sync as _request_sync
+    # In-function: Django imports this package while it loads INSTALLED_APPS, before models can be.
+    from django_hooks.queue.pending import request_sync as _request_sync
 
     return _request_sync(user_or_id, reason)

@@ -9,6 +9,7 @@ class DjangoHooksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # In-function: this module is imported while apps load; models (signals needs them) only now.
         from django_hooks import conf, signals
 
         conf.validate()  # a typo in RCSYNC stops the site now, not at 03:00

@@ -47,6 +47,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from sync_tasks.config import ConfigError, load_config
+
+
 @dataclass(frozen=True)
 class HookSettings:
     """The Django/Celery side's settings, validated."""
@@ -161,15 +164,11 @@ def hook_settings() -> HookSettings:
 @lru_cache(maxsize=1)
 def engine_config() -> Any:
     """The validated sync policy: `sync_tasks.config.load_config(settings.RCSYNC)` (ConfigError lists problems)."""
-    from sync_tasks.config import load_config
-
     return load_config(_raw())
 
 
 def validate() -> None:
     """Check the whole RCSYNC block now (called when Django starts): every problem in one clear error."""
-    from sync_tasks.config import ConfigError
-
     hook_settings()
     try:
         engine_config()

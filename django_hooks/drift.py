@@ -20,12 +20,24 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Callable
 
+from django.db import close_old_connections
+from django.utils import timezone
+
+from bridge.ddp import RealtimeClient
+from bridge.errors import NotFound
 from bridge.events import MembershipChanged, Reconnected, RoleChanged, UserDeleted, UserRenamed
+from bridge.rest import AsyncRocketChat
+from bridge.retry import RetryPolicy
 from django_hooks.catch_up import CatchUp
+from django_hooks.conf import engine_config, hook_settings
+from django_hooks.models import AccountLink, SyncOperation
+from django_hooks.queue.pending import mark_pending
+from django_hooks.rc import bridge_config
+from sync_tasks.celery import app
 
 log = logging.getLogger("rcsync.drift")
 
@@ -92,9 +104,6 @@ def drift_of(event: Any, ctx: FeedContext) -> DriftHit | None:
 
 
 def _is_echo(hit: DriftHit, user_key: str) -> bool:
-    from django.utils import timezone
-
-    from django_hooks.models import SyncOperation
 
     if hit.role_echo is None:
         return False
@@ -107,10 +116,6 @@ def _is_echo(hit: DriftHit, user_key: str) -> bool:
 
 def record_drift(hit: DriftHit) -> str | None:
     """Mark the linked site user pending as drift (autocommit: enqueued at once). Returns its key."""
-    from django.db import close_old_connections
-
-    from django_hooks.models import AccountLink
-    from django_hooks.pending import mark_pending
 
     close_old_connections()
     links = AccountLink.objects.all()
@@ -132,8 +137,6 @@ def record_drift(hit: DriftHit) -> str | None:
 
 async def build_context(rest: Any, config: Any) -> FeedContext:
     """Resolve managed room ids, managed role ids and the service account's id through REST."""
-    from bridge.errors import NotFound
-
     rooms: dict[str, str] = {}
     for spec in config.rooms:
         try:
@@ -160,11 +163,6 @@ async def listen(
     looked up again every `missing_room_recheck` seconds and watched once they appear. `missed` says
     the feed was down before this start: a catch-up is requested once connected and logged in.
     """
-    from bridge.ddp import RealtimeClient
-    from bridge.rest import AsyncRocketChat
-    from django_hooks.conf import engine_config, hook_settings
-    from django_hooks.rc import bridge_config
-
     config = bridge_config()
     policy = engine_config()
     hooks = hook_settings()
@@ -228,8 +226,6 @@ async def listen(
 
 
 async def _watch_new_rooms(rest: Any, policy: Any, ctx: FeedContext, realtime: Any) -> FeedContext:
-    from dataclasses import replace
-
     try:
         fresh = await build_context(rest, policy)
     except Exception as exc:  # Rocket.Chat away: try again at the next recheck
@@ -252,9 +248,6 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
     failed start queues nothing: the catch-up is requested by the next start that connects and logs in,
     and at most one per `DRIFT_CATCH_UP_WINDOW` across all restarts of this process.
     """
-    from bridge.retry import RetryPolicy
-    from django_hooks.conf import hook_settings
-
     hooks = hook_settings()
     backoff = RetryPolicy(max_retries=0, base=hooks.drift_reconnect_base, cap=hooks.drift_reconnect_max)
     catch_up = CatchUp(hooks.drift_catch_up_window, _request_catch_up)
@@ -288,8 +281,6 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
 
 
 def _request_catch_up() -> None:
-    from sync_tasks.celery import app
-
     try:
         app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
     except Exception as exc:  # broker down: the nightly run and the relay still cover us

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from django_hooks.models import AccountLink
@@ -51,9 +53,6 @@ def _link_status(result: Any, person: Any) -> str:
 def _save_one_link(result: Any, person: Any) -> None:
     """The common case (a targeted sync): one UPDATE (or INSERT); the user reference is taken by a
     subquery in the same statement, so a user deleted meanwhile simply leaves it empty."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Subquery
-
     User = get_user_model()
     now = timezone.now()
     status = _link_status(result, person)
@@ -82,8 +81,6 @@ def _save_one_link(result: Any, person: Any) -> None:
 
 
 def _save_links(results: list[Any], people: dict[str, Any]) -> None:
-    from django.contrib.auth import get_user_model
-
     if len(results) == 1:
         _save_one_link(results[0], people.get(results[0].site_id))
         return

@@ -12,6 +12,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+#: The admin task UI's two permissions (checked by django_hooks.admin.permissions), declared on
+#: SyncRun so `migrate` creates them like any model permission. Codenames and content type are the
+#: ones the earlier post_migrate hook used, so an existing install keeps its rows and grants.
+VIEW_SYNC_STATE = "view_sync_state"
+START_RESYNC = "start_resync"
+PERMISSIONS = [
+    (VIEW_SYNC_STATE, "Can view Rocket.Chat sync state (accounts, runs, plans, audit)"),
+    (START_RESYNC, "Can start Rocket.Chat resyncs and reconciles"),
+]
+
 
 class AccountLink(models.Model):
     """The bond between one site user and one Rocket.Chat account (follow the immutable id)."""
@@ -117,6 +127,7 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = PERMISSIONS
 
     def __str__(self) -> str:
         return f"{self.kind} run #{self.pk} ({self.status})"

@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
+from bridge.errors import NotFound, RocketChatError
 from django_hooks.conf import engine_config, hook_settings
+from django_hooks.rc import bridge_config, client
+from django_hooks.schedule import ensure_nightly_task
+from sync_tasks.engine import sync_people
 
 
 @dataclass
@@ -63,9 +69,6 @@ def required_permissions(config: Any, private_rooms_not_joined: list[str], rooms
 
 
 def run_check() -> CheckReport:
-    from bridge.errors import NotFound, RocketChatError
-    from django_hooks.rc import bridge_config, client
-
     config = engine_config()
     bridge = bridge_config()
     report = CheckReport(server=bridge.url, account=bridge.account)
@@ -112,8 +115,6 @@ def run_check() -> CheckReport:
 
 
 def _hidden_group_exists(rc: Any, name: str) -> bool:
-    from bridge.errors import RocketChatError
-
     try:
         return any(group.name == name for group in rc.iter_all_groups())
     except RocketChatError:  # no view-room-administration: cannot tell
@@ -121,8 +122,6 @@ def _hidden_group_exists(rc: Any, name: str) -> bool:
 
 
 def _granted_permissions(rc: Any, my_roles: set[str]) -> set[str] | None:
-    from bridge.errors import RocketChatError
-
     try:
         granted = rc.permissions()
     except RocketChatError:
@@ -131,10 +130,6 @@ def _granted_permissions(rc: Any, my_roles: set[str]) -> set[str] | None:
 
 
 def run_bootstrap() -> list[str]:
-    from django.conf import settings
-
-    from django_hooks.rc import client
-    from sync_tasks.engine import sync_people
 
     lines = []
     report = sync_people([], client(), engine_config())
@@ -145,13 +140,11 @@ def run_bootstrap() -> list[str]:
         lines.append(f"problem: {problem}")
     if not lines:
         lines.append("managed rooms and roles: all present")
-    try:
+    try:  # in-function: django-celery-beat is optional (its models import only when it is installed)
         from django_celery_beat.models import CrontabSchedule, PeriodicTask
     except (ImportError, RuntimeError):
         lines.append("django_celery_beat is not installed: schedule rcsync.reconcile_all yourself")
         return lines
-    from django_hooks.schedule import ensure_nightly_task
-
     cfg = hook_settings()
     task, created = ensure_nightly_task(PeriodicTask, CrontabSchedule, hour=cfg.nightly_hour, minute=cfg.nightly_minute,
                                         timezone=settings.TIME_ZONE or "UTC")

@@ -4,6 +4,9 @@
 `run_reconcile` is the full reconciliation (nightly, manual, drift catch-up),
 one at a time across all processes (a Redis lock), and a nightly trigger that
 arrives twice (two beat processes) runs once.
+
+This is the reconciler; the queue (`django_hooks.queue`) decides *when* a user is synced and
+calls `sync_one_user`, which answers with a `django_hooks.results.ApplyResult`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from typing import Any, Callable
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from django_hooks import locks
+from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks.conf import engine_config, hook_settings
 from django_hooks.links import save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
-from django_hooks.worker import ApplyResult
+from django_hooks.queue import locks
+from django_hooks.rc import cached_client, client
+from django_hooks.results import ApplyResult
+from sync_tasks.engine import reconcile_all, sync_people
 
 log = logging.getLogger("rcsync.runs")
 
@@ -141,10 +147,6 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     `attempt` > 1 means an earlier try of this pending change did not finish cleanly (a transient
     failure, or a worker killed mid-sync whose run is still marked running).
     """
-    from bridge.errors import NotFound, RateLimited, RocketChatError
-    from django_hooks.rc import cached_client
-    from sync_tasks.engine import sync_people
-
     person = load_person(user_key)
     if person is None:
         return ApplyResult(ok=True)  # never existed here and no account to deprovision
@@ -158,21 +160,21 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
     )
     recorder = Recorder(run, {person.site_id: person.username})
-    client = cached_client()
+    rc = cached_client()
     try:
-        report = sync_people([person], client, engine_config(), on_operation=recorder.on_operation)
+        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
         return ApplyResult(ok=False, transient=True, retry_at=exc.retry_at, error=str(exc))
     except (RocketChatError, DatabaseError, OSError) as exc:
         if isinstance(exc, NotFound):
-            client.invalidate()
+            rc.invalidate()
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
-        client.invalidate()  # a stale room or role may be the cause: read them afresh next time
+        rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
     save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
     transient = _transient(report)
     if transient:
@@ -197,9 +199,6 @@ def run_reconcile(*, kind: str = SyncRun.Kind.MANUAL, dry_run: bool = False, for
 
 def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
                       on_progress: Callable[[int, int], Any] | None) -> SyncRun | None:
-    from django_hooks.rc import client
-    from sync_tasks.engine import reconcile_all
-
     if kind == SyncRun.Kind.NIGHTLY and not dry_run:
         window = timezone.now() - timedelta(seconds=hook_settings().nightly_min_interval)
         done = SyncRun.objects.filter(kind=SyncRun.Kind.NIGHTLY, dry_run=False, started_at__gte=window)

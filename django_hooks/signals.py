@@ -21,7 +21,8 @@ from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 
 from django_hooks.conf import hook_settings
-from django_hooks.pending import mark_pending
+from django_hooks.people import role_attribute_name
+from django_hooks.queue.pending import mark_pending
 
 log = logging.getLogger("rcsync.signals")
 
@@ -33,8 +34,6 @@ _GROUP_MEMBERS = "_rcsync_members_before"
 def role_attribute() -> str | None:
     """The user attribute holding the site role (from the engine's policy), if it is a plain field."""
     try:
-        from django_hooks.people import role_attribute_name
-
         name = role_attribute_name()
     except Exception:  # policy not importable yet: fall back to the documented default
         name = "role"

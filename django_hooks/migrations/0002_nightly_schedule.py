@@ -11,6 +11,7 @@ from django.db import migrations
 def create_nightly(apps, schema_editor):
     if not global_apps.is_installed("django_celery_beat"):
         return
+    # In-function: every migrate loads this module; settings and app code are read only when the step runs.
     from django.conf import settings
 
     from django_hooks.conf import hook_settings

@@ -15,9 +15,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from django_hooks.admin_perms import START, VIEW
+from django_hooks.admin.permissions import START, VIEW
 from django_hooks.models import AccountLink, PendingSync, SyncOperation, SyncRun
-from django_hooks.worker import sync_pending_user
+from django_hooks.queue.worker import sync_pending_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -102,7 +102,7 @@ def test_state_changes_need_post_with_csrf(people, broker) -> None:
 
 
 def test_accounts_page_lists_every_user_with_filters_and_search(people) -> None:
-    from django_hooks.admin_actions import resync_people
+    from django_hooks.admin.actions import resync_people
 
     resync_people([str(people["olga"].pk)], "test")
     assert sync_pending_user(str(people["olga"].pk)).status == "synced"
@@ -125,7 +125,7 @@ def test_accounts_page_lists_every_user_with_filters_and_search(people) -> None:
 
 def test_account_page_shows_desired_vs_actual_and_history(people, fresh_stand_in) -> None:
     olga = people["olga"]
-    from django_hooks.admin_actions import resync_people
+    from django_hooks.admin.actions import resync_people
 
     resync_people([str(olga.pk)], "test")
     assert sync_pending_user(str(olga.pk)).status == "synced"

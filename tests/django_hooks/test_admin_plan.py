@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from django_hooks.admin_plan import compare_account, group_plan, op_target, run_progress
+from django_hooks.admin.presenters import compare_account, group_plan, op_target, run_progress
 from django_hooks.models import SyncRun
 from sync_tasks.ops import AddRoomRole, CreateUser, InviteToRoom, KickFromRoom, SetActive
 from sync_tasks.policy import DesiredAccount

@@ -1,5 +1,5 @@
 """rcsync's admin on a site's own AdminSite (DESIGN.md's site runs one per staff role), registered
-with `django_hooks.admin_site.register`; this module is also the URLconf of its tests."""
+with `django_hooks.admin.sites.register`; this module is also the URLconf of its tests."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import path
 
-from django_hooks.admin_perms import START
-from django_hooks.admin_site import register
+from django_hooks.admin.permissions import START
+from django_hooks.admin.sites import register
 from django_hooks.models import SyncRun
 
 staff_site = register(AdminSite(name="staffadmin"))
@@ -67,7 +67,7 @@ def test_register_is_idempotent_and_keeps_the_sites_own_registrations() -> None:
     assert type(site._registry[PendingSync]) is Mine
     from django_celery_beat.models import PeriodicTask
 
-    from django_hooks.admin_beat import RcsyncPeriodicTaskAdmin
+    from django_hooks.admin.beat import RcsyncPeriodicTaskAdmin
 
     assert isinstance(site._registry[PeriodicTask], RcsyncPeriodicTaskAdmin)
     assert isinstance(admin.site._registry[PeriodicTask], RcsyncPeriodicTaskAdmin)

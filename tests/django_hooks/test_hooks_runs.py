@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
-from django_hooks import locks
+from django_hooks.queue import locks
 from django_hooks.models import AccountLink, PendingSync, SyncOperation, SyncRun
 from django_hooks.runs import ReconcileBusy, run_reconcile
-from django_hooks.worker import sync_pending_user
+from django_hooks.queue.worker import sync_pending_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()

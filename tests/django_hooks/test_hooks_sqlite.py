@@ -15,7 +15,7 @@ from site_subprocess import run_site
 SCRIPT = r"""
 from django.contrib.auth import get_user_model
 from django_hooks.models import AccountLink, PendingSync
-from django_hooks.worker import sync_pending_user
+from django_hooks.queue.worker import sync_pending_user
 User = get_user_model()
 mod = User.objects.create_user("mia", "mia@example.org", "pw", role="moderator")
 mod.first_name = "Mia"

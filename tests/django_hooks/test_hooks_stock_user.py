@@ -11,7 +11,7 @@ SCRIPT = r"""
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django_hooks.models import PendingSync
-from django_hooks.worker import sync_pending_user
+from django_hooks.queue.worker import sync_pending_user
 User = get_user_model()
 boss = User.objects.create_superuser("boss", "boss@example.org", "pw")
 fan = User.objects.create_user("fan", "fan@example.org", "pw")

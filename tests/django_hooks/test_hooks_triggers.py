@@ -172,7 +172,7 @@ def test_portable_upsert_path_for_other_databases() -> None:
     """The ORM path used where INSERT … ON CONFLICT … RETURNING is not available (e.g. MySQL)."""
     from django.utils import timezone
 
-    from django_hooks.pending import _upsert_portable
+    from django_hooks.queue.pending import _upsert_portable
 
     with transaction.atomic():
         assert _upsert_portable("default", "77", "created", False, timezone.now())[0] == 1

@@ -14,10 +14,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from django_hooks import locks
 from django_hooks.models import PendingSync
-from django_hooks.pending import mark_pending
-from django_hooks.worker import ApplyResult, backoff, busy_backoff, relay_pending, sync_pending_user
+from django_hooks.queue import locks
+from django_hooks.queue.pending import mark_pending
+from django_hooks.queue.relay import relay_pending
+from django_hooks.queue.worker import backoff, busy_backoff, sync_pending_user
+from django_hooks.results import ApplyResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

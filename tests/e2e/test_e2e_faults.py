@@ -75,7 +75,7 @@ def test_whole_worker_killed_relay_resends(stand_in, solo_worker, worker_env, lo
     """`kill -9` of the whole worker (main process and pool): its message sits unacknowledged in Redis
     until the visibility timeout; the relay (beat's job, called here directly) re-sends the pending
     row long before that, and a fresh worker converges."""
-    from django_hooks.worker import relay_pending
+    from django_hooks.queue.relay import relay_pending
 
     stand_in.server.faults.set_latency(2500, route="users.info")
     try:

@@ -5,10 +5,20 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_hooks.drift import listen_forever
+from django_hooks.models import AccountLink
+from django_hooks.preflight import run_bootstrap, run_check
+from django_hooks.progress import Progress
+from django_hooks.queue.pending import mark_pending
+from django_hooks.queue.worker import sync_pending_user
+from django_hooks.runs import ReconcileBusy, plan_summary_lines, run_reconcile
+from django_hooks.status import status_lines
 
 
 class Command(BaseCommand):
@@ -35,8 +45,6 @@ class Command(BaseCommand):
     # --- check / bootstrap ------------------------------------------------------------------------
 
     def do_check(self, **options: Any) -> None:
-        from django_hooks.preflight import run_check
-
         report = run_check()
         for line in report.lines():
             self.stdout.write(line)
@@ -45,8 +53,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("rcsync check: OK"))
 
     def do_bootstrap(self, **options: Any) -> None:
-        from django_hooks.preflight import run_bootstrap
-
         for line in run_bootstrap():
             self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("rcsync bootstrap: done"))
@@ -54,8 +60,6 @@ class Command(BaseCommand):
     # --- status -----------------------------------------------------------------------------------
 
     def do_status(self, **options: Any) -> None:
-        from django_hooks.status import status_lines
-
         for line in status_lines():
             self.stdout.write(line)
 
@@ -80,10 +84,6 @@ class Command(BaseCommand):
         return keys
 
     def do_sync(self, users: list[str], queue: bool = False, **options: Any) -> None:
-        from django_hooks.models import AccountLink
-        from django_hooks.pending import mark_pending
-        from django_hooks.worker import sync_pending_user
-
         failed = 0
         for key in self._user_keys(users):
             mark_pending(key, "manual: rcsync sync")
@@ -92,8 +92,6 @@ class Command(BaseCommand):
                 continue
             outcome = sync_pending_user(key)
             while outcome.status == "busy":  # a worker is on it right now: wait our turn
-                import time
-
                 time.sleep(outcome.retry_in or 0.2)
                 outcome = sync_pending_user(key)
             link = AccountLink.objects.filter(user_key=key).first()
@@ -109,9 +107,6 @@ class Command(BaseCommand):
     # --- reconcile --------------------------------------------------------------------------------
 
     def do_reconcile(self, dry_run: bool = False, force: bool = False, yes: bool = False, **options: Any) -> None:
-        from django_hooks.progress import Progress
-        from django_hooks.runs import ReconcileBusy, plan_summary_lines, run_reconcile
-
         triggered_by = "manage.py rcsync reconcile"
         try:
             preview = run_reconcile(kind="manual", dry_run=True, force=force, triggered_by=triggered_by,
@@ -147,8 +142,6 @@ class Command(BaseCommand):
     # --- listen -----------------------------------------------------------------------------------
 
     def do_listen(self, **options: Any) -> None:
-        from django_hooks.drift import listen_forever
-
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

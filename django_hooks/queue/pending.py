@@ -5,7 +5,7 @@ transaction, so the intent commits or rolls back with the change itself. The
 Celery message is sent by `transaction.on_commit`, and only when no message is
 already waiting for that row: a burst of changes to one user sends one message,
 and a change during a running sync is picked up by that sync's own re-check
-(see `django_hooks.worker`). If the broker is down at commit, the row keeps
+(see `django_hooks.queue.worker`). If the broker is down at commit, the row keeps
 `enqueued_at = NULL` and the relay sends it later. Nothing is lost either way.
 """
 
@@ -18,23 +18,29 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_hooks.models import PendingSync
+from sync_tasks.celery import app
 
 log = logging.getLogger("rcsync.pending")
 
 SYNC_USER_TASK = "rcsync.sync_user"
 
 _UPSERT = """
-INSERT INTO django_hooks_pendingsync
+INSERT INTO {table}
     (user_key, reason, generation, state, first_requested_at, last_requested_at,
      enqueued_at, started_at, attempts, next_attempt_at, last_error, drift)
 VALUES (%s, %s, 1, 'queued', %s, %s, %s, NULL, 0, NULL, '', %s)
 ON CONFLICT (user_key) DO UPDATE SET
-    generation = django_hooks_pendingsync.generation + 1,
+    generation = {table}.generation + 1,
     last_requested_at = EXCLUDED.last_requested_at,
     reason = EXCLUDED.reason,
-    drift = django_hooks_pendingsync.drift OR EXCLUDED.drift
+    drift = {table}.drift OR EXCLUDED.drift
 RETURNING generation, state, enqueued_at
 """
+
+
+def pending_table(connection: Any) -> str:
+    """PendingSync's table as `connection` quotes it: the queue's raw SQL follows the model's `db_table`."""
+    return connection.ops.quote_name(PendingSync._meta.db_table)
 
 
 def user_key_of(user_or_id: Any) -> str:
@@ -54,7 +60,7 @@ def _upsert(user_key: str, reason: str, drift: bool) -> tuple[int, str, Any]:
     if connection.vendor in ("postgresql", "sqlite"):
         with connection.cursor() as cursor:
             # A new row counts as sent: its message goes out at commit (a failed send clears this).
-            cursor.execute(_UPSERT, [user_key, reason, now, now, now, drift])
+            cursor.execute(_UPSERT.format(table=pending_table(connection)), [user_key, reason, now, now, now, drift])
             generation, state, enqueued_at = cursor.fetchone()
         return generation, state, enqueued_at
     # Other databases: lock the row and update in Python; a concurrent first insert loses the race
@@ -99,8 +105,6 @@ def enqueue(user_key: str, *, note_sent: bool = True) -> bool:
     `note_sent=False` for a new row, which already carries its send time (one statement fewer on
     the site's request path).
     """
-    from sync_tasks.celery import app
-
     try:
         app.send_task(SYNC_USER_TASK, args=[user_key])
     except Exception as exc:  # broker down: the row is durable, the relay resends it

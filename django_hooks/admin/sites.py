@@ -1,6 +1,6 @@
 """`register(admin_site)`: put rcsync's task UI on any AdminSite (the default one, or a site's own).
 
-    from django_hooks.admin_site import register
+    from django_hooks.admin.sites import register
     staff_site = AdminSite(name="staff")
     register(staff_site)
 
@@ -17,8 +17,8 @@ from typing import Any
 from django.apps import apps
 from django.contrib import admin
 
-from django_hooks.admin_accounts import AccountLinkAdmin
-from django_hooks.admin_runs import PendingSyncAdmin, SyncOperationAdmin, SyncRunAdmin
+from django_hooks.admin.accounts import AccountLinkAdmin
+from django_hooks.admin.runs import PendingSyncAdmin, SyncOperationAdmin, SyncRunAdmin
 from django_hooks.models import AccountLink, PendingSync, SyncOperation, SyncRun
 
 __all__ = ["register"]
@@ -41,10 +41,11 @@ def register(site: admin.AdminSite, *, schedule: bool = True) -> admin.AdminSite
 
 
 def _register_schedule(site: admin.AdminSite) -> None:
+    # In-function: django-celery-beat is optional, and its models import only when it is installed.
     from django_celery_beat import admin as beat_admin
     from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-    from django_hooks.admin_beat import RcsyncPeriodicTaskAdmin
+    from django_hooks.admin.beat import RcsyncPeriodicTaskAdmin
 
     current = site._registry.get(PeriodicTask)
     if current is not None and type(current) is beat_admin.PeriodicTaskAdmin:

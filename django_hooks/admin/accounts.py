@@ -20,8 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from django_hooks import admin_actions
-from django_hooks.admin_perms import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
+from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
+from django_hooks.admin.permissions import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, PendingSync, SyncOperation
 

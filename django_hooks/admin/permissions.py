@@ -4,31 +4,28 @@
 * ``django_hooks.start_resync`` — change Rocket.Chat: resync people, compute and apply a reconcile,
   run the nightly task now.
 
-They are created after every ``migrate`` (and every test-database flush) by a ``post_migrate``
-receiver, as Django creates its own model permissions, attached to SyncRun's content type: no
-``Meta.permissions`` change, so the sync layer's models and migrations stay as they are. Superusers
-hold both, as with every Django permission. Staff without them get 403 on every rcsync page.
+They are declared on ``SyncRun.Meta.permissions`` (migration 0003), so Django's own ``migrate``
+creates them like any model permission, whether or not the admin is imported; SyncRun's content
+type is where the earlier ``post_migrate`` hook put them, so existing rows stay. Superusers hold
+both, as with every Django permission. Staff without them get 403 on every rcsync page.
 """
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models.signals import post_migrate
+from django.template.response import TemplateResponse
+
+from django_hooks.models import START_RESYNC as START_CODENAME
+from django_hooks.models import VIEW_SYNC_STATE as VIEW_CODENAME
+
 
 APP_LABEL = "django_hooks"
-VIEW_CODENAME = "view_sync_state"
-START_CODENAME = "start_resync"
 VIEW = f"{APP_LABEL}.{VIEW_CODENAME}"
 START = f"{APP_LABEL}.{START_CODENAME}"
-
-#: (codename, human name) pairs the migration creates.
-PERMISSIONS = (
-    (VIEW_CODENAME, "Can view Rocket.Chat sync state (accounts, runs, plans, audit)"),
-    (START_CODENAME, "Can start Rocket.Chat resyncs and reconciles"),
-)
 
 
 def _active_staff(user: Any) -> bool:
@@ -55,37 +52,8 @@ def require_start(request: Any) -> None:
         raise PermissionDenied("You need the 'start Rocket.Chat resyncs' permission.")
 
 
-def ensure_permissions(using: str = "default", **_: Any) -> None:
-    """Create the two Permission rows if missing (idempotent)."""
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.models import ContentType
-
-    from django_hooks.models import SyncRun
-
-    ct = ContentType.objects.db_manager(using).get_for_model(SyncRun)
-    for codename, name in PERMISSIONS:
-        Permission.objects.using(using).get_or_create(content_type=ct, codename=codename, defaults={"name": name})
-
-
-def _on_post_migrate(sender: Any, using: str = "default", apps: Any = None, **kwargs: Any) -> None:
-    if getattr(sender, "name", None) != APP_LABEL:
-        return
-    if apps is not None:  # the migration state may lack the tables on a partial migrate
-        try:
-            apps.get_model("auth", "Permission")
-            apps.get_model(APP_LABEL, "SyncRun")
-        except LookupError:
-            return
-    ensure_permissions(using)
-
-
-post_migrate.connect(_on_post_migrate, dispatch_uid="rcsync-admin-permissions")
-
-
 def forbidden(request: Any, admin_site: Any, message: str = "") -> Any:
     """A 403 in the admin's look (the site's bare 403 page tells a staff user nothing)."""
-    from django.template.response import TemplateResponse
-
     request.current_app = admin_site.name
     context = {**admin_site.each_context(request), "title": "Permission needed",
                "message": message or "You do not have permission to see Rocket.Chat sync state.",
@@ -111,8 +79,6 @@ class ForbiddenPageMixin:
 
     def guarded(self, view: Any) -> Any:
         """Wrap a custom admin view: admin_view (login, CSRF) + the admin-styled 403."""
-        from functools import wraps
-
         @wraps(view)
         def inner(request: Any, *args: Any, **kwargs: Any) -> Any:
             try:

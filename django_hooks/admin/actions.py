@@ -12,14 +12,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from django_hooks.admin_plan import compare_account, group_plan
+from bridge.errors import RocketChatError
+from django_hooks.admin.presenters import compare_account, group_plan
 from django_hooks.conf import engine_config
 from django_hooks.models import SyncRun
+from django_hooks.people import iter_people, load_person, people_for
+from django_hooks.queue.pending import request_sync
+from django_hooks.rc import cached_client, client
+from sync_tasks.celery import app
+from sync_tasks.decide import decide
+from sync_tasks.engine import reconcile_all, sync_people
+from sync_tasks.observe import observe_people
+from sync_tasks.policy import PolicyError, desired_account
 
 log = logging.getLogger("rcsync.admin")
 
@@ -38,8 +48,6 @@ class ApplyError(Exception):
 def safe_error(exc: Exception) -> str:
     """An error as shown on a page: bridge errors are secret-free by contract (tests/bridge) and say
     what Rocket.Chat answered; anything else shows only its type (its text might quote config)."""
-    from bridge.errors import RocketChatError
-
     if isinstance(exc, RocketChatError):
         return f"{type(exc).__name__}: {exc}"
     return type(exc).__name__
@@ -47,10 +55,6 @@ def safe_error(exc: Exception) -> str:
 
 def compute_preview(triggered_by: str) -> SyncRun:
     """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan."""
-    from django_hooks.people import iter_people
-    from django_hooks.rc import client
-    from sync_tasks.engine import reconcile_all
-
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
         people = list(iter_people())
@@ -91,8 +95,6 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
     One apply per preview (a double click must not queue two runs); a preview past the safety
     threshold needs `force`.
     """
-    from sync_tasks.celery import app
-
     if not preview.dry_run or preview.status != SyncRun.Status.PLANNED:
         raise ApplyError("Only a computed preview can be applied.")
     if needs_force(preview) and not force:
@@ -128,8 +130,6 @@ def applied_run(preview: SyncRun) -> SyncRun | None:
 
 def queued_message(preview: SyncRun) -> str:
     """Why an applied preview has no run yet, in words an admin can act on."""
-    from datetime import datetime
-
     applied = (preview.summary or {}).get("applied") or {}
     try:
         waited = (timezone.now() - datetime.fromisoformat(applied["at"])).total_seconds()
@@ -161,12 +161,6 @@ class PersonView:
 
 def person_view(user_key: str) -> PersonView | None:
     """Desired state (the engine's policy) beside the account as Rocket.Chat has it (one per-user read)."""
-    from django_hooks.people import load_person
-    from django_hooks.rc import cached_client
-    from sync_tasks.decide import decide
-    from sync_tasks.observe import observe_people
-    from sync_tasks.policy import PolicyError, desired_account
-
     person = load_person(user_key)
     if person is None:
         return None
@@ -199,10 +193,6 @@ def person_view(user_key: str) -> PersonView | None:
 
 def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
     """Dry-run of a targeted sync for a few people: per person, the operations it would apply."""
-    from django_hooks.people import people_for
-    from django_hooks.rc import cached_client
-    from sync_tasks.engine import sync_people
-
     people = people_for(user_keys)
     names = {p.site_id: p.username for p in people}
     report = sync_people(people, cached_client(), engine_config(), dry_run=True)
@@ -218,8 +208,6 @@ def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
 
 def resync_people(user_keys: list[str], by: str) -> int:
     """Queue a targeted sync of each person (durable PendingSync rows, enqueued after commit)."""
-    from django_hooks.pending import request_sync
-
     with transaction.atomic():
         for key in user_keys:
             request_sync(key, f"admin resync by {by}"[:200])

@@ -16,10 +16,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from django_hooks import admin_actions
-from django_hooks.admin_accounts import status_badge
-from django_hooks.admin_perms import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
-from django_hooks.admin_plan import kind_label, operation_row, run_progress
+from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
+from django_hooks.admin.accounts import status_badge
+from django_hooks.admin.permissions import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
+from django_hooks.admin.presenters import kind_label, operation_row, run_progress
 from django_hooks.models import PendingSync, SyncOperation, SyncRun
 
 MAX_IDS = 100
@@ -95,7 +95,7 @@ class SyncRunAdmin(SyncStateAdmin):
 
     def _schedule_url(self, request: Any) -> str:
         """The nightly schedule in django-celery-beat's admin on this site, if the user may see it."""
-        try:
+        try:  # in-function: django-celery-beat is optional
             from django_celery_beat.models import PeriodicTask
         except ImportError:
             return ""

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskChoiceField, TaskSelectWidget
 
-from django_hooks.admin_perms import can_start
+from django_hooks.admin.permissions import can_start
 from sync_tasks.celery import app as rcsync_app
 
 RCSYNC_TASK_PREFIX = "rcsync."

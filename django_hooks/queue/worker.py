@@ -1,0 +1,188 @@
+"""What `sync_user` does, without Celery: serialize per user, coalesce bursts, sync, retire the pending row.
+
+The per-user Redis lock makes two workers never sync one user at once. The
+pending row's `generation` makes the result safe under races: the holder
+records the generation it saw before reading the user, and afterwards deletes
+the row only if the generation is unchanged. A change that committed during
+the sync bumps it, so the holder goes round once more (it still holds the
+lock) instead of relying on another message. A burst of saves therefore costs
+one sync for the first change and one after the burst has paused
+(COALESCE_QUIET, see `burst_delay`), however many messages were sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+from django.db import connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from django_hooks.conf import hook_settings
+from django_hooks.models import PendingSync
+from django_hooks.queue import locks
+from django_hooks.queue.pending import pending_table
+from django_hooks.results import ApplyResult
+from django_hooks.runs import sync_one_user
+
+__all__ = ["Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
+
+log = logging.getLogger("rcsync.worker")
+
+MAX_ROUNDS = 4  # rounds per message before handing over to a fresh message (fairness between users)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the Celery task should do next."""
+
+    status: str  # "synced", "nothing-pending", "busy", "deferred", "retry", "failed", "handed-over"
+    rounds: int = 0
+    retry_in: float | None = None
+
+
+Apply = Callable[..., ApplyResult]  # (user_key, reason, drift, *, attempt) -> ApplyResult
+
+
+def _default_apply(user_key: str, reason: str, drift: bool, *, attempt: int = 1) -> ApplyResult:
+    return sync_one_user(user_key, reason=reason, drift=drift, attempt=attempt)
+
+
+def backoff(attempts: int, retry_at: float | None = None, now: float | None = None) -> float:
+    """Seconds until the next try: exponential with jitter, capped, never before a rate limit's reset."""
+    cfg = hook_settings()
+    delay = min(cfg.retry_backoff_max, cfg.retry_backoff_base * (2 ** max(0, attempts - 1)))
+    delay = delay * random.uniform(0.5, 1.0)
+    if retry_at is not None:
+        now = time.time() if now is None else now
+        delay = max(delay, min(RATE_LIMIT_WAIT_CAP, retry_at - now) + random.uniform(0, 0.25))
+    return max(0.05, delay)
+
+
+def busy_backoff(retries: int) -> float:
+    """Countdown for a message whose user is locked by another sync: short at first (the holder may
+    be just releasing), then longer while it keeps the lock, never beyond one lock lifetime."""
+    return min(hook_settings().lock_ttl, 0.25 * 2 ** min(retries, 8)) * random.uniform(0.8, 1.2)
+
+
+RATE_LIMIT_WAIT_CAP = 900.0  # s: never park a retry longer than this (it must stay below the visibility timeout)
+
+
+def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
+    """Seconds to hold a row back because its user is changing in a burst right now (0: sync now).
+
+    A burst is several changes arriving faster than COALESCE_QUIET apart; it is synced once it pauses
+    for that long, but never later than COALESCE_MAX_WAIT after its first change or after the last
+    sync that started for this row (`previous_sync`), so a long burst costs one sync per
+    COALESCE_MAX_WAIT. Steady changes (slower than that) are never delayed, so ordinary latency is
+    unaffected.
+    """
+    cfg = hook_settings()
+    if row.generation < 3:
+        return 0.0
+    now = now or timezone.now()
+    idle = (now - row.last_requested_at).total_seconds()
+    anchor = max(row.first_requested_at, previous_sync) if previous_sync else row.first_requested_at
+    age = (now - anchor).total_seconds()
+    span = (row.last_requested_at - row.first_requested_at).total_seconds()
+    mean_gap = span / (row.generation - 1)
+    if idle >= cfg.coalesce_quiet or mean_gap >= cfg.coalesce_quiet or age >= cfg.coalesce_max_wait:
+        return 0.0
+    return min(cfg.coalesce_quiet - idle, cfg.coalesce_max_wait - age) + 0.01
+
+
+def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
+    """Sync one user if a pending row asks for it; safe to call any number of times, from any worker."""
+    apply = apply or _default_apply
+    try:
+        with locks.held(f"user:{user_key}"):
+            return _rounds(user_key, apply)
+    except locks.LockBusy:
+        # Someone is syncing this user; they re-check the row when done, but they may be
+        # just releasing, so come back shortly instead of dropping the request.
+        return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
+
+
+# The FROM subquery sees the row as it was, so the previous sync's start comes back too.
+_CLAIM = """
+UPDATE {table} AS p SET state = 'running', started_at = %s, attempts = p.attempts + 1
+FROM (SELECT id, started_at AS previous FROM {table} WHERE user_key = %s) AS o
+WHERE p.id = o.id
+RETURNING p.id, p.generation, p.reason, p.drift, p.first_requested_at, p.last_requested_at, p.attempts, o.previous
+"""
+
+
+def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
+    """Mark the user's row running and read it (and when its previous sync started), in one statement
+    where the database allows."""
+    alias = router.db_for_write(PendingSync)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        # SQLite (the demo's fallback) cannot qualify RETURNING columns or read the FROM subquery
+        # there ("no such column: p.id"): the same claim in three statements, one transaction.
+        with transaction.atomic(using=alias):
+            before = PendingSync.objects.filter(user_key=user_key).values_list("started_at", flat=True).first()
+            PendingSync.objects.filter(user_key=user_key).update(
+                state=PendingSync.State.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+            )
+            return PendingSync.objects.filter(user_key=user_key).first(), before
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM.format(table=pending_table(connection)), [timezone.now(), user_key])
+        found = cursor.fetchone()
+    if found is None:
+        return None, None
+    pk, generation, reason, drift, first, last, attempts, previous = found
+    row = PendingSync(pk=pk, user_key=user_key, generation=generation, reason=reason, drift=drift,
+                      first_requested_at=first, last_requested_at=last, attempts=attempts,
+                      state=PendingSync.State.RUNNING)
+    return row, previous
+
+
+def _retire(pk: int, generation: int) -> bool:
+    """Delete the row if no newer change arrived (one statement; nothing cascades from it)."""
+    connection = connections[router.db_for_write(PendingSync)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {pending_table(connection)} WHERE id = %s AND generation = %s", [pk, generation])
+        return cursor.rowcount > 0
+
+
+def _rounds(user_key: str, apply: Apply) -> Outcome:
+    for rounds in range(1, MAX_ROUNDS + 1):
+        row, previous_sync = _claim(user_key)
+        if row is None:
+            return Outcome("synced" if rounds > 1 else "nothing-pending", rounds - 1)
+        delay = burst_delay(row, previous_sync=previous_sync)
+        if delay > 0:
+            # Come back when the burst has paused; the row stays queued, so no trigger sends another
+            # message meanwhile and the relay leaves it alone. Nothing was synced: undo the claim.
+            PendingSync.objects.filter(pk=row.pk).update(
+                state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1,
+                started_at=previous_sync,
+            )
+            return Outcome("deferred", rounds - 1, retry_in=delay)
+        generation = row.generation
+        try:
+            result = apply(user_key, row.reason, row.drift, attempt=row.attempts)
+        except Exception as exc:  # a bug or an outage we did not foresee: keep the row, retry later
+            log.exception("sync of user %s raised; it will be retried", user_key)
+            result = ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
+        if not result.ok and result.transient:
+            delay = backoff(row.attempts, result.retry_at)
+            PendingSync.objects.filter(pk=row.pk).update(
+                state=PendingSync.State.RETRYING,
+                next_attempt_at=timezone.now() + timedelta(seconds=delay),
+                last_error=result.error[:2000],
+            )
+            log.info("sync of user %s failed transiently (%s); retry in %.1fs", user_key, result.error, delay)
+            return Outcome("retry", rounds, retry_in=delay)
+        # Done (or failed for a reason a retry cannot fix; the link and run record say why).
+        if _retire(row.pk, generation):
+            return Outcome("synced" if result.ok else "failed", rounds)
+        # A newer change arrived while we synced: go round again.
+    PendingSync.objects.filter(user_key=user_key).update(state=PendingSync.State.QUEUED, enqueued_at=None)
+    return Outcome("handed-over", MAX_ROUNDS, retry_in=0.0)
