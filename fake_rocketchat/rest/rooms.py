@@ -84,8 +84,17 @@ def _create(ctx: Ctx, room_type: str) -> dict[str, Any]:
     return {key: room_view(ctx.state.rooms[room["_id"]])}
 
 
+def _accessible_channel(ctx: Ctx) -> dict[str, Any]:
+    """channels.info / channels.members: `canAccessRoom` after the lookup, else `forbidden()` (a user
+    without `view-c-room`, e.g. a guest, sees only the channels they are in)."""
+    room = find_channel(ctx, checked_archived=False)
+    if not ctx.state.can_access_room(room, ctx.user_id):
+        raise forbidden()
+    return room
+
+
 def channels_info(ctx: Ctx) -> dict[str, Any]:
-    return {"channel": room_view(find_channel(ctx, checked_archived=False))}
+    return {"channel": room_view(_accessible_channel(ctx))}
 
 
 def groups_info(ctx: Ctx) -> dict[str, Any]:
@@ -153,7 +162,7 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
 
 
 def channels_members(ctx: Ctx) -> dict[str, Any]:
-    return _members(ctx, find_channel(ctx, checked_archived=False))
+    return _members(ctx, _accessible_channel(ctx))
 
 
 def groups_members(ctx: Ctx) -> dict[str, Any]:

@@ -348,3 +348,14 @@ def test_rooms_info_lookup_errors_findRoomByIdOrName_rooms_ts(fake_rc: FakeServe
     room = fake_rc.state.create_room("shelf", "c", owner="alice")
     fake_rc.state.archive_room(people["alice"]["_id"], room["_id"])
     assert admin.get("/api/v1/rooms.info", params={"roomId": room["_id"]}).json()["error"] == "The channel, shelf, is archived [error-room-archived]"
+
+
+def test_channels_info_and_members_need_room_access_channels_ts(fake_rc: FakeServer, people) -> None:
+    fake_rc.state.create_user("visitor.g", roles=("guest",))  # guests lack view-c-room
+    room = fake_rc.state.create_room("lobby", "c", owner="alice")
+    with _as(fake_rc, "visitor.g") as guest:
+        for path in ("channels.info", "channels.members"):
+            r = guest.get(f"/api/v1/{path}", params={"roomId": room["_id"]})
+            assert r.status_code == 403 and r.json() == {"success": False, "error": "unauthorized"}, path
+        fake_rc.state.add_member(room["_id"], "visitor.g")
+        assert guest.get("/api/v1/channels.info", params={"roomId": room["_id"]}).status_code == 200
