@@ -108,3 +108,21 @@ def test_users_info_empty_lookup_value_is_invalid_search_query_users_ts(admin: h
 def test_register_checks_the_username_pattern_before_availability_users_ts(http: httpx.Client) -> None:
     body = {"username": "bad name!", "email": "bn@example.org", "pass": "pw", "name": "B"}
     assert http.post("/api/v1/users.register", json=body).json() == {"success": False, "error": "The username provided is not valid"}
+
+
+def test_pat_routes_require_2fa_reference_2_1(fake_rc: FakeServer) -> None:
+    """generate/regenerate/remove are `twoFactorRequired: true` (users.ts); getPersonalAccessTokens is not."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    fake_rc.state.create_user("pat.totp", password="pw", totp_secret=secret)
+    with fake_rc.state.lock:  # older than "remember right after registration"
+        fake_rc.state.user_doc_by_username("pat.totp")["createdAt"] = fake_rc.state.now() - timedelta(days=2)
+    with _as(fake_rc, "pat.totp") as client:
+        for path in ("users.generatePersonalAccessToken", "users.regeneratePersonalAccessToken", "users.removePersonalAccessToken"):
+            r = client.post(f"/api/v1/{path}", json={"tokenName": "t"})
+            assert r.status_code == 400 and r.json()["errorType"] == "totp-required", path
+        code = pyotp.TOTP(secret).at(fake_rc.state.clock.time())
+        ok = client.post("/api/v1/users.generatePersonalAccessToken", json={"tokenName": "t"}, headers={"x-2fa-code": code, "x-2fa-method": "totp"})
+        assert ok.status_code == 200, ok.text
+        assert client.get("/api/v1/users.getPersonalAccessTokens").status_code == 200
