@@ -359,3 +359,15 @@ def test_channels_info_and_members_need_room_access_channels_ts(fake_rc: FakeSer
             assert r.status_code == 403 and r.json() == {"success": False, "error": "unauthorized"}, path
         fake_rc.state.add_member(room["_id"], "visitor.g")
         assert guest.get("/api/v1/channels.info", params={"roomId": room["_id"]}).status_code == 200
+
+
+@pytest.mark.parametrize("compat, status", [(6, 403), (7, 401)])
+def test_handler_unauthorized_is_403_in_6x_and_401_in_7x(fake_rc_factory, compat: int, status: int) -> None:
+    """groups.counters for another user without view-room-administration: `API.v1.unauthorized()`
+    (groups.ts), which 7.x turned into a 401 (reference 9.1)."""
+    srv = fake_rc_factory(admin_username=f"cadmin{compat}", admin_password="pw", compat=compat)
+    srv.state.create_user("cnt.user")
+    group = srv.state.create_room("cnt-group", "p", owner="cnt.user")
+    with httpx.Client(base_url=srv.url, headers=srv.headers_for("cnt.user"), timeout=10) as c:
+        r = c.get("/api/v1/groups.counters", params={"roomId": group["_id"], "userId": "someone"})
+    assert r.status_code == status and r.json() == {"success": False, "error": "unauthorized"}
