@@ -193,7 +193,8 @@ def _set_text(kind: str, route: str) -> Callable[[Ctx], dict[str, Any]]:
             raise failure(f'The bodyParam "{key}" is required')
         if kind == "c":
             room = find_channel(ctx)
-            if same is not None and room.get(field) == body[key]:
+            # JavaScript's `===`: a room without the field (undefined) never equals a sent value, not even null.
+            if same is not None and field in room and room[field] == body[key]:
                 raise failure(same)
         else:
             room = find_group(ctx)

@@ -371,3 +371,11 @@ def test_handler_unauthorized_is_403_in_6x_and_401_in_7x(fake_rc_factory, compat
     with httpx.Client(base_url=srv.url, headers=srv.headers_for("cnt.user"), timeout=10) as c:
         r = c.get("/api/v1/groups.counters", params={"roomId": group["_id"], "userId": "someone"})
     assert r.status_code == status and r.json() == {"success": False, "error": "unauthorized"}
+
+
+def test_set_description_null_on_a_room_without_one_is_no_same_value_error_channels_ts(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """`findResult.description === this.bodyParams.description`: undefined !== null in JavaScript."""
+    room = fake_rc.state.create_room("nodesc", "c")
+    assert admin.post("/api/v1/channels.setDescription", json={"roomId": room["_id"], "description": None}).json() == {
+        "description": "", "success": True}
+    assert _types(fake_rc, room["_id"]) == []  # saveRoomDescription skipped: nothing to nothing
