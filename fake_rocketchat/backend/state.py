@@ -28,6 +28,7 @@ from .indexes import ListingIndexes
 from .ids import random_id
 from .locking import locked
 from .permissions import BUILTIN_ROLES, DEFAULT_PERMISSIONS
+from .queries import QueriesMixin
 from .roles import RolesMixin
 from .room_lifecycle import RoomLifecycleMixin
 from .room_settings import RoomSettingsMixin
@@ -35,7 +36,7 @@ from .rooms import RoomsMixin
 from .settings_store import SettingsStore
 from .users import UsersMixin
 
-class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, RoomLifecycleMixin, RolesMixin):
+class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, RoomLifecycleMixin, QueriesMixin, RolesMixin):
     """The whole fake workspace. See docs/fake-rocketchat.md for the helper API."""
 
     def __init__(self, *, compat: int = 7, clock: Clock | None = None) -> None:

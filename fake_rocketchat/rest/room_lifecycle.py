@@ -216,24 +216,6 @@ def channels_set_join_code(ctx: Ctx) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ counters
-def _counters(ctx: Ctx, room: dict[str, Any], user_id: str, access: bool) -> dict[str, Any]:
-    """channels.counters / groups.counters: nulls unless the user is in the room (open sub) or admin."""
-    state = ctx.state
-    sub = state.subscription_doc(room["_id"], user_id)
-    lm = room.get("lm") or room["_updatedAt"]
-    out: dict[str, Any] = {"joined": False, "members": None, "unreads": None, "unreadsFrom": None,
-                           "msgs": None, "latest": None, "userMentions": None}
-    if sub and sub.get("open"):
-        since = sub.get("ls") or sub["ts"]
-        out["unreads"] = sum(1 for m in state.room_messages(room["_id"]) if since <= m["ts"] <= lm and not m.get("_hidden"))
-        out["unreadsFrom"] = since
-        out["userMentions"] = sub.get("userMentions", 0)
-        out["joined"] = True
-    if access or out["joined"]:
-        out.update({"msgs": room.get("msgs", 0), "latest": lm, "members": room.get("usersCount", 0)})
-    return out
-
-
 def channels_counters(ctx: Ctx) -> dict[str, Any]:
     access = ctx.can("view-room-administration")
     user_id = ctx.user_id
@@ -242,7 +224,7 @@ def channels_counters(ctx: Ctx) -> dict[str, Any]:
             raise forbidden()
         user_id = ctx.query["userId"]
     room = find_channel(ctx)
-    return _counters(ctx, room, user_id, access)  # type: ignore[arg-type]
+    return ctx.state.room_counters(room["_id"], user_id, access)  # type: ignore[arg-type]
 
 
 def groups_counters(ctx: Ctx) -> dict[str, Any]:
@@ -261,7 +243,7 @@ def groups_counters(ctx: Ctx) -> dict[str, Any]:
         if not access:
             raise unauthorized(ctx)
         user_id = q["userId"]
-    return _counters(ctx, room, user_id, access)  # type: ignore[arg-type]
+    return ctx.state.room_counters(room["_id"], user_id, access)  # type: ignore[arg-type]
 
 
 def register_routes(routes: Routes) -> None:

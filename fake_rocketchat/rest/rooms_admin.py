@@ -16,19 +16,10 @@ import re
 from typing import Any
 
 from ..backend.errors import MeteorError, RestFailure, failure, not_found
-from ..backend.views import room as room_view
+from ..backend.views import admin_room, member_by_role
 from .base import Ctx, Routes, page, paginate, parse_sort, sort_docs
 from .room_lifecycle import unauthorized
 
-# ROOM_ROLE_PRIORITY_MAP (packages/core-typings/src/IRoom.ts): lower sorts first.
-ROOM_ROLE_PRIORITY = {"owner": 0, "leader": 250, "moderator": 500}
-DEFAULT_ROLE_PRIORITY = 10000
-# findAdminRooms' projection (adminFields, app/api/server/lib/rooms.ts).
-ADMIN_ROOM_FIELDS = (
-    "_id", "prid", "fname", "name", "t", "cl", "u", "usersCount", "muted", "unmuted", "ro", "default",
-    "favorite", "featured", "topic", "msgs", "archived", "teamId", "teamMain", "announcement",
-    "description", "broadcast", "uids", "avatarETag",
-)
 _NO_ROOM = 'The required "roomId" or "roomName" param provided does not match any room'
 _ENDPOINT_MISSING = RestFailure(404, {"status": "error", "message": "API endpoint does not exist"})
 
@@ -54,14 +45,6 @@ def validate_members_ordered_by_role(ctx: Ctx) -> None:
         raise MeteorError("invalid-params", "/status must be array")
 
 
-def _status_key(user: dict[str, Any]) -> tuple[int, str]:
-    """`statusSortKey: -1` with offline mapped to null: online > busy > away, offline last."""
-    status = user.get("status") or "offline"
-    if status == "offline":
-        return (1, "")
-    return (0, "".join(chr(0x10FFFF - ord(c)) for c in status))  # descending string order
-
-
 def members_ordered_by_role(ctx: Ctx) -> dict[str, Any]:
     if ctx.compat < 7:  # the route arrived in 7.3
         raise _ENDPOINT_MISSING
@@ -75,61 +58,20 @@ def members_ordered_by_role(ctx: Ctx) -> dict[str, Any]:
     if room.get("broadcast") and not ctx.can("view-broadcast-member-list", room["_id"]):
         raise unauthorized(ctx)
     offset, count = paginate(ctx)
-    sort = ctx.json_param("sort", {}) or {}
-    statuses = q.get("status")
-    text = str(q.get("filter") or "")
-    fields = [f.strip() for f in str(state.settings.get("Accounts_SearchFields") if "Accounts_SearchFields" in state.settings
-                                      else "username, name, bio, nickname").split(",") if f.strip()]
-    rows = []
-    for sub in state.room_subscription_docs(room["_id"]):
-        user = state.users.get(sub["u"]["_id"])
-        if not user or not user.get("active") or not user.get("username"):
-            continue
-        if statuses and user.get("status") not in statuses:
-            continue
-        if text and not any(re.search(re.escape(text), str(user.get(f) or ""), re.I) for f in fields):
-            continue
-        roles = sub.get("roles") or []
-        priority = min((ROOM_ROLE_PRIORITY.get(r, DEFAULT_ROLE_PRIORITY) for r in roles), default=DEFAULT_ROLE_PRIORITY)
-        rows.append((priority, user, roles))
-    by_name = "username" if sort.get("username") or not state.settings.get("UI_Use_Real_Name") else "name"
-    name_dir = -1 if sort.get("username") == -1 else 1
-    rows.sort(key=lambda r: str(r[1].get(by_name) or ""), reverse=name_dir == -1)
-    rows.sort(key=lambda r: _status_key(r[1]))
-    rows.sort(key=lambda r: r[0], reverse=sort.get("rolePriority") == -1)
-    members = []
-    for _priority, user, roles in page(rows, offset, count):
-        entry = {k: user[k] for k in ("_id", "name", "username", "nickname", "status", "avatarETag", "_updatedAt", "federated") if k in user}
-        if roles:
-            entry["roles"] = list(roles)
-        members.append(entry)
+    rows = state.room_members_by_role(room["_id"], statuses=q.get("status"), text=str(q.get("filter") or ""),
+                                      sort=ctx.json_param("sort", {}) or {})
+    members = [member_by_role(user, roles) for user, roles in page(rows, offset, count)]
     return {"members": members, "count": len(members), "offset": offset, "total": len(rows)}
-
-
-_ADMIN_TYPES = {"c", "p", "d", "l", "discussions", "teams"}
 
 
 def admin_rooms(ctx: Ctx) -> dict[str, Any]:
     if not ctx.can("view-room-administration"):
         raise failure("error-not-authorized")
-    state = ctx.state
     types = ctx.query.get("types") or []
-    types = types if isinstance(types, list) else [types]
-    text = str(ctx.query.get("filter") or "")
-    rooms = []
-    for room in state.rooms.values():
-        if types:
-            kinds = {room["t"]} | ({"discussions"} if room.get("prid") else set()) | ({"teams"} if room.get("teamMain") else set())
-            if not (kinds & set(types)):
-                continue
-        elif room.get("prid") or room.get("teamMain"):
-            continue  # findAdminRooms: without the discussions/teams types they are left out
-        if text and not re.search(re.escape(text), f"{room.get('name') or ''} {room.get('fname') or ''}", re.I):
-            continue
-        rooms.append(room)
+    rooms = ctx.state.admin_rooms(types if isinstance(types, list) else [types], str(ctx.query.get("filter") or ""))
     offset, count = paginate(ctx)
     rooms = sort_docs(rooms, parse_sort(ctx, {"default": -1, "name": 1}), ci_fields=())
-    items = [{k: v for k, v in room_view(r).items() if k in ADMIN_ROOM_FIELDS} for r in page(rooms, offset, count)]
+    items = [admin_room(r) for r in page(rooms, offset, count)]
     return {"rooms": items, "count": len(items), "offset": offset, "total": len(rooms)}
 
 
@@ -139,7 +81,7 @@ def admin_rooms_get_room(ctx: Ctx) -> dict[str, Any]:
     room = ctx.state.rooms.get(str(ctx.query.get("rid") or ""))
     if not room:
         raise failure("not-allowed", "Not Allowed")
-    return {k: v for k, v in room_view(room).items() if k in ADMIN_ROOM_FIELDS}
+    return admin_room(room)
 
 
 def rooms_delete(ctx: Ctx) -> dict[str, Any]:

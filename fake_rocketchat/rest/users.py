@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..backend.errors import MeteorError, failure
-from ..backend.views import user_full, user_info, user_list_entry
+from ..backend.views import user_by_status, user_full, user_info, user_list_entry, user_presence
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .validate import check
 
@@ -274,7 +274,6 @@ def check_username(ctx: Ctx) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ listByStatus / presence
-_LIST_STATUS_FIELDS = ("_id", "name", "username", "emails", "roles", "status", "active", "avatarETag", "lastLogin", "type", "reason", "federated")
 _LIST_STATUS_TYPES = {"status": "string", "hasLoggedIn": "boolean", "type": "string", "roles": "array",
                       "searchTerm": "string", "sort": "string", "count": "number", "offset": "number"}
 
@@ -297,7 +296,7 @@ def validate_list_by_status(ctx: Ctx) -> None:
 
 
 def list_by_status(ctx: Ctx) -> dict[str, Any]:
-    """`findPaginatedUsersByStatus` (app/api/server/lib/users.ts)."""
+    """users.listByStatus: `findPaginatedUsersByStatus` (the match in `State.users_by_status`)."""
     state = ctx.state
     if state.settings.get("API_Apply_permission_view-outside-room_on_users-list") and not ctx.can("view-outside-room"):
         raise forbidden()
@@ -306,68 +305,43 @@ def list_by_status(ctx: Ctx) -> dict[str, Any]:
     sort = ctx.json_param("sort", {}) or {"username": 1}
     if not isinstance(sort, dict):
         raise MeteorError("error-invalid-sort", "Invalid sort parameter provided")
-    if "status" in sort:
+    if "status" in sort:  # `actualSort.active = sort.status`
         sort = {**sort, "active": sort["status"]}
-    can_see_all = ctx.can("view-full-other-user-info")
-    term = str(q.get("searchTerm") or "").strip()
-    roles = q.get("roles") or []
-    logged_in = {"true": True, "1": True, "false": False, "0": False, "": False}.get(q["hasLoggedIn"]) if "hasLoggedIn" in q else None
-    users = []
-    for user in state.users.values():
-        if q.get("status") == "active" and not user.get("active"):
-            continue
-        if q.get("status") == "deactivated" and user.get("active"):
-            continue
-        if logged_in is not None and ("lastLogin" in user) != logged_in:
-            continue
-        if q.get("type") and user.get("type") != q["type"]:
-            continue
-        if roles and "all" not in roles and not set(roles) & set(user.get("roles", [])):
-            continue
-        if term:
-            pattern = re.compile(re.escape(term), re.I)
-            haystack = [user.get("username") or "", user.get("name") or ""]
-            if can_see_all:
-                haystack += [e["address"] for e in user.get("emails", [])]
-            if not any(pattern.search(h) for h in haystack):
-                continue
-        users.append(user)
+    logged_in = {"true": True, "1": True}.get(q["hasLoggedIn"], False) if "hasLoggedIn" in q else None
+    users = state.users_by_status(
+        status=q.get("status"), has_logged_in=logged_in, user_type=q.get("type"), roles=q.get("roles") or [],
+        search_term=str(q.get("searchTerm") or ""), search_emails=ctx.can("view-full-other-user-info"),
+    )
     users = sort_docs(users, [(k, -1 if v == -1 else 1) for k, v in sort.items()], ci_fields=("name",))
-    items = [{k: user[k] for k in _LIST_STATUS_FIELDS if k in user} for user in page(users, offset, count)]
+    items = [user_by_status(user) for user in page(users, offset, count)]
     return {"users": items, "count": len(items), "offset": offset, "total": len(users)}
 
 
-_PRESENCE_FIELDS = ("_id", "username", "name", "status", "utcOffset", "statusText", "avatarETag")
-
-
 def presence(ctx: Ctx) -> dict[str, Any]:
-    """users.presence: `ids` -> those not offline; `from` under 10 minutes ago -> others changed since;
-    else everybody not offline (`full: true`). `Presence_broadcast_disabled` -> nobody."""
+    """users.presence: `ids` -> those not offline; `from` under 10 minutes ago -> the others changed
+    since; else everybody not offline (`full: true`). `Presence_broadcast_disabled` -> nobody."""
     state = ctx.state
     if "Presence_broadcast_disabled" in state.settings and state.settings.get("Presence_broadcast_disabled"):
         return {"users": [], "full": True}
-
-    def shown(user: dict[str, Any]) -> dict[str, Any]:
-        return {k: user[k] for k in _PRESENCE_FIELDS if k in user}
-
     ids = ctx.query.get("ids")
     if ids:
         wanted = ids if isinstance(ids, list) else str(ids).split(",")
-        users = [state.users[i] for i in wanted if i in state.users and state.users[i].get("status", "offline") != "offline"]
-        return {"users": [shown(u) for u in users], "full": False}
-    since_raw = ctx.query.get("from")
-    if since_raw:
-        try:
-            since = datetime.fromisoformat(str(since_raw).replace("Z", "+00:00"))
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=timezone.utc)
-        except ValueError:
-            since = None
-        if since is not None and (state.now() - since).total_seconds() / 60 < 10:
-            users = [u for u in state.users.values() if u["_id"] != ctx.user_id and u.get("_updatedAt") and u["_updatedAt"] > since]
-            return {"users": [shown(u) for u in users], "full": False}
-    users = [u for u in state.users.values() if u.get("status", "offline") != "offline"]
-    return {"users": [shown(u) for u in users], "full": True}
+        return {"users": [user_presence(u) for u in state.users_not_offline(wanted)], "full": False}
+    since = _date_or_none(ctx.query.get("from"))
+    if since is not None and (state.now() - since).total_seconds() / 60 < 10:
+        return {"users": [user_presence(u) for u in state.users_updated_since(since, ctx.user_id)], "full": False}
+    return {"users": [user_presence(u) for u in state.users_not_offline()], "full": True}
+
+
+def _date_or_none(raw: Any) -> datetime | None:
+    """`new Date(from)`; an unparsable date makes the 10-minute test false (NaN)."""
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def register_routes(routes: Routes) -> None:
