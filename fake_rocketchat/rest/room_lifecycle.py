@@ -72,8 +72,8 @@ def channels_join(ctx: Ctx) -> dict[str, Any]:
 
 
 def channels_add_all(ctx: Ctx) -> dict[str, Any]:
-    # channels.ts tests `activeUsersOnly === 'true' || activeUsersOnly === 1` AFTER isChannelsAddAllProps
-    # (ajv coerceTypes) turned the value into a boolean, so neither holds: every user is added.
+    # channels.ts tests `activeUsersOnly === 'true' || activeUsersOnly === 1`, but isChannelsAddAllProps
+    # (a plain `new Ajv()`, no coercion) only lets a boolean through, so neither holds: every user is added.
     raw = ctx.body.get("activeUsersOnly")
     active_only = raw == "true" or (raw == 1 and not isinstance(raw, bool))
     room = find_channel(ctx)

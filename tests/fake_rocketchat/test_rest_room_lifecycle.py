@@ -113,7 +113,7 @@ def test_add_all_needs_add_all_to_room_and_posts_uj_each_addAllUserToRoom_ts(fak
     with _as(fake_rc, "alice") as alice:
         r = alice.post("/api/v1/channels.addAll", json={"roomId": room["_id"]})
         assert r.json()["error"] == "Access to Method Forbidden [403]"
-    # channels.ts compares the ajv-coerced boolean with 'true'/1, so activeUsersOnly:true still adds everyone
+    # channels.ts compares activeUsersOnly with 'true'/1 while its schema admits only booleans: everyone is added
     r = admin.post("/api/v1/channels.addAll", json={"roomId": room["_id"], "activeUsersOnly": True})
     assert r.status_code == 200, r.text
     members = fake_rc.state.room_members(room["_id"], include_inactive=True)
