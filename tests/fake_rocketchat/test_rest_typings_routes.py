@@ -178,3 +178,44 @@ def test_compat7_error_bodies_of_the_route_families_fit_the_error_response_schem
     bad = [f"{calls[r['index']][1].request.url.path} {r['status']} {r['errors']} <- {json.dumps(items[r['index']]['body'])[:300]}"
            for r in run.payload["results"] if not r["valid"]]
     assert not bad, "error bodies outside Rocket.Chat's response schemas:\n" + "\n".join(bad)
+
+
+ALL = {"6.13.1", "7.10.0", "8.8.1"}
+UP_TO_7 = {"6.13.1", "7.10.0"}
+# (request, releases whose schema must reject it): 6.x/7.x channels schemas are a plain `new Ajv()` (no
+# coercion: "true" is no boolean, 123 no string; 8.8.1 compiles them with coercion), users.listByStatus
+# and rooms.membersOrderedByRole coerce query strings in every release.
+INVALID_ROUTE_REQUESTS: list[tuple[Request, set[str]]] = [
+    (post("channels.addAll", {"roomId": "r1", "activeUsersOnly": "true"}), UP_TO_7),
+    (post("channels.delete", {"roomId": 123}), UP_TO_7),
+    (post("channels.delete", {"roomId": "r1", "roomName": "town"}), ALL),
+    (post("channels.setReadOnly", {"roomId": "r1", "readOnly": "yes"}), ALL),
+    (post("channels.setAnnouncement", {"roomId": "r1"}), ALL),
+    (get("users.listByStatus", count="many"), ALL),
+    (get("users.listByStatus", status="gone"), ALL),
+    (get("rooms.membersOrderedByRole", roomId="r1", roomName="town"), {"7.10.0", "8.8.1"}),
+    (get("subscriptions.getOne"), ALL),
+]
+VALID_ROUTE_EDGES: list[Request] = [
+    post("channels.join", {"roomId": "r1", "joinCode": None}),
+    get("users.listByStatus", count="5", hasLoggedIn="false"),
+    get("rooms.membersOrderedByRole", roomName="town", offset="10"),
+]
+
+
+def test_invalid_route_requests_are_rejected_by_the_right_releases() -> None:
+    requests_ = [r for r, _ in INVALID_ROUTE_REQUESTS] + VALID_ROUTE_EDGES
+    expectations = [must for _, must in INVALID_ROUTE_REQUESTS] + [set() for _ in VALID_ROUTE_EDGES]
+    for request_, must, result in zip(requests_, expectations, validate_requests(requests_)):
+        rejected = {c["release"] for c in result["checks"] if not c["valid"]}
+        assert rejected == must, f"{route_of(request_)} {request_.get('body', request_.get('query'))}: rejected by {sorted(rejected)}"
+
+
+@pytest.mark.parametrize("request_, rejecting", [*INVALID_ROUTE_REQUESTS, *[(r, set()) for r in VALID_ROUTE_EDGES]])
+def test_stand_in_rejects_the_invalid_route_requests_like_its_release(
+    admin_client: tuple[int, httpx.Client], request_: Request, rejecting: set[str],
+) -> None:
+    compat, client = admin_client
+    response = send(client, request_)
+    expected = RELEASE_OF_COMPAT[compat] in rejecting
+    assert rejected_as_invalid_params(response) == expected, f"compat {compat}: {response.status_code} {response.text[:300]}"
