@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NPM_DIR := tests/conformance
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install test demo services clean bench chromium
+.PHONY: install test demo services clean bench chromium fuzz
 
 install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium
 
@@ -33,6 +33,13 @@ services:
 
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The property tests with many more examples (FUZZ_EXAMPLES, default 5000) and a fresh random seed
+# each run (tests/conftest.py, profile "fuzz"); `make test` under CI=true replays fixed draws. Turn a
+# failure into an @example in the test file.
+FUZZ_TESTS ?= tests/sync_tasks/test_plan_properties.py tests/sync_tasks/test_config_identity.py
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) -q -p no:randomly --timeout=0 --hypothesis-show-statistics $(PYTEST_ARGS)
 
 demo: install
 	@scripts/demo.sh

@@ -18,7 +18,8 @@ from typing import Any, Awaitable, Callable, Mapping
 import httpx
 
 from .config import BridgeConfig, Secret
-from .errors import AuthError, error_code, error_from_response
+from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_response
+from .errors import AuthError
 from .tokens import MemoryTokenStore, StoredToken, TokenStore, account_key
 from .twofactor import SecondFactor
 
@@ -110,7 +111,7 @@ class Session:
                 return StoredToken(user_id=str(data["userId"]), token=Secret(str(data["authToken"])),
                                    obtained_at=self._clock())
             code = error_code(doc)
-            if code in ("totp-required", "totp-invalid", "totp-max-attempts"):
+            if code in TWO_FACTOR_CHALLENGES:
                 body["code"] = factor.next_login_code(code, doc.get("details"))
                 log.debug("login for %s: answering %s with a TOTP code", config.username, code)
                 continue

@@ -29,10 +29,11 @@ from .config import BridgeConfig
 from .errors import AuthError, OutcomeUnknown, PermissionDenied, RocketChatError, Unavailable
 from .events import RealtimeEvent, Reconnected, parse_stream_frame
 from .retry import RetryPolicy
-from .rest import AsyncRocketChat, ddp_error
+from .rest import AsyncRocketChat
 from .tokens import StoredToken
 from .twofactor import SecondFactor
-from .ddp_protocol import TWO_FACTOR_CODES, handshake, password_login, pong_for, ssl_context, wire_log
+from ._wire_errors import TWO_FACTOR_CHALLENGES, error_from_ddp
+from .ddp_protocol import handshake, password_login, pong_for, ssl_context, wire_log
 
 __all__ = ["RealtimeClient"]
 
@@ -165,11 +166,11 @@ class RealtimeClient:
             if not error:
                 return reply.get("result")
             code = error.get("error") if isinstance(error, Mapping) else None
-            if code in TWO_FACTOR_CODES:
+            if code in TWO_FACTOR_CHALLENGES:
                 factor = factor or SecondFactor(self.config, what=method)
                 extra = [factor.next_method_param(code, error.get("details"))]
                 continue
-            raise ddp_error(method, error)
+            raise error_from_ddp(method, error)
 
     async def subscribe(self, name: str, *params: Any, timeout: float | None = None) -> str:
         """Subscribe (and re-subscribe after every reconnect); returns the subscription id."""
@@ -290,7 +291,7 @@ class RealtimeClient:
             elif msg == "nosub":
                 sid = str(frame.get("id"))
                 waiter = self._sub_waiters.pop(sid, None)
-                error = ddp_error(self._subs.get(sid, _Sub(sid, sid, [])).name, frame.get("error") or "nosub")
+                error = error_from_ddp(self._subs.get(sid, _Sub(sid, sid, [])).name, frame.get("error") or "nosub")
                 if waiter is not None and not waiter.done():
                     waiter.set_exception(error)
                 elif frame.get("error"):

@@ -16,12 +16,11 @@ from typing import Any, Awaitable, Callable, Mapping
 from websockets.asyncio.client import ClientConnection
 
 from .config import BridgeConfig
+from ._wire_errors import TWO_FACTOR_CHALLENGES
 from .errors import AuthError, Unavailable
 from .twofactor import SecondFactor, password_digest
 
-__all__ = ["wire_log", "pong_for", "handshake", "password_login", "ssl_context", "TWO_FACTOR_CODES"]
-
-TWO_FACTOR_CODES = ("totp-required", "totp-invalid", "totp-max-attempts")
+__all__ = ["wire_log", "pong_for", "handshake", "password_login", "ssl_context"]
 
 Rpc = Callable[[str, list[Any]], Awaitable[dict[str, Any]]]
 
@@ -74,7 +73,7 @@ async def password_login(rpc: Rpc, config: BridgeConfig) -> str | None:
         if not error:
             return (reply.get("result") or {}).get("id")
         code = error.get("error") if isinstance(error, Mapping) else None
-        if code in TWO_FACTOR_CODES:
+        if code in TWO_FACTOR_CHALLENGES:
             params = {"totp": {"login": login, "code": factor.next_login_code(code, error.get("details"))}}
             continue
         reason = error.get("reason") if isinstance(error, Mapping) else error

@@ -4,7 +4,7 @@ One call goes through three layers, each with one job:
 1. `_send`: pacing (`pacing.py`), bounded concurrency, transport retries with back-off (`retry.py`),
    429 waits. Knows nothing about tokens.
 2. `_call`: credentials from the `Session`, one re-login on 401, the 2FA challenge-and-repeat, and the
-   mapping of failures to `errors.py`.
+   mapping of failures to `errors.py` (the wire tables are in `_wire_errors.py`).
 3. The endpoint methods (mixins in `users.py`, `roles.py`, `rooms.py`): typed arguments and results.
 
 Nothing here logs headers or bodies: log lines carry method, route, status and timing only.
@@ -22,16 +22,8 @@ import httpx
 
 from .auth import Session
 from .config import BridgeConfig
-from .errors import (
-    AuthError,
-    OutcomeUnknown,
-    RocketChatError,
-    ServerError,
-    Unavailable,
-    error_code,
-    error_from_response,
-    wait_seconds_from_text,
-)
+from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
+from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
 from .rooms import RoomsMixin
@@ -43,7 +35,6 @@ __all__ = ["AsyncRocketChat"]
 
 log = logging.getLogger("bridge.rest")
 
-_TWO_FACTOR_CODES = ("totp-required", "totp-invalid", "totp-max-attempts")
 _MAX_RATE_LIMIT_ROUNDS = 30
 
 
@@ -238,12 +229,12 @@ class _Core:
             code = error_code(body)
             if status == 401 and code != "unauthorized":
                 if relogged:
-                    raise AuthError(f"{route}: Rocket.Chat refused a fresh login token", status=401, route=route)
+                    raise SessionLost(f"{route}: Rocket.Chat refused a fresh login token", status=401, route=route)
                 log.info("%s: token refused (401), logging in again", route)
                 await self.session.refused(creds)
                 relogged = True
                 continue
-            if status == 400 and code in _TWO_FACTOR_CODES and body.get("errorType"):
+            if status == 400 and code in TWO_FACTOR_CHALLENGES and body.get("errorType"):
                 factor = factor or self.session.second_factor(route)
                 extra = factor.next_headers(code, body.get("details"))
                 log.debug("%s: answering %s", route, code)
@@ -305,23 +296,11 @@ class _Core:
             if not error:
                 return reply.get("result")
             code = error.get("error") if isinstance(error, Mapping) else None
-            if code in _TWO_FACTOR_CODES:
+            if code in TWO_FACTOR_CHALLENGES:
                 factor = factor or self.session.second_factor(name)
                 extra = [factor.next_method_param(code, error.get("details"))]
                 continue
-            raise ddp_error(name, error)
-
-
-def ddp_error(name: str, error: Any) -> RocketChatError:
-    """Map a DDP method error object to the same hierarchy as REST errors."""
-    if not isinstance(error, Mapping):
-        return ServerError(f"{name}: {error!r}", route=name)
-    code = error.get("error")
-    if isinstance(code, int):
-        status = 404 if code == 404 else (403 if code == 403 else 500 if code >= 500 else 400)
-        return error_from_response(status, {"error": error.get("reason") or str(code)}, route=name)
-    body = {"error": f"{error.get('reason') or code} [{code}]", "errorType": code, "details": error.get("details")}
-    return error_from_response(400, body, route=name)
+            raise error_from_ddp(name, error)
 
 
 def _retry_at(now: float, text_wait: float | None, reset_at: float | None) -> float:

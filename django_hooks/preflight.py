@@ -2,7 +2,7 @@
 
 `check` logs in (TOTP included), then compares what the policy will ask of
 Rocket.Chat with what the service account may do: the permissions behind
-each REST route rcsync calls (wire contract §3–§5; `bridge.errors.ROUTE_PERMISSIONS`),
+each REST route rcsync calls (wire contract §3–§5; `bridge._wire_errors.ROUTE_PERMISSIONS`),
 and whether the managed rooms and roles exist. It never writes. `bootstrap`
 creates the missing rooms and roles through the engine (an empty targeted
 sync plans exactly those) and the nightly periodic task.

@@ -31,23 +31,11 @@ from sync_tasks.engine import reconcile_all, sync_people
 
 log = logging.getLogger("rcsync.runs")
 
-TRANSIENT_ERRORS = ("Unavailable", "ServerError", "RateLimited", "OutcomeUnknown", "AuthError")
 _OUTCOME = {"ok": SyncOperation.Outcome.APPLIED, "failed": SyncOperation.Outcome.FAILED, "skipped": SyncOperation.Outcome.SKIPPED}
 
 
 class ReconcileBusy(Exception):
     """Another full reconciliation is running."""
-
-
-def _target(op: Any) -> str:
-    room, role = getattr(op, "room", None), getattr(op, "role", None)
-    if room and role:
-        return f"{room}:{role}"
-    for attr in ("room", "role", "username", "name"):
-        value = getattr(op, attr, None)
-        if value:
-            return str(value)
-    return getattr(op, "user_id", None) or ""
 
 
 class Recorder:
@@ -65,7 +53,7 @@ class Recorder:
         self.buffer.append(dict(
             run_id=self.run.pk, user_key=site_id,
             username=(self.usernames.get(site_id) or outcome.rc_username or "")[:255],
-            operation=outcome.kind, target=_target(outcome.op)[:255],
+            operation=outcome.kind, target=outcome.op.target[:255],
             outcome=_OUTCOME.get(outcome.status, outcome.status), error=(outcome.error or "")[:2000],
         ))
         if len(self.buffer) >= 200:
@@ -97,7 +85,7 @@ def _transient(report: Any) -> str | None:
     """A failure a retry may fix (Rocket.Chat down or rate limiting), as its reason; else None."""
     for result in report.results:
         for outcome in result.outcomes:
-            if outcome.status == "failed" and (outcome.error or "").startswith(TRANSIENT_ERRORS):
+            if outcome.status == "failed" and outcome.transient:
                 return outcome.error
     return None
 

@@ -21,9 +21,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from bridge.errors import Conflict, TransientError
+
 from .config import SyncConfig
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
-                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, sort_key)
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind, phase,
+                  sort_key)
 from .state import ObservedState
 
 log = logging.getLogger("rcsync.apply")
@@ -57,7 +60,10 @@ class OperationOutcome:
 
     ``status`` is ``"ok"``, ``"failed"`` (Rocket.Chat refused; ``error`` says why) or ``"skipped"``
     (not attempted because an operation it depends on failed). ``rc_user_id`` is the account the
-    operation was about (for ``CreateUser``: the new account's id, once created).
+    operation was about (for ``CreateUser``: the new account's id, once created). ``transient`` marks
+    a failure that says nothing about the operation itself (the bridge raised a
+    :class:`~bridge.errors.TransientError`: Rocket.Chat away, overloaded or rate limiting), so trying
+    the same change later may succeed; a queue retries those and gives up on the rest.
     """
 
     op: Operation
@@ -68,6 +74,8 @@ class OperationOutcome:
     rc_username: str | None = None
     error: str | None = None
     error_class: str | None = None  # bridge error class name, e.g. "Conflict", "NotFound", "RateLimited"
+    transient: bool = False
+    conflict: bool = False  # the bridge raised Conflict: the name or email is taken by another account
 
     @property
     def ok(self) -> bool:
@@ -78,6 +86,7 @@ class OperationOutcome:
         fields = dataclasses.asdict(self.op)
         return {"kind": self.kind, "site_id": self.site_id, "status": self.status, "rc_user_id": self.rc_user_id,
                 "rc_username": self.rc_username, "error": self.error, "error_class": self.error_class,
+                "transient": self.transient, "conflict": self.conflict,
                 "op": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items()}}
 
 
@@ -208,7 +217,8 @@ class _Run:
             self.failed_roles[op.name] = reason
         uid = self.user_id(op) if op.site_id is not None else None
         return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
-                                type(exc).__name__)
+                                type(exc).__name__, isinstance(exc, TransientError),
+                                isinstance(exc, Conflict))
 
 
 def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:
@@ -230,14 +240,14 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
     run = _Run(client, observed, rc_rooms, config, on_operation, on_progress, len(ops))
     phases: list[list[Operation]] = []
     for op in ops:
-        if phases and op_kind(phases[-1][0]) == op_kind(op):
+        if phases and phase(phases[-1][0]) == phase(op):
             phases[-1].append(op)
         else:
             phases.append([op])
     with ThreadPoolExecutor(max_workers=config.batch.concurrency, thread_name_prefix="rcsync-apply") as pool:
-        for phase in phases:
+        for group in phases:
             ready: list[Operation] = []
-            for op in phase:
+            for op in group:
                 why = run.blocker(op)
                 if why is not None:
                     run.report(OperationOutcome(op, op_kind(op), op.site_id, "skipped", run.user_id(op), None, why))

@@ -1,9 +1,12 @@
 """The pure decision pipeline: people + observed state + config -> targets, issues and the plan.
 
-``policy`` (per person) -> ``match`` (bind to accounts) -> ``plan`` (diff). No I/O, so the engine,
-the property tests and the benchmark all run the very same decision code. :func:`prepare` stops
-after matching so the engine can read the hidden memberships of accounts to reactivate before
-planning (matching does not depend on memberships, so it is not repeated).
+``policy`` (per person, once per run: :func:`desire_all`) -> ``match`` (bind to accounts) -> ``plan``
+(diff). No I/O, so the engine, the property tests and the benchmark all run the very same decision
+code. The engine computes the :class:`Desired` states first and hands the same value to the reader
+(a targeted read looks accounts up by the desired username and email) and to :func:`prepare`, so a
+site's resolver runs once per person per run and the reader and the planner cannot disagree.
+:func:`prepare` stops after matching so the engine can read the hidden memberships of accounts to
+reactivate before planning (matching does not depend on memberships, so it is not repeated).
 """
 from __future__ import annotations
 
@@ -33,6 +36,15 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Desired:
+    """The policy of one run: each person with the account they should have, and the people whose
+    policy could not be computed (``error`` issues). Computed once, then observe, match, plan."""
+
+    pairs: tuple[tuple[SitePerson, DesiredAccount], ...]
+    issues: tuple[PersonIssue, ...] = ()
+
+
+@dataclass(frozen=True)
 class Prepared:
     """Policy and matching done; planning still to do."""
 
@@ -44,8 +56,7 @@ class Prepared:
         return memberships_to_reveal(self.matching.targets, observed)
 
 
-def desire_all(people: Iterable[SitePerson], config: SyncConfig
-               ) -> tuple[list[tuple[SitePerson, DesiredAccount]], list[PersonIssue]]:
+def desire_all(people: Iterable[SitePerson], config: SyncConfig) -> Desired:
     """Policy for everyone; a person whose policy fails becomes an ``error`` issue, the rest go on."""
     pairs: list[tuple[SitePerson, DesiredAccount]] = []
     issues: list[PersonIssue] = []
@@ -57,12 +68,12 @@ def desire_all(people: Iterable[SitePerson], config: SyncConfig
         except Exception as exc:  # bad records must never stop a run
             issues.append(PersonIssue(str(getattr(person, "site_id", "?")), "error",
                                       f"cannot compute policy: {type(exc).__name__}: {exc}"))
-    return pairs, issues
+    return Desired(tuple(pairs), tuple(issues))
 
 
-def prepare(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> Prepared:
-    pairs, issues = desire_all(people, config)
-    return Prepared(tuple(issues), match_people(pairs, observed, config))
+def prepare(desired: Desired, observed: ObservedState, config: SyncConfig) -> Prepared:
+    """Match the run's desired states to the observed accounts (the policy is not computed again)."""
+    return Prepared(desired.issues, match_people(desired.pairs, observed, config))
 
 
 def plan_prepared(prepared: Prepared, observed: ObservedState, config: SyncConfig,
@@ -76,9 +87,9 @@ def plan_prepared(prepared: Prepared, observed: ObservedState, config: SyncConfi
 
 def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig,
            own: Ownership | None = None) -> Decision:
-    return plan_prepared(prepare(people, observed, config), observed, config, own)
+    return plan_prepared(prepare(desire_all(people, config), observed, config), observed, config, own)
 
 
 def to_reveal(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig) -> tuple[str, ...]:
     """Account ids whose hidden memberships must be read before planning (see plan.memberships_to_reveal)."""
-    return prepare(people, observed, config).to_reveal(observed)
+    return prepare(desire_all(people, config), observed, config).to_reveal(observed)

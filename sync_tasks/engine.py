@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 
 from .apply import OperationOutcome, apply_plan
 from .config import SyncConfig
-from .decide import Decision, Prepared, plan_prepared, prepare
+from .decide import Decision, Desired, Prepared, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
 from .ops import CreateUser, Operation
 from .person import SitePerson, site_sort_key
@@ -152,7 +152,7 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
             status, error = "stopped", "not applied: the safety guard stopped this run"
         elif applied and bad:
             # A create refused because the username/email is taken is an identity clash, not bad data.
-            clash = any(isinstance(o.op, CreateUser) and o.error_class == "Conflict" for o in bad)
+            clash = any(isinstance(o.op, CreateUser) and o.conflict for o in bad)
             status = "conflict" if clash else "error"
             error = "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
@@ -168,15 +168,15 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _execute(mode: str, people: list[SitePerson], client: Any, config: SyncConfig, obs: Observation,
-             started: float, calls_before: int | None, *, dry_run: bool, force: bool,
+def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any, config: SyncConfig,
+             obs: Observation, started: float, calls_before: int | None, *, dry_run: bool, force: bool,
              on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
              prepared: Prepared | None = None) -> SyncReport:
     own = ownership_from_config(config)
     if obs.unreadable_rooms:  # never plan on a room we could not read
         keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
         own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
-    decision = plan_prepared(prepared if prepared is not None else prepare(people, obs.state, config),
+    decision = plan_prepared(prepared if prepared is not None else prepare(desired, obs.state, config),
                              obs.state, config, own)
     calls_after_read = _calls(client)
     verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
@@ -212,18 +212,19 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     where ``IDENTITY.adopt`` allows, else reported as a conflict with the reason)."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
+    desired = desire_all(people, config)  # once per run: both passes read and plan with it
     # No email lookups up front: each one scans users.list. Create first; only if Rocket.Chat says
     # the email is taken, look that email up and sync those people again (adopting where allowed).
-    obs = observe_people(client, config, people, email_lookup=frozenset())
-    first = _execute("targeted", people, client, config, obs, started, before, dry_run=dry_run, force=force,
-                     on_operation=on_operation, on_progress=on_progress)
+    obs = observe_people(client, config, desired, email_lookup=frozenset())
+    first = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=dry_run,
+                     force=force, on_operation=on_operation, on_progress=on_progress)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
     if dry_run or first.stopped_by_safety or not clashes:
         return first
     started, before = time.monotonic(), _calls(client)
-    obs = observe_people(client, config, people, email_lookup=clashes)
-    second = _execute("targeted", people, client, config, obs, started, before, dry_run=False, force=force,
-                      on_operation=on_operation, on_progress=on_progress)
+    obs = observe_people(client, config, desired, email_lookup=clashes)
+    second = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=False,
+                      force=force, on_operation=on_operation, on_progress=on_progress)
     return _merge(first, second, clashes)
 
 
@@ -233,7 +234,7 @@ def _email_clashes(report: SyncReport) -> set[str]:
     for r in report.results:
         for o in r.outcomes:
             op = o.op
-            if (isinstance(op, CreateUser) and o.error_class == "Conflict" and op.email
+            if (isinstance(op, CreateUser) and o.conflict and op.email
                     and op.email.lower() in (o.error or "").lower()):
                 out.add(r.site_id)
     return out
@@ -271,10 +272,12 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     each to reveal memberships ``*.members`` hides (rare: returning people)."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
+    desired = desire_all(people, config)
     obs = observe_all(client, config)
-    prepared = prepare(people, obs.state, config)
+    prepared = prepare(desired, obs.state, config)
     reveal = prepared.to_reveal(obs.state)
     if reveal:
         reveal_memberships(client, obs, reveal)
-    return _execute("full", people, client, config, obs, started, before, dry_run=dry_run, force=force,
-                    on_operation=on_operation, on_progress=on_progress, revealed=len(reveal), prepared=prepared)
+    return _execute("full", people, desired, client, config, obs, started, before, dry_run=dry_run,
+                    force=force, on_operation=on_operation, on_progress=on_progress, revealed=len(reveal),
+                    prepared=prepared)

@@ -6,7 +6,9 @@ Order of precedence, per person in site order:
 2. otherwise an existing account is *adopted* only as ``RCSYNC["IDENTITY"]["adopt"]`` allows
    (default: same email, and the site says the email is verified);
 3. otherwise a new account is planned, with a username derived from the site username and collisions
-   resolved deterministically (``name``, ``name-2``, ... in site order).
+   resolved deterministically (``name``, ``name-2``, ... in site order). Its email must be free, or
+   be given up in this run by the account holding it (an email change of another person, which runs
+   before the creations; ``sync_tasks.emails``).
 Anything that cannot be resolved becomes a per-person issue with a reason; it never stops the others.
 """
 from __future__ import annotations
@@ -15,21 +17,12 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from .config import SyncConfig
+from .emails import plan_email_moves, wanted_email_changes
 from .identity import assign_usernames, email_key
 from .person import SitePerson, site_sort_key
 from .policy import DesiredAccount
 from .state import ObservedAccount, ObservedState
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A person's desired account bound to an observed account (``user_id``) or to be created (None)."""
-
-    desired: DesiredAccount
-    user_id: str | None
-    username: str
-    adopted: bool = False
-    created_by_bridge: bool = True
+from .target import Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +113,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         by_email = {k: [a for a in v if a.user_id not in deleting] for k, v in by_email.items()}
         by_name = {k: a for k, a in by_name.items() if a.user_id not in deleting}
     adopt = config.identity.adopt
+    waiting: dict[str, str] = {}  # site id -> why, for new accounts whose email another account holds now
     for person, desired in unlinked:
         if desired.remove is not None:
             issues.append(PersonIssue(person.site_id, "skipped", "inactive on the site and has no linked account"))
@@ -151,10 +145,13 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
                    else f"IDENTITY.adopt={list(adopt)} does not allow adopting it")
             if holder.user_id in bound:
                 why = f"it is linked to site user {bound[holder.user_id]}"
-            issues.append(PersonIssue(person.site_id, "conflict",
-                                      f"email is already used by Rocket.Chat account @{holder.username} "
-                                      f"({holder.user_id}); not adopted because {why}"))
-            continue
+            reason = (f"email is already used by Rocket.Chat account @{holder.username} "
+                      f"({holder.user_id}); not adopted because {why}")
+            keeps = holder.user_id not in bound or email_key(targets[bound[holder.user_id]].desired.email) == key
+            if keeps:
+                issues.append(PersonIssue(person.site_id, "conflict", reason))
+                continue
+            waiting[person.site_id] = reason  # the holder's person moves to another address, maybe this run
         new[person.site_id] = desired
         preferred[person.site_id] = desired.username
 
@@ -181,6 +178,20 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
                 targets[site_id] = replace(t, desired=replace(t.desired, email=None))
             continue
         email_owner[key] = site_id
+
+    # A new account's email must be free when the creations run (after every update of this run).
+    if new:
+        holders = {email_key(a.email): a for a in observed.accounts.values()
+                   if a.email and a.user_id not in deleting}
+        moves = plan_email_moves(wanted_email_changes(targets.values(), observed, config.identity.sync_profile),
+                                 observed, deleting)
+        for site_id in sorted(new, key=site_sort_key):
+            key = email_key(new[site_id].email)
+            holder = holders.get(key)
+            if holder is not None and key not in moves.released:
+                del new[site_id]
+                issues.append(PersonIssue(site_id, "conflict", waiting.get(site_id) or (
+                    f"email is already used by Rocket.Chat account @{holder.username} ({holder.user_id})")))
 
     names: dict[str, str] = {}
     if new:

@@ -8,7 +8,9 @@ Two readers:
   if ``users.list`` comes back without roles (a non-admin caller) does it page
   ``roles.getUsersInRole`` for the managed roles instead. Cost grows with pages, not users x rooms.
 * :func:`observe_people` — targeted sync of a few people: ``users.info`` with the user's rooms (one
-  call gives subscriptions and room roles, including those of a deactivated account) per person.
+  call gives subscriptions and room roles, including those of a deactivated account) per person. It
+  looks unlinked people up by their *desired* username and email, so it takes the run's
+  :class:`~sync_tasks.decide.Desired` states (the policy is computed once per run, by the engine).
 
 Both use only the synchronous facade ``bridge.RocketChat`` methods listed in :class:`ReadClient`.
 """
@@ -21,9 +23,9 @@ from typing import Any, Collection, Iterable, Iterator, Protocol
 from bridge.errors import NotFound, RocketChatError
 
 from .config import SyncConfig
+from .decide import Desired, desire_all
 from .identity import assign_usernames
 from .person import SitePerson
-from .policy import PolicyError, desired_account
 from .state import ObservedAccount, ObservedRoom, ObservedState
 
 log = logging.getLogger("rcsync.observe")
@@ -215,16 +217,22 @@ def reveal_memberships(client: ReadClient, obs: Observation, user_ids: Iterable[
         obs.state.accounts[uid] = _from_info(info, obs, role_names)
 
 
-def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[SitePerson],
+def observe_people(client: ReadClient, config: SyncConfig, desired: Desired | Iterable[SitePerson],
                    *, max_collision_probes: int = 20, email_lookup: Collection[str] | None = None) -> Observation:
     """Per-person read for a targeted sync: linked accounts by id; for unlinked people the account with
     their derived username (and its ``-2``, ``-3`` ... successors, to resolve collisions) and, when
     adoption by email is configured, the account with their email.
 
+    ``desired`` is the run's :class:`~sync_tasks.decide.Desired` (the engine passes the value it then
+    plans with). Plain site people are accepted for a one-off read, their policy is computed here. A
+    person whose policy failed is not read at all: the planner gives them no operations.
+
     Looking an email up means scanning ``users.list`` (7.x has no lookup by email), so
     ``email_lookup`` limits it to these site ids (``None``: everyone eligible). The engine first tries
     without and only looks up the people whose account creation failed because the email is taken.
     """
+    if not isinstance(desired, Desired):
+        desired = desire_all(desired, config)
     obs, role_names = _base(client, config, complete=False)
     accounts = obs.state.accounts
 
@@ -238,17 +246,13 @@ def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[Site
         return acct
 
     email_modes = {"email", "email_verified"} & set(config.identity.adopt)
-    for person in people:
+    for person, want in desired.pairs:
         if person.link is not None:
             if fetch(user_id=person.link.rc_user_id) is not None or not person.wants_account:
                 continue
         elif not person.wants_account:
             continue
-        try:
-            desired = desired_account(person, config)
-        except PolicyError:
-            continue
-        base = person.link.rc_username if person.link is not None else desired.username
+        base = person.link.rc_username if person.link is not None else want.username
         probe = base
         for n in range(2, max_collision_probes + 2):
             if fetch(username=probe) is None:
@@ -257,10 +261,10 @@ def observe_people(client: ReadClient, config: SyncConfig, people: Iterable[Site
                                      max_length=config.identity.username_max_length)["x"]
         asked = email_lookup is not None and person.site_id in email_lookup  # the email is known to be taken
         eligible = email_lookup is None and (person.email_verified or "email" in email_modes)
-        if email_modes and desired.email and (asked or eligible):
+        if email_modes and want.email and (asked or eligible):
             # There is no lookup by email in 7.x (the `query` parameter is ignored): find_user scans
             # users.list. Only people without a link reach this, once.
-            found = client.find_user(email=desired.email)
+            found = client.find_user(email=want.email)
             if found is not None and found.id not in accounts:
                 fetch(user_id=found.id)
     return obs

@@ -4,6 +4,13 @@
 ``site_id`` earlier in the plan creates; the executor fills it in. ``PHASE`` fixes the order in which
 kinds are applied (create before use, invite before granting a room role, kick before deactivating so
 the membership is still visible), and :func:`sort_key` gives a total, deterministic order.
+
+Every operation names what it acts on in one property, ``target`` (a string): the role for role
+operations and ``CreateRole``, the managed room key for room operations and ``CreateRoom``,
+``room:role`` for room roles, and the account itself for account operations — the username for
+``CreateUser`` (the account has no id yet), the ``user_id`` for ``UpdateProfile``, ``SetActive`` and
+``DeleteUser``. The planner's order, the audit rows and the admin's plan view all read it instead of
+probing attributes.
 """
 from __future__ import annotations
 
@@ -19,6 +26,10 @@ class CreateRole:
     kind: ClassVar[str] = "create_role"
     site_id: ClassVar[None] = None
 
+    @property
+    def target(self) -> str:
+        return self.name
+
 
 @dataclass(frozen=True, slots=True)
 class CreateRoom:
@@ -27,6 +38,10 @@ class CreateRoom:
     type: str  # "c" | "p"
     kind: ClassVar[str] = "create_room"
     site_id: ClassVar[None] = None
+
+    @property
+    def target(self) -> str:
+        return self.room
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,10 @@ class CreateUser:
     kind: ClassVar[str] = "create_user"
     user_id: ClassVar[None] = None
 
+    @property
+    def target(self) -> str:
+        return self.username
+
 
 @dataclass(frozen=True, slots=True)
 class UpdateProfile:
@@ -48,7 +67,12 @@ class UpdateProfile:
     name: str | None = None
     email: str | None = None
     email_verified: bool | None = None  # sent with a new email so a site-verified address stays verified
+    step: int = 0  # email moves run in steps: the account giving an address up goes first (emails.py)
     kind: ClassVar[str] = "update_profile"
+
+    @property
+    def target(self) -> str:
+        return self.user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +81,10 @@ class SetActive:
     user_id: str
     active: bool
     kind: ClassVar[str] = "set_active"
+
+    @property
+    def target(self) -> str:
+        return self.user_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +95,10 @@ class AddRole:
     role: str
     kind: ClassVar[str] = "add_role"
 
+    @property
+    def target(self) -> str:
+        return self.role
+
 
 @dataclass(frozen=True, slots=True)
 class RemoveRole:
@@ -76,6 +108,10 @@ class RemoveRole:
     role: str
     kind: ClassVar[str] = "remove_role"
 
+    @property
+    def target(self) -> str:
+        return self.role
+
 
 @dataclass(frozen=True, slots=True)
 class InviteToRoom:
@@ -84,6 +120,10 @@ class InviteToRoom:
     room: str
     kind: ClassVar[str] = "invite"
 
+    @property
+    def target(self) -> str:
+        return self.room
+
 
 @dataclass(frozen=True, slots=True)
 class KickFromRoom:
@@ -91,6 +131,10 @@ class KickFromRoom:
     user_id: str
     room: str
     kind: ClassVar[str] = "kick"
+
+    @property
+    def target(self) -> str:
+        return self.room
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +145,10 @@ class AddRoomRole:
     role: str
     kind: ClassVar[str] = "add_room_role"
 
+    @property
+    def target(self) -> str:
+        return f"{self.room}:{self.role}"
+
 
 @dataclass(frozen=True, slots=True)
 class RemoveRoomRole:
@@ -110,6 +158,10 @@ class RemoveRoomRole:
     role: str
     kind: ClassVar[str] = "remove_room_role"
 
+    @property
+    def target(self) -> str:
+        return f"{self.room}:{self.role}"
+
 
 @dataclass(frozen=True, slots=True)
 class DeleteUser:
@@ -117,13 +169,18 @@ class DeleteUser:
     user_id: str
     kind: ClassVar[str] = "delete_user"
 
+    @property
+    def target(self) -> str:
+        return self.user_id
+
 
 Operation = Union[CreateRole, CreateRoom, CreateUser, UpdateProfile, SetActive, AddRole, RemoveRole,
                   InviteToRoom, KickFromRoom, AddRoomRole, RemoveRoomRole, DeleteUser]
 
-# delete_user runs before create_user: a deleted account frees its username and email, which a new
-# account in the same run may take (so one run suffices, and the next plans nothing).
-ALL_KINDS = ("create_role", "create_room", "delete_user", "create_user", "activate", "update_profile",
+# delete_user runs first and create_user after update_profile: a deleted account frees its username
+# and email, an updated one its old email, and a new account of the same run may take them (so one
+# run suffices, and the next plans nothing).
+ALL_KINDS = ("create_role", "create_room", "delete_user", "activate", "update_profile", "create_user",
              "add_role", "remove_role", "invite", "add_room_role", "remove_room_role", "kick", "deactivate")
 #: Kinds the safety guard counts: they take something away from people.
 DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick"})
@@ -140,14 +197,14 @@ def op_kind(op: Operation) -> str:
 PHASE = {k: i for i, k in enumerate(ALL_KINDS)}
 
 
+def phase(op: Operation) -> tuple[int, int]:
+    """Which phase of a plan ``op`` runs in. The executor runs the operations of one phase concurrently,
+    so nothing in a phase may depend on another operation of the same phase."""
+    return (PHASE[op_kind(op)], op.step if isinstance(op, UpdateProfile) else 0)
+
+
 def sort_key(op: Operation) -> tuple:
-    """Total order: phase, then the room/role the op is about, then site order, then the rest."""
-    kind = op_kind(op)
-    if isinstance(op, (AddRoomRole, RemoveRoomRole)):
-        about = f"{op.room}:{op.role}"
-    elif isinstance(op, (CreateRole, CreateUser)):
-        about = op.name if isinstance(op, CreateRole) else ""
-    else:
-        about = getattr(op, "room", None) or getattr(op, "role", None) or ""
+    """Total order: phase, then the op's ``target`` (a room's or a role's changes stay together), then
+    site order, then the rest."""
     site = site_sort_key(op.site_id) if op.site_id is not None else (0, 0, "")
-    return (PHASE[kind], about, site, repr(op))
+    return (phase(op), op.target, site, repr(op))

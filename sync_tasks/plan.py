@@ -11,10 +11,11 @@ Pure and total: no I/O, no clock, no randomness; the same input always gives the
   reference §5.4), so there is no kick/re-invite churn.
 * Deprovisioning (``remove="deactivate"``) kicks from the managed rooms first, while the membership is
   still visible, then deactivates; global roles are kept. ``"delete"`` deletes; ``"leave"`` does nothing.
-* Emails are unique in Rocket.Chat, so an email change is only planned when no other account holds
-  the address (accounts deleted by the same plan do not count: deletions run first). An email that
-  moves between two accounts therefore lands one run later; that is the only case in which a second
-  run still has something to do (tests/sync_tasks/test_plan_properties.py states it exactly).
+* Emails are unique in Rocket.Chat. An email change is planned when the address is free, or freed
+  earlier in the same run: by a deletion (deletions run first), or by the email change of the account
+  holding it, which then runs in an earlier step; a cycle of moves (a swap) goes through a temporary
+  address (``sync_tasks.emails``). An address held by an account that keeps it is never taken. So one
+  run converges: the next plans nothing (tests/sync_tasks/test_plan_properties.py).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .config import SyncConfig
-from .identity import email_key
+from .emails import EmailMoves, plan_email_moves, wanted_email_changes
 from .match import Target
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                   KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind,
@@ -56,21 +57,6 @@ def ownership_from_config(config: SyncConfig) -> Ownership:
     )
 
 
-class _LazyHolders:
-    """email key -> account id, built on first use: only an email change needs it."""
-
-    def __init__(self, observed: ObservedState, deleting: frozenset[str]) -> None:
-        self._observed = observed
-        self._deleting = deleting  # accounts this plan deletes (they run first) hold nothing
-        self._map: dict[str | None, str] | None = None
-
-    def get(self, key: str, default: str) -> str:
-        if self._map is None:
-            self._map = {email_key(a.email): a.user_id for a in self._observed.accounts.values()
-                         if a.email and a.user_id not in self._deleting}
-        return self._map.get(key, default)
-
-
 def _plan_new(t: Target, observed: ObservedState, own: Ownership) -> list[Operation]:
     d = t.desired
     roles = d.roles or frozenset()
@@ -87,7 +73,7 @@ def _plan_new(t: Target, observed: ObservedState, own: Ownership) -> list[Operat
 
 
 def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, own: Ownership,
-                   email_holders: "_LazyHolders") -> list[Operation]:
+                   moves: EmailMoves) -> list[Operation]:
     d = t.desired
     sid, uid = d.site_id, acct.user_id
     if d.remove == "leave":
@@ -102,14 +88,15 @@ def _plan_existing(t: Target, acct: ObservedAccount, observed: ObservedState, ow
             ops.append(SetActive(sid, uid, True))
         if own.sync_profile:
             name = d.name if d.name and d.name != acct.name else None
-            email = None
-            key = email_key(d.email)
-            if (key and acct.email is not None and key != email_key(acct.email)
-                    and email_holders.get(key, uid) == uid):
-                email = d.email
+            email = d.email if uid in moves.steps else None
+            if uid in moves.parked:
+                temp, step = moves.parked[uid]
+                # verified=True only so Rocket.Chat sends no verification mail to the parking address.
+                ops.append(UpdateProfile(sid, uid, email=temp, email_verified=True, step=step))
             if name is not None or email is not None:
                 ops.append(UpdateProfile(sid, uid, name=name, email=email,
-                                         email_verified=d.email_verified if email is not None else None))
+                                         email_verified=d.email_verified if email is not None else None,
+                                         step=moves.steps.get(uid, 0)))
         if d.roles is not None:
             managed_held = acct.roles & own.roles
             ops += [AddRole(sid, uid, acct.username, r) for r in sorted((d.roles & own.roles) - acct.roles)]
@@ -139,8 +126,8 @@ def plan_changes(targets: Iterable[Target], observed: ObservedState, own: Owners
         name, rtype = own.rooms[key]
         ops.append(CreateRoom(key, name, rtype))
     targets = tuple(targets)
-    email_holders = _LazyHolders(observed, frozenset(
-        t.user_id for t in targets if t.user_id is not None and t.desired.remove == "delete"))
+    deleting = [t.user_id for t in targets if t.user_id is not None and t.desired.remove == "delete"]
+    moves = plan_email_moves(wanted_email_changes(targets, observed, own.sync_profile), observed, deleting)
     for t in targets:
         if t.user_id is None:
             if t.desired.remove is None:
@@ -149,7 +136,7 @@ def plan_changes(targets: Iterable[Target], observed: ObservedState, own: Owners
         acct = observed.accounts.get(t.user_id)
         if acct is None or acct.user_id == observed.service_user_id:
             continue
-        ops += _plan_existing(t, acct, observed, own, email_holders)
+        ops += _plan_existing(t, acct, observed, own, moves)
     ops.sort(key=sort_key)
     return tuple(ops)
 

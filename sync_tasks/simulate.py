@@ -5,6 +5,12 @@ to compute the expected outcome. ``World`` is the ground truth, including member
 accounts; :func:`observe` renders what a bulk read sees, hiding those memberships exactly like
 ``channels.members`` does (reference §5.3), unless the account is in ``reveal`` (a per-user
 ``users.info`` read, which lists subscriptions whatever the active flag).
+
+:func:`apply_ops` refuses what Rocket.Chat refuses: usernames and emails are unique
+case-insensitively (reference §3.2, §3.3: ``error-field-unavailable``). It also refuses what only
+works by luck of timing: the executor runs the operations of one phase (``ops.phase``) concurrently,
+so an operation may not take a username or an email that another account still held when its phase
+began.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
-                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile)
+                  KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, phase)
 from .state import ObservedAccount, ObservedRoom, ObservedState
 
 
@@ -51,7 +57,25 @@ def apply_ops(world: World, ops: Iterable[Operation]) -> World:
             raise ModelError(f"{op!r}: no such account")
         return uid
 
+    def holders(field: str) -> dict[str, str]:
+        return {getattr(a, field).lower(): uid for uid, a in w.accounts.items() if getattr(a, field)}
+
+    current_phase = None
+    at_start: dict[str, dict[str, str]] = {}
+
+    def take(op, field: str, value: str | None, uid: str) -> None:
+        """``uid`` takes ``value``: nobody else may hold it now, nor at the start of the phase."""
+        if not value:
+            return
+        for seen in (holders(field), at_start[field]):
+            other = seen.get(value.lower())
+            if other is not None and other != uid:
+                raise ModelError(f"{op!r}: {field} {value!r} is held by account {other}")
+
     for op in ops:
+        if phase(op) != current_phase:
+            current_phase = phase(op)
+            at_start = {"email": holders("email"), "username": holders("username")}
         if isinstance(op, CreateRole):
             if op.name in w.roles:
                 raise ModelError(f"{op!r}: role exists")
@@ -64,6 +88,8 @@ def apply_ops(world: World, ops: Iterable[Operation]) -> World:
             uid = f"new-{op.site_id}"
             if uid in w.accounts or any(a.username.lower() == op.username.lower() for a in w.accounts.values()):
                 raise ModelError(f"{op!r}: username taken")
+            take(op, "username", op.username, uid)
+            take(op, "email", op.email, uid)
             w.created[op.site_id] = uid
             w.accounts[uid] = ObservedAccount(uid, op.username, op.name, op.email, op.verified, True,
                                               frozenset(op.roles) or frozenset({"user"}), frozenset())
@@ -71,6 +97,7 @@ def apply_ops(world: World, ops: Iterable[Operation]) -> World:
             uid = uid_of(op)
             a = w.accounts[uid]
             if isinstance(op, UpdateProfile):
+                take(op, "email", op.email, uid)
                 a = replace(a, name=op.name if op.name is not None else a.name,
                             email=op.email if op.email is not None else a.email)
             elif isinstance(op, SetActive):

@@ -31,6 +31,7 @@ BENCH_SCALE = {
     "bench/reconcile.py": ("--users", "150"),
     "bench/latency.py": ("--changes", "40"),
     "bench/faults.py": ("--seconds", "4"),
+    "bench/pacing.py": ("--people", "30"),
 }
 # What each benchmark's JSON summary must say for the run to count as working.
 BENCH_CHECK = {
@@ -38,6 +39,7 @@ BENCH_CHECK = {
     "bench/reconcile.py": lambda s: s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0,
     "bench/latency.py": lambda s: s["lost"] == 0,
     "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0,
+    "bench/pacing.py": lambda s: all(r["calls"] > 0 and r["share_429"] < 0.01 for r in s["runs"]),
 }
 
 

@@ -26,10 +26,9 @@ from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
 from sync_tasks.celery import app
-from sync_tasks.decide import decide
+from sync_tasks.decide import desire_all, plan_prepared, prepare
 from sync_tasks.engine import reconcile_all, sync_people
 from sync_tasks.observe import observe_people
-from sync_tasks.policy import PolicyError, desired_account
 
 log = logging.getLogger("rcsync.admin")
 
@@ -165,17 +164,17 @@ def person_view(user_key: str) -> PersonView | None:
     if person is None:
         return None
     config = engine_config()
-    try:
-        desired = desired_account(person, config)
-    except PolicyError as exc:
-        return PersonView([], [], "error", str(exc))
+    wanted = desire_all([person], config)  # the policy once: read and plan with the same value
+    if wanted.issues:
+        return PersonView([], [], "error", wanted.issues[0].reason)
+    desired = wanted.pairs[0][1]
     managed_rooms = [r.key for r in config.rooms]
     try:
-        obs = observe_people(cached_client(), config, [person])
+        obs = observe_people(cached_client(), config, wanted)
     except Exception as exc:
         rows = compare_account(desired, None, config.managed_roles, managed_rooms)
         return PersonView(rows, [], "unknown", "", read_error=safe_error(exc))
-    decision = decide([person], obs.state, config)
+    decision = plan_prepared(prepare(wanted, obs.state, config), obs.state, config)
     actual = None
     status, error = "synced", ""
     for issue in decision.issues:

@@ -39,17 +39,13 @@ def op_target(op: Any) -> str:
     room, role = getattr(op, "room", None), getattr(op, "role", None)
     if room and role:
         return f"{role} in {room}"
-    for attr in ("room", "role", "name", "username"):
-        value = getattr(op, attr, None)
-        if value:
-            return str(value)
     kind = op_kind(op)
     if kind in ("activate", "deactivate", "delete_user"):
         return "account"
     if kind == "update_profile":
         changed = [f for f in ("name", "email") if getattr(op, f, None) is not None]
         return ", ".join(changed) or "profile"
-    return ""
+    return op.target
 
 
 #: Kinds whose target is the person's own account: listed as people, not per target.

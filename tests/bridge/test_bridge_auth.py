@@ -7,7 +7,7 @@ import hashlib
 import pyotp
 import pytest
 
-from bridge import AsyncRocketChat, AuthError, TwoFactorError
+from bridge import AsyncRocketChat, AuthError, SessionLost, TransientError, TwoFactorError
 from bridge.client import RocketChat
 from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config, revoke_tokens
 from fake_rocketchat.harness.testing import running_server
@@ -56,6 +56,7 @@ async def test_wrong_totp_secret_fails_clearly_without_looping(totp_server):
         with pytest.raises(TwoFactorError) as info:
             await rc.me()
     assert ADMIN in str(info.value)
+    assert not isinstance(info.value, TransientError)  # retrying repeats the same refusal
     assert wrong not in str(info.value) and ADMIN_PASSWORD not in str(info.value)
     logins = totp_server.request_log.entries(route="login")
     assert len(logins) == 4  # the challenge plus three codes, then stop
@@ -82,6 +83,19 @@ async def test_token_removed_server_side_triggers_one_relogin(totp_server):
         assert me.username == ADMIN
         assert rc.session.logins == 2
     assert [e.status for e in totp_server.request_log.entries(route="me")] == [200, 401, 200]
+
+
+async def test_a_token_refused_right_after_a_fresh_login_is_session_lost_and_transient(totp_server):
+    """The second 401 comes for a token issued a moment ago: the server's trouble, not the credentials'."""
+    async with AsyncRocketChat(make_config(totp_server)) as rc:
+        await rc.me()
+        totp_server.faults.fail_next("me", count=2, status=401,
+                                     body={"status": "error", "message": "You must be logged in to do this."})
+        with pytest.raises(SessionLost) as info:
+            await rc.me()
+        assert rc.session.logins == 2
+    assert isinstance(info.value, AuthError) and isinstance(info.value, TransientError)
+    assert [e.status for e in totp_server.request_log.entries(route="me")] == [200, 401, 401]
 
 
 async def test_refused_personal_token_is_a_clear_auth_error(totp_server):

@@ -1,7 +1,12 @@
 """Error mapping: Rocket.Chat's reply shapes (wire contract §1.2, §3, §4, §5, §6) → bridge.errors classes."""
 
+import re
+
 import pytest
 
+import bridge
+from bridge import errors
+from bridge._wire_errors import error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from bridge.errors import (
     AuthError,
     Conflict,
@@ -10,12 +15,12 @@ from bridge.errors import (
     PermissionDenied,
     RateLimited,
     RocketChatError,
+    OutcomeUnknown,
     ServerError,
+    SessionLost,
+    TransientError,
     TwoFactorError,
     Unavailable,
-    error_code,
-    error_from_response,
-    wait_seconds_from_text,
 )
 
 
@@ -100,3 +105,40 @@ def test_error_code_prefers_suffix():
     assert error_code({}) is None
     assert wait_seconds_from_text("You must wait 7 seconds before trying") == 7.0
     assert wait_seconds_from_text("nothing") is None
+
+
+def test_transient_is_told_by_the_class_tree():
+    """Retry decisions use isinstance(exc, TransientError): busy/away servers, never a verdict on the call."""
+    for cls in (RateLimited, ServerError, Unavailable, OutcomeUnknown, SessionLost):
+        assert issubclass(cls, TransientError), cls
+    for cls in (AuthError, TwoFactorError, PermissionDenied, NotFound, Conflict, InvalidInput):
+        assert not issubclass(cls, TransientError), cls
+    assert isinstance(error_from_response(503, {}, route="users.list"), TransientError)
+    assert isinstance(error_from_response(500, {}, route="users.list"), TransientError)
+    assert isinstance(error_from_response(429, {}, route="users.list", now=0.0), TransientError)
+    assert not isinstance(error_from_response(401, {"message": "x"}, route="me"), TransientError)
+
+
+def test_the_tree_drawn_in_the_docstring_is_the_real_one():
+    """errors.py draws its hierarchy; every class is in the drawing, under its real base class."""
+    drawn: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in (errors.__doc__ or "").split("```")[1].strip().splitlines():
+        match = re.match(r"^([│├└─ ]*)(\w+)", line)
+        assert match, line
+        depth, name = len(match.group(1)) // 4, match.group(2)
+        stack = stack[:depth] + [(depth, name)]
+        if depth:
+            drawn[name] = stack[depth - 1][1]
+    classes = {n: getattr(errors, n) for n in errors.__all__}
+    assert set(drawn) | {"RocketChatError"} == set(classes)
+    for name, parent in drawn.items():
+        assert classes[name].__bases__[0] is classes[parent], (name, parent)
+    for name in classes:  # and the package exports all of them
+        assert getattr(bridge, name) is classes[name]
+
+
+def test_ddp_errors_map_to_the_same_classes():
+    assert isinstance(error_from_ddp("login", {"error": "totp-required", "reason": "TOTP Required"}), TwoFactorError)
+    assert isinstance(error_from_ddp("createUser", {"error": 403, "reason": "Not allowed"}), PermissionDenied)
+    assert isinstance(error_from_ddp("x", "nosub"), ServerError)

@@ -101,3 +101,58 @@ def test_unlimited_route_is_never_held_back():
     for i in range(1000):
         wait, window = decide(window, i * 0.001)
         assert wait == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(workers=st.integers(2, 16), max_latency=st.floats(0.15, 0.5), seed=st.integers(0, 2**32 - 1))
+def test_calls_in_flight_at_a_window_end_never_overdraw_the_next(workers, max_latency, seed):
+    """Latency up to half the window: calls sent late in a window land in (and open) the next one."""
+    done, refused, _ = simulate(calls=80, workers=workers, limit=10, interval=1.0, max_latency=max_latency,
+                                seed=seed)
+    assert done == 80
+    assert refused == 0
+
+
+def _headers(remaining: int, reset_at: float) -> RateHeaders:
+    return RateHeaders(limit=10, remaining=remaining, reset_at=reset_at)
+
+
+def test_a_new_window_holds_back_the_calls_still_in_flight():
+    window = Window(limit=10, remaining=2, reset_at=100.0)
+    for _ in range(2):
+        _, window = decide(window, 99.9)
+    wait, window = decide(window, 101.0)  # the window is over, both calls unanswered
+    assert wait == 0 and (window.remaining, window.held, window.in_flight) == (7, 2, 3)
+
+
+def test_a_held_call_answered_from_the_old_window_gives_its_slot_back():
+    window = Window(limit=10, remaining=1, reset_at=100.0)
+    _, window = decide(window, 99.9)
+    _, window = decide(window, 101.0)
+    assert (window.remaining, window.held) == (8, 1)
+    window = observe(window, _headers(0, 100.0), 101.01, success=True)  # it landed before the end after all
+    assert (window.remaining, window.held, window.in_flight) == (9, 0, 1)
+    window = observe(window, _headers(9, 107.0), 101.02, success=True)  # the new window's first reply
+    assert (window.remaining, window.reset_at) == (9, 107.0)
+
+
+def test_a_held_call_that_opened_the_new_window_keeps_its_slot():
+    window = Window(limit=10, remaining=1, reset_at=100.0)
+    _, window = decide(window, 99.9)
+    _, window = decide(window, 101.0)
+    window = observe(window, _headers(9, 106.5), 101.01, success=True)  # arrived late: counted in the new one
+    assert (window.remaining, window.held) == (8, 1)
+
+
+def test_calls_lost_long_ago_are_not_held_back():
+    window = Window(limit=10, remaining=0, reset_at=100.0, in_flight=3, touched=50.0)
+    wait, window = decide(window, 101.0)
+    assert wait == 0 and (window.remaining, window.held) == (9, 0)
+
+
+def test_after_a_429_of_unknown_limit_the_probe_learns_the_budget():
+    window = penalize(Window(in_flight=1, touched=99.0), retry_at=100.0)
+    wait, window = decide(window, 100.5)
+    assert wait == 0 and window.remaining is None  # a probe
+    window = observe(window, _headers(9, 106.0), 100.51, success=True)
+    assert (window.remaining, window.reset_at) == (9, 106.0)

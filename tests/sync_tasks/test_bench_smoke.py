@@ -44,3 +44,44 @@ def test_bench_cli_small_run():
     details = json.loads(out.stdout.strip().splitlines()[-2])
     assert details["planned"] == {k: v for k, v in details["expected_ops"].items() if v}
     assert details["failed"] == {} and not details["stopped_by_safety"]
+
+
+# --- bench/pacing.py ---------------------------------------------------------------------------
+
+PACING = os.path.join(ROOT, "bench", "pacing.py")
+
+
+def load_pacing():
+    sys.path.insert(0, os.path.dirname(PACING))  # it imports bench/reconcile.py as `reconcile`
+    spec = importlib.util.spec_from_file_location("rcsync_bench_pacing", PACING)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pacing_figures_arithmetic():
+    bench = load_pacing()
+    served = [("GET", "users.info", 200)] * 20 + [("GET", "users.info", 429)] + [("POST", "users.create", 200)] * 3
+    figures = bench.measure(served, seconds=13.0, limit=10, window=6.0)
+    assert (figures["calls"], figures["calls_429"], figures["busiest_route"]) == (24, 1, "GET users.info")
+    assert figures["share_429"] == round(1 / 24, 4)
+    assert figures["allowed_calls"] == 30  # 13 s span three 6-second windows at most
+    assert figures["allowance_utilisation"] == round(21 / 30, 3)
+    assert figures["min_seconds"] == 12.0  # 21 calls need a third window, which opens at 12 s
+
+
+def test_pacing_bench_cli_small_run():
+    out = subprocess.run([sys.executable, PACING, "--people", "30", "--chunk", "10", "--window", "2"],
+                         capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    runs = json.loads(lines[-1])["runs"]
+    assert [r["workers"] for r in runs] == [1, 4]
+    assert all(list(r) == ["workers", "calls", "calls_429", "share_429", "allowance_utilisation", "seconds",
+                           "min_seconds"] for r in runs)
+    assert all(r["calls"] > 30 and r["calls_429"] == 0 for r in runs)  # paced: no refusal by design
+    for detail in json.loads(lines[-2])["details"]:
+        assert detail["busiest_route"] == "GET users.info" and detail["busiest_calls"] == 30
+        assert detail["synced"] == 30 and detail["failed"] == {} and detail["stopped_by_safety"] == 0
+        assert detail["left_to_do"] == {}  # the drift was repaired

@@ -239,3 +239,56 @@ def test_delete_mode_deletes_accounts_of_deleted_site_users(rc_server, rc_client
     r = reconcile_all([gone, people[1]], rc_client, cfg)
     assert r.result_for("1").status == "deleted" and r.counts == {"delete_user": 1}
     assert rc_server.state.find_user_by_username("zed") is None
+
+
+def test_each_failure_says_whether_a_later_try_may_succeed(rc_server, rc_client):
+    """``OperationOutcome.transient`` comes from the bridge's class tree (``TransientError``), never from
+    the error's text: Rocket.Chat answering 503 past the retries is transient, a refusal of the
+    request itself is not."""
+    cfg = load_config({"BATCH": {"concurrency": 1}})  # creates run in site order
+    rc_server.faults.fail_next("users.create", 2, 503)  # the first try and the client's one retry
+    rc_server.faults.fail_next("users.create", 1, 400, body={"success": False, "error": "boom [error-boom]",
+                                                             "errorType": "error-boom"})
+    r = reconcile_all([site(1, "first"), site(2, "second"), site(3, "third")], rc_client, cfg)
+    away, refused = r.result_for("1").outcomes[0], r.result_for("2").outcomes[0]
+    assert (away.status, away.error_class, away.transient) == ("failed", "Unavailable", True)
+    assert (refused.status, refused.transient) == ("failed", False) and "boom" in refused.error
+    assert away.as_dict()["transient"] is True
+    assert not any(o.transient for o in r.result_for("3").outcomes)
+    assert r.result_for("3").status == "synced"
+
+
+def test_the_policy_is_computed_once_per_person_per_run(rc_server, rc_client, monkeypatch):
+    """Policy, then observe, match, plan with that one value: a site resolver (which may query the
+    site's database) runs once per person, even in a targeted sync that reads and plans twice (the
+    create was refused because the email is taken, so the person is looked up by email and adopted)."""
+    import sys
+    import types
+
+    calls: list[str] = []
+    mod = types.ModuleType("rcsync_test_counting_resolver")
+    mod.grants = lambda person: calls.append(person.site_id)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rcsync_test_counting_resolver", mod)
+    cfg = load_config({"PEOPLE": {"resolver": "rcsync_test_counting_resolver.grants"}})
+    existing = rc_server.state.create_user("quinn.rc", name="Quinn", email="quinn@example.org")
+    r = sync_people([site(9, "quinn", email="quinn@example.org")], rc_client, cfg)
+    assert r.result_for("9").rc_user_id == existing["_id"] and r.counts["create_user"] == 1  # two passes
+    assert calls == ["9"]
+    calls.clear()
+    reconcile_all([site(1, "ann"), site(2, "bob"), site(9, "quinn", email="quinn@example.org")], rc_client, cfg)
+    assert sorted(calls) == ["1", "2", "9"]
+
+
+def test_emails_swapped_on_the_site_are_swapped_in_one_run(rc_server, rc_client):
+    """Rocket.Chat refuses an address another account holds (error-field-unavailable), so a swap goes
+    through a parking address; the stand-in applies Rocket.Chat's rule, and the next run is empty."""
+    st = rc_server.state
+    people = [site(1, "ann"), site(2, "bob"), site(3, "cyd")]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    swapped = [replace(people[0], email="bob@example.org"), replace(people[1], email="cyd@example.org"),
+               replace(people[2], email="ann@example.org")]
+    r = reconcile_all(swapped, rc_client, CFG)
+    assert r.failed == {} and r.counts == {"update_profile": 4}  # three moves, one parking
+    assert [st.find_user_by_username(u)["emails"][0]["address"] for u in ("ann", "bob", "cyd")] == [
+        "bob@example.org", "cyd@example.org", "ann@example.org"]
+    assert reconcile_all(swapped, rc_client, CFG).counts == {}
