@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 NPM_DIR := tests/conformance
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install test demo services clean bench chromium fuzz
+.PHONY: install test test-newest demo services clean bench chromium fuzz
 
 install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium
 
@@ -29,7 +29,7 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(wildcard $(NPM_DIR)/package-lock.json)
 	@touch $@
 
 services:
-	@scripts/ensure-services.sh redis postgres
+	@scripts/ensure-services.sh redis postgres rabbitmq
 
 test: install services
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -41,6 +41,19 @@ FUZZ_TESTS ?= tests/sync_tasks/test_plan_properties.py tests/sync_tasks/test_con
 fuzz: install
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest $(FUZZ_TESTS) -q -p no:randomly --timeout=0 --hypothesis-show-statistics $(PYTEST_ARGS)
 
+# The packaging, Django-side and end-to-end tests against the NEWEST versions setup.cfg's ranges allow
+# (not the lock), in a venv of their own: what a site installing rcsync today gets. CI runs it after
+# `make test`. The test tools are unpinned too.
+NEWEST_VENV := .venv-newest
+NEWEST_TESTS ?= tests/packaging tests/e2e tests/django_hooks
+test-newest: services
+	@test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager \
+		-e '.[fake,postgres]' setuptools wheel pytest pytest-django pytest-timeout hypothesis fakeredis
+	@$(NEWEST_VENV)/bin/python -m pip list --disable-pip-version-check 2>/dev/null \
+		| grep -iE '^(celery|kombu|django|django-celery-beat|redis|httpx|websockets|pyotp|starlette|uvicorn|psycopg) ' | tr -s ' ' | paste -sd, -
+	$(NEWEST_VENV)/bin/python -m pytest -p no:randomly $(NEWEST_TESTS) $(PYTEST_ARGS)
+
 demo: install
 	@scripts/demo.sh
 
@@ -48,4 +61,4 @@ bench: install services
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(NPM_DIR)/node_modules
+	rm -rf $(VENV) $(NEWEST_VENV) $(NPM_DIR)/node_modules

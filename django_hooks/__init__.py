@@ -2,7 +2,8 @@
 
 Public API for site code: :func:`request_sync` ("look at this user again",
 e.g. after a VIP purchase). Add ``"django_hooks"`` and ``"django_celery_beat"``
-to ``INSTALLED_APPS`` and run Celery with ``sync_tasks.celery``.
+to ``INSTALLED_APPS`` and run Celery workers with ``-Q rcsync`` (the site's own app, or ``sync_tasks.celery``;
+docs/install.md).
 """
 
 from __future__ import annotations

@@ -33,6 +33,12 @@ DRIFT_RECONNECT_BASE   1.0 (s)                    first back-off of ``rcsync lis
 DRIFT_RECONNECT_MAX    30 (s)                     longest back-off of ``rcsync listen`` between reconnects
 DRIFT_CATCH_UP_WINDOW  600 (s)                    at most one catch-up reconcile per this window, asked
                                                   only after the feed is connected and logged in again
+QUEUE                  ``"rcsync"``               the Celery queue every rcsync message is sent to (at
+                                                  send time, whichever app sends it); run a worker with
+                                                  ``-Q rcsync`` so a site's generic worker never sees them
+CELERY_APP             the site's current app      dotted path of the Celery app rcsync sends with, e.g.
+                                                  ``"besedka.celery.app"``; by default the app the site
+                                                  created (Django layout), else ``sync_tasks.celery.app``
 =====================  =========================  =======================================================
 """
 
@@ -71,6 +77,8 @@ class HookSettings:
     drift_reconnect_max: float = 30.0
     drift_reconnect_base: float = 1.0
     drift_catch_up_window: float = 600.0
+    queue: str = "rcsync"
+    celery_app: str = ""
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -84,7 +92,7 @@ KNOWN_KEYS = {
     "REDIS_URL", "REDIS_KEY_PREFIX", "LOCK_TTL", "COALESCE_QUIET", "COALESCE_MAX_WAIT", "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
-    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW",
+    "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "QUEUE", "CELERY_APP",
 }
 
 
@@ -97,7 +105,15 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         )
     redis_url = raw.get("REDIS_URL") or broker_url or "redis://127.0.0.1:6379/0"
     if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL, got {redis_url!r}")
+        hint = "" if raw.get("REDIS_URL") else " (it defaults to CELERY_BROKER_URL: with another broker, set it)"
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL{hint}, got {redis_url!r}")
+    queue = raw.get("QUEUE", "rcsync")
+    if not isinstance(queue, str) or not re.fullmatch(r"[\w.:-]+", queue):
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['QUEUE'] must be a queue name, got {queue!r}")
+    celery_app = raw.get("CELERY_APP", "")
+    if not isinstance(celery_app, str) or (celery_app and "." not in celery_app):
+        raise ImproperlyConfigured(
+            f"RCSYNC['TASKS']['CELERY_APP'] must be the dotted path of a Celery app, got {celery_app!r}")
     prefix = raw.get("REDIS_KEY_PREFIX", "rcsync:")
     if not isinstance(prefix, str):
         raise ImproperlyConfigured("RCSYNC['TASKS']['REDIS_KEY_PREFIX'] must be a string")
@@ -138,6 +154,8 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         drift_reconnect_max=_positive(raw, "DRIFT_RECONNECT_MAX", 30.0),
         drift_reconnect_base=_positive(raw, "DRIFT_RECONNECT_BASE", 1.0),
         drift_catch_up_window=_positive(raw, "DRIFT_CATCH_UP_WINDOW", 600.0),
+        queue=queue,
+        celery_app=celery_app,
     )
 
 

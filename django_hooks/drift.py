@@ -37,7 +37,7 @@ from django_hooks.conf import engine_config, hook_settings
 from django_hooks.models import AccountLink, SyncOperation
 from django_hooks.queue.pending import mark_pending
 from django_hooks.rc import bridge_config
-from sync_tasks.celery import app
+from django_hooks.dispatch import send_task
 
 log = logging.getLogger("rcsync.drift")
 
@@ -282,6 +282,6 @@ async def listen_forever(*, stop: asyncio.Event, on_ready: Callable[[FeedContext
 
 def _request_catch_up() -> None:
     try:
-        app.send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
+        send_task("rcsync.reconcile_all", kwargs={"kind": "drift", "triggered_by": "listen:reconnected"})
     except Exception as exc:  # broker down: the nightly run and the relay still cover us
         log.warning("could not request a catch-up reconcile (%s)", type(exc).__name__)

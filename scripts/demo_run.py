@@ -297,8 +297,8 @@ def run(env_in: dict[str, str]) -> int:
 
         step("starting a Celery worker, beat, the drift listener and the site")
         worker = procs.start("worker", [PY, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", "prefork",
-                                        "-c", "2", "-n", "demo@%h", "--without-gossip", "--without-mingle",
-                                        "--without-heartbeat", "-l", "INFO"])
+                                        "-c", "2", "-n", "demo@%h", "-Q", "rcsync", "--without-gossip",
+                                        "--without-mingle", "--without-heartbeat", "-l", "INFO"])
         beat = procs.start("beat", [PY, "-m", "celery", "-A", "sync_tasks.celery", "beat", "-l", "INFO",
                                     "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="])
         listener = procs.start("listener", [PY, "manage.py", "rcsync", "listen"])

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Make sure the services the tests and the demo need are reachable on loopback:
-# Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, trust auth for the
-# current OS user or `postgres`). Starts a stopped local server where one is
+# Redis (127.0.0.1:6379), PostgreSQL (127.0.0.1:5432, trust auth for the
+# current OS user or `postgres`) and RabbitMQ (127.0.0.1:5672, user guest; the
+# RabbitMQ end-to-end tests make their own vhost with rabbitmqctl). Starts a stopped local server where one is
 # installed, installs one from Debian's packages when running as root, and
 # otherwise says exactly what is missing. Idempotent; safe to run every time.
 #
-# Usage: scripts/ensure-services.sh [redis] [postgres]   (default: both)
+# Usage: scripts/ensure-services.sh [redis] [postgres] [rabbitmq]   (default: all three)
 set -u
 
 REDIS_HOST=${RCSYNC_REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${RCSYNC_REDIS_PORT:-6379}
 PG_HOST=${RCSYNC_PG_HOST:-127.0.0.1}
 PG_PORT=${RCSYNC_PG_PORT:-5432}
+AMQP_HOST=${RCSYNC_AMQP_HOST:-127.0.0.1}
+AMQP_PORT=${RCSYNC_AMQP_PORT:-5672}
 
 say() { echo "[services] $*" >&2; }
 
@@ -72,13 +75,29 @@ ensure_postgres() {
   return 1
 }
 
+ensure_rabbitmq() {
+  port_open "$AMQP_HOST" "$AMQP_PORT" && return 0
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server || true
+  if command -v rabbitmq-server >/dev/null; then
+    say "starting rabbitmq-server on $AMQP_HOST:$AMQP_PORT"
+    # Debian's package starts it through systemd where there is one; without, run it detached.
+    if ! { command -v systemctl >/dev/null && systemctl start rabbitmq-server >/dev/null 2>&1; }; then
+      RABBITMQ_NODE_IP_ADDRESS="$AMQP_HOST" RABBITMQ_NODE_PORT="$AMQP_PORT" rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    wait_port "$AMQP_HOST" "$AMQP_PORT" 60 && return 0
+  fi
+  say "MISSING: RabbitMQ at $AMQP_HOST:$AMQP_PORT (install rabbitmq-server, or set RCSYNC_AMQP_HOST/PORT)"
+  return 1
+}
+
 want=("$@")
-[ ${#want[@]} -eq 0 ] && want=(redis postgres)
+[ ${#want[@]} -eq 0 ] && want=(redis postgres rabbitmq)
 rc=0
 for s in "${want[@]}"; do
   case "$s" in
     redis) ensure_redis || rc=1 ;;
     postgres) ensure_postgres || rc=1 ;;
+    rabbitmq) ensure_rabbitmq || rc=1 ;;
     *) say "unknown service $s"; rc=2 ;;
   esac
 done

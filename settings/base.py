@@ -89,7 +89,8 @@ REDIS_URL = os.environ.get("RCSYNC_REDIS_URL", "redis://127.0.0.1:6379/0")
 # A key prefix isolates one site (or one test run) on a shared Redis.
 REDIS_KEY_PREFIX = os.environ.get("RCSYNC_REDIS_PREFIX", "rcsync:")
 
-CELERY_BROKER_URL = REDIS_URL
+# The broker may be another server than the locks' Redis (e.g. RabbitMQ: amqp://...).
+CELERY_BROKER_URL = os.environ.get("RCSYNC_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": REDIS_KEY_PREFIX,
     # Must exceed the longest task (a full reconcile of a large site) or Redis

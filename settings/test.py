@@ -32,5 +32,7 @@ RCSYNC = {
         "RETRY_BACKOFF_BASE": 0.2,
         "RETRY_BACKOFF_MAX": float(os.environ.get("RCSYNC_RETRY_BACKOFF_MAX", "2")),
         "NIGHTLY_MIN_INTERVAL": float(os.environ.get("RCSYNC_NIGHTLY_MIN_INTERVAL", "3600")),
+        # A test on a shared broker without a vhost of its own uses a queue of its own.
+        "QUEUE": os.environ.get("RCSYNC_QUEUE", "rcsync"),
     },
 }

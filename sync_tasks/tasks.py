@@ -3,39 +3,94 @@
 Every task is safe to run twice: `acks_late` + `reject_on_worker_lost` mean a
 killed worker's message is delivered again, and the work it stands for is
 level-triggered (re-read the current state, do what is still missing).
+
+The tasks are ``shared_task``s: they register with every Celery app in the process, so a site's own
+app runs them once this module is imported (``app.autodiscover_tasks()`` finds it through
+``django_hooks.tasks`` when ``django_hooks`` is in INSTALLED_APPS; or ``Celery(include=["sync_tasks.tasks"])``).
+The bundled ``sync_tasks.celery`` app includes it as well.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
-from sync_tasks.celery import app
+from celery import Celery, Task, shared_task
+from celery._state import _get_active_apps, connect_on_app_finalize
 
 log = logging.getLogger("rcsync.tasks")
 
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+RELAY_ENTRY = "rcsync: relay pending syncs"
 
 
-@app.task(name="rcsync.sync_user", bind=True, max_retries=None, soft_time_limit=600, time_limit=660, **RELIABLE)
+class RcsyncTask(Task):
+    """Every send that names no destination goes to rcsync's queue, whichever app sends it.
+
+    Covers ``.delay()``/``apply_async``, ``self.retry()`` and beat (which calls ``apply_async`` of a
+    registered task with the periodic task's own options; an empty queue there means "default").
+    """
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, task_id: Any = None, producer: Any = None,
+                    link: Any = None, link_error: Any = None, shadow: Any = None, **options: Any) -> Any:
+        from django_hooks.dispatch import destination
+
+        return super().apply_async(args, kwargs, task_id=task_id, producer=producer, link=link,
+                                   link_error=link_error, shadow=shadow, **destination(options))
+
+
+def add_relay_schedule(app: Celery) -> None:
+    """Beat entry for the relay, on whichever app runs beat (the site's own or the bundled one)."""
+    import os
+
+    from django.conf import settings
+
+    if not (settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE")):  # not a Django process
+        return
+    from django_hooks.conf import hook_settings
+
+    schedule = dict(app.conf.beat_schedule or {})
+    schedule.setdefault(
+        RELAY_ENTRY, {"task": "rcsync.relay_pending", "schedule": timedelta(seconds=hook_settings().relay_interval)},
+    )
+    app.conf.beat_schedule = schedule
+
+
+@connect_on_app_finalize  # what shared_task itself uses to reach every app
+def _on_finalize(app: Celery) -> None:
+    # Beat finalizes its app (after importing the task modules) before it builds its scheduler.
+    from django_hooks.dispatch import is_fallback_app
+
+    if not is_fallback_app(app):
+        add_relay_schedule(app)
+
+
+for _app in list(_get_active_apps()):  # apps finalized before this module was imported (autodiscovery)
+    if _app.finalized:
+        _on_finalize(_app)
+
+
+@shared_task(base=RcsyncTask, name="rcsync.sync_user", bind=True, max_retries=None, soft_time_limit=600, time_limit=660, **RELIABLE)
 def sync_user(self, user_key: str) -> str:
     """Bring one site user's Rocket.Chat account in line, if a pending change asks for it."""
-    from django_hooks.worker import sync_pending_user
+    from django_hooks.queue.worker import sync_pending_user
 
     outcome = sync_pending_user(str(user_key))
     if outcome.retry_in is not None:
         countdown = outcome.retry_in
         if outcome.status == "busy":  # someone holds this user: back off while they keep it
-            from django_hooks.worker import busy_backoff
+            from django_hooks.queue.worker import busy_backoff
 
             countdown = busy_backoff(self.request.retries)
         raise self.retry(countdown=countdown, max_retries=None)
     return outcome.status
 
 
-@app.task(name="rcsync.relay_pending", **RELIABLE, soft_time_limit=120, time_limit=150)
+@shared_task(base=RcsyncTask, name="rcsync.relay_pending", **RELIABLE, soft_time_limit=120, time_limit=150)
 def relay_pending() -> int:
     """Beat, every RELAY_INTERVAL: re-send pending syncs whose message was lost."""
-    from django_hooks.worker import relay_pending as relay
+    from django_hooks.queue.relay import relay_pending as relay
 
     return relay()
 
@@ -44,7 +99,7 @@ RECONCILE_RETRY_AFTER = 600  # s: a scheduled reconcile that could not reach Roc
 RECONCILE_RETRIES = 6
 
 
-@app.task(name="rcsync.reconcile_all", bind=True, max_retries=RECONCILE_RETRIES, soft_time_limit=6600, time_limit=6900,
+@shared_task(base=RcsyncTask, name="rcsync.reconcile_all", bind=True, max_retries=RECONCILE_RETRIES, soft_time_limit=6600, time_limit=6900,
           **RELIABLE)
 def reconcile_all(self, dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
     """Full reconciliation of every site user; one at a time across all beat processes and workers."""

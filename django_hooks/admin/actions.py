@@ -25,7 +25,7 @@ from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
-from sync_tasks.celery import app
+from django_hooks.dispatch import send_task
 from sync_tasks.decide import desire_all, plan_prepared, prepare
 from sync_tasks.engine import reconcile_all, sync_people
 from sync_tasks.observe import observe_people
@@ -105,7 +105,7 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
         if summary.get("applied"):
             raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
         try:
-            app.send_task(RECONCILE_TASK, kwargs={
+            send_task(RECONCILE_TASK, kwargs={
                 "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
                 "triggered_by": tag[:255],
             })

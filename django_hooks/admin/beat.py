@@ -3,7 +3,7 @@
 The stock ``PeriodicTaskAdmin`` sends "Run selected tasks" through ``celery.current_app``, which is
 thread-local: in a threaded web server it is Celery's fallback app (AMQP, no rcsync tasks), so the
 action answers "task not found" and the "Task (registered)" list is empty. This subclass and its
-form use ``sync_tasks.celery.app``. For rcsync's
+form use the app rcsync sends with (``django_hooks.dispatch``: the site's own, else the bundled one). For rcsync's
 reconcile it also needs the start-resync permission and runs it as a *manual* run named after the
 admin, so the nightly run's duplicate guard (one nightly per window) does not swallow a click.
 """
@@ -17,7 +17,7 @@ from django.contrib import admin, messages
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskChoiceField, TaskSelectWidget
 
 from django_hooks.admin.permissions import can_start
-from sync_tasks.celery import app as rcsync_app
+from django_hooks.dispatch import destination, rcsync_app
 
 RCSYNC_TASK_PREFIX = "rcsync."
 RECONCILE = "rcsync.reconcile_all"
@@ -53,7 +53,9 @@ class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
             if task.task == RECONCILE:
                 kwargs.update(kind="manual", triggered_by=f"admin:{request.user.get_username()} (run now: {task.name})"[:255])
             self.celery_app.send_task(task.task, args=json.loads(task.args or "[]"), kwargs=kwargs,
-                                      queue=task.queue or None, headers={"periodic_task_name": task.name})
+                                      **destination({"queue": task.queue, "exchange": task.exchange,
+                                                     "routing_key": task.routing_key}),
+                                      headers={"periodic_task_name": task.name})
             started += 1
         if started:
             self.message_user(request, f"{started} rcsync task(s) started; see Sync runs for progress.", messages.SUCCESS)

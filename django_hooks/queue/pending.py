@@ -18,7 +18,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_hooks.models import PendingSync
-from sync_tasks.celery import app
+from django_hooks.dispatch import send_task
 
 log = logging.getLogger("rcsync.pending")
 
@@ -106,7 +106,7 @@ def enqueue(user_key: str, *, note_sent: bool = True) -> bool:
     the site's request path).
     """
     try:
-        app.send_task(SYNC_USER_TASK, args=[user_key])
+        send_task(SYNC_USER_TASK, args=[user_key])
     except Exception as exc:  # broker down: the row is durable, the relay resends it
         log.warning("could not enqueue sync of user %s (%s); the relay will retry", user_key, type(exc).__name__)
         PendingSync.objects.filter(user_key=user_key).update(enqueued_at=None)

@@ -36,12 +36,12 @@ def _clean_redis_prefix(redis_conn: redis_lib.Redis) -> Any:
 
 
 class Broker:
-    """What is waiting in the default Celery queue (kombu's Redis list, under our prefix)."""
+    """What is waiting in a Celery queue (kombu's Redis list, under our prefix): rcsync's by default."""
 
     def __init__(self, conn: redis_lib.Redis) -> None:
         self.conn = conn
 
-    def messages(self, queue: str = "celery") -> list[tuple[str, list[Any], dict[str, Any]]]:
+    def messages(self, queue: str = "rcsync") -> list[tuple[str, list[Any], dict[str, Any]]]:
         out = []
         for raw in self.conn.lrange(_prefix() + queue, 0, -1):
             message = json.loads(raw)

@@ -21,7 +21,8 @@ def test_db_name(django_db_setup, django_db_blocker) -> str:
 
 
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[support.StandIn]:
+def stand_in(broker) -> Iterator[support.StandIn]:
+    # One per broker: a test run on both must not meet the accounts its other run made.
     with support.serving_stand_in() as rc:
         yield rc
 
@@ -31,9 +32,47 @@ def logdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("celery-logs")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that do not choose a broker run on Redis, as the same parameter value as the [redis] run of
+    those that do, so a module's workers and stand-in are shared across both (not set up twice)."""
+    chosen = any(m.args and m.args[0] == "broker" for m in metafunc.definition.iter_markers("parametrize"))
+    if "broker" in metafunc.fixturenames and not chosen:
+        metafunc.parametrize("broker", ["redis"], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def worker_env(test_db_name, stand_in) -> dict[str, str]:
-    return support.make_env(test_db_name, stand_in)
+def broker(request) -> str:
+    """The broker of this module's workers: "redis" unless a test parametrizes it (indirect), e.g.
+    ``@pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")``."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def broker_env(broker) -> Iterator[dict[str, str]]:
+    if broker == "redis":
+        yield {}
+        return
+    assert broker == "rabbitmq", broker
+    with support.rabbitmq_broker() as env:
+        support.RABBITMQ_SENDER = support.sender_app(env["RCSYNC_BROKER_URL"])
+        try:
+            yield env
+        finally:
+            support.RABBITMQ_SENDER = None
+
+
+@pytest.fixture(autouse=True)
+def _send_through_this_broker(broker_env, settings) -> None:
+    """On RabbitMQ, this process (the site) sends with an app on it, to this run's queue."""
+    if broker_env:
+        settings.RCSYNC = {**settings.RCSYNC, "TASKS": {
+            **settings.RCSYNC["TASKS"], "CELERY_APP": "e2e_support.RABBITMQ_SENDER", "QUEUE": broker_env["RCSYNC_QUEUE"],
+        }}
+
+
+@pytest.fixture(scope="module")
+def worker_env(test_db_name, stand_in, broker_env) -> dict[str, str]:
+    return support.make_env(test_db_name, stand_in, **broker_env)
 
 
 @pytest.fixture(scope="module")

@@ -110,10 +110,13 @@ class Proc:
 
 
 def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None,
-                  pool: str = "prefork") -> Proc:
+                  pool: str = "prefork", queue: str | None = None) -> Proc:
+    """A worker of the bundled app consuming rcsync's queue (RCSYNC["TASKS"]["QUEUE"]: "rcsync", or this
+    run's own, RCSYNC_QUEUE in `env`)."""
+    queue = queue or env.get("RCSYNC_QUEUE", "rcsync")
     args = [
         PYTHON, "-m", "celery", "-A", "sync_tasks.celery", "worker", "-P", pool, "-c", str(concurrency),
-        "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
+        "-n", f"{name}@%h", "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
         *(extra or []),
     ]
     return Proc(args, env, name, logdir)
@@ -180,6 +183,69 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- RabbitMQ as the broker (Redis still holds the locks) ---------------------------------------
+
+AMQP_HOST = os.environ.get("RCSYNC_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("RCSYNC_AMQP_PORT", "5672"))
+#: The Celery app this test process sends with while a test runs on RabbitMQ
+#: (RCSYNC["TASKS"]["CELERY_APP"] = "e2e_support.RABBITMQ_SENDER", the documented knob).
+RABBITMQ_SENDER = None
+#: Brokers the convergence and redelivery tests run on (test ids: ...[redis], ...[rabbitmq]).
+BROKERS = ["redis", "rabbitmq"]
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    exe = shutil.which("rabbitmqctl")
+    if exe is None:
+        return False
+    return subprocess.run([exe, "-q", *args], capture_output=True, timeout=60).returncode == 0
+
+
+@contextmanager
+def rabbitmq_broker() -> Iterator[dict[str, str]]:
+    """This run's own vhost on the local RabbitMQ (made and removed with rabbitmqctl), or, where
+    rabbitmqctl cannot (not root, no management rights), its own queue name on the default vhost.
+    Yields the environment for workers: RCSYNC_BROKER_URL and RCSYNC_QUEUE (settings/base.py, test.py)."""
+    import uuid
+
+    with socket.socket() as s:
+        if s.connect_ex((AMQP_HOST, AMQP_PORT)) != 0:
+            raise AssertionError(f"RabbitMQ is not reachable at {AMQP_HOST}:{AMQP_PORT}: "
+                                 "run scripts/ensure-services.sh rabbitmq (it says what is missing)")
+    tag = f"rcsync-test-{uuid.uuid4().hex[:10]}"
+    own_vhost = _rabbitmqctl("add_vhost", tag) and _rabbitmqctl("set_permissions", "-p", tag, "guest", ".*", ".*", ".*")
+    vhost = tag if own_vhost else ""
+    env = {"RCSYNC_BROKER_URL": f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}",
+           "RCSYNC_QUEUE": "rcsync" if own_vhost else tag}
+    try:
+        yield env
+    finally:
+        if own_vhost:
+            _rabbitmqctl("delete_vhost", tag)
+        else:  # drop our queue from the shared vhost
+            from kombu import Connection
+
+            with Connection(env["RCSYNC_BROKER_URL"]) as conn:
+                try:
+                    conn.default_channel.queue_delete(env["RCSYNC_QUEUE"])
+                except Exception:
+                    pass
+
+
+def sender_app(broker_url: str):
+    """A Celery app like the bundled one but on `broker_url`, for this process's sends. No Django
+    fix-up and not made current: it must not become the process's default app for other tests."""
+    from celery import Celery
+
+    from django.conf import settings
+
+    app = Celery("rcsync-e2e-sender", fixups=[], set_as_current=False)
+    # The site's CELERY_* settings, but this broker (with the namespace, CELERY_BROKER_URL would win).
+    conf = {k[len("CELERY_"):].lower(): getattr(settings, k) for k in dir(settings) if k.startswith("CELERY_")}
+    app.config_from_object({**conf, "broker_url": broker_url})
+    return app
 
 
 # --- the stand-in Rocket.Chat ------------------------------------------------------------------

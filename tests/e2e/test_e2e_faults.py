@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from django_hooks.models import SyncRun
-from e2e_support import celery_worker, children_of, settled, wait_ready, wait_until
+from e2e_support import BROKERS, celery_worker, children_of, settled, wait_ready, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -25,6 +25,7 @@ def solo_worker(worker_env, logdir):
     proc.stop()
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")
 def test_worker_killed_mid_sync_task_is_redelivered(stand_in, solo_worker) -> None:
     stand_in.server.faults.set_latency(2500, route="users.info")
     try:

@@ -13,7 +13,7 @@ from django.db import transaction
 
 import django_hooks
 from django_hooks.models import AccountLink, SyncRun
-from e2e_support import settled, wait_until
+from e2e_support import BROKERS, settled, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
@@ -24,6 +24,7 @@ def converge(stand_in, username: str, expected) -> None:
     wait_until(lambda: stand_in.summary(username) == expected, DEADLINE, f"{username} to become {expected} (is {stand_in.summary(username)})")
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True, scope="module")
 def test_user_lifecycle_roles_groups_and_vip_request(stand_in, worker) -> None:
     user = User.objects.create_user("lena", "lena@example.org", "pw")
     converge(stand_in, "lena", (True, ("user",), ("general",), False))
