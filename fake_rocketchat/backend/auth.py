@@ -190,6 +190,20 @@ class AuthMixin:
         )
         return token
 
+    def regenerate_personal_access_token(self: "State", user_id: str, token_name: str) -> str:
+        """`personalAccessTokens:regenerateToken`: permission, the token must exist, a new one with
+        the old `bypassTwoFactor` (imports/personal-access-tokens/server/api/methods/regenerateToken.ts)."""
+        with self.lock:
+            method = {"method": "personalAccessTokens:regenerateToken"}
+            if not self.has_permission(user_id, "create-personal-access-tokens"):
+                raise MeteorError("not-authorized", "Not Authorized", method)
+            user = self.users[user_id]
+            old = next((t for t in self._pats(user) if t.get("name") == token_name), None)
+            if old is None:
+                raise MeteorError("error-token-does-not-exists", "Token does not exist", method)
+            user["services"]["resume"]["loginTokens"].remove(old)
+            return self._issue_pat(user, token_name, bool(old.get("bypassTwoFactor")))
+
     def remove_personal_access_token(self: "State", user_id: str, token_name: str) -> None:
         with self.lock:
             if not self.has_permission(user_id, "create-personal-access-tokens"):

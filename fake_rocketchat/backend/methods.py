@@ -208,9 +208,48 @@ def save_room_settings(state: "State", caller: Caller, params: list[Any]) -> Any
     if isinstance(settings, str):
         settings = {settings: _arg(params, 2)}
     _match(isinstance(rid, str) and isinstance(settings, dict))
-    for key, value in settings.items():
-        state.save_room_setting(actor, rid, key, value)
-    return {"result": True, "rid": rid}
+    return state.save_room_settings(actor, rid, settings)
+
+
+@method("archiveRoom")
+def archive_room(state: "State", caller: Caller, params: list[Any]) -> Any:
+    rid = _arg(params, 0)
+    _match(isinstance(rid, str))
+    state.archive_room(_logged_in(caller, "archiveRoom"), rid)
+    return None
+
+
+@method("unarchiveRoom")
+def unarchive_room(state: "State", caller: Caller, params: list[Any]) -> Any:
+    rid = _arg(params, 0)
+    _match(isinstance(rid, str))
+    state.unarchive_room(_logged_in(caller, "unarchiveRoom"), rid)
+    return None
+
+
+@method("eraseRoom")
+def erase_room(state: "State", caller: Caller, params: list[Any]) -> Any:
+    rid = _arg(params, 0)
+    _match(isinstance(rid, str))
+    state.erase_room(_logged_in(caller, "eraseRoom"), rid)
+    return True
+
+
+@method("addAllUserToRoom")
+def add_all_user_to_room(state: "State", caller: Caller, params: list[Any]) -> Any:
+    rid, active_only = _arg(params, 0), _arg(params, 1, False)
+    if not caller.user_id:
+        raise MeteorError(403, "Access to Method Forbidden", {"method": "addAllToRoom"})
+    _match(isinstance(rid, str) and isinstance(active_only, bool))
+    return state.add_all_users_to_room(caller.user_id, rid, active_only)
+
+
+@method("joinRoom")
+def join_room(state: "State", caller: Caller, params: list[Any]) -> Any:
+    rid, code = _arg(params, 0), _arg(params, 1)
+    _match(isinstance(rid, str))
+    state.join_room(_logged_in(caller, "joinRoom"), rid, code)
+    return True
 
 
 # ------------------------------------------------------------------------------ settings
@@ -248,12 +287,7 @@ def pat_generate(state: "State", caller: Caller, params: list[Any]) -> Any:
 def pat_regenerate(state: "State", caller: Caller, params: list[Any]) -> Any:
     data = _arg(params, 0) or {}
     _match(isinstance(data, dict) and isinstance(data.get("tokenName"), str))
-    with state.lock:
-        old = next((t for t in state.list_personal_access_tokens(caller.user_id) if t["name"] == data["tokenName"]), None)  # type: ignore[arg-type]
-        if old is None:
-            raise MeteorError("not-authorized", "Not Authorized", {"method": "personalAccessTokens:regenerateToken"})
-        state.remove_personal_access_token(caller.user_id, data["tokenName"])  # type: ignore[arg-type]
-        return state.generate_personal_access_token(caller.user_id, data["tokenName"], old["bypassTwoFactor"])  # type: ignore[arg-type]
+    return state.regenerate_personal_access_token(caller.user_id, data["tokenName"])  # type: ignore[arg-type]
 
 
 @method("personalAccessTokens:removeToken", two_factor=True)

@@ -29,14 +29,15 @@ ROOM_ROLES: dict[str, tuple[str, str, str]] = {
 class RoomsMixin:
     """Mixed into `State`; `self` is the State."""
 
-    def _valid_room_name(self: "State", name: str) -> None:
-        """`getValidRoomName`: pattern + system-blocked names, then uniqueness."""
+    def _valid_room_name(self: "State", name: str, exclude_rid: str | None = None) -> None:
+        """`getValidRoomName(name, rid)`: pattern + system-blocked names, then uniqueness (the room
+        being renamed does not collide with itself)."""
         details = {"function": "RocketChat.getValidRoomName", "channel_name": name}
         pattern = self._name_pattern("UTF8_Channel_Names_Validation")
         if not name or name.lower() in SYSTEM_BLOCKED_NAMES or not pattern.match(name):
             raise MeteorError("error-invalid-room-name", f"{name} is not a valid room name.", details)
         existing = self.room_doc_by_name(name)
-        if existing:
+        if existing and existing["_id"] != exclude_rid:
             if existing.get("archived"):
                 raise MeteorError("error-archived-duplicate-name", f"There's an archived channel with name '{name}'", details)
             raise MeteorError("error-duplicate-channel-name", f"A channel with name '{name}' exists", details)
@@ -141,12 +142,17 @@ class RoomsMixin:
             return True
 
     def leave_room(self: "State", actor_id: str, rid: str) -> bool:
-        """Method `leaveRoom`: posts `ul`; the last owner cannot leave."""
+        """`leaveRoomMethod` (app/lib/server/methods/leaveRoom.ts): `leave-c`/`leave-p`, membership,
+        the last owner cannot leave; posts `ul`."""
         with self.lock:
             room = self.rooms.get(rid)
+            if not room:
+                raise MeteorError("error-invalid-room", "Invalid room", {"method": "leaveRoom"})
             user = self.users[actor_id]
-            sub = self.subscription_doc(rid, actor_id) if room else None
-            if not room or not sub:
+            if room["t"] in ("c", "p") and not self.has_permission(actor_id, f"leave-{room['t']}"):
+                raise MeteorError("error-not-allowed", "Not allowed", {"method": "leaveRoom"})
+            sub = self.subscription_doc(rid, actor_id)
+            if not sub:
                 raise MeteorError("error-user-not-in-room", "You are not in this room", {"method": "leaveRoom"})
             if "owner" in sub.get("roles", []) and len([s for s in self.room_subscription_docs(rid) if "owner" in s.get("roles", [])]) == 1:
                 raise MeteorError("error-you-are-last-owner", "You are the last owner. Please set new owner before leaving the room.", {"method": "leaveRoom"})
@@ -198,18 +204,3 @@ class RoomsMixin:
             self.publish("stream-notify-user", f"{user_id}/subscriptions-changed", ["updated", sub])
             self._broadcast_role_change("added" if add else "removed", role, user, rid)
             return True
-
-    def save_room_setting(self: "State", actor_id: str, rid: str, setting: str, value: Any) -> dict[str, Any]:
-        """Method `saveRoomSettings` for the settings the stand-in models (default, readOnly, ...)."""
-        with self.lock:
-            room = self.rooms.get(rid)
-            if not room:
-                raise MeteorError("error-invalid-room", "Invalid room", {"method": "saveRoomSettings"})
-            if not self.has_permission(actor_id, "edit-room", rid):
-                raise MeteorError("error-action-not-allowed", "Editing room is not allowed", {"method": "saveRoomSettings", "action": "Editing_room"})
-            known = {"default": "default", "readOnly": "ro", "topic": "topic", "description": "description", "announcement": "announcement"}
-            if setting not in known:
-                raise MeteorError("error-invalid-settings", "Invalid settings provided", {"method": "saveRoomSettings"})
-            room[known[setting]] = value
-            room["_updatedAt"] = self.now()
-            return {"result": True, "rid": rid}

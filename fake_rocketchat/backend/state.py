@@ -30,12 +30,16 @@ from .locking import locked
 from .oauth import OAuthMixin
 from .permission_rules import PermissionRulesMixin
 from .permissions import permission_documents, role_documents, setting_permission_documents
+from .queries import QueriesMixin
 from .roles import RolesMixin
+from .room_lifecycle import RoomLifecycleMixin
+from .room_settings import RoomSettingsMixin
 from .rooms import RoomsMixin
 from .settings_store import SettingsStore
 from .users import UsersMixin
 
-class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RolesMixin, PermissionRulesMixin, OAuthMixin):
+class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, RoomLifecycleMixin, QueriesMixin,
+            RolesMixin, PermissionRulesMixin, OAuthMixin):
     """The whole fake workspace. See docs/fake-rocketchat.md for the helper API."""
 
     def __init__(self, *, compat: int = 7, clock: Clock | None = None) -> None:

@@ -38,6 +38,10 @@ class UsersMixin:
         blocked |= set(SYSTEM_BLOCKED_NAMES) | {"all", "here"}
         return username.lower() in blocked
 
+    def is_valid_username(self: "State", username: str) -> bool:
+        """`validateUsername`: the `UTF8_User_Names_Validation` pattern (app/lib/server/functions/validateUsername.ts)."""
+        return bool(username) and bool(self._name_pattern("UTF8_User_Names_Validation").match(username))
+
     def check_username_availability(self: "State", username: str, exclude_uid: str | None = None) -> bool:
         """`checkUsernameAvailability`: blocked names throw, taken names return False."""
         if self._is_blocked_username(username):
@@ -163,11 +167,18 @@ class UsersMixin:
                     user[key] = copy.deepcopy(data[key])
             return user["_id"]
 
-    def register_user(self: "State", username: str, email: str, password: str, name: str) -> dict[str, Any]:
-        """`registerUser` (users.register): public sign-up; the first user becomes admin."""
+    def register_user(self: "State", username: str, email: str, password: str, name: str, secret_url: str | None = None) -> dict[str, Any]:
+        """`registerUser` (users.register): public sign-up; the first user becomes admin. With
+        `Accounts_RegistrationForm` = "Secret URL" only the right secret registers
+        (app/lib/server/methods/registerUser.ts)."""
         with self.lock:
-            if self.settings.get("Accounts_RegistrationForm") == "Disabled":
+            form = self.settings.get("Accounts_RegistrationForm")
+            if form == "Disabled":
                 raise MeteorError("error-user-registration-disabled", "User registration is disabled", {"method": "registerUser"})
+            if form == "Secret URL":
+                expected = self.settings.get("Accounts_RegistrationForm_SecretURL") if "Accounts_RegistrationForm_SecretURL" in self.settings else None
+                if not secret_url or secret_url != expected:
+                    raise MeteorError("error-user-registration-secret", "User registration is only allowed via Secret URL", {"method": "registerUser"})
             self._check_email(email)
             if not self._name_pattern("UTF8_User_Names_Validation").match(username):
                 raise MeteorError("username-invalid", f"{username} is not a valid username, use only letters, numbers, dots, hyphens and underscores")

@@ -63,6 +63,43 @@ def user_list_entry(user: dict[str, Any], privileged: bool) -> dict[str, Any]:
     return {k: copy.deepcopy(user[k]) for k in fields if k in user}
 
 
+# findPaginatedUsersByStatus's projection (users.listByStatus).
+USER_BY_STATUS_FIELDS = ("_id", "name", "username", "emails", "roles", "status", "active", "avatarETag", "lastLogin", "type", "reason", "federated")
+# users.presence's projection (`_id` always comes with a Mongo projection).
+USER_PRESENCE_FIELDS = ("_id", "username", "name", "status", "utcOffset", "statusText", "avatarETag")
+# findUsersOfRoomOrderedByRole's projection (rooms.membersOrderedByRole), `roles` added from the subscription.
+MEMBER_BY_ROLE_FIELDS = ("_id", "name", "username", "nickname", "status", "avatarETag", "_updatedAt", "federated")
+# adminFields (apps/meteor/lib/rooms/adminFields.ts): rooms.adminRooms and rooms.adminRooms.getRoom.
+ADMIN_ROOM_FIELDS = (
+    "_id", "prid", "fname", "name", "t", "cl", "u", "usersCount", "muted", "unmuted", "ro", "default",
+    "favorite", "featured", "topic", "msgs", "archived", "teamId", "teamMain", "announcement",
+    "description", "broadcast", "uids", "avatarETag",
+)
+
+
+def _pick(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    return {k: copy.deepcopy(doc[k]) for k in fields if k in doc}
+
+
+def user_by_status(user: dict[str, Any]) -> dict[str, Any]:
+    return _pick(user, USER_BY_STATUS_FIELDS)
+
+
+def user_presence(user: dict[str, Any]) -> dict[str, Any]:
+    return _pick(user, USER_PRESENCE_FIELDS)
+
+
+def member_by_role(user: dict[str, Any], roles: list[str]) -> dict[str, Any]:
+    out = _pick(user, MEMBER_BY_ROLE_FIELDS)
+    if roles:  # `$arrayElemAt: ['$subscription.roles', 0]`: absent when the subscription has none
+        out["roles"] = list(roles)
+    return out
+
+
+def admin_room(doc: dict[str, Any]) -> dict[str, Any]:
+    return _pick(doc, ADMIN_ROOM_FIELDS)
+
+
 def user_info(user: dict[str, Any], full: bool, is_self: bool) -> dict[str, Any]:
     fields = USER_BASIC_FIELDS + (USER_FULL_EXTRA if full else ())
     out = {k: copy.deepcopy(user[k]) for k in fields if k in user}

@@ -98,9 +98,11 @@ def register(ctx: Ctx) -> dict[str, Any]:
         raise failure("Name contains invalid characters")
     state = ctx.state
     username = ctx.body["username"]
+    if ctx.compat >= 7 and not state.is_valid_username(username):  # users.ts: validateUsername first
+        raise failure("The username provided is not valid")
     if not state.check_username_availability(username):
         raise failure("Username is already in use")
-    user = state.register_user(username, ctx.body["email"], ctx.body["pass"], name)
+    user = state.register_user(username, ctx.body["email"], ctx.body["pass"], name, secret_url=ctx.body.get("secret"))
     return {"user": user_info(user, full=False, is_self=False)}
 
 

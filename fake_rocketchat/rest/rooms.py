@@ -12,7 +12,7 @@ from ..backend.errors import MeteorError, failure
 from ..backend.views import member, room as room_view
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .users import get_user_from_params
-from .validate import check_one_of
+from .validate import check_one_of, room_one_of
 
 _GROUP_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any group'
 _CHANNEL_NOT_FOUND = 'The required "roomId" or "roomName" param provided does not match any channel'
@@ -84,20 +84,39 @@ def _create(ctx: Ctx, room_type: str) -> dict[str, Any]:
     return {key: room_view(ctx.state.rooms[room["_id"]])}
 
 
+def _accessible_channel(ctx: Ctx) -> dict[str, Any]:
+    """channels.info / channels.members: `canAccessRoom` after the lookup, else `forbidden()` (a user
+    without `view-c-room`, e.g. a guest, sees only the channels they are in)."""
+    room = find_channel(ctx, checked_archived=False)
+    if not ctx.state.can_access_room(room, ctx.user_id):
+        raise forbidden()
+    return room
+
+
 def channels_info(ctx: Ctx) -> dict[str, Any]:
-    return {"channel": room_view(find_channel(ctx, checked_archived=False))}
+    return {"channel": room_view(_accessible_channel(ctx))}
 
 
 def groups_info(ctx: Ctx) -> dict[str, Any]:
     return {"group": room_view(find_group(ctx, checked_archived=False))}
 
 
+def find_room(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
+    """`findRoomByIdOrName` (rooms.ts): any room type; the error wording says "channel" for all."""
+    params = ctx.params if params is None else params
+    if not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
+        raise MeteorError("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
+    room = _lookup(ctx, params)
+    if not room:
+        raise MeteorError("error-room-not-found", _CHANNEL_NOT_FOUND)
+    if checked_archived and room.get("archived"):
+        raise MeteorError("error-room-archived", f"The channel, {room['name']}, is archived")
+    return room
+
+
 def rooms_info(ctx: Ctx) -> dict[str, Any]:
-    q = ctx.query
-    if not q.get("roomId") and not q.get("roomName"):
-        raise failure("The 'roomId' or 'roomName' param is required")
-    room = _lookup(ctx, q)
-    if not room or not ctx.state.can_access_room(room, ctx.user_id):
+    room = find_room(ctx)
+    if not ctx.state.can_access_room(room, ctx.user_id):
         raise failure("not-allowed", "Not Allowed")
     return {"room": room_view(room)}
 
@@ -143,7 +162,7 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
 
 
 def channels_members(ctx: Ctx) -> dict[str, Any]:
-    return _members(ctx, find_channel(ctx, checked_archived=False))
+    return _members(ctx, _accessible_channel(ctx))
 
 
 def groups_members(ctx: Ctx) -> dict[str, Any]:
@@ -338,12 +357,10 @@ def register_routes(routes: Routes) -> None:
     routes.add("groups.invite", ["POST"], groups_invite)
     routes.add("channels.kick", ["POST"], channels_kick, validator=validate_channels_kick)
     routes.add("groups.kick", ["POST"], groups_kick)
-    routes.add("channels.leave", ["POST"], channels_leave)
+    routes.add("channels.leave", ["POST"], channels_leave, validator=room_one_of())
     routes.add("groups.leave", ["POST"], groups_leave)
     for kind, family in (("c", "channels"), ("p", "groups")):
         for role, label in (("moderator", "Moderator"), ("owner", "Owner"), ("leader", "Leader")):
-            if kind == "c" and role == "leader":
-                continue
             routes.add(f"{family}.add{label}", ["POST"], _room_role(kind, role, True))
             routes.add(f"{family}.remove{label}", ["POST"], _room_role(kind, role, False))
     routes.add("channels.roles", ["GET"], channels_roles)

@@ -1,6 +1,6 @@
 """The `/api/v1` route table (moto's `urls.py`), assembled from the route families.
 
-Each family module (`auth`, `users`, `roles`, `rooms`, `settings`, `methodcall`) lists its own
+Each family module (`auth`, `users`, `roles`, `rooms`, `room_lifecycle`, `rooms_admin`, `settings`, `methodcall`) lists its own
 routes in `register_routes`, next to the handlers, so a route and its handler change together;
 this module is the one place that says which families the stand-in serves.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import auth, methodcall, roles, rooms, settings, users
+from . import auth, methodcall, roles, room_lifecycle, rooms, rooms_admin, settings, users
 from .base import Routes
 
-FAMILIES: tuple[ModuleType, ...] = (auth, users, roles, rooms, settings, methodcall)
+FAMILIES: tuple[ModuleType, ...] = (auth, users, roles, rooms, room_lifecycle, rooms_admin, settings, methodcall)
 
 
 def build_routes() -> Routes:

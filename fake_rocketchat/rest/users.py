@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 from ..backend.errors import MeteorError, failure
-from ..backend.views import user_full, user_info, user_list_entry
+from ..backend.views import user_by_status, user_full, user_info, user_list_entry, user_presence
 from .base import Ctx, Routes, forbidden, page, paginate, parse_sort, permission_denied, sort_docs
 from .validate import check
 
@@ -94,12 +95,15 @@ def info(ctx: Ctx) -> dict[str, Any]:
         raise MeteorError("invalid-params", "must match exactly one schema in oneOf")
     if set(q) - allowed:
         raise MeteorError("invalid-params", "must NOT have additional properties")
+    # users.ts: the first non-empty of userId, username, importId; all empty -> "Invalid search query."
     if q.get("userId"):
         user = state.users.get(q["userId"])
     elif q.get("username"):
         user = state.user_doc_by_username(q["username"])
-    else:
+    elif q.get("importId"):
         user = next((u for u in state.users.values() if q["importId"] in u.get("importIds", [])), None)
+    else:
+        raise failure("Invalid search query.")
     if not user:
         raise failure("User not found.")
     is_self = user["_id"] == ctx.user_id
@@ -223,12 +227,7 @@ def regenerate_pat(ctx: Ctx) -> dict[str, Any]:
     name = ctx.body.get("tokenName")
     if not name:
         raise failure("The 'tokenName' param is required")
-    state = ctx.state
-    old = next((t for t in state.list_personal_access_tokens(ctx.user_id) if t["name"] == name), None)
-    if old is None:
-        raise MeteorError("not-authorized", "Not Authorized", {"method": "personalAccessTokens:regenerateToken"})
-    state.remove_personal_access_token(ctx.user_id, str(name))
-    return {"token": state.generate_personal_access_token(ctx.user_id, str(name), old["bypassTwoFactor"])}
+    return {"token": ctx.state.regenerate_personal_access_token(ctx.user_id, str(name))}  # type: ignore[arg-type]
 
 
 def remove_pat(ctx: Ctx) -> dict[str, Any]:
@@ -240,6 +239,7 @@ def remove_pat(ctx: Ctx) -> dict[str, Any]:
 
 
 def get_pats(ctx: Ctx) -> dict[str, Any]:
+    # 7.x checks `permissionsRequired` on the route (403); 6.x threw inside the handler.
     if not ctx.can("create-personal-access-tokens"):
         raise MeteorError("not-authorized", "Not Authorized")
     return {"tokens": ctx.state.list_personal_access_tokens(ctx.user_id)}
@@ -273,6 +273,77 @@ def check_username(ctx: Ctx) -> dict[str, Any]:
         return {"result": False}
 
 
+# ------------------------------------------------------------------------------ listByStatus / presence
+_LIST_STATUS_TYPES = {"status": "string", "hasLoggedIn": "boolean", "type": "string", "roles": "array",
+                      "searchTerm": "string", "sort": "string", "count": "number", "offset": "number"}
+
+
+def validate_list_by_status(ctx: Ctx) -> None:
+    """isUsersListStatusProps (additionalProperties:false; ajv coerceTypes turns query strings into
+    numbers/booleans; `status` is `active` | `deactivated`)."""
+    q = ctx.query
+    if set(q) - set(_LIST_STATUS_TYPES):
+        raise MeteorError("invalid-params", "must NOT have additional properties")
+    if "status" in q and q["status"] not in ("active", "deactivated"):
+        raise MeteorError("invalid-params", "/status must be equal to one of the allowed values")
+    if "hasLoggedIn" in q and q["hasLoggedIn"] not in ("true", "false", "1", "0", ""):
+        raise MeteorError("invalid-params", "/hasLoggedIn must be boolean")
+    for key in ("count", "offset"):
+        if key in q and not re.fullmatch(r"-?\d+(\.\d+)?", str(q[key])):
+            raise MeteorError("invalid-params", f"/{key} must be number")
+    if "roles" in q and not isinstance(q["roles"], list):
+        raise MeteorError("invalid-params", "/roles must be array")
+
+
+def list_by_status(ctx: Ctx) -> dict[str, Any]:
+    """users.listByStatus: `findPaginatedUsersByStatus` (the match in `State.users_by_status`)."""
+    state = ctx.state
+    if state.settings.get("API_Apply_permission_view-outside-room_on_users-list") and not ctx.can("view-outside-room"):
+        raise forbidden()
+    offset, count = paginate(ctx)
+    q = ctx.query
+    sort = ctx.json_param("sort", {}) or {"username": 1}
+    if not isinstance(sort, dict):
+        raise MeteorError("error-invalid-sort", "Invalid sort parameter provided")
+    if "status" in sort:  # `actualSort.active = sort.status`
+        sort = {**sort, "active": sort["status"]}
+    logged_in = {"true": True, "1": True}.get(q["hasLoggedIn"], False) if "hasLoggedIn" in q else None
+    users = state.users_by_status(
+        status=q.get("status"), has_logged_in=logged_in, user_type=q.get("type"), roles=q.get("roles") or [],
+        search_term=str(q.get("searchTerm") or ""), search_emails=ctx.can("view-full-other-user-info"),
+    )
+    users = sort_docs(users, [(k, -1 if v == -1 else 1) for k, v in sort.items()], ci_fields=("name",))
+    items = [user_by_status(user) for user in page(users, offset, count)]
+    return {"users": items, "count": len(items), "offset": offset, "total": len(users)}
+
+
+def presence(ctx: Ctx) -> dict[str, Any]:
+    """users.presence: `ids` -> those not offline; `from` under 10 minutes ago -> the others changed
+    since; else everybody not offline (`full: true`). `Presence_broadcast_disabled` -> nobody."""
+    state = ctx.state
+    if "Presence_broadcast_disabled" in state.settings and state.settings.get("Presence_broadcast_disabled"):
+        return {"users": [], "full": True}
+    ids = ctx.query.get("ids")
+    if ids:
+        wanted = ids if isinstance(ids, list) else str(ids).split(",")
+        return {"users": [user_presence(u) for u in state.users_not_offline(wanted)], "full": False}
+    since = _date_or_none(ctx.query.get("from"))
+    if since is not None and (state.now() - since).total_seconds() / 60 < 10:
+        return {"users": [user_presence(u) for u in state.users_updated_since(since, ctx.user_id)], "full": False}
+    return {"users": [user_presence(u) for u in state.users_not_offline()], "full": True}
+
+
+def _date_or_none(raw: Any) -> datetime | None:
+    """`new Date(from)`; an unparsable date makes the 10-minute test false (NaN)."""
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def register_routes(routes: Routes) -> None:
     routes.add("users.create", ["POST"], create)
     routes.add("users.update", ["POST"], update, two_factor=True, validator=validate_update)
@@ -283,7 +354,10 @@ def register_routes(routes: Routes) -> None:
     routes.add("users.generatePersonalAccessToken", ["POST"], generate_pat, two_factor=True)
     routes.add("users.regeneratePersonalAccessToken", ["POST"], regenerate_pat, two_factor=True)
     routes.add("users.removePersonalAccessToken", ["POST"], remove_pat, two_factor=True)
-    routes.add("users.getPersonalAccessTokens", ["GET"], get_pats)
+    routes.add("users.getPersonalAccessTokens", ["GET"], get_pats, permissions_required=("create-personal-access-tokens",),
+               permissions_required_compat=7)
+    routes.add("users.listByStatus", ["GET"], list_by_status, permissions_required=("view-d-room",), validator=validate_list_by_status)
+    routes.add("users.presence", ["GET"], presence)
     routes.add("users.createToken", ["POST"], create_token)
     routes.add("users.getPresence", ["GET"], get_presence)
     routes.add("users.checkUsernameAvailability", ["GET"], check_username)

@@ -59,3 +59,17 @@ def check_one_of(body: Mapping[str, Any], variants: list[tuple[Mapping[str, str]
     """ajv `oneOf` of object schemas: exactly one variant must match."""
     if sum(1 for required, optional in variants if matches(body, required, optional)) != 1:
         raise MeteorError(error, "must match exactly one schema in oneOf")
+
+
+def room_one_of(**extra: str) -> Any:
+    """A `validateParams` check for the `oneOf [{roomId, ...extra}, {roomName, ...extra}]`,
+    additionalProperties:false schemas of channels.ts (isChannelsDeleteProps, ...ArchiveProps,
+    ...JoinProps, ...): a key ending in `?` is optional and `nullable` (a JSON null counts as absent)."""
+    required = {k: v for k, v in extra.items() if not k.endswith("?")}
+    optional = {k.rstrip("?"): v for k, v in extra.items() if k.endswith("?")}
+
+    def validate(ctx: Any) -> None:
+        params = {k: v for k, v in ctx.params.items() if not (v is None and k in optional)}
+        check_one_of(params, [({"roomId": "string", **required}, optional), ({"roomName": "string", **required}, optional)])
+
+    return validate

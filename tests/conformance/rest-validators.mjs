@@ -7,10 +7,15 @@
 //
 // Only validators that Rocket.Chat's REST server actually applies to the route are listed (a schema
 // the route never runs would flag requests Rocket.Chat accepts). Sources, apps/meteor/app/api/server/
-// v1/*.ts: channels.ts applies isChannelsKickProps/RolesProps/ListProps/ModeratorsProps through
-// `validateParams`, but not to channels.create (own validator), channels.invite (getUserListFromParams,
+// v1/*.ts: channels.ts applies isChannelsKickProps/RolesProps/ListProps/ModeratorsProps, and (issue 11)
+// isChannelsDelete/Join/Leave/AddAll/Archive/Unarchive/SetReadOnly/SetAnnouncementProps through
+// `validateParams` (7.x copy; the 6.13.1 schemas are byte-identical and the routes are modelled the same
+// in both compat modes), but not to channels.create (own validator), channels.invite (getUserListFromParams,
 // multi-user `userIds` works; isChannelsInviteProps is not even exported from the package index),
-// add/removeModerator/Owner, members, info, setDefault. groups.ts of 6.14/7.x has no validateParams
+// add/removeModerator/Owner/Leader, members, info, setDefault, rename, setType, setDescription/Topic/
+// Purpose, setJoinCode, counters. rooms.ts applies isRoomsMembersOrderedByRoleProps (route new in 7.3) but
+// no schema to rooms.info/adminRooms/delete; users.ts applies isUsersListStatusProps to users.listByStatus
+// (not to users.presence or the personal-access-token routes). groups.ts of 6.14/7.x has no validateParams
 // on the routes a bridge uses; 8.x typed routes validate groups.create/info/invite/list/roles.
 // users.ts applies the users.* schemas (additionalProperties:false, reference §3.2-3.7), roles.ts
 // the add/remove ones (error-invalid-role-properties; roles.getUsersInRole has no validator in 6.x/7.x),
@@ -36,6 +41,7 @@ const ALL = ['6.13.1', '7.10.0', '8.8.1'];
 const ONLY_6 = ['6.13.1'];
 const ONLY_8 = ['8.8.1'];
 const FROM_7 = ['7.10.0', '8.8.1'];
+const SINCE_7 = FROM_7;
 
 // [endpoint key, where the parameters are, [file, export, releases, JSON-string field to parse?]...]
 // Keys are "METHOD /v1/route"; `:param` segments match one path segment.
@@ -53,6 +59,16 @@ export const TABLE = [
 	['GET /v1/channels.list', 'query', ['v1/channels/ChannelsListProps.js', 'isChannelsListProps', ALL]],
 	['GET /v1/channels.roles', 'query', ['v1/channels/ChannelsRolesProps.js', 'isChannelsRolesProps', ALL]],
 	['GET /v1/channels.moderators', 'query', ['v1/channels/ChannelsModeratorsProps.js', 'isChannelsModeratorsProps', ALL]],
+	['POST /v1/channels.delete', 'body', ['v1/channels/ChannelsDeleteProps.js', 'isChannelsDeleteProps', ALL]],
+	['POST /v1/channels.join', 'body', ['v1/channels/ChannelsJoinProps.js', 'isChannelsJoinProps', ALL]],
+	['POST /v1/channels.leave', 'body', ['v1/channels/ChannelsLeaveProps.js', 'isChannelsLeaveProps', ALL]],
+	['POST /v1/channels.addAll', 'body', ['v1/channels/ChannelsAddAllProps.js', 'isChannelsAddAllProps', ALL]],
+	['POST /v1/channels.archive', 'body', ['v1/channels/ChannelsArchiveProps.js', 'isChannelsArchiveProps', ALL]],
+	['POST /v1/channels.unarchive', 'body', ['v1/channels/ChannelsUnarchiveProps.js', 'isChannelsUnarchiveProps', ALL]],
+	['POST /v1/channels.setReadOnly', 'body', ['v1/channels/ChannelsSetReadOnlyProps.js', 'isChannelsSetReadOnlyProps', ALL]],
+	['POST /v1/channels.setAnnouncement', 'body', ['v1/channels/ChannelsSetAnnouncementProps.js', 'isChannelsSetAnnouncementProps', ALL]],
+	['GET /v1/users.listByStatus', 'query', ['v1/users/UsersListStatusParamsGET.js', 'isUsersListStatusProps', ALL]],
+	['GET /v1/rooms.membersOrderedByRole', 'query', ['v1/rooms.js', 'isRoomsMembersOrderedByRoleProps', SINCE_7]],
 	['POST /v1/groups.create', 'body', ['v1/groups/GroupsCreateProps.js', 'isGroupsCreateProps', ONLY_8]],
 	['GET /v1/groups.info', 'query', ['v1/groups/GroupsInfoProps.js', 'isGroupsInfoProps', ONLY_8]],
 	['POST /v1/groups.invite', 'body', ['v1/groups/GroupsInviteProps.js', 'isGroupsInviteProps', ONLY_8]],
