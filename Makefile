@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed
 NPM_DIR := tests/conformance
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install test test-newest demo services clean bench chromium fuzz messages messages-check
+.PHONY: install test test-newest demo services clean bench chromium gettext fuzz messages messages-check
 
-install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium
+install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium gettext
+
+# GNU gettext (msgfmt, xgettext, ...) for `make messages` and the translation tests; installs Debian's
+# package as root, else says what is missing (scripts/messages.py runs on the system python).
+gettext:
+	@$(PYTHON) scripts/messages.py ensure
 
 # Debian's chromium for the browser tests (tests/browser/, driven by Playwright; never downloaded).
 chromium:

@@ -2,6 +2,7 @@
 
     python scripts/messages.py update   # `make messages`: makemessages (django + djangojs), then compilemessages
     python scripts/messages.py check    # `make messages-check`: fails on a source string without a translation
+    python scripts/messages.py ensure   # `make gettext` (part of `make install`): GNU gettext is there, or says what is missing
 
 `check` re-extracts the strings from a copy of django_hooks/ (the repository is left as it is) and
 fails when a message has no translation or only a fuzzy one (msgmerge's guess for a new or changed
@@ -146,10 +147,12 @@ def update(app_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["update", "check"])
+    parser.add_argument("action", choices=["update", "check", "ensure"])
     parser.add_argument("--app", type=Path, default=APP, help="the app directory (default django_hooks/)")
     args = parser.parse_args(argv)
     ensure_gettext()
+    if args.action == "ensure":
+        return 0
     if args.action == "update":
         update(args.app)
         say(f"updated and compiled {', '.join(LANGUAGES)} in {args.app / 'locale'}")

@@ -201,3 +201,11 @@ def test_the_rcsync_command_speaks_russian_but_keeps_machine_read_markers() -> N
 
     with translation.override("ru"):
         assert HealthCheck("pending", False, "x").line() == "pending: FAIL: x"  # probes grep "<name>: ok|FAIL:"
+
+
+def test_without_gettext_the_check_says_exactly_what_is_missing() -> None:
+    # No PATH: neither the gettext tools nor apt-get are found, so nothing is installed, even as root.
+    proc = subprocess.run(["/usr/bin/env", "-i", "PATH=/nonexistent", sys.executable, str(SCRIPT), "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "MISSING: xgettext, msgmerge, msguniq, msgattrib, msgfmt (Debian: apt-get install gettext)" in proc.stderr
