@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bridge.errors import RocketChatError
 from django_hooks.admin.presenters import compare_account, group_plan
@@ -95,22 +96,24 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
     threshold needs `force`.
     """
     if not preview.dry_run or preview.status != SyncRun.Status.PLANNED:
-        raise ApplyError("Only a computed preview can be applied.")
+        raise ApplyError(gettext("Only a computed preview can be applied."))
     if needs_force(preview) and not force:
-        raise ApplyError("This plan crosses the safety threshold: confirm with “force” to apply it.")
+        raise ApplyError(gettext("This plan crosses the safety threshold: confirm with “force” to apply it."))
     tag = f"admin:{by} " + PREVIEW_TAG.format(pk=preview.pk)
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(pk=preview.pk)
         summary = dict(locked.summary or {})
         if summary.get("applied"):
-            raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
+            raise ApplyError(gettext("Preview #%(pk)s was already applied by %(by)s.")
+                             % {"pk": preview.pk, "by": summary["applied"].get("by", "?")})
         try:
             send_task(RECONCILE_TASK, kwargs={
                 "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
                 "triggered_by": tag[:255],
             })
         except Exception as exc:  # broker down: nothing was queued, say so and keep the preview usable
-            raise ApplyError(f"Could not queue the run ({type(exc).__name__}); is the broker reachable?") from exc
+            raise ApplyError(gettext("Could not queue the run (%(error)s); is the broker reachable?")
+                             % {"error": type(exc).__name__}) from exc
         summary["applied"] = {"by": by, "at": timezone.now().isoformat(), "force": bool(force), "tag": tag[:255]}
         locked.summary = summary
         locked.save(update_fields=["summary"])
@@ -137,11 +140,11 @@ def queued_message(preview: SyncRun) -> str:
     other = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope="all", dry_run=False).exclude(
         triggered_by=applied.get("tag", "")).first()
     if other is not None:
-        return (f"Run #{other.pk} (another full reconcile) is running; one reconcile runs at a time, so this "
-                "request will be dropped. When it has finished, compute a new preview.")
+        return gettext("Run #%(pk)s (another full reconcile) is running; one reconcile runs at a time, so this "
+                       "request will be dropped. When it has finished, compute a new preview.") % {"pk": other.pk}
     if waited > 20:
-        return f"Still waiting after {waited:.0f} s: is a Celery worker running for this site?"
-    return "Waiting for a worker to pick the run up…"
+        return gettext("Still waiting after %(seconds)d s: is a Celery worker running for this site?") % {"seconds": waited}
+    return gettext("Waiting for a worker to pick the run up…")
 
 
 # --- people -----------------------------------------------------------------------------------------
