@@ -23,6 +23,28 @@ _LINK_STATUS = {
 }
 
 
+#: Above this many observed accounts (a full reconcile) one scan of all links is cheaper than an IN list.
+_SCAN_ALL_ABOVE = 1000
+
+
+def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dict[str, str]]:
+    """The engine's ``claimed`` look-up for a run over ``site_ids``: of the accounts it observed, those an
+    AccountLink binds to a site user *outside* the run (account id -> user key). With it a targeted sync
+    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3)."""
+    mine = {str(key) for key in site_ids}
+
+    def lookup(account_ids: frozenset[str]) -> dict[str, str]:
+        rows = AccountLink.objects.exclude(rc_user_id="")
+        if len(account_ids) <= _SCAN_ALL_ABOVE:
+            rows = rows.filter(rc_user_id__in=sorted(account_ids))
+        # Oldest last, so where duplicate links survive (before migration 0004) the oldest one wins.
+        pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
+        return {rc_id: key for rc_id, key in pairs.iterator(chunk_size=5000)
+                if key not in mine and rc_id in account_ids}
+
+    return lookup
+
+
 def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> None:
     """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
     own bookkeeping) in the same transaction.

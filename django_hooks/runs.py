@@ -22,7 +22,7 @@ from django.utils import timezone
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
-from django_hooks.links import save_links
+from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
 from django_hooks.queue import locks
@@ -159,7 +159,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     recorder = Recorder(run, {person.site_id: person.username})
     rc = cached_client()
     try:
-        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation)
+        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
+                             claimed=claimed_by_others([person.site_id]))
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -212,7 +213,8 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
         by_key = {p.site_id: p for p in people}
         recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
-                               on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+                               on_operation=recorder.on_operation, on_progress=recorder.on_progress,
+                               claimed=claimed_by_others(by_key))
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
