@@ -173,7 +173,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    if user_key in lost:  # a concurrent sync linked this account to someone else first
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.PARTIAL, error=lost[user_key][:4000])
+        return ApplyResult(ok=False, error=lost[user_key])
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
@@ -223,7 +226,10 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        if lost:
+            run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
+            run.save(update_fields=["status", "error"])
     return run
 
 
