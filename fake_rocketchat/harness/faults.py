@@ -10,6 +10,7 @@ An ASGI middleware wraps the whole app (REST and `/websocket`):
   runs under `fake_rocketchat.harness.testing`/CLI, which registers a listener hook;
   mode "blackhole" holds every request unanswered (a partition dropping packets);
 - `fail_writes(ratio, seconds, status)`: a seeded share of writes answers `status`;
+- `hold(route, after)` / `release(route)`: calls of a route past the first `after` wait until released;
 - `drop_websockets()`: publishes `_fake/drop-websockets` for the DDP side;
 - `shift_clock(seconds)`: moves `state.clock` (TOTP edges, rate windows).
 The request log records route, method, status and headers with secrets masked.
@@ -111,6 +112,7 @@ class Faults:
     _latency: dict[str | None, float] = field(default_factory=dict)
     _outage_until: float = 0.0
     _outage_mode: str = "503"
+    _holds: dict[str, list[int]] = field(default_factory=dict)  # route -> [calls still let through]
     _write_failures: tuple[float, float, int] | None = None  # (until, ratio, status)
     _write_rng: random.Random = field(default_factory=lambda: random.Random(0))
     refuse_hook: Callable[[float], None] | None = None
@@ -151,6 +153,31 @@ class Faults:
             self._write_failures = (time.monotonic() + float(seconds), float(ratio), int(status))
             self._write_rng = random.Random(seed)
 
+    def hold(self, route: str, after: int = 0) -> None:
+        """Let the next `after` calls of `route` through, then keep further calls waiting (unanswered)
+        until `release(route)`: a test can catch a run half-way however fast or loaded the machine is."""
+        with self._lock:
+            self._holds[route] = [int(after)]
+
+    def release(self, route: str) -> None:
+        with self._lock:
+            self._holds.pop(route, None)
+
+    def must_wait(self, route: str) -> bool:
+        """For the middleware: True while this call of `route` is held (counts the calls let through)."""
+        with self._lock:
+            left = self._holds.get(route)
+            if left is None:
+                return False
+            if left[0] > 0:
+                left[0] -= 1
+                return False
+            return True
+
+    def held(self, route: str) -> bool:
+        with self._lock:
+            return route in self._holds
+
     def drop_websockets(self) -> None:
         self.state.events.publish(CONTROL_STREAM, "drop-websockets", [])
 
@@ -163,6 +190,7 @@ class Faults:
             self._latency.clear()
             self._outage_until = 0.0
             self._write_failures = None
+            self._holds.clear()
 
     # ----------------------------------------------------------- used by the middleware
     def outage_active(self) -> bool:
@@ -238,6 +266,9 @@ class FaultMiddleware:
         delay = self.faults.latency_for(route)
         if delay:
             await asyncio.sleep(delay)
+        if scope["type"] == "http" and self.faults.must_wait(route):
+            while self.faults.held(route):
+                await asyncio.sleep(0.05)
         if self.faults.outage_active() and self.faults.outage_mode() == "blackhole":
             # Nothing reaches Rocket.Chat and nothing comes back until the partition heals.
             while self.faults.outage_active():

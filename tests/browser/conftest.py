@@ -54,7 +54,8 @@ def stand_in() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def worker(test_db_name, stand_in, tmp_path_factory) -> Iterator[Any]:
     support = e2e_support()
-    env = support.make_env(test_db_name, stand_in)
+    # A long read timeout: the progress test holds account creations until the page has seen the bar move.
+    env = support.make_env(test_db_name, stand_in, RCSYNC_RC_TIMEOUT="120")
     proc = support.wait_ready(support.celery_worker(env, "browser-w1", tmp_path_factory.mktemp("celery"), concurrency=2))
     yield proc
     proc.stop()

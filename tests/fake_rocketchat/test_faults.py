@@ -145,3 +145,24 @@ def test_fail_writes_does_not_fail_logins(fake_rc: FakeServer, http: httpx.Clien
         assert r.status_code != 500
     finally:
         fake_rc.faults.clear()
+
+
+def test_hold_lets_some_calls_through_then_waits_until_released(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    import threading
+
+    fake_rc.faults.hold("users.info", after=1)
+    assert admin.get("/api/v1/users.info", params={"username": "admin"}).status_code == 200
+    answered: list[int] = []
+    waiter = threading.Thread(target=lambda: answered.append(
+        admin.get("/api/v1/users.info", params={"username": "admin"}, timeout=30).status_code))
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while fake_rc.request_log.count(route="users.info") < 1 or not waiter.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    waiter.join(0.5)
+    assert waiter.is_alive() and answered == []  # held
+    assert admin.get("/api/v1/me").status_code == 200  # other routes flow
+    fake_rc.faults.release("users.info")
+    waiter.join(10)
+    assert answered == [200]
