@@ -3,9 +3,10 @@ read one person's desired and actual state. Views call these; these never see a 
 
 A preview is recorded as a dry-run SyncRun (status ``planned``) whose ``summary["plan"]`` holds the plan
 grouped by kind, so the page can be reloaded, shared and applied later. Applying enqueues the real
-``rcsync.reconcile_all`` task: the worker re-reads both sides and plans again (level-triggered), and
-re-checks the safety threshold, so a stale preview can never apply more than it showed without the
-guard noticing.
+``rcsync.reconcile_all`` task with the preview's id: the worker re-reads both sides and plans again
+(level-triggered) and re-checks the safety threshold. A forced apply is bounded by the preview: if the
+fresh plan holds a destructive operation the preview did not show, the run stops before writing and
+the preview page asks for a new preview (``django_hooks.previews``, ``sync_tasks.bound``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
+from django_hooks.runs import report_summary
 from django_hooks.dispatch import send_task
 from sync_tasks.decide import desire_all, plan_prepared, prepare
 from sync_tasks.engine import reconcile_all, sync_people
@@ -64,7 +66,7 @@ def compute_preview(triggered_by: str) -> SyncRun:
         run.save(update_fields=["status", "error", "finished_at"])
         raise PreviewError(run.error) from exc
     usernames = {p.site_id: p.username for p in people}
-    summary = report.summary()
+    summary = report_summary(report)
     if report.safety is not None:
         summary["safety_limit"] = report.safety.limit
         summary["destructive"] = report.safety.destructive
@@ -105,9 +107,9 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
         if summary.get("applied"):
             raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
         try:
+            # No "force" here: the worker reads it from this preview's apply record (django_hooks.previews).
             send_task(RECONCILE_TASK, kwargs={
-                "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
-                "triggered_by": tag[:255],
+                "dry_run": False, "kind": SyncRun.Kind.MANUAL, "triggered_by": tag[:255], "preview": preview.pk,
             })
         except Exception as exc:  # broker down: nothing was queued, say so and keep the preview usable
             raise ApplyError(f"Could not queue the run ({type(exc).__name__}); is the broker reachable?") from exc
