@@ -141,6 +141,19 @@ def _finish(run: SyncRun, report: Any, error: str = "", forced_by: str = "") -> 
     return run
 
 
+def _nothing_to_record(report: Any) -> bool:
+    """A targeted sync that planned nothing and found nothing wrong: the AccountLink's last sync time
+    says it happened; a SyncRun per such save would only grow the table (issue 14)."""
+    return (not report.plan and not report.problems and not report.stopped_by_safety and not report.failed
+            and all(r.status not in ("error", "conflict", "stopped") for r in report.results))
+
+
+def _forget(run: SyncRun) -> None:
+    """Drop the row of a run that did nothing (counted in the metrics as a successful run)."""
+    metrics.run_finished(run.kind, SyncRun.Status.SUCCEEDED)
+    SyncRun.objects.filter(pk=run.pk).delete()
+
+
 def _fail(run: SyncRun, error: str) -> SyncRun:
     run.status = SyncRun.Status.FAILED
     run.error = error[:4000]
@@ -184,7 +197,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    if _nothing_to_record(report):  # most saves change nothing in Rocket.Chat: keep no run row for them
+        save_links(report.results, {person.site_id: person}, also=lambda: _forget(run))
+    else:
+        save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)

@@ -133,9 +133,23 @@ def reconcile_all(self, *args: Any, **kwargs: Any) -> int | None:
     except ReconcileBusy:
         log.info("a reconcile is already running; this %s trigger is dropped (the running one covers it)", call.kind)
         return None
+    if call.kind == "nightly" and run is not None:
+        _prune()
     if run is not None and run.status == run.Status.FAILED and call.kind in ("nightly", "drift") and not call.dry_run:
         raise self.retry(countdown=RECONCILE_RETRY_AFTER)  # e.g. Rocket.Chat was down at 03:00
     return run.pk if run is not None else None
+
+
+def _prune() -> None:
+    """The nightly run also deletes runs past RUNS_KEEP_DAYS; a failure there must not fail the night."""
+    from django.db import DatabaseError
+
+    from django_hooks.retention import prune_runs
+
+    try:
+        prune_runs()
+    except DatabaseError as exc:
+        log.warning("pruning old sync runs failed: %s", type(exc).__name__)
 
 
 def _origin(request: Any) -> str:

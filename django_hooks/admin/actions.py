@@ -18,12 +18,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bridge.errors import RocketChatError
 from django_hooks.admin.presenters import compare_account, group_plan
 from django_hooks.conf import engine_config
 from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
+from django_hooks.queue import locks
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
 from django_hooks.runs import report_summary
@@ -42,6 +44,10 @@ class PreviewError(Exception):
     """A preview could not be computed (Rocket.Chat unreachable, bad config); the message is safe to show."""
 
 
+class PreviewBusy(PreviewError):
+    """Another preview or a full reconcile holds the reconcile lock: one full read at a time."""
+
+
 class ApplyError(Exception):
     """A preview cannot be applied (already applied, force missing, broker down); safe to show."""
 
@@ -55,7 +61,20 @@ def safe_error(exc: Exception) -> str:
 
 
 def compute_preview(triggered_by: str) -> SyncRun:
-    """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan."""
+    """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan.
+
+    It reads the whole site and Rocket.Chat, so it holds the reconcile lock like a reconcile does: a
+    second click (or a second admin) while one runs gets PreviewBusy instead of another full read.
+    """
+    try:
+        with locks.held("reconcile"):
+            return _compute_preview_locked(triggered_by)
+    except locks.LockBusy:
+        raise PreviewBusy(gettext("a preview or reconcile is already running; compute the preview again when it "
+                                  "has finished")) from None
+
+
+def _compute_preview_locked(triggered_by: str) -> SyncRun:
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
         people = list(iter_people())
