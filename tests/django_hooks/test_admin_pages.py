@@ -191,7 +191,7 @@ def test_reconcile_preview_then_apply_enqueues_once(people, fresh_stand_in, brok
     assert {op["operation"] for op in status["operations"]} >= {"create_user", "invite", "add_room_role"}
     after = max(op["id"] for op in status["operations"])
     assert client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json?after={after}").json()["operations"] == []
-    progress = client.get(f"{BASE}/syncrun/progress.json?ids={run.pk},{preview.pk},x&newer_than={preview.pk}").json()
+    progress = client.get(f"{BASE}/syncrun/progress.json?ids={run.pk},{preview.pk}&newer_than={preview.pk}").json()
     assert {r["id"] for r in progress["runs"]} == {run.pk, preview.pk} and progress["newer"] == 1
     runs_page = client.get(f"{BASE}/syncrun/").content.decode()
     assert "rcsync-progress" in runs_page and f"admin:operator (preview #{preview.pk})" in runs_page
