@@ -22,7 +22,12 @@ from sync_tasks.bound import Key, as_bound
 
 
 class PreviewRefused(Exception):
-    """The preview a task names cannot be carried out (missing, never applied, already carried out)."""
+    """The preview a task names cannot be carried out (missing, never applied, already carried out).
+    ``replay``: it was carried out already, so the refusal is not that preview's outcome."""
+
+    def __init__(self, message: str, *, replay: bool = False) -> None:
+        super().__init__(message)
+        self.replay = replay
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def claim(preview_pk: int) -> Authorisation:
             raise PreviewRefused(_("preview #%(pk)d was not applied in the admin") % {"pk": preview_pk})
         if applied.get("claimed_at"):
             raise PreviewRefused(_("preview #%(pk)d was already carried out (%(at)s); compute a new preview") % {
-                "pk": preview_pk, "at": applied["claimed_at"]})
+                "pk": preview_pk, "at": applied["claimed_at"]}, replay=True)
         force = bool(applied.get("force")) and bool(summary.get("stopped_by_safety"))
         if force and "destructive_ops" not in summary:
             raise PreviewRefused(_("preview #%(pk)d does not list its destructive operations, so a forced apply "

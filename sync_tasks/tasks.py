@@ -123,8 +123,9 @@ def reconcile_all(self, *args: Any, **kwargs: Any) -> int | None:
     if call.preview is not None:
         try:
             allowed = claim(call.preview)
-        except PreviewRefused as exc:
-            return record_refused_task(f"refused: {exc}", kind=call.kind, triggered_by=origin or triggered_by).pk
+        except PreviewRefused as exc:  # a replay must not pose as the preview's run (the page finds it by its tag)
+            by = origin or ("celery" if exc.replay else triggered_by)
+            return record_refused_task(f"refused: {exc}", kind=call.kind, triggered_by=by).pk
         force, bound, triggered_by = allowed.force, allowed.bound, allowed.tag or triggered_by
         forced_by = f"admin:{allowed.by} (preview #{allowed.preview})" if allowed.force else ""
     try:

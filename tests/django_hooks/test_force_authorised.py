@@ -172,7 +172,8 @@ def test_forced_apply_refuses_a_plan_that_grew_since_the_preview(fresh_stand_in,
     assert "Compute a new preview" in page
     # The same message again (a replay, or copied into a periodic task) is refused: the preview was used.
     again = SyncRun.objects.get(pk=reconcile_all.apply(kwargs=kwargs).get())
-    assert again.status == "failed" and "already carried out" in again.error
+    assert again.status == "failed" and "already carried out" in again.error and again.triggered_by == "celery"
+    assert 'id="rcsync-beyond-preview"' in client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/").content.decode()
     assert all(fresh_stand_in.summary(n)[0] for n in names)
 
 
