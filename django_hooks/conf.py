@@ -41,6 +41,8 @@ CELERY_APP             the site's current app      dotted path of the Celery app
                                                   created (Django layout), else ``sync_tasks.celery.app``
 HEALTH_PENDING_MAX_AGE 900 (s)                    ``rcsync health`` fails when a pending sync is older
 HEALTH_NIGHTLY_GRACE   7200 (s)                   … or no nightly run succeeded for 24 h plus this
+RUNS_KEEP_DAYS         90 (days)                  the nightly task deletes sync runs (and their audit
+                                                  rows) older than this; 0 keeps them forever
 =====================  =========================  =======================================================
 """
 
@@ -84,6 +86,7 @@ class HookSettings:
     celery_app: str = ""
     health_pending_max_age: float = 900.0
     health_nightly_grace: float = 7200.0
+    runs_keep_days: float = 90.0
 
 
 def _(message: str) -> str:
@@ -108,7 +111,7 @@ KNOWN_KEYS = {
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
     "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "QUEUE", "CELERY_APP", "HEALTH_PENDING_MAX_AGE",
-    "HEALTH_NIGHTLY_GRACE",
+    "HEALTH_NIGHTLY_GRACE", "RUNS_KEEP_DAYS",
 }
 
 
@@ -149,6 +152,10 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
             _("RCSYNC['TASKS']['TRIGGER_MODELS'] must map 'app_label.Model' to the attribute path of its user, "
               "e.g. {'profiles.Profile': 'user'}")
         )
+    keep_days = raw.get("RUNS_KEEP_DAYS", 90)
+    if isinstance(keep_days, bool) or not isinstance(keep_days, (int, float)) or keep_days < 0:
+        raise ImproperlyConfigured(
+            f"RCSYNC['TASKS']['RUNS_KEEP_DAYS'] must be a number of days (0 keeps runs forever), got {keep_days!r}")
     quiet = _positive(raw, "COALESCE_QUIET", 0.15)
     max_wait = _positive(raw, "COALESCE_MAX_WAIT", 5.0)
     if max_wait < quiet:
@@ -175,6 +182,7 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         celery_app=celery_app,
         health_pending_max_age=_positive(raw, "HEALTH_PENDING_MAX_AGE", 900.0),
         health_nightly_grace=_positive(raw, "HEALTH_NIGHTLY_GRACE", 7200.0),
+        runs_keep_days=float(keep_days),
     )
 
 

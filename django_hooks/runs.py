@@ -29,6 +29,7 @@ from django_hooks.people import iter_people, load_person
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client, client
 from django_hooks.results import ApplyResult
+from sync_tasks.bound import Key, destructive_keys
 from sync_tasks.engine import reconcile_all, sync_people
 
 log = logging.getLogger("rcsync.runs")
@@ -109,10 +110,21 @@ def _run_status(report: Any) -> str:
     return SyncRun.Status.FAILED if not report.applied and len(report.results) <= 1 else SyncRun.Status.PARTIAL
 
 
-def _finish(run: SyncRun, report: Any, error: str = "") -> SyncRun:
+def report_summary(report: Any) -> dict[str, Any]:
+    """A run's JSON summary; a dry run's also holds the destructive operations it showed, which bound
+    a forced apply of it (sync_tasks.bound)."""
+    summary = report.summary()
+    if report.dry_run:
+        summary["destructive_ops"] = [list(k) for k in destructive_keys(report.plan)]
+    return summary
+
+
+def _finish(run: SyncRun, report: Any, error: str = "", forced_by: str = "") -> SyncRun:
     run.status = _run_status(report)
     run.counts = dict(report.counts)
-    summary = report.summary()
+    summary = report_summary(report)
+    if forced_by:
+        summary["forced_by"] = forced_by
     if report.safety is not None:
         summary["safety_limit"] = report.safety.limit
         summary["destructive"] = report.safety.destructive
@@ -128,6 +140,19 @@ def _finish(run: SyncRun, report: Any, error: str = "") -> SyncRun:
     run.save()
     metrics.run_finished(run.kind, run.status)
     return run
+
+
+def _nothing_to_record(report: Any) -> bool:
+    """A targeted sync that planned nothing and found nothing wrong: the AccountLink's last sync time
+    says it happened; a SyncRun per such save would only grow the table (issue 14)."""
+    return (not report.plan and not report.problems and not report.stopped_by_safety and not report.failed
+            and all(r.status not in ("error", "conflict", "stopped") for r in report.results))
+
+
+def _forget(run: SyncRun) -> None:
+    """Drop the row of a run that did nothing (counted in the metrics as a successful run)."""
+    metrics.run_finished(run.kind, SyncRun.Status.SUCCEEDED)
+    SyncRun.objects.filter(pk=run.pk).delete()
 
 
 def _fail(run: SyncRun, error: str) -> SyncRun:
@@ -174,9 +199,17 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    noop = _nothing_to_record(report)  # most saves change nothing in Rocket.Chat: keep no run row for them
+    if noop:
+        lost = save_links(report.results, {person.site_id: person}, also=lambda: _forget(run))
+    else:
+        lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
     if user_key in lost:  # a concurrent sync linked this account to someone else first
-        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.PARTIAL, error=lost[user_key][:4000])
+        if noop:  # its row was dropped with the no-op: this outcome is worth one
+            SyncRun.objects.create(kind=run.kind, scope=user_key, triggered_by=run.triggered_by, status=SyncRun.Status.PARTIAL,
+                                   error=lost[user_key][:4000], finished_at=timezone.now())
+        else:
+            SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.PARTIAL, error=lost[user_key][:4000])
         return ApplyResult(ok=False, error=lost[user_key])
     transient = _transient(report)
     if transient:
@@ -191,32 +224,50 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
 
 
 def run_reconcile(*, kind: str = SyncRun.Kind.MANUAL, dry_run: bool = False, force: bool = False,
-                  triggered_by: str = "", on_progress: Callable[[int, int], Any] | None = None) -> SyncRun | None:
+                  triggered_by: str = "", on_progress: Callable[[int, int], Any] | None = None,
+                  bound: frozenset[Key] | None = None, forced_by: str = "") -> SyncRun | None:
     """Full reconciliation, recorded as a SyncRun. None when it was a duplicate nightly trigger.
+
+    ``force`` is for the two authorised callers only, each naming ``forced_by`` (recorded in the run's
+    summary) and passing ``bound``, the destructive operations of the preview that was reviewed: the
+    admin's forced apply (through ``django_hooks.previews``) and ``manage.py rcsync reconcile --force``.
+    The Celery task never takes ``force`` from its arguments (``django_hooks.task_args``).
 
     Raises ReconcileBusy if another reconcile holds the lock.
     """
     try:
         with locks.held("reconcile"):
-            return _reconcile_locked(kind, dry_run, force, triggered_by, on_progress)
+            return _reconcile_locked(kind, dry_run, force, triggered_by, on_progress, bound, forced_by)
     except locks.LockBusy:
         raise ReconcileBusy(_("another full reconciliation is running; try again when it has finished")) from None
 
 
+def record_refused_task(reason: str, *, kind: str = SyncRun.Kind.MANUAL, triggered_by: str = "") -> SyncRun:
+    """A reconcile task whose arguments were refused (e.g. a periodic task asking for ``force``):
+    recorded as a failed run saying why, so the admin's Runs page and ``rcsync health`` show it."""
+    log.warning("reconcile task refused: %s", reason)
+    run = SyncRun.objects.create(kind=kind, scope="all", triggered_by=triggered_by[:255], status=SyncRun.Status.FAILED,
+                                 error=reason[:4000], finished_at=timezone.now())
+    metrics.run_finished(run.kind, run.status)
+    return run
+
+
 def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
-                      on_progress: Callable[[int, int], Any] | None) -> SyncRun | None:
+                      on_progress: Callable[[int, int], Any] | None, bound: frozenset[Key] | None,
+                      forced_by: str) -> SyncRun | None:
     if kind == SyncRun.Kind.NIGHTLY and not dry_run:
         window = timezone.now() - timedelta(seconds=hook_settings().nightly_min_interval)
         done = SyncRun.objects.filter(kind=SyncRun.Kind.NIGHTLY, dry_run=False, started_at__gte=window)
         if done.exclude(status=SyncRun.Status.FAILED).exists():
             log.info("nightly reconcile already ran in the last %.0f s: skipping this duplicate trigger", hook_settings().nightly_min_interval)
             return None
-    run = SyncRun.objects.create(kind=kind, scope="all", dry_run=dry_run, force=force, triggered_by=triggered_by[:255])
+    run = SyncRun.objects.create(kind=kind, scope="all", dry_run=dry_run, force=force, triggered_by=triggered_by[:255],
+                                 summary={"forced_by": forced_by} if forced_by else {})
     try:
         people = list(iter_people())
         by_key = {p.site_id: p for p in people}
         recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
-        report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
+        report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force, bound=bound,
                                on_operation=recorder.on_operation, on_progress=recorder.on_progress,
                                claimed=claimed_by_others(by_key))
     except Exception as exc:
@@ -227,7 +278,7 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report, forced_by=forced_by)))
         if lost:
             run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
             run.save(update_fields=["status", "error"])
@@ -258,6 +309,8 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
     if "safety_limit" in summary:
         lines.append("  " + _("destructive changes: %(n)s (limit %(limit)s)") % {
             "n": summary.get("destructive", 0), "limit": summary["safety_limit"]})
+    if summary.get("forced_by"):
+        lines.append("  " + _("forced by %(who)s") % {"who": summary["forced_by"]})
     if summary.get("safety_reason"):
         lines.append("  " + _("safety: %(reason)s") % {"reason": summary["safety_reason"]})
     if summary.get("unmanaged_accounts"):

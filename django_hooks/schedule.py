@@ -12,7 +12,7 @@ from typing import Any
 
 NIGHTLY_TASK_NAME = "rcsync: nightly reconcile"
 NIGHTLY_TASK = "rcsync.reconcile_all"
-NIGHTLY_KWARGS = {"kind": "nightly", "dry_run": False, "force": False, "triggered_by": "beat:nightly"}
+NIGHTLY_KWARGS = {"kind": "nightly", "dry_run": False, "triggered_by": "beat:nightly"}  # never "force" (task_args)
 
 
 def ensure_nightly_task(periodic_task_model: Any, crontab_model: Any, *, hour: int, minute: int, timezone: str) -> tuple[Any, bool]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from .apply import OperationOutcome, apply_plan
+from .bound import Key, beyond, beyond_reason
 from .config import SyncConfig
 from .decide import Decision, Desired, Prepared, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
@@ -89,6 +90,7 @@ class SyncReport:
     writes: int | None = None  # HTTP calls spent applying
     seconds: float = 0.0
     revealed: int = 0  # per-user reads (users.info) a full reconcile spent on accounts to reactivate
+    beyond_preview: tuple[Key, ...] = ()  # a bounded (forced) run stopped: what its preview did not show
 
     def result_for(self, site_id: str) -> PersonResult | None:
         for r in self.results:
@@ -114,6 +116,8 @@ class SyncReport:
             # each workspace setting the plan changes, secret values masked (SetSetting.describe)
             "settings": [op.describe() for op in self.plan if op.kind == "set_setting"],
             "oauth_services": [op.name for op in self.plan if op.kind == "add_oauth_service"],
+            "beyond_preview": [list(k) for k in self.beyond_preview[:50]],
+            "beyond_preview_count": len(self.beyond_preview),
         }
 
 
@@ -178,7 +182,7 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
 def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any, config: SyncConfig,
              obs: Observation, started: float, calls_before: int | None, *, dry_run: bool, force: bool,
              on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
-             prepared: Prepared | None = None) -> SyncReport:
+             prepared: Prepared | None = None, bound: frozenset[Key] | None = None) -> SyncReport:
     own = ownership_from_config(config)
     if obs.unreadable_rooms:  # never plan on a room we could not read
         keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
@@ -187,6 +191,9 @@ def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any,
                              obs.state, config, own)
     calls_after_read = _calls(client)
     verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
+    extra = beyond(decision.ops, bound) if bound is not None else []
+    if extra:  # a forced apply may do what its preview showed, or less (sync_tasks.bound)
+        verdict = replace(verdict, allowed=False, reason=beyond_reason(extra))
     outcomes: list[OperationOutcome] = []
     if not dry_run and verdict.allowed and decision.ops:
         outcomes = apply_plan(decision.ops, client, obs.state, obs.rc_rooms, config,
@@ -204,7 +211,7 @@ def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any,
         unmanaged=decision.unmanaged, problems=tuple(problems),
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
-        seconds=time.monotonic() - started, revealed=revealed)
+        seconds=time.monotonic() - started, revealed=revealed, beyond_preview=tuple(extra))
 
 
 def _observe_workspace(client: Any, config: SyncConfig, obs: Observation, *, declared: bool) -> None:
@@ -310,8 +317,12 @@ def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncRepo
 
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
-                  on_progress: OnProgress | None = None, claimed: Claimed | None = None) -> SyncReport:
+                  on_progress: OnProgress | None = None, claimed: Claimed | None = None,
+                  bound: frozenset[Key] | None = None) -> SyncReport:
     """Full reconciliation of every site person with bulk reads. See the module docstring.
+
+    ``bound`` (a forced apply of a preview: the preview's ``bound.destructive_keys``) stops the run
+    before any write if the fresh plan holds a destructive operation outside it.
 
     Pass every site person, plus ``SitePerson(deleted=True, link=...)`` for deleted users whose
     AccountLink the site kept. Deactivated accounts that are to be reactivated get one ``users.info``
@@ -329,4 +340,4 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
         reveal_memberships(client, obs, reveal)
     return _execute("full", people, desired, client, config, obs, started, before, dry_run=dry_run,
                     force=force, on_operation=on_operation, on_progress=on_progress, revealed=len(reveal),
-                    prepared=prepared)
+                    prepared=prepared, bound=bound)

@@ -101,15 +101,59 @@ RECONCILE_RETRIES = 6
 
 @shared_task(base=RcsyncTask, name="rcsync.reconcile_all", bind=True, max_retries=RECONCILE_RETRIES, soft_time_limit=6600, time_limit=6900,
           **RELIABLE)
-def reconcile_all(self, dry_run: bool = False, force: bool = False, kind: str = "manual", triggered_by: str = "") -> int | None:
-    """Full reconciliation of every site user; one at a time across all beat processes and workers."""
-    from django_hooks.runs import ReconcileBusy, run_reconcile
+def reconcile_all(self, *args: Any, **kwargs: Any) -> int | None:
+    """Full reconciliation of every site user; one at a time across all beat processes and workers.
 
+    Takes ``dry_run``, ``kind``, ``triggered_by`` and, from the admin's Apply button, ``preview`` (the
+    applied preview's id). Never ``force``: whoever can add a periodic task could send it
+    (django_hooks.task_args); a forced run comes only from a preview an admin applied with force
+    (django_hooks.previews). Refused arguments are recorded as a failed run that says why.
+    """
+    from django_hooks.previews import PreviewRefused, claim
+    from django_hooks.runs import ReconcileBusy, record_refused_task, run_reconcile
+    from django_hooks.task_args import RECONCILE_KINDS, TaskArgumentsError, reconcile_args
+
+    origin = _origin(self.request)
     try:
-        run = run_reconcile(kind=kind, dry_run=dry_run, force=force, triggered_by=triggered_by or f"celery:{kind}")
+        call = reconcile_args(args, kwargs)
+    except TaskArgumentsError as exc:
+        kind = kwargs.get("kind") if kwargs.get("kind") in RECONCILE_KINDS else "manual"
+        return record_refused_task(f"refused: {exc}", kind=kind, triggered_by=origin or "celery").pk
+    force, bound, forced_by, triggered_by = False, None, "", call.triggered_by or origin or f"celery:{call.kind}"
+    if call.preview is not None:
+        try:
+            allowed = claim(call.preview)
+        except PreviewRefused as exc:  # a replay must not pose as the preview's run (the page finds it by its tag)
+            by = origin or ("celery" if exc.replay else triggered_by)
+            return record_refused_task(f"refused: {exc}", kind=call.kind, triggered_by=by).pk
+        force, bound, triggered_by = allowed.force, allowed.bound, allowed.tag or triggered_by
+        forced_by = f"admin:{allowed.by} (preview #{allowed.preview})" if allowed.force else ""
+    try:
+        run = run_reconcile(kind=call.kind, dry_run=call.dry_run, force=force, bound=bound, forced_by=forced_by,
+                            triggered_by=triggered_by)
     except ReconcileBusy:
-        log.info("a reconcile is already running; this %s trigger is dropped (the running one covers it)", kind)
+        log.info("a reconcile is already running; this %s trigger is dropped (the running one covers it)", call.kind)
         return None
-    if run is not None and run.status == run.Status.FAILED and kind in ("nightly", "drift") and not dry_run:
+    if call.kind == "nightly" and run is not None:
+        _prune()
+    if run is not None and run.status == run.Status.FAILED and call.kind in ("nightly", "drift") and not call.dry_run:
         raise self.retry(countdown=RECONCILE_RETRY_AFTER)  # e.g. Rocket.Chat was down at 03:00
     return run.pk if run is not None else None
+
+
+def _prune() -> None:
+    """The nightly run also deletes runs past RUNS_KEEP_DAYS; a failure there must not fail the night."""
+    from django.db import DatabaseError
+
+    from django_hooks.retention import prune_runs
+
+    try:
+        prune_runs()
+    except DatabaseError as exc:
+        log.warning("pruning old sync runs failed: %s", type(exc).__name__)
+
+
+def _origin(request: Any) -> str:
+    """Who sent the message, as far as it says: django-celery-beat names its periodic task in a header."""
+    name = getattr(request, "periodic_task_name", None) or (getattr(request, "headers", None) or {}).get("periodic_task_name")
+    return f"periodic task {name!r}"[:255] if name else ""

@@ -23,7 +23,10 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
-from django_hooks.admin.permissions import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
+from django_hooks.admin.params import BadParameter, ascii_id, bad_request
+from django_hooks.admin.params import user_key as checked_user_key
+from django_hooks.admin.permissions import (ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, forbidden, require_start,
+                                            require_view)
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, PendingSync, SyncOperation
 
@@ -248,7 +251,12 @@ class AccountLinkAdmin(SyncStateAdmin):
         return self.accounts_admin().changelist_view(request, extra_context)
 
     def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
-        link = AccountLink.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if not can_view(request.user):  # before the lookup: a 404 would tell who may see nothing that the id exists
+            return forbidden(request, self.admin_site)
+        try:
+            link = AccountLink.objects.filter(pk=ascii_id(object_id, "id")).first()
+        except BadParameter:
+            link = None
         if link is None:
             raise Http404(gettext("No such account link."))
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[link.user_key]))
@@ -265,6 +273,10 @@ class AccountLinkAdmin(SyncStateAdmin):
     def detail_view(self, request: Any, user_key: str) -> Any:
         require_view(request)
         request.current_app = self.admin_site.name
+        try:
+            user_key = checked_user_key(user_key)
+        except BadParameter as exc:
+            return bad_request(exc)
         user = None
         User = get_user_model()
         try:
@@ -291,6 +303,10 @@ class AccountLinkAdmin(SyncStateAdmin):
 
     def resync_view(self, request: Any, user_key: str) -> Any:
         require_start(request)
+        try:
+            user_key = checked_user_key(user_key)
+        except BadParameter as exc:
+            return bad_request(exc)
         if request.method != "POST":
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[user_key]))
         admin_actions.resync_people([user_key], request.user.get_username())
@@ -303,7 +319,10 @@ class AccountLinkAdmin(SyncStateAdmin):
         target = reverse(f"{self.admin_site.name}:django_hooks_accountlink_changelist")
         if request.method != "POST":
             return HttpResponseRedirect(target)
-        keys = [k for k in request.POST.getlist("user_key") if k][:PREVIEW_LIMIT]
+        try:
+            keys = [checked_user_key(k) for k in request.POST.getlist("user_key") if k][:PREVIEW_LIMIT]
+        except BadParameter as exc:
+            return bad_request(exc)
         count = admin_actions.resync_people(keys, request.user.get_username())
         messages.success(request, ngettext("Queued a sync of %(count)d account.",
                                              "Queued a sync of %(count)d accounts.", count) % {"count": count})

@@ -3,9 +3,10 @@ read one person's desired and actual state. Views call these; these never see a 
 
 A preview is recorded as a dry-run SyncRun (status ``planned``) whose ``summary["plan"]`` holds the plan
 grouped by kind, so the page can be reloaded, shared and applied later. Applying enqueues the real
-``rcsync.reconcile_all`` task: the worker re-reads both sides and plans again (level-triggered), and
-re-checks the safety threshold, so a stale preview can never apply more than it showed without the
-guard noticing.
+``rcsync.reconcile_all`` task with the preview's id: the worker re-reads both sides and plans again
+(level-triggered) and re-checks the safety threshold. A forced apply is bounded by the preview: if the
+fresh plan holds a destructive operation the preview did not show, the run stops before writing and
+the preview page asks for a new preview (``django_hooks.previews``, ``sync_tasks.bound``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from django_hooks.conf import engine_config
 from django_hooks.links import claimed_by_others
 from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
+from django_hooks.queue import locks
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
+from django_hooks.runs import report_summary
 from django_hooks.dispatch import send_task
 from sync_tasks.decide import desire_all, plan_prepared, prepare
 from sync_tasks.engine import note_claimed, reconcile_all, sync_people
@@ -42,6 +45,10 @@ class PreviewError(Exception):
     """A preview could not be computed (Rocket.Chat unreachable, bad config); the message is safe to show."""
 
 
+class PreviewBusy(PreviewError):
+    """Another preview or a full reconcile holds the reconcile lock: one full read at a time."""
+
+
 class ApplyError(Exception):
     """A preview cannot be applied (already applied, force missing, broker down); safe to show."""
 
@@ -55,7 +62,20 @@ def safe_error(exc: Exception) -> str:
 
 
 def compute_preview(triggered_by: str) -> SyncRun:
-    """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan."""
+    """Dry-run of a full reconcile, recorded as a planned SyncRun with the grouped plan.
+
+    It reads the whole site and Rocket.Chat, so it holds the reconcile lock like a reconcile does: a
+    second click (or a second admin) while one runs gets PreviewBusy instead of another full read.
+    """
+    try:
+        with locks.held("reconcile"):
+            return _compute_preview_locked(triggered_by)
+    except locks.LockBusy:
+        raise PreviewBusy(gettext("a preview or reconcile is already running; compute the preview again when it "
+                                  "has finished")) from None
+
+
+def _compute_preview_locked(triggered_by: str) -> SyncRun:
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
         people = list(iter_people())
@@ -67,7 +87,7 @@ def compute_preview(triggered_by: str) -> SyncRun:
         run.save(update_fields=["status", "error", "finished_at"])
         raise PreviewError(run.error) from exc
     usernames = {p.site_id: p.username for p in people}
-    summary = report.summary()
+    summary = report_summary(report)
     if report.safety is not None:
         summary["safety_limit"] = report.safety.limit
         summary["destructive"] = report.safety.destructive
@@ -109,9 +129,9 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
             raise ApplyError(gettext("Preview #%(pk)s was already applied by %(by)s.")
                              % {"pk": preview.pk, "by": summary["applied"].get("by", "?")})
         try:
+            # No "force" here: the worker reads it from this preview's apply record (django_hooks.previews).
             send_task(RECONCILE_TASK, kwargs={
-                "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
-                "triggered_by": tag[:255],
+                "dry_run": False, "kind": SyncRun.Kind.MANUAL, "triggered_by": tag[:255], "preview": preview.pk,
             })
         except Exception as exc:  # broker down: nothing was queued, say so and keep the preview usable
             raise ApplyError(gettext("Could not queue the run (%(error)s); is the broker reachable?")

@@ -6,6 +6,11 @@ action answers "task not found" and the "Task (registered)" list is empty. This 
 form use the app rcsync sends with (``django_hooks.dispatch``: the site's own, else the bundled one). For rcsync's
 reconcile it also needs the start-resync permission and runs it as a *manual* run named after the
 admin, so the nightly run's duplicate guard (one nightly per window) does not swallow a click.
+
+The form refuses to save an rcsync task with arguments the task would refuse (``force``, unknown
+keys, positional arguments to the reconcile: ``django_hooks.task_args``): beat's permissions are not
+rcsync's, and a periodic task never forces. The task checks the same rules again when it runs, for
+rows written some other way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +26,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskCh
 
 from django_hooks.admin.permissions import can_start
 from django_hooks.dispatch import destination, rcsync_app
+from django_hooks.task_args import TaskArgumentsError, check_task_call
 
 RCSYNC_TASK_PREFIX = "rcsync."
 RECONCILE = "rcsync.reconcile_all"
@@ -35,6 +42,17 @@ class RcsyncTaskChoiceField(TaskChoiceField):
 
 class RcsyncPeriodicTaskForm(PeriodicTaskForm):
     regtask = RcsyncTaskChoiceField(label=_("Task (registered)"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        task = data.get("task") or ""
+        if not task.startswith(RCSYNC_TASK_PREFIX) or self.errors.get("args") or self.errors.get("kwargs"):
+            return data
+        try:
+            check_task_call(task, json.loads(data.get("args") or "[]"), json.loads(data.get("kwargs") or "{}"))
+        except (TaskArgumentsError, ValueError) as exc:
+            raise forms.ValidationError({"kwargs": str(exc)}) from None
+        return data
 
 
 class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
@@ -52,6 +70,11 @@ class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
         started = 0
         for task in ours:
             kwargs = json.loads(task.kwargs or "{}")
+            try:
+                check_task_call(task.task, json.loads(task.args or "[]"), kwargs)
+            except TaskArgumentsError as exc:
+                self.message_user(request, f"{task.name}: {exc}", messages.ERROR)
+                continue
             if task.task == RECONCILE:
                 kwargs.update(kind="manual", triggered_by=f"admin:{request.user.get_username()} (run now: {task.name})"[:255])
             self.celery_app.send_task(task.task, args=json.loads(task.args or "[]"), kwargs=kwargs,

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
 from django_hooks.admin.accounts import status_badge
+from django_hooks.admin.params import BadParameter, ascii_id, ascii_ids, bad_request, optional_id
 from django_hooks.admin.permissions import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
 from django_hooks.admin.presenters import duration_text, kind_label, operation_row, run_progress
 from django_hooks.models import PendingSync, SyncOperation, SyncRun
@@ -137,22 +138,27 @@ class SyncRunAdmin(SyncStateAdmin):
     def progress_json(self, request: Any) -> JsonResponse:
         """`?ids=1,2,3` → the progress of those runs (the runs page polls it for its running rows)."""
         require_view(request)
-        ids = [int(x) for x in request.GET.get("ids", "").split(",") if x.strip().isdigit()][:MAX_IDS]
+        try:
+            ids = ascii_ids(request.GET.get("ids", ""), "ids", MAX_IDS)
+            newer = optional_id(request.GET, "newer_than")
+        except BadParameter as exc:
+            return bad_request(exc, as_json=True)
         runs = SyncRun.objects.filter(pk__in=ids)
         payload: dict[str, Any] = {"runs": [run_progress(r) for r in runs]}
-        newer = request.GET.get("newer_than", "")
-        if newer.isdigit():  # runs started since the page was drawn: the page offers to show them
-            payload["newer"] = SyncRun.objects.filter(pk__gt=int(newer)).count()
+        if newer is not None:  # runs started since the page was drawn: the page offers to show them
+            payload["newer"] = SyncRun.objects.filter(pk__gt=newer).count()
         return JsonResponse(payload)
 
     def operations_json(self, request: Any, pk: int) -> JsonResponse:
         """One run's progress plus its audit rows after `?after=<op id>` (the run page appends them)."""
         require_view(request)
         run = get_object_or_404(SyncRun, pk=pk)
-        return JsonResponse(self._run_payload(run, request.GET.get("after", "0")))
+        try:
+            return JsonResponse(self._run_payload(run, optional_id(request.GET, "after", 0) or 0))
+        except BadParameter as exc:
+            return bad_request(exc, as_json=True)
 
-    def _run_payload(self, run: SyncRun, after: str) -> dict[str, Any]:
-        after_id = int(after) if str(after).isdigit() else 0
+    def _run_payload(self, run: SyncRun, after_id: int) -> dict[str, Any]:
         ops = SyncOperation.objects.filter(run=run, pk__gt=after_id).order_by("pk")[:OPS_PAGE]
         return {"run": run_progress(run), "operations": [operation_row(op) for op in ops],
                 "run_url": self._url("change", run.pk)}
@@ -163,9 +169,10 @@ class SyncRunAdmin(SyncStateAdmin):
         if not can_view(request.user):
             return forbidden(request, self.admin_site)
         request.current_app = self.admin_site.name
-        if not str(object_id).isdigit():
-            raise Http404(gettext("No such run."))
-        run = get_object_or_404(SyncRun, pk=int(object_id))
+        try:
+            run = get_object_or_404(SyncRun, pk=ascii_id(object_id, "run"))
+        except BadParameter:
+            raise Http404(gettext("No such run.")) from None
         if run.dry_run and (run.summary or {}).get("plan") is not None:
             return HttpResponseRedirect(self._url("preview", run.pk))
         context = {
@@ -188,6 +195,9 @@ class SyncRunAdmin(SyncStateAdmin):
             require_start(request)
             try:
                 preview = admin_actions.compute_preview(f"admin:{request.user.get_username()}")
+            except admin_actions.PreviewBusy as exc:
+                messages.warning(request, gettext("Not started: %(reason)s.") % {"reason": exc})
+                return HttpResponseRedirect(self._url("reconcile"))
             except admin_actions.PreviewError as exc:
                 messages.error(request, gettext("The preview failed: %(error)s") % {"error": exc})
                 return HttpResponseRedirect(self._url("reconcile"))
@@ -249,7 +259,10 @@ class SyncRunAdmin(SyncStateAdmin):
         run = admin_actions.applied_run(preview)
         if run is None:
             return JsonResponse({"state": "queued", "message": admin_actions.queued_message(preview)})
-        payload = self._run_payload(run, request.GET.get("after", "0"))
+        try:
+            payload = self._run_payload(run, optional_id(request.GET, "after", 0) or 0)
+        except BadParameter as exc:
+            return bad_request(exc, as_json=True)
         payload["state"] = "finished" if run.finished_at else "running"
         return JsonResponse(payload)
 

@@ -169,8 +169,9 @@ def test_reconcile_preview_then_apply_enqueues_once(people, fresh_stand_in, brok
     apply_url = f"{BASE}/syncrun/reconcile/{preview.pk}/apply/"
     assert csrf_post(client, apply_url, form_url=response["Location"]).status_code == 302
     [(task, args, kwargs)] = broker.messages()
-    assert task == "rcsync.reconcile_all" and kwargs["dry_run"] is False and kwargs["force"] is False
+    assert task == "rcsync.reconcile_all" and kwargs["dry_run"] is False and "force" not in kwargs
     assert kwargs["kind"] == "manual" and kwargs["triggered_by"] == f"admin:operator (preview #{preview.pk})"
+    assert kwargs["preview"] == preview.pk
     csrf_post(client, apply_url, form_url=response["Location"])  # a double click
     assert len(broker.messages()) == 1
     status = client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json").json()
@@ -180,16 +181,17 @@ def test_reconcile_preview_then_apply_enqueues_once(people, fresh_stand_in, brok
     assert blocked["state"] == "queued" and f"Run #{other.pk}" in blocked["message"] and "dropped" in blocked["message"]
     other.delete()
 
-    # What the worker would do with that message, in-process: the real run, found by its tag.
-    from django_hooks.runs import run_reconcile
+    # What the worker does with that message (the task run in-process by Celery): the real run, found by its tag.
+    from sync_tasks.tasks import reconcile_all
 
-    run = run_reconcile(**kwargs)
+    run = SyncRun.objects.get(pk=reconcile_all.apply(kwargs=kwargs).get())
+    assert run.force is False and run.status == "succeeded"
     status = client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json").json()
     assert status["state"] == "finished" and status["run"]["id"] == run.pk and status["run"]["percent"] == 100
     assert {op["operation"] for op in status["operations"]} >= {"create_user", "invite", "add_room_role"}
     after = max(op["id"] for op in status["operations"])
     assert client.get(f"{BASE}/syncrun/reconcile/{preview.pk}/status.json?after={after}").json()["operations"] == []
-    progress = client.get(f"{BASE}/syncrun/progress.json?ids={run.pk},{preview.pk},x&newer_than={preview.pk}").json()
+    progress = client.get(f"{BASE}/syncrun/progress.json?ids={run.pk},{preview.pk}&newer_than={preview.pk}").json()
     assert {r["id"] for r in progress["runs"]} == {run.pk, preview.pk} and progress["newer"] == 1
     runs_page = client.get(f"{BASE}/syncrun/").content.decode()
     assert "rcsync-progress" in runs_page and f"admin:operator (preview #{preview.pk})" in runs_page
@@ -212,7 +214,7 @@ def test_past_the_safety_threshold_apply_needs_force(fresh_stand_in, broker) -> 
     assert "crosses the safety threshold" in client.get(response["Location"]).content.decode()
     csrf_post(client, apply_url, {"force": "yes"}, form_url=response["Location"])
     [(task, _, kwargs)] = broker.messages()
-    assert kwargs["force"] is True
+    assert kwargs["preview"] == preview.pk and "force" not in kwargs  # the worker reads force from the preview
 
 
 def test_run_page_streams_operations(people, fresh_stand_in) -> None:

@@ -122,8 +122,34 @@ def test_reconcile_command_safety_threshold(stand_in) -> None:
         call_command("rcsync", "reconcile", "--yes", stdout=out, stderr=io.StringIO())
     assert "limit 10" in out.getvalue()
     assert all(stand_in.summary(u.username)[0] for u in users)  # nothing was written
-    call_command("rcsync", "reconcile", "--yes", "--force", stdout=io.StringIO(), stderr=io.StringIO())
+    out = io.StringIO()
+    call_command("rcsync", "reconcile", "--yes", "--force", stdout=out, stderr=io.StringIO())
     assert not any(stand_in.summary(u.username)[0] for u in users)
+    forced = SyncRun.objects.get(dry_run=False, force=True)  # recorded with who forced, bounded by the plan shown
+    assert forced.summary["forced_by"].startswith("cli:") and "forced by cli:" in out.getvalue()
+
+
+def test_forced_command_applies_at_most_the_plan_it_printed(stand_in, monkeypatch) -> None:
+    """Issue 14, M1 on the command line: the site changes while the prompt waits; --force stops."""
+    users = [User.objects.create_user(f"kim{i:02}", f"kim{i:02}@example.org", "pw") for i in range(15)]
+    call_command("rcsync", "reconcile", "--yes", stdout=io.StringIO(), stderr=io.StringIO())
+    User.objects.filter(username__in=[u.username for u in users[:12]]).update(is_active=False)
+
+    def answer_after_more_leave(prompt: str) -> str:
+        User.objects.filter(username__startswith="kim").update(is_active=False)  # three more, unreviewed
+        return "y"
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", answer_after_more_leave)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="changed since its preview") as caught:
+        call_command("rcsync", "reconcile", "--force", stdout=out, stderr=io.StringIO())
+    assert caught.value.returncode == 4
+    assert all(stand_in.summary(u.username)[0] for u in users)  # nothing was written
 
 
 def test_reconcile_needs_yes_when_not_interactive(stand_in, monkeypatch) -> None:

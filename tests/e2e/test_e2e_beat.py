@@ -35,3 +35,31 @@ def test_two_beats_one_nightly_run(stand_in, worker, worker_env, logdir) -> None
     runs = SyncRun.objects.filter(kind="nightly")
     assert runs.count() == 1, list(runs.values("status", "triggered_by", "started_at"))
     assert runs.get().status == "succeeded"
+
+
+def test_a_hand_made_periodic_task_cannot_force(stand_in, worker, worker_env, logdir) -> None:
+    """Issue 14, H1, with a real beat and worker: a periodic task `{"force": true, "dry_run": false}` (as a
+    staff user with only beat's permissions could add) runs, is refused and recorded, and changes nothing."""
+    import json
+
+    from django.contrib.auth import get_user_model
+
+    from django_hooks.runs import run_reconcile
+
+    User = get_user_model()
+    names = [f"h1sam{i:02}" for i in range(12)]
+    User.objects.bulk_create([User(username=n, email=f"{n}@example.org") for n in names])
+    assert run_reconcile(kind="manual", triggered_by="setup").status == "succeeded"
+    User.objects.filter(username__in=names).update(is_active=False)  # past the safety limit (24 > 10)
+    PeriodicTask.objects.create(name="cleanup", task="rcsync.reconcile_all", kwargs=json.dumps({"force": True, "dry_run": False}),
+                                interval=IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS))
+    beat = wait_log(celery_beat(worker_env, "beat-h1", logdir), "beat: Starting")
+    try:
+        wait_until(lambda: SyncRun.objects.filter(triggered_by="periodic task 'cleanup'").exists(), 60,
+                   lambda: f"the worker to handle the periodic task:\n{worker.log()[-3000:]}")
+    finally:
+        beat.stop()
+    refused = SyncRun.objects.filter(triggered_by="periodic task 'cleanup'")
+    assert {r.status for r in refused} == {"failed"} and not any(r.force for r in refused)
+    assert all("'force' cannot be given to a task" in r.error for r in refused)
+    assert all(stand_in.summary(n)[0] for n in names)  # nobody deactivated

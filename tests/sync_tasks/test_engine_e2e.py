@@ -154,6 +154,31 @@ def test_safety_guard_stops_mass_deactivation_before_any_write(rc_server, rc_cli
     assert not any(st.find_user_by_username(f"member{i}")["active"] for i in range(1, 16))
 
 
+def test_forced_run_is_bounded_by_its_preview(rc_server, rc_client):
+    """Issue 14, M1: force applies what the reviewed preview showed, or less; more stops before any write."""
+    from sync_tasks.bound import as_bound, destructive_keys
+
+    st = rc_server.state
+    people = [site(i, f"member{i}") for i in range(1, 16)]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    eight = [replace(p, active=False) if int(p.site_id) <= 8 else p for p in people]
+    preview = reconcile_all(eight, rc_client, CFG, dry_run=True)
+    assert preview.stopped_by_safety and preview.counts == {"deactivate": 8, "kick": 8}
+    bound = as_bound(destructive_keys(preview.plan))  # what the preview stores, after a JSON round trip
+    assert len(bound) == 16
+    everyone = [replace(p, active=False) for p in people]  # the site changed after the preview
+    before = rc_server.request_log.count(method="POST")
+    stopped = reconcile_all(everyone, rc_client, CFG, force=True, bound=bound)
+    assert stopped.stopped_by_safety and stopped.applied == {} and len(stopped.beyond_preview) == 14
+    assert "changed since its preview" in stopped.safety_reason and "compute a new preview" in stopped.safety_reason
+    assert rc_server.request_log.count(method="POST") == before
+    assert all(st.find_user_by_username(f"member{i}")["active"] for i in range(1, 16))
+    six = [replace(p, active=False) if int(p.site_id) <= 6 else p for p in people]  # two came back: a subset
+    forced = reconcile_all(six, rc_client, CFG, force=True, bound=bound)
+    assert not forced.stopped_by_safety and forced.applied == {"deactivate": 6, "kick": 6}
+    assert [st.find_user_by_username(f"member{i}")["active"] for i in (6, 7)] == [False, True]
+
+
 def test_adoption_by_verified_email_in_targeted_sync(rc_server, rc_client):
     st = rc_server.state
     existing = st.create_user("quinn.rc", name="Quinn", email="quinn@example.org")

@@ -23,6 +23,7 @@ script, a probe or a cron check can tell them apart; docs/operations.md lists th
 from __future__ import annotations
 
 import asyncio
+import getpass
 import signal
 import sys
 import time
@@ -49,6 +50,7 @@ from django_hooks.queue.worker import sync_pending_user
 from django_hooks.runs import ReconcileBusy, plan_summary_lines, run_reconcile
 from django_hooks.rc import client
 from django_hooks.status import status_lines
+from sync_tasks.bound import as_bound
 from sync_tasks.config import ConfigError
 
 EXIT_FAILED, EXIT_CHECK, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_SERVICE, EXIT_REFUSED, EXIT_CONFIG = 1, 2, 64, 69, 75, 77, 78
@@ -60,6 +62,14 @@ def _one_line_error(parser: CommandParser, message: str) -> None:
     if not getattr(parser, "called_from_command_line", False):
         raise CommandError(_("Error: %(message)s") % {"message": message}, returncode=EXIT_USAGE)
     parser.exit(EXIT_USAGE, _("%(prog)s: error: %(message)s (see --help)") % {"prog": parser.prog, "message": message} + "\n")
+
+
+def _os_user() -> str:
+    """Who runs the command (recorded on a forced run); a shell without a login name says so."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class _OneLineParser(CommandParser):
@@ -255,10 +265,16 @@ class Command(BaseCommand):
             if answer not in ("y", "yes", _("y"), _("yes")):
                 raise CommandError(_("cancelled"), returncode=6)
         progress = Progress(self.stderr, _("applying"))
-        run = run_reconcile(kind="manual", dry_run=False, force=force, triggered_by=triggered_by, on_progress=progress)
+        # Forced: at most what the plan above showed (sync_tasks.bound); recorded with who forced.
+        bound = as_bound((preview.summary or {}).get("destructive_ops") or []) if force else None
+        forced_by = f"cli:{_os_user()}" if force else ""
+        run = run_reconcile(kind="manual", dry_run=False, force=force, triggered_by=triggered_by, on_progress=progress,
+                            bound=bound, forced_by=forced_by)
         progress.finish()
         for line in plan_summary_lines(run):
             self.stdout.write(line)
+        if run.status == run.Status.REFUSED:
+            raise CommandError(" ".join((_("refusing: %(reason)s") % {"reason": run.error}).split()), returncode=4)
         if run.status not in (run.Status.SUCCEEDED,):
             raise CommandError(_("reconcile finished with status %(status)s") % {"status": run.status}, returncode=1)
 
