@@ -22,6 +22,7 @@ from django.utils import timezone
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
+from django_hooks.guard import WindowGuard
 from django_hooks.links import save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
@@ -157,9 +158,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
     )
     recorder = Recorder(run, {person.site_id: person.username})
+    guard = WindowGuard(run, {person.site_id: person.username})
     rc = cached_client()
     try:
-        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation)
+        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation, admit=guard.admit)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -172,7 +174,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    save_links(report.results, {person.site_id: person},
+               also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
@@ -181,7 +184,7 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         # Triggered from the site's OAuth identity view: Rocket.Chat creates the account just after that
         # view answers, so look again shortly (the worker's back-off: 1, 2, 4 ... s) until it is there.
         return ApplyResult(ok=False, transient=True, error="waiting for the sign-in to create the account")
-    ok = result is None or result.status not in ("error", "conflict", "stopped")
+    ok = result is None or result.status not in ("error", "conflict", "stopped")  # "held": recorded, not failed
     return ApplyResult(ok=ok, error="" if ok else (result.error or result.status))
 
 
@@ -210,9 +213,12 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
     try:
         people = list(iter_people())
         by_key = {p.site_id: p for p in people}
-        recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
+        names = {p.site_id: p.username for p in people}
+        recorder = Recorder(run, names, on_progress)
+        guard = WindowGuard(run, names)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
-                               on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+                               on_operation=recorder.on_operation, on_progress=recorder.on_progress,
+                               admit=guard.admit)
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -221,7 +227,7 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
     return run
 
 
@@ -244,6 +250,8 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
         lines.append(f"  setting {change}")  # secret values are already masked
     if "safety_limit" in summary:
         lines.append(f"  destructive changes: {summary.get('destructive', 0)} (limit {summary['safety_limit']})")
+    if summary.get("held"):
+        lines.append(f"  held for review: {summary['held']} destructive change(s) (past the window's limit; rcsync release)")
     if summary.get("safety_reason"):
         lines.append(f"  safety: {summary['safety_reason']}")
     if summary.get("unmanaged_accounts"):

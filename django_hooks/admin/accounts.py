@@ -19,6 +19,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
 from django_hooks.admin.permissions import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
@@ -192,10 +193,18 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     # actions (POST + CSRF via the changelist form)
     @admin.action(description="Resync now", permissions=["start"])
     def resync_now(self, request: Any, queryset: Any) -> None:
-        keys = [str(pk) for pk in queryset.values_list("pk", flat=True)]
-        count = admin_actions.resync_people(keys, request.user.get_username())
-        self.message_user(request, f"Queued a sync of {count} account(s); the status updates as the worker finishes.",
-                          messages.SUCCESS)
+        limit = admin_actions.RESYNC_LIMIT
+        keys = [str(pk) for pk in queryset.values_list("pk", flat=True)[: limit + 1]]
+        try:
+            count = admin_actions.resync_people(keys, request.user.get_username())
+        except admin_actions.TooMany:
+            self.message_user(request, _(
+                "“Resync now” takes at most %(limit)d accounts at once; nothing was queued. Select fewer, or use "
+                "“Reconcile everything” (it shows a preview first).") % {"limit": limit}, messages.WARNING)
+            return
+        self.message_user(request, _(
+            "Queued a sync of %(count)d account(s); the status updates as the worker finishes. Destructive changes "
+            "past the safety window's limit are held for review (Held syncs).") % {"count": count}, messages.SUCCESS)
 
     @admin.action(description="Preview changes", permissions=["view"])
     def preview_changes(self, request: Any, queryset: Any) -> Any:
