@@ -24,6 +24,7 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, DestructiveSpend, HeldSync, SyncRun
@@ -87,8 +88,9 @@ class WindowGuard:
             _lock_window()
             reservation = DestructiveSpend.objects.create(at=now, count=0, run=self.run, forced=force)
             self.spend_ids.append(reservation.pk)
-            spent = DestructiveSpend.objects.filter(at__gte=now - timedelta(seconds=safety.window)).aggregate(
-                n=Sum("count"))["n"] or 0
+            start = now - timedelta(seconds=safety.window)
+            DestructiveSpend.objects.filter(at__lt=start).delete()  # out of the window: the ledger stays small
+            spent = DestructiveSpend.objects.filter(at__gte=start).aggregate(n=Sum("count"))["n"] or 0
             limit = safety.limit(managed_people())
             holds = {h.user_key: h for h in HeldSync.objects.select_for_update().filter(user_key__in=list(by_person))}
             admitted = 0
@@ -104,10 +106,15 @@ class WindowGuard:
                     admitted += len(mine)
                     continue
                 held.add(site_id)
-                why = (f"{spent + admitted} destructive change(s) in the last {safety.window:g} s; limit {limit} = "
-                       f"max({safety.min_changes}, {safety.ratio:g} x managed people)") if hold is None else \
-                    "held earlier; waiting for a release" if hold.state == HeldSync.State.HELD else \
-                    "the plan changed after the release: review it again"
+                if hold is None:
+                    why = _("%(spent)d destructive change(s) in the last %(window)s s; limit %(limit)d = "
+                            "max(%(min)d, %(ratio)s x linked accounts)") % {
+                        "spent": spent + admitted, "window": f"{safety.window:g}", "limit": limit,
+                        "min": safety.min_changes, "ratio": f"{safety.ratio:g}"}
+                elif hold.state == HeldSync.State.HELD:
+                    why = hold.reason or _("held earlier; waiting for a release")
+                else:
+                    why = _("the plan changed after the release: review it again")
                 self._hold(site_id, described, why, hold, now)
             DestructiveSpend.objects.filter(pk=reservation.pk).update(count=admitted)
         return Admission(held=frozenset(held))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 #: The admin task UI's two permissions (checked by django_hooks.admin.permissions), declared on
 #: SyncRun so `migrate` creates them like any model permission. Codenames and content type are the
@@ -32,7 +33,7 @@ class AccountLink(models.Model):
         ERROR = "error", "Error"
         CONFLICT = "conflict", "Conflict"
         DEACTIVATED = "deactivated", "Deactivated"
-        HELD = "held", "Held for review"
+        HELD = "held", _("Held for review")
 
     user_key = models.CharField(max_length=64, unique=True)
     user = models.OneToOneField(
@@ -196,8 +197,8 @@ class HeldSync(models.Model):
     """
 
     class State(models.TextChoices):
-        HELD = "held", "Held for review"
-        RELEASED = "released", "Released"
+        HELD = "held", _("Held for review")
+        RELEASED = "released", _("Released")
 
     user_key = models.CharField(max_length=64, unique=True)
     username = models.CharField(max_length=255, blank=True, default="")
@@ -213,8 +214,8 @@ class HeldSync(models.Model):
 
     class Meta:
         ordering = ["held_at", "user_key"]
-        verbose_name = "held sync"
-        verbose_name_plural = "held syncs"
+        verbose_name = _("held sync")
+        verbose_name_plural = _("held syncs")
 
     def __str__(self) -> str:
         return f"{self.username or self.user_key}: {self.count} destructive change(s) {self.state}"

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
@@ -251,7 +252,8 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
     if "safety_limit" in summary:
         lines.append(f"  destructive changes: {summary.get('destructive', 0)} (limit {summary['safety_limit']})")
     if summary.get("held"):
-        lines.append(f"  held for review: {summary['held']} destructive change(s) (past the window's limit; rcsync release)")
+        lines.append("  " + _("held for review: %(count)d destructive change(s) (past the safety window's limit; "
+                              "rcsync release)") % {"count": summary["held"]})
     if summary.get("safety_reason"):
         lines.append(f"  safety: {summary['safety_reason']}")
     if summary.get("unmanaged_accounts"):

@@ -158,7 +158,9 @@ def mark_pending_many(user_keys: list[str], reason: str) -> int:
             for key, generation, state, enqueued_at in cursor.fetchall():
                 if generation == 1 or enqueued_at is None or state == PendingSync.State.RETRYING:
                     to_send.append(key)
-    if to_send:
+    if len(to_send) == 1:  # one person (the person page's button): their own message, as mark_pending sends
+        transaction.on_commit(lambda: enqueue(to_send[0]), using=using)
+    elif to_send:
         transaction.on_commit(lambda: enqueue_many(to_send), using=using)
     return len(keys)
 

@@ -270,10 +270,11 @@ class Command(BaseCommand):
 
     # --- release USER... | --all -------------------------------------------------------------------
 
-    def do_release(self, users: list[str], all: bool = False, **options: Any) -> None:
-        if bool(users) == bool(all):
+    def do_release(self, users: list[str], **options: Any) -> None:
+        everyone = bool(options.get("all"))
+        if bool(users) == everyone:
             raise CommandError(_("name the held people to release (USER...) or pass --all, not both"), returncode=EXIT_USAGE)
-        keys = None if all else self._user_keys(users, deleted_ok=True)
+        keys = None if everyone else self._user_keys(users, deleted_ok=True)
         held = {h.user_key: h for h in open_holds()}
         released = release(keys, "manage.py rcsync release")
         for key in released:
@@ -285,7 +286,7 @@ class Command(BaseCommand):
             self.stderr.write(_("not held: %(user)s") % {"user": key})
         if not released:
             raise CommandError(_("nothing released: no held sync for %(who)s") % {
-                "who": _("anyone") if all else ", ".join(users)}, returncode=EXIT_NOT_HELD)
+                "who": _("anyone") if everyone else ", ".join(users)}, returncode=EXIT_NOT_HELD)
         self.stdout.write(self.style.SUCCESS(_("rcsync release: %(count)d sync(s) released and queued for the workers")
                                              % {"count": len(released)}))
 
