@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 
 from django_hooks.admin import actions as admin_actions
 from django_hooks.admin.permissions import START, VIEW
@@ -102,6 +103,8 @@ def test_guard_hold_keeps_additive_changes_of_the_same_sync(fresh_stand_in) -> N
     hold = HeldSync.objects.get(user_key=str(otto.pk))
     assert hold.state == "held" and set(hold.operations) == {"kick vip", "remove_role admin"}
     assert AccountLink.objects.get(user_key=str(otto.pk)).status == "held"
+    metrics = Client().get("/rcsync/metrics").content.decode()  # the gauge counts what is held
+    assert "\nrcsync_held_destructive_operations 2.0\n" in metrics
     # A change taken back: the next sync plans nothing destructive for ida, and her hold goes.
     ida = User.objects.get(username="m00")
     ida.is_active = False
