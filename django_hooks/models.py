@@ -216,7 +216,7 @@ class HeldSync(models.Model):
     user_key = models.CharField(max_length=64, unique=True)
     username = models.CharField(max_length=255, blank=True, default="")
     state = models.CharField(max_length=16, choices=State.choices, default=State.HELD, db_index=True)
-    operations = models.JSONField(default=list, blank=True, help_text="The held operations, as 'kind target'.")
+    operations = models.JSONField(default=list, blank=True, help_text=_("The held operations, as 'kind target'."))
     count = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True, default="")
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -211,9 +211,11 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
                 "“Resync now” takes at most %(limit)d accounts at once; nothing was queued. Select fewer, or use "
                 "“Reconcile everything” (it shows a preview first).") % {"limit": limit}, messages.WARNING)
             return
-        self.message_user(request, gettext(
-            "Queued a sync of %(count)d account(s); the status updates as the worker finishes. Destructive changes "
-            "past the safety window's limit are held for review (Held syncs).") % {"count": count}, messages.SUCCESS)
+        queued = ngettext(
+            "Queued a sync of %(count)d account; the status updates as the worker finishes.",
+            "Queued a sync of %(count)d accounts; the status updates as the worker finishes.", count) % {"count": count}
+        self.message_user(request, queued + " " + gettext(
+            "Destructive changes past the safety window's limit are held for review (Held syncs)."), messages.SUCCESS)
 
     @admin.action(description=_("Preview changes"), permissions=["view"])
     def preview_changes(self, request: Any, queryset: Any) -> Any:
