@@ -51,6 +51,9 @@ def main() -> None:
     os.environ["RCSYNC_REDIS_URL"] = broker.url  # this process publishes on commit too
     os.environ["RCSYNC_RELAY_INTERVAL"] = "1"
     os.environ["RCSYNC_RELAY_STALE_AFTER"] = "3"
+    # The soak churns roles and active flags on purpose: the safety window would hold them (issue 14's
+    # guard, tested in tests/django_hooks/test_guard_window.py) and the soak would measure the hold as drift.
+    os.environ.setdefault("RCSYNC_SAFETY_MIN_CHANGES", "1000000")
     try:
         database = e2e_support.PostgresServer().init().start()
     except RuntimeError as exc:

@@ -20,6 +20,7 @@ _LINK_STATUS = {
     "error": AccountLink.Status.ERROR,
     "conflict": AccountLink.Status.CONFLICT,
     "stopped": AccountLink.Status.PENDING,
+    "held": AccountLink.Status.HELD,  # destructive changes wait for a release (django_hooks.guard)
     "waiting": AccountLink.Status.PENDING,  # SSO wait_for_login: no account until the person's first sign-in
 }
 
@@ -113,7 +114,7 @@ def _save_one_link(result: Any, person: Any) -> None:
     now = timezone.now()
     status = _link_status(result, person)
     values: dict[str, Any] = {"status": status, "updated_at": now,
-                              "last_error": (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""}
+                              "last_error": (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""}
     if person is not None:
         values["site_username"] = (person.username or "")[:255]
     try:
@@ -170,7 +171,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             link.created_by_bridge = result.created_by_bridge
         status = _link_status(result, person)
         link.status = status
-        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending") else ""
+        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
         if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
             link.last_synced_at = now
         link.updated_at = now

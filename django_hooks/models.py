@@ -33,6 +33,7 @@ class AccountLink(models.Model):
         ERROR = "error", _("Error")
         CONFLICT = "conflict", _("Conflict")
         DEACTIVATED = "deactivated", _("Deactivated")
+        HELD = "held", _("Held for review")
 
     user_key = models.CharField(_("site user key"), max_length=64, unique=True)
     user = models.OneToOneField(
@@ -177,3 +178,57 @@ class SyncOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.target} for {self.username or self.user_key}: {self.outcome}"
+
+
+class DestructiveSpend(models.Model):
+    """The safety guard's sliding window (django_hooks.guard): destructive operations admitted per run.
+
+    In PostgreSQL, not Redis: the count must survive a worker restart and a Redis flush, and every
+    worker must read the same total (admission takes a transaction-level advisory lock). A run's row
+    is written before it applies anything (a reservation) and corrected to what it applied afterwards.
+    """
+
+    at = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField()
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    forced = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.count} destructive at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class HeldSync(models.Model):
+    """A person's destructive changes the safety guard holds back until an admin releases them.
+
+    One row per person. While it is ``held``, no run applies that person's destructive operations
+    (their additive ones still go); ``released`` lets the next sync apply at most what was held
+    (the same operations or fewer), after which the row goes. A sync that no longer plans anything
+    destructive for the person removes the row: the change it held is no longer wanted.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", _("Held for review")
+        RELEASED = "released", _("Released")
+
+    user_key = models.CharField(max_length=64, unique=True)
+    username = models.CharField(max_length=255, blank=True, default="")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.HELD, db_index=True)
+    operations = models.JSONField(default=list, blank=True, help_text=_("The held operations, as 'kind target'."))
+    count = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True, default="")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    held_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["held_at", "user_key"]
+        verbose_name = _("held sync")
+        verbose_name_plural = _("held syncs")
+
+    def __str__(self) -> str:
+        return f"{self.username or self.user_key}: {self.count} destructive change(s) {self.state}"

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
+from django_hooks.guard import WindowGuard
 from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
@@ -183,10 +184,11 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
     )
     recorder = Recorder(run, {person.site_id: person.username})
+    guard = WindowGuard(run, {person.site_id: person.username})
     rc = cached_client()
     try:
         report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
-                             claimed=claimed_by_others([person.site_id]))
+                             claimed=claimed_by_others([person.site_id]), admit=guard.admit)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -201,9 +203,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
     noop = _nothing_to_record(report)  # most saves change nothing in Rocket.Chat: keep no run row for them
     if noop:
-        lost = save_links(report.results, {person.site_id: person}, also=lambda: _forget(run))
+        lost = save_links(report.results, {person.site_id: person}, also=lambda: (_forget(run), guard.settle(report)))
     else:
-        lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+        lost = save_links(report.results, {person.site_id: person},
+                          also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
     if user_key in lost:  # a concurrent sync linked this account to someone else first
         if noop:  # its row was dropped with the no-op: this outcome is worth one
             SyncRun.objects.create(kind=run.kind, scope=user_key, triggered_by=run.triggered_by, status=SyncRun.Status.PARTIAL,
@@ -219,7 +222,7 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         # Triggered from the site's OAuth identity view: Rocket.Chat creates the account just after that
         # view answers, so look again shortly (the worker's back-off: 1, 2, 4 ... s) until it is there.
         return ApplyResult(ok=False, transient=True, error="waiting for the sign-in to create the account")
-    ok = result is None or result.status not in ("error", "conflict", "stopped")
+    ok = result is None or result.status not in ("error", "conflict", "stopped")  # "held": recorded, not failed
     return ApplyResult(ok=ok, error="" if ok else (result.error or result.status))
 
 
@@ -266,10 +269,12 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
     try:
         people = list(iter_people())
         by_key = {p.site_id: p for p in people}
-        recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
+        names = {p.site_id: p.username for p in people}
+        recorder = Recorder(run, names, on_progress)
+        guard = WindowGuard(run, names)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force, bound=bound,
                                on_operation=recorder.on_operation, on_progress=recorder.on_progress,
-                               claimed=claimed_by_others(by_key))
+                               claimed=claimed_by_others(by_key), admit=guard.admit)
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -278,7 +283,8 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report, forced_by=forced_by)))
+        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report, forced_by=forced_by),
+                                                                guard.settle(report)))
         if lost:
             run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
             run.save(update_fields=["status", "error"])
@@ -311,6 +317,9 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
             "n": summary.get("destructive", 0), "limit": summary["safety_limit"]})
     if summary.get("forced_by"):
         lines.append("  " + _("forced by %(who)s") % {"who": summary["forced_by"]})
+    if summary.get("held"):
+        lines.append("  " + _("held for review: %(count)d destructive change(s) (past the safety window's limit; "
+                              "rcsync release)") % {"count": summary["held"]})
     if summary.get("safety_reason"):
         lines.append("  " + _("safety: %(reason)s") % {"reason": summary["safety_reason"]})
     if summary.get("unmanaged_accounts"):

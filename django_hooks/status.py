@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Count, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from django_hooks.guard import window_state
+from django_hooks.holds import held_destructive_operations, open_holds
 from django_hooks.models import AccountLink, PendingSync, SyncRun
+from sync_tasks.config import ConfigError
+
+HELD_SHOWN = 10
 
 
 def status_lines(last_runs: int = 5) -> list[str]:
@@ -23,6 +29,7 @@ def status_lines(last_runs: int = 5) -> list[str]:
         by_state = dict(PendingSync.objects.values_list("state").annotate(n=Count("id")))
         labels = dict(PendingSync.State.choices)
         lines.append("  " + ", ".join(f"{str(labels.get(k, k)).lower()}: {v}" for k, v in sorted(by_state.items())))
+    lines += holds_lines()
     lines.append(_("last runs:"))
     runs = SyncRun.objects.exclude(kind=SyncRun.Kind.CHANGE).order_by("-started_at")[:last_runs]
     for run in runs:
@@ -38,4 +45,29 @@ def status_lines(last_runs: int = 5) -> list[str]:
     if last_change:
         lines.append(_("last change sync: %(when)s (%(status)s)") % {
             "when": f"{timezone.localtime(last_change.started_at):%Y-%m-%d %H:%M:%S %Z}", "status": last_change.status})
+    return lines
+
+
+def holds_lines() -> list[str]:
+    """The safety window and the syncs it holds (django_hooks.guard), for `rcsync status`."""
+    lines = []
+    try:
+        spent, limit, window = window_state()
+        lines.append(_("safety window: %(spent)d destructive change(s) in the last %(window)s s (limit %(limit)d)") % {
+            "spent": spent, "window": f"{window:g}", "limit": limit})
+    except (ConfigError, ImproperlyConfigured):
+        pass  # a broken RCSYNC block: `rcsync check` says why; status still shows the rest
+    holds = list(open_holds()[:HELD_SHOWN + 1])
+    if not holds:
+        lines.append(_("held syncs: none"))
+        return lines
+    count = open_holds().count()
+    lines.append(_("held syncs: %(people)d person(s), %(ops)d destructive change(s) waiting for review "
+                   "(release: manage.py rcsync release USER... | --all)") % {
+        "people": count, "ops": held_destructive_operations()})
+    for hold in holds[:HELD_SHOWN]:
+        lines.append(f"  {hold.user_key} {hold.username or '-'}: " + ", ".join(hold.operations[:5])
+                     + (" …" if len(hold.operations) > 5 else ""))
+    if count > HELD_SHOWN:
+        lines.append("  " + _("… and %(more)d more (admin: Held syncs)") % {"more": count - HELD_SHOWN})
     return lines

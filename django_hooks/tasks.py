@@ -4,6 +4,6 @@ A site's own Celery app set up the usual Django way finds them with ``django_hoo
 the tasks themselves live in :mod:`sync_tasks.tasks` (``shared_task``, so they join whichever app loads them).
 """
 
-from sync_tasks.tasks import reconcile_all, relay_pending, sync_user
+from sync_tasks.tasks import enqueue_pending, reconcile_all, relay_pending, sync_user
 
-__all__ = ["reconcile_all", "relay_pending", "sync_user"]
+__all__ = ["enqueue_pending", "reconcile_all", "relay_pending", "sync_user"]

@@ -38,4 +38,10 @@ RCSYNC = {
         # A test on a shared broker without a vhost of its own uses a queue of its own.
         "QUEUE": os.environ.get("RCSYNC_QUEUE", "rcsync"),
     },
+    # The safety window's defaults, unless a benchmark that churns on purpose (bench/faults.py) lifts them.
+    "SAFETY": {
+        **RCSYNC.get("SAFETY", {}),
+        "min_changes": int(os.environ.get("RCSYNC_SAFETY_MIN_CHANGES", "10")),
+        "window": float(os.environ.get("RCSYNC_SAFETY_WINDOW", "3600")),
+    },
 }

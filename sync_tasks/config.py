@@ -325,13 +325,16 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
             if s.setting_id == sso.setting_id("-key_field") and s.value != sso.key_field:
                 chk.fail(f"SETTINGS.{s.setting_id}", f"{s.value!r} contradicts SSO.key_field {sso.key_field!r}")
 
-    sd = chk.section("SAFETY", top.get("SAFETY"), {"min_changes", "ratio"})
+    sd = chk.section("SAFETY", top.get("SAFETY"), {"min_changes", "ratio", "window"})
     min_changes = chk.typed("SAFETY.min_changes", sd.get("min_changes", 10), int, 10)
     ratio = chk.typed("SAFETY.ratio", sd.get("ratio", 0.10), (int, float), 0.10)
     if min_changes < 0:
         chk.fail("SAFETY.min_changes", "must be >= 0")
     if not 0 <= ratio <= 1:
         chk.fail("SAFETY.ratio", "must be between 0 and 1")
+    window = chk.typed("SAFETY.window", sd.get("window", 3600), (int, float), 3600)
+    if not window > 0:
+        chk.fail("SAFETY.window", "must be a positive number of seconds")
 
     bd = chk.section("BATCH", top.get("BATCH"), {"page_size", "invite_batch", "concurrency"})
     batch = BatchConfig(
@@ -357,5 +360,5 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
     return SyncConfig(
         server=server, managed_roles=managed_roles, create_missing_roles=create_roles, rooms=rooms,
         managed_room_roles=room_roles, people=people, rules=tuple(rules), deprovision=deprovision,
-        identity=identity, safety=SafetyConfig(min_changes=min_changes, ratio=float(ratio)), batch=batch,
+        identity=identity, safety=SafetyConfig(min_changes=min_changes, ratio=float(ratio), window=float(window)), batch=batch,
         tasks=dict(tasks), sso=sso, settings=declared)

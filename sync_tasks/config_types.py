@@ -84,6 +84,9 @@ class IdentityConfig:
 class SafetyConfig:
     min_changes: int = 10
     ratio: float = 0.10
+    #: Seconds of the sliding window over which destructive operations of every run add up (the Django
+    #: side keeps the count, django_hooks.guard): past the limit, single-person syncs are held.
+    window: float = 3600.0
 
     def limit(self, managed_users: int) -> int:
         """Largest number of destructive operations a run may do without ``force``."""

@@ -12,7 +12,8 @@ Both take plain :class:`~sync_tasks.person.SitePerson` values, a ``bridge.Rocket
 
 Both: ``dry_run=True`` reads and plans but writes nothing (``report.plan`` and ``report.counts`` are
 the preview). The safety guard (``sync_tasks.safety``) stops a run that would take away too much
-before any write, unless ``force=True``. ``on_operation(outcome)`` is called once per operation
+before any write, unless ``force=True``; ``admit`` (``sync_tasks.safety.Admit``, the Django side's sliding
+window over all runs) may hold some people's destructive operations back or refuse the run. ``on_operation(outcome)`` is called once per operation
 (persist it as an audit row) and ``on_progress(done, total)`` as operations finish; both run in the
 calling thread, and an exception they raise stops the run there (what was applied stays applied;
 running again is safe, the plan is recomputed from the current state). Reading Rocket.Chat failing altogether (unreachable, auth) raises the bridge's
@@ -21,8 +22,9 @@ running again is safe, the plan is recomputed from the current state). Reading R
 Person statuses in ``SyncReport.results``: ``synced`` (account matches the policy), ``deactivated``,
 ``deleted``, ``error`` (bad site data or a failed operation; ``error`` says why), ``conflict`` (an
 identity clash that needs a human: e.g. the email belongs to another Rocket.Chat account), ``skipped``
-(nothing to do: inactive person without an account, or ``DEPROVISION="leave"``) and ``stopped`` (had
-changes, but the safety guard stopped the run).
+(nothing to do: inactive person without an account, or ``DEPROVISION="leave"``), ``stopped`` (had
+changes, but the safety guard stopped the run) and ``held`` (the window guard held this person's
+destructive operations for review; the others were applied).
 """
 from __future__ import annotations
 
@@ -35,10 +37,11 @@ from .bound import Key, beyond, beyond_reason
 from .config import SyncConfig
 from .decide import Decision, Desired, Prepared, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
-from .ops import CreateUser, Operation
+from .ops import CreateUser, Operation, is_destructive
+from .ops import op_kind as op_kind_of
 from .person import SitePerson, site_sort_key
 from .plan import count_by_kind, ownership_from_config
-from .safety import SafetyVerdict, check_safety
+from .safety import Admit, SafetyVerdict, check_safety
 from .workspace import effective_sso, read_settings, setting_ids_to_read
 
 __all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "sync_people", "reconcile_all"]
@@ -91,6 +94,7 @@ class SyncReport:
     seconds: float = 0.0
     revealed: int = 0  # per-user reads (users.info) a full reconcile spent on accounts to reactivate
     beyond_preview: tuple[Key, ...] = ()  # a bounded (forced) run stopped: what its preview did not show
+    held: tuple[Operation, ...] = ()  # destructive operations the window guard held back (not applied)
 
     def result_for(self, site_id: str) -> PersonResult | None:
         for r in self.results:
@@ -112,7 +116,7 @@ class SyncReport:
             "failed": dict(self.failed), "stopped_by_safety": self.stopped_by_safety,
             "safety_reason": self.safety_reason, "unmanaged_accounts": len(self.unmanaged),
             "problems": list(self.problems), "reads": self.reads, "writes": self.writes,
-            "seconds": round(self.seconds, 3), "revealed": self.revealed,
+            "seconds": round(self.seconds, 3), "revealed": self.revealed, "held": len(self.held),
             # each workspace setting the plan changes, secret values masked (SetSetting.describe)
             "settings": [op.describe() for op in self.plan if op.kind == "set_setting"],
             "oauth_services": [op.name for op in self.plan if op.kind == "add_oauth_service"],
@@ -132,7 +136,7 @@ def _planned_status(remove: str | None) -> str:
 
 
 def _results(people: list[SitePerson], decision: Decision, outcomes: list[OperationOutcome], *,
-             applied: bool, stopped: bool) -> tuple[PersonResult, ...]:
+             applied: bool, stopped: bool, held: tuple[Operation, ...] = ()) -> tuple[PersonResult, ...]:
     planned: dict[str, list[Operation]] = {}
     for op in decision.ops:
         if op.site_id is not None:
@@ -141,6 +145,9 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
     for o in outcomes:
         if o.site_id is not None:
             done.setdefault(o.site_id, []).append(o)
+    held_by: dict[str, list[Operation]] = {}
+    for op in held:
+        held_by.setdefault(op.site_id or "", []).append(op)
     links = {p.site_id: p.link for p in people}
     results: list[PersonResult] = []
     for issue in decision.issues:
@@ -166,6 +173,10 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
             clash = any(isinstance(o.op, CreateUser) and o.conflict for o in bad)
             status = "conflict" if clash else "error"
             error = "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
+        elif sid in held_by:
+            status = "held"
+            error = (f"{len(held_by[sid])} destructive change(s) held for review (past the window's limit): "
+                     + ", ".join(f"{op_kind_of(op)} {op.target}" for op in held_by[sid][:5]))
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
     results.sort(key=lambda r: site_sort_key(r.site_id))
     return tuple(results)
@@ -182,7 +193,8 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
 def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any, config: SyncConfig,
              obs: Observation, started: float, calls_before: int | None, *, dry_run: bool, force: bool,
              on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
-             prepared: Prepared | None = None, bound: frozenset[Key] | None = None) -> SyncReport:
+             prepared: Prepared | None = None, bound: frozenset[Key] | None = None,
+             admit: Admit | None = None) -> SyncReport:
     own = ownership_from_config(config)
     if obs.unreadable_rooms:  # never plan on a room we could not read
         keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
@@ -194,24 +206,39 @@ def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any,
     extra = beyond(decision.ops, bound) if bound is not None else []
     if extra:  # a forced apply may do what its preview showed, or less (sync_tasks.bound)
         verdict = replace(verdict, allowed=False, reason=beyond_reason(extra))
+    held: tuple[Operation, ...] = ()
+    reason = verdict.reason
+    stopped = not verdict.allowed
+    if not dry_run and not stopped and admit is not None:
+        destructive = tuple(op for op in decision.ops if is_destructive(op))
+        if destructive:
+            answer = admit(destructive, force)
+            if answer.refused:
+                stopped, reason = True, answer.refused
+            held = tuple(op for op in destructive if op.site_id in answer.held)
+    to_apply = decision.ops
+    if held:
+        held_set = set(held)
+        to_apply = tuple(op for op in decision.ops if op not in held_set)
     outcomes: list[OperationOutcome] = []
-    if not dry_run and verdict.allowed and decision.ops:
-        outcomes = apply_plan(decision.ops, client, obs.state, obs.rc_rooms, config,
+    if not dry_run and not stopped and to_apply:
+        outcomes = apply_plan(to_apply, client, obs.state, obs.rc_rooms, config,
                               on_operation=on_operation, on_progress=on_progress)
     calls_end = _calls(client)
     problems = list(obs.problems)
     problems += [f"{o.kind} {getattr(o.op, 'name', '')}: {o.error}" for o in outcomes
                  if o.site_id is None and not o.ok]
-    stopped = not verdict.allowed
     return SyncReport(
         mode=mode, dry_run=dry_run,
-        results=_results(people, decision, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run),
+        results=_results(people, decision, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run,
+                         held=() if stopped else held),
         plan=decision.ops, counts=count_by_kind(decision.ops), applied=_count(outcomes, True),
-        failed=_count(outcomes, False), stopped_by_safety=stopped, safety_reason=verdict.reason, safety=verdict,
+        failed=_count(outcomes, False), stopped_by_safety=stopped, safety_reason=reason, safety=verdict,
         unmanaged=decision.unmanaged, problems=tuple(problems),
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
-        seconds=time.monotonic() - started, revealed=revealed, beyond_preview=tuple(extra))
+        seconds=time.monotonic() - started, revealed=revealed, beyond_preview=tuple(extra),
+        held=() if stopped else held)
 
 
 def _observe_workspace(client: Any, config: SyncConfig, obs: Observation, *, declared: bool) -> None:
@@ -243,7 +270,7 @@ def _needs_sso_rules(people: list[SitePerson], obs: Observation, config: SyncCon
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                 force: bool = False, on_operation: OnOperation | None = None,
                 on_progress: OnProgress | None = None, settings: bool = False,
-                claimed: Claimed | None = None) -> SyncReport:
+                claimed: Claimed | None = None, admit: Admit | None = None) -> SyncReport:
     """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring.
 
     Reads: ``me``, ``roles.list``, one ``rooms.info`` per managed room, then ``users.info`` (rooms
@@ -267,7 +294,7 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     if settings or _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=settings)
     first = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=dry_run,
-                     force=force, on_operation=on_operation, on_progress=on_progress)
+                     force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
     if dry_run or first.stopped_by_safety or not clashes:
         return first
@@ -277,7 +304,7 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     if _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=False)
     second = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=False,
-                      force=force, on_operation=on_operation, on_progress=on_progress)
+                      force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
     return _merge(first, second, clashes)
 
 
@@ -312,13 +339,14 @@ def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncRepo
         problems=first.problems + tuple(p for p in second.problems if p not in first.problems),
         reads=None if first.reads is None or second.reads is None else first.reads + second.reads,
         writes=None if first.writes is None or second.writes is None else first.writes + second.writes,
-        seconds=first.seconds + second.seconds)
+        seconds=first.seconds + second.seconds,
+        held=second.held + tuple(op for op in first.held if op not in second.held))
 
 
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
                   on_progress: OnProgress | None = None, claimed: Claimed | None = None,
-                  bound: frozenset[Key] | None = None) -> SyncReport:
+                  bound: frozenset[Key] | None = None, admit: Admit | None = None) -> SyncReport:
     """Full reconciliation of every site person with bulk reads. See the module docstring.
 
     ``bound`` (a forced apply of a preview: the preview's ``bound.destructive_keys``) stops the run
@@ -340,4 +368,4 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
         reveal_memberships(client, obs, reveal)
     return _execute("full", people, desired, client, config, obs, started, before, dry_run=dry_run,
                     force=force, on_operation=on_operation, on_progress=on_progress, revealed=len(reveal),
-                    prepared=prepared, bound=bound)
+                    prepared=prepared, bound=bound, admit=admit)

@@ -231,8 +231,14 @@ Operation = Union[AddOAuthService, SetSetting, CreateRole, CreateRoom, CreateUse
 ALL_KINDS = ("add_oauth_service", "set_setting", "create_role", "create_room", "delete_user", "activate",
              "update_profile", "create_user",
              "add_role", "remove_role", "invite", "add_room_role", "remove_room_role", "kick", "deactivate")
-#: Kinds the safety guard counts: they take something away from people.
-DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick"})
+#: Kinds the safety guard counts: they take something away from people (an account, a room, a role; a
+#: removed ``admin`` or room ``moderator`` role is as much a loss as a kick).
+DESTRUCTIVE_KINDS = frozenset({"deactivate", "delete_user", "kick", "remove_role", "remove_room_role"})
+
+
+def is_destructive(op: "Operation") -> bool:
+    """True for an operation the safety guard counts (see DESTRUCTIVE_KINDS)."""
+    return op_kind(op) in DESTRUCTIVE_KINDS
 READ_ONLY_KINDS: frozenset[str] = frozenset()
 
 

@@ -87,6 +87,14 @@ def sync_user(self, user_key: str) -> str:
     return outcome.status
 
 
+@shared_task(base=RcsyncTask, name="rcsync.enqueue_pending", **RELIABLE, soft_time_limit=120, time_limit=150)
+def enqueue_pending(user_keys: list[str]) -> int:
+    """Send one `sync_user` per key (a bulk resync or release sent one message from the web request)."""
+    from django_hooks.queue.pending import enqueue
+
+    return sum(1 for key in user_keys if enqueue(str(key)))
+
+
 @shared_task(base=RcsyncTask, name="rcsync.relay_pending", **RELIABLE, soft_time_limit=120, time_limit=150)
 def relay_pending() -> int:
     """Beat, every RELAY_INTERVAL: re-send pending syncs whose message was lost."""

@@ -10,6 +10,7 @@ The package, like ``django.contrib.gis.admin``, keeps one job per module:
 * ``permissions`` — the view/start checks every page makes and the admin-styled 403;
 * ``accounts`` — the Accounts list and one person's page;
 * ``runs`` — the Runs pages, progress JSON and "Reconcile everything";
+* ``holds`` — the held syncs and their release;
 * ``beat`` — django-celery-beat's task admin wired to rcsync's Celery app;
 * ``actions`` — what the buttons do (I/O, never a request);
 * ``presenters`` — pure shaping of plans, comparisons and progress for the templates.

@@ -205,12 +205,20 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
     # actions (POST + CSRF via the changelist form)
     @admin.action(description=_("Resync now"), permissions=["start"])
     def resync_now(self, request: Any, queryset: Any) -> None:
-        keys = [str(pk) for pk in queryset.values_list("pk", flat=True)]
-        count = admin_actions.resync_people(keys, request.user.get_username())
-        self.message_user(request, ngettext(
+        limit = admin_actions.RESYNC_LIMIT
+        keys = [str(pk) for pk in queryset.values_list("pk", flat=True)[: limit + 1]]
+        try:
+            count = admin_actions.resync_people(keys, request.user.get_username())
+        except admin_actions.TooMany:
+            self.message_user(request, gettext(
+                "“Resync now” takes at most %(limit)d accounts at once; nothing was queued. Select fewer, or use "
+                "“Reconcile everything” (it shows a preview first).") % {"limit": limit}, messages.WARNING)
+            return
+        queued = ngettext(
             "Queued a sync of %(count)d account; the status updates as the worker finishes.",
-            "Queued a sync of %(count)d accounts; the status updates as the worker finishes.", count) % {"count": count},
-            messages.SUCCESS)
+            "Queued a sync of %(count)d accounts; the status updates as the worker finishes.", count) % {"count": count}
+        self.message_user(request, queued + " " + gettext(
+            "Destructive changes past the safety window's limit are held for review (Held syncs)."), messages.SUCCESS)
 
     @admin.action(description=_("Preview changes"), permissions=["view"])
     def preview_changes(self, request: Any, queryset: Any) -> Any:

@@ -27,7 +27,7 @@ from django_hooks.links import claimed_by_others
 from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue import locks
-from django_hooks.queue.pending import request_sync
+from django_hooks.queue.pending import mark_pending_many
 from django_hooks.rc import cached_client, client
 from django_hooks.runs import report_summary
 from django_hooks.dispatch import send_task
@@ -232,9 +232,20 @@ def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+#: "Resync now" on more people than this is refused: a whole-site change is a full reconcile's job
+#: (previewed first). Each sync it queues still passes the safety guard's window (django_hooks.guard).
+RESYNC_LIMIT = 500
+
+
+class TooMany(Exception):
+    """A selection over RESYNC_LIMIT; nothing was queued."""
+
+
 def resync_people(user_keys: list[str], by: str) -> int:
-    """Queue a targeted sync of each person (durable PendingSync rows, enqueued after commit)."""
+    """Queue a targeted sync of each person: one bulk upsert of their PendingSync rows and, after commit,
+    one message that makes a worker send the syncs (the request never does one write and one send per
+    person). Raises TooMany past RESYNC_LIMIT."""
+    if len(user_keys) > RESYNC_LIMIT:
+        raise TooMany(len(user_keys))
     with transaction.atomic():
-        for key in user_keys:
-            request_sync(key, f"admin resync by {by}"[:200])
-    return len(user_keys)
+        return mark_pending_many(user_keys, f"admin resync by {by}"[:200])

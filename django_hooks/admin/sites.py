@@ -5,7 +5,7 @@
     register(staff_site)
 
 Registers the Accounts page (AccountLink), Sync runs (with "Reconcile everything"), the audit
-trail, pending syncs and, when django-celery-beat is installed, its schedule models with a
+trail, pending syncs, held syncs (with their release) and, when django-celery-beat is installed, its schedule models with a
 "Run selected tasks" that reaches rcsync's Celery app. Models a site already registered on that
 admin site are left as they are (except the stock PeriodicTask admin, replaced by its fixed subclass).
 """
@@ -18,8 +18,9 @@ from django.apps import apps
 from django.contrib import admin
 
 from django_hooks.admin.accounts import AccountLinkAdmin
+from django_hooks.admin.holds import HeldSyncAdmin
 from django_hooks.admin.runs import PendingSyncAdmin, SyncOperationAdmin, SyncRunAdmin
-from django_hooks.models import AccountLink, PendingSync, SyncOperation, SyncRun
+from django_hooks.models import AccountLink, HeldSync, PendingSync, SyncOperation, SyncRun
 
 __all__ = ["register"]
 
@@ -35,6 +36,7 @@ def register(site: admin.AdminSite, *, schedule: bool = True) -> admin.AdminSite
     _register(site, SyncRun, SyncRunAdmin)
     _register(site, SyncOperation, SyncOperationAdmin)
     _register(site, PendingSync, PendingSyncAdmin)
+    _register(site, HeldSync, HeldSyncAdmin)
     if schedule and apps.is_installed("django_celery_beat"):
         _register_schedule(site)
     return site

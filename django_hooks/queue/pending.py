@@ -23,6 +23,7 @@ from django_hooks.dispatch import send_task
 log = logging.getLogger("rcsync.pending")
 
 SYNC_USER_TASK = "rcsync.sync_user"
+ENQUEUE_MANY_TASK = "rcsync.enqueue_pending"
 
 _UPSERT = """
 INSERT INTO {table}
@@ -113,6 +114,66 @@ def enqueue(user_key: str, *, note_sent: bool = True) -> bool:
         return False
     if note_sent:
         PendingSync.objects.filter(user_key=user_key).update(enqueued_at=timezone.now())
+    return True
+
+
+_UPSERT_MANY = """
+INSERT INTO {table}
+    (user_key, reason, generation, state, first_requested_at, last_requested_at,
+     enqueued_at, started_at, attempts, next_attempt_at, last_error, drift)
+VALUES {rows}
+ON CONFLICT (user_key) DO UPDATE SET
+    generation = {table}.generation + 1,
+    last_requested_at = EXCLUDED.last_requested_at,
+    reason = EXCLUDED.reason
+RETURNING user_key, generation, state, enqueued_at
+"""
+_ROW = "(%s, %s, 1, 'queued', %s, %s, %s, NULL, 0, NULL, '', FALSE)"
+
+
+def mark_pending_many(user_keys: list[str], reason: str) -> int:
+    """`mark_pending` for a selection (the admin's "Resync now", ``rcsync release``): one statement
+    upserts every row and, after commit, one message asks a worker to send their syncs, so the
+    request does one write and one send however many people it names. Returns how many were marked."""
+    keys = list(dict.fromkeys(str(k) for k in user_keys))
+    if not keys:
+        return 0
+    using = router.db_for_write(PendingSync)
+    connection = connections[using]
+    reason = reason[:200]
+    now = timezone.now()
+    if connection.vendor not in ("postgresql", "sqlite"):
+        for key in keys:
+            mark_pending(key, reason)
+        return len(keys)
+    to_send: list[str] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            params: list[Any] = []
+            for key in chunk:
+                params += [key, reason, now, now, now]
+            cursor.execute(_UPSERT_MANY.format(table=pending_table(connection), rows=", ".join([_ROW] * len(chunk))),
+                           params)
+            for key, generation, state, enqueued_at in cursor.fetchall():
+                if generation == 1 or enqueued_at is None or state == PendingSync.State.RETRYING:
+                    to_send.append(key)
+    if len(to_send) == 1:  # one person (the person page's button): their own message, as mark_pending sends
+        transaction.on_commit(lambda: enqueue(to_send[0]), using=using)
+    elif to_send:
+        transaction.on_commit(lambda: enqueue_many(to_send), using=using)
+    return len(keys)
+
+
+def enqueue_many(user_keys: list[str]) -> bool:
+    """One message that makes a worker send each user's `sync_user` (`rcsync.enqueue_pending`); on
+    broker failure the rows are marked unsent and the relay sends them."""
+    try:
+        send_task(ENQUEUE_MANY_TASK, args=[list(user_keys)])
+    except Exception as exc:  # broker down: the rows are durable, the relay resends them
+        log.warning("could not enqueue %d sync(s) (%s); the relay will retry", len(user_keys), type(exc).__name__)
+        PendingSync.objects.filter(user_key__in=list(user_keys)).update(enqueued_at=None)
+        return False
     return True
 
 

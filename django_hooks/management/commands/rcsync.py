@@ -1,4 +1,5 @@
-"""`manage.py rcsync check | bootstrap | status | health | sync USER... | reconcile [--dry-run] [--force] [--yes] | listen`.
+"""`manage.py rcsync check | bootstrap | status | health | sync USER... | reconcile [--dry-run] [--force] [--yes] |
+release USER... | --all | listen`.
 
 Every expected failure ends in one line on stderr and an exit code of its own (no traceback), so a
 script, a probe or a cron check can tell them apart; docs/operations.md lists them:
@@ -9,6 +10,7 @@ script, a probe or a cron check can tell them apart; docs/operations.md lists th
 2     ``check`` found problems (listed above the last line)
 3     another full reconcile is running
 4     the plan is past the safety threshold (review it, then ``--force``)
+7     ``release``: none of the named people has a held sync (nothing was released)
 5     not a terminal: pass ``--yes``
 6     cancelled at the prompt
 8,16,32  ``health``: Rocket.Chat, pending syncs, nightly run failing (added up when several fail)
@@ -42,6 +44,7 @@ from bridge.errors import AuthError, OutcomeUnknown, PermissionDenied, RocketCha
 from django_hooks.conf import engine_config, hook_settings
 from django_hooks.drift import listen_forever
 from django_hooks.health import check_nightly, check_pending, check_rocketchat, exit_code
+from django_hooks.holds import open_holds, release
 from django_hooks.models import AccountLink
 from django_hooks.preflight import run_bootstrap, run_check
 from django_hooks.progress import Progress
@@ -53,6 +56,7 @@ from django_hooks.status import status_lines
 from sync_tasks.bound import as_bound
 from sync_tasks.config import ConfigError
 
+EXIT_NOT_HELD = 7
 EXIT_FAILED, EXIT_CHECK, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_SERVICE, EXIT_REFUSED, EXIT_CONFIG = 1, 2, 64, 69, 75, 77, 78
 
 
@@ -135,6 +139,9 @@ class Command(BaseCommand):
         rec.add_argument("--dry-run", action="store_true", help=_("print the plan summary, change nothing"))
         rec.add_argument("--force", action="store_true", help=_("go past the safety threshold"))
         rec.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+        rel = sub.add_parser("release", help=_("release syncs the safety guard held (apply their destructive changes)"))
+        rel.add_argument("users", nargs="*", metavar="USER", help=_("usernames or primary keys of held people"))
+        rel.add_argument("--all", action="store_true", help=_("release every held sync"))
         sub.add_parser("listen", help=_("follow Rocket.Chat's change feed and repair drift"))
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -191,10 +198,15 @@ class Command(BaseCommand):
 
     # --- sync USER... -----------------------------------------------------------------------------
 
-    def _user_keys(self, names: list[str]) -> list[str]:
+    def _user_keys(self, names: list[str], *, deleted_ok: bool = False) -> list[str]:
+        """Site users named by username or primary key; `deleted_ok`: a key of a deleted user with a
+        held sync counts too (their account's deactivation can be held)."""
         User = get_user_model()
         keys, missing = [], []
         for name in names:
+            if deleted_ok and open_holds().filter(user_key=name).exists():
+                keys.append(name)
+                continue
             user = User._default_manager.filter(**{User.USERNAME_FIELD: name}).first()
             if user is None:
                 try:
@@ -277,6 +289,28 @@ class Command(BaseCommand):
             raise CommandError(" ".join((_("refusing: %(reason)s") % {"reason": run.error}).split()), returncode=4)
         if run.status not in (run.Status.SUCCEEDED,):
             raise CommandError(_("reconcile finished with status %(status)s") % {"status": run.status}, returncode=1)
+
+    # --- release USER... | --all -------------------------------------------------------------------
+
+    def do_release(self, users: list[str], **options: Any) -> None:
+        everyone = bool(options.get("all"))
+        if bool(users) == everyone:
+            raise CommandError(_("name the held people to release (USER...) or pass --all, not both"), returncode=EXIT_USAGE)
+        keys = None if everyone else self._user_keys(users, deleted_ok=True)
+        held = {h.user_key: h for h in open_holds()}
+        released = release(keys, "manage.py rcsync release")
+        for key in released:
+            hold = held.get(key)
+            ops = ", ".join(hold.operations) if hold else ""
+            self.stdout.write(_("released %(user)s: %(ops)s") % {"user": f"{key} {hold.username if hold else ''}".strip(),
+                                                                 "ops": ops})
+        for key in sorted(set(keys or []) - set(released)):
+            self.stderr.write(_("not held: %(user)s") % {"user": key})
+        if not released:
+            raise CommandError(_("nothing released: no held sync for %(who)s") % {
+                "who": _("anyone") if everyone else ", ".join(users)}, returncode=EXIT_NOT_HELD)
+        self.stdout.write(self.style.SUCCESS(_("rcsync release: %(count)d sync(s) released and queued for the workers")
+                                             % {"count": len(released)}))
 
     # --- listen -----------------------------------------------------------------------------------
 
