@@ -41,6 +41,7 @@ class WriteClient(Protocol):
 
     def create_role(self, name: str, scope: str = "Users", description: str = "") -> Any: ...
     def create_room(self, name: str, type: str, members: Iterable[str] = ()) -> Any: ...
+    def room_info(self, *, room_id: str | None = None, name: str | None = None) -> Any: ...
     def create_user(self, username: str, name: str, email: str, password: Any, *, roles: Iterable[str] | None = None,
                     active: bool = True, verified: bool = False, join_default_channels: bool = False) -> Any: ...
     def update_user(self, user_id: str, **fields: Any) -> Any: ...
@@ -184,8 +185,7 @@ class _Run:
             self.roles[op.name] = role.id
             return None, None
         if isinstance(op, CreateRoom):
-            room = c.create_room(op.name, op.type, ())
-            self.rooms[op.room] = room
+            self.rooms[op.room] = self.create_room(op)
             return None, None
         if isinstance(op, CreateUser):
             user = c.create_user(op.username, op.name, op.email, secrets.token_urlsafe(32),
@@ -219,6 +219,24 @@ class _Run:
             raise TypeError(f"unknown operation {op!r}")
         return uid, username
 
+    def create_room(self, op: CreateRoom) -> Any:
+        """Create the managed room; if another run created it since this run looked (two workers, or a
+        run and ``bootstrap``, on a fresh Rocket.Chat), Rocket.Chat answers a duplicate name: read the
+        room back and go on with it when it is what the config asks for (same type, not archived, and
+        visible to the service account), so the loser of the race applies its memberships instead of
+        failing them. Anything else keeps the original error."""
+        try:
+            return self.client.create_room(op.name, op.type, ())
+        except Conflict as exc:
+            try:
+                room = self.client.room_info(name=op.name)
+            except Exception:  # cannot see it (e.g. someone else's private group): the conflict stands
+                raise exc from None
+            if getattr(room, "type", None) != op.type or getattr(room, "archived", False):
+                raise
+            log.info("create_room %s: created meanwhile by another run (%s), using it", op.name, room.id)
+            return room
+
     def room_role(self, op: AddRoomRole | RemoveRoomRole, uid: str) -> None:
         room, add = self.rooms[op.room], isinstance(op, AddRoomRole)
         if op.role == "moderator":
@@ -232,6 +250,12 @@ class _Run:
     def outcome(self, op: Operation, result: tuple[str | None, str | None] | None, exc: BaseException | None
                 ) -> OperationOutcome:
         kind = op_kind(op)
+        if exc is not None and _already_done(op, exc):
+            # Another run (a second worker, bootstrap) made this very change since this run observed:
+            # Rocket.Chat's "already" answer means the wanted state holds.
+            log.info("%s: already done by another run (%s)", kind, getattr(exc, "error_type", ""))
+            uid = self.user_id(op) if op.site_id is not None else None
+            exc, result = None, (uid, self.usernames.get(uid or ""))
         if exc is None:
             uid, uname = result or (None, None)
             return OperationOutcome(op, kind, op.site_id, "ok", uid, uname)
@@ -250,6 +274,26 @@ class _Run:
         return OperationOutcome(op, kind, op.site_id, "failed", uid, self.usernames.get(uid or ""), reason,
                                 type(exc).__name__, isinstance(exc, TransientError),
                                 isinstance(exc, Conflict))
+
+
+# Rocket.Chat's answers meaning "this change is already made" (roles.ts, addRoomModerator.ts & co,
+# removeUserFromRoom.ts), per operation kind; the room-role codes carry the role name.
+_ALREADY = {
+    "add_role": ("error-user-already-in-role",),
+    "remove_role": ("error-user-not-in-role",),
+    "kick": ("error-user-not-in-room",),
+}
+
+
+def _already_done(op: Operation, exc: BaseException) -> bool:
+    code = getattr(exc, "error_type", None)
+    if not code:
+        return False
+    if isinstance(op, AddRoomRole):
+        return code in (f"error-user-already-{op.role}", "error-user-already-in-role")
+    if isinstance(op, RemoveRoomRole):
+        return code in (f"error-user-not-{op.role}", "error-user-not-in-role")
+    return code in _ALREADY.get(op_kind(op), ())
 
 
 def _invite_batches(ops: Sequence[InviteToRoom], run: _Run) -> list[tuple[str, list[InviteToRoom]]]:

@@ -20,14 +20,23 @@ _CHANNEL_NOT_FOUND = 'The required "roomId" or "roomName" param provided does no
 
 def _lookup(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any] | None:
     state = ctx.state
+    if ctx.compat >= 7:
+        # 7.x `findChannelByIdOrName` / `getRoomFromParams` (channels.ts, groups.ts): a present
+        # `roomId` wins even when empty (`findOneById(roomId || '')`), else `roomName`; no trimming.
+        if "roomId" in params:
+            return state.rooms.get(str(params["roomId"] or ""))
+        if "roomName" in params:
+            return state.room_doc_by_name(str(params["roomName"] or ""))
+        return None
     rid, name = str(params.get("roomId") or "").strip(), str(params.get("roomName") or "").strip()
     return state.rooms.get(rid) if rid else state.room_doc_by_name(name)
 
 
 def find_channel(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
-    """`findChannelByIdOrName`."""
+    """`findChannelByIdOrName`. In 7.x (channels.ts) it has no "param not provided" check: a call
+    without roomId/roomName finds no room, so it answers `error-room-not-found` like an unknown one."""
     params = ctx.params if params is None else params
-    if not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
+    if ctx.compat < 7 and not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
         raise MeteorError("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     room = _lookup(ctx, params)
     if not room or room["t"] not in ("c", "l"):
@@ -37,10 +46,19 @@ def find_channel(ctx: Ctx, params: dict[str, Any] | None = None, checked_archive
     return room
 
 
+def _params_missing(ctx: Ctx, params: dict[str, Any]) -> bool:
+    """`getRoomFromParams` (groups.ts) and `findRoomByIdOrName` (rooms.ts) in 7.x: neither key present, or
+    both present and both empty (a lone empty `roomId` passes and then matches no room)."""
+    if ctx.compat < 7:
+        return not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip()
+    has_id, has_name = "roomId" in params, "roomName" in params
+    return (not has_id and not has_name) or (has_id and not params["roomId"] and has_name and not params["roomName"])
+
+
 def find_group(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
     """`findPrivateGroupByIdOrName`: only rooms the caller can access (is subscribed to)."""
     params = ctx.params if params is None else params
-    if not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
+    if _params_missing(ctx, params):
         raise MeteorError("error-room-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     room = _lookup(ctx, params)
     if not room or room["t"] != "p" or not ctx.state.can_access_room(room, ctx.user_id):
@@ -64,19 +82,31 @@ def _user_list(ctx: Ctx) -> list[dict[str, Any]]:
     return [u for u in (state.user_doc_by_username_ci(i) for i in items) if u]
 
 
+def _usernames(users: list[dict[str, Any]]) -> list[str]:
+    return [u["username"] for u in users if u.get("username")]
+
+
 # ------------------------------------------------------------------------------ create / info
 def _create(ctx: Ctx, room_type: str) -> dict[str, Any]:
+    """channels.create checks `create-c` first (`createChannelValidator` -> 403 `forbidden()`);
+    groups.create (groups.ts, 6.x-late and 7.x) checks its body first and leaves `create-p` to
+    `createPrivateGroupMethod`, whose `Meteor.Error('error-not-allowed', 'Not allowed')` the route
+    re-throws (its catch tests `error.reason === 'error-not-allowed'`, which never holds): a 400
+    "Not allowed [error-not-allowed]" with `details.method`, not a 403."""
     body = ctx.body
     key = "channel" if room_type == "c" else "group"
-    if not ctx.can("create-c" if room_type == "c" else "create-p"):
+    if room_type == "c" and not ctx.can("create-c"):
         raise forbidden()
     if not body.get("name"):
         raise failure('Param "name" is required' if room_type == "c" else 'Body param "name" is required')
     members = body.get("members", [])
-    if not isinstance(members, list):
-        raise failure('Param "members" must be an array if provided' if room_type == "c" else 'Body param "members" must be a an array if provided')
-    if "customFields" in body and not isinstance(body["customFields"], dict):
-        raise failure('Param "customFields" must be an object if provided')
+    if members and not isinstance(members, list):
+        raise failure('Param "members" must be an array if provided' if room_type == "c" else 'Body param "members" must be an array if provided')
+    members = members or []
+    if body.get("customFields") and not isinstance(body["customFields"], dict):
+        raise failure(f'{"Param" if room_type == "c" else "Body param"} "customFields" must be an object if provided')
+    if room_type == "p" and body.get("extraData") and not isinstance(body["extraData"], dict):
+        raise failure('Body param "extraData" must be an object if provided')
     room = ctx.state.create_room_by(
         ctx.user_id, str(body["name"]), room_type, members, read_only=bool(body.get("readOnly")),
         exclude_self=bool(body.get("excludeSelf")), extra_data=body.get("extraData") or {},
@@ -104,7 +134,7 @@ def groups_info(ctx: Ctx) -> dict[str, Any]:
 def find_room(ctx: Ctx, params: dict[str, Any] | None = None, checked_archived: bool = True) -> dict[str, Any]:
     """`findRoomByIdOrName` (rooms.ts): any room type; the error wording says "channel" for all."""
     params = ctx.params if params is None else params
-    if not str(params.get("roomId") or "").strip() and not str(params.get("roomName") or "").strip():
+    if _params_missing(ctx, params):
         raise MeteorError("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     room = _lookup(ctx, params)
     if not room:
@@ -175,7 +205,9 @@ def channels_invite(ctx: Ctx) -> dict[str, Any]:
     users = _user_list(ctx)
     if not users:
         raise failure("invalid-user-invite-list", "Cannot invite if no users are provided")
-    ctx.state.add_users_to_room(ctx.user_id, room["_id"], [u["username"] for u in users])
+    # channels.ts passes `users.map((u) => u.username).filter(isTruthy)`: an account without a
+    # username (e.g. made by an OAuth login) is silently left out, never a 500.
+    ctx.state.add_users_to_room(ctx.user_id, room["_id"], _usernames(users))
     return {"channel": room_view(ctx.state.rooms[room["_id"]])}
 
 
@@ -191,7 +223,7 @@ def groups_invite(ctx: Ctx) -> dict[str, Any]:
     users = _user_list(ctx)
     if not users:
         raise MeteorError("error-empty-invite-list", "Cannot invite if no valid users are provided")
-    state.add_users_to_room(ctx.user_id, room["_id"], [u["username"] for u in users])
+    state.add_users_to_room(ctx.user_id, room["_id"], _usernames(users))  # groups.ts: `.filter(isTruthy)` too
     return {"group": room_view(state.rooms[room["_id"]])}
 
 
@@ -206,16 +238,24 @@ def validate_channels_list(ctx: Ctx) -> None:
         raise MeteorError("invalid-params", "must NOT have additional properties")
 
 
+def _kick_target(ctx: Ctx) -> dict[str, Any]:
+    """channels.ts / groups.ts kick: `if (!user?.username) return API.v1.failure('Invalid user')`."""
+    user = get_user_from_params(ctx)
+    if not user.get("username"):
+        raise failure("Invalid user")
+    return user
+
+
 def channels_kick(ctx: Ctx) -> dict[str, Any]:
     room = find_channel(ctx)
-    user = get_user_from_params(ctx)
+    user = _kick_target(ctx)
     ctx.state.remove_user_from_room(ctx.user_id, room["_id"], user["username"])
     return {"channel": room_view(ctx.state.rooms[room["_id"]])}
 
 
 def groups_kick(ctx: Ctx) -> dict[str, Any]:
     room = find_group(ctx)
-    user = get_user_from_params(ctx)
+    user = _kick_target(ctx)
     ctx.state.remove_user_from_room(ctx.user_id, room["_id"], user["username"])
     return {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -110,15 +111,25 @@ def info(ctx: Ctx) -> dict[str, Any]:
     full = is_self or ctx.can("view-full-other-user-info")
     out = user_info(user, full=full, is_self=is_self)
     fields = ctx.json_param("fields", {})
-    wants_rooms = (ctx.compat >= 7 and q.get("includeUserRooms") in ("true", True)) or (isinstance(fields, dict) and fields.get("userRooms") == 1)
+    # 7.x users.ts: `includeUserRooms === 'true'` only; 6.x: `fields={"userRooms":1}` only.
+    if ctx.compat >= 7:
+        wants_rooms = q.get("includeUserRooms") == "true"
+    else:
+        wants_rooms = isinstance(fields, dict) and fields.get("userRooms") == 1
     if wants_rooms and (is_self or ctx.can("view-other-user-channels")):
-        rooms = []
-        for sub in state.user_subscription_docs(user["_id"]):
-            room = state.rooms.get(sub["rid"], {})
-            rooms.append({"rid": sub["rid"], "name": sub["name"], "t": sub["t"], "roles": list(sub.get("roles", [])),
-                          "unread": sub.get("unread", 0), "federated": room.get("federated", False)})
-        out["rooms"] = rooms
+        out["rooms"] = _user_rooms(state.user_subscription_docs(user["_id"]))
     return {"user": out}
+
+
+_ROOM_ENTRY_FIELDS = ("_id", "rid", "name", "t", "roles", "unread", "federated")
+
+
+def _user_rooms(subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """users.ts `Subscriptions.findByUserId(uid, {projection: {rid, name, t, roles, unread, federated},
+    sort: {t: 1, name: 1}})`: a MongoDB projection, so each entry also carries the subscription's `_id`
+    and holds only the fields the subscription has (`roles` and `federated` are often absent)."""
+    entries = [{k: copy.deepcopy(s[k]) for k in _ROOM_ENTRY_FIELDS if k in s} for s in subs]
+    return sorted(entries, key=lambda e: (e.get("t") or "", e.get("name") or ""))
 
 
 def _match(doc: dict[str, Any], query: dict[str, Any]) -> bool:

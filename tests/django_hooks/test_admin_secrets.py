@@ -73,6 +73,25 @@ def test_pages_hold_no_secret_with_working_credentials(admin_client, fresh_stand
     assert_clean(rendered, [*fresh_stand_in.secrets, "rcsync-cfg-pw-1234", "JBSWY3DPEHPK3PXP", settings.SECRET_KEY])
 
 
+def test_pages_hold_no_declared_setting_secret(admin_client, fresh_stand_in, settings, monkeypatch) -> None:
+    """Issue 12: a workspace setting whose value comes from the environment (the OAuth client secret, say)
+    shows in the admin preview as a change with its value masked, and in no page, JSON or stored run."""
+    client, key = admin_client
+    secret = "oauth-client-secret-Adm1n-7q"
+    monkeypatch.setenv("SITE_NAME_SECRET_FOR_ADMIN", secret)
+    settings.RCSYNC = {**settings.RCSYNC, "SETTINGS": {"Site_Url": "https://chat.example.org",
+                                                       "Site_Name": {"env": "SITE_NAME_SECRET_FOR_ADMIN"}}}
+    rendered = pages(client, key)
+    preview = rendered[f"{BASE}/syncrun/reconcile/{SyncRun.objects.filter(dry_run=True).earliest('pk').pk}/"]
+    assert "Site_Name" in preview and "Site_Url" in preview and "https://chat.example.org" in preview
+    assert fresh_stand_in.server.state.settings.get("Site_Name") == secret  # applied by the run
+    stored = repr(list(SyncRun.objects.values()))
+    from django_hooks.models import SyncOperation
+
+    stored += repr(list(SyncOperation.objects.values()))
+    assert_clean({**rendered, "stored runs": stored}, [secret, *fresh_stand_in.secrets])
+
+
 def test_error_pages_hold_no_secret(admin_client, fresh_stand_in, monkeypatch) -> None:
     client, key = admin_client
     monkeypatch.setenv("RCSYNC_RC_PASSWORD", WRONG)

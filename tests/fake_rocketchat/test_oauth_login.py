@@ -289,3 +289,53 @@ def test_a_username_less_account_can_be_given_a_username(fake_rc: FakeServer, ad
     r = admin.post("/api/v1/users.update", json={"userId": uid, "data": {"username": "alice", "name": "Alice A"}})
     assert r.status_code == 200, r.text
     assert fake_rc.state.find_user_by_username("alice")["_id"] == uid
+
+
+MATRIX = [(k, d, m) for k in ("username", "email") for d in (False, True) for m in (False, True)]
+
+
+@pytest.mark.parametrize("key_field,distinct,merge", MATRIX)
+def test_every_clash_and_merge_combination_for_a_precreated_account_reference_11_1(
+        fake_rc: FakeServer, key_field: str, distinct: bool, merge: bool) -> None:
+    """§11.1's table for an account `users.create` made (no `services.besedka`) with the identity's username
+    and email: only the distinct-services lookup finds it (by `-key_field` alone); found + merge off is the
+    hook's refusal, found + merge on takes it over; not found, Meteor's insert hits the unique index
+    (custom_oauth_server.js `addHookToProcessUser`; accounts-base `insertUserDoc`'s catch tests
+    `emails.address` before `username`). Never a duplicate account."""
+    _setup(fake_rc, key_field=key_field, merge_users=merge, merge_users_distinct_services=distinct)
+    created = fake_rc.state.create_user("alice", name="Bridge Name", email="alice@example.org")
+    before = len(fake_rc.state.usernames())
+    r = _login(fake_rc, IDENTITY)
+    if distinct and merge:
+        assert r.status_code == 200 and r.json()["data"]["userId"] == created["_id"], r.text
+        assert fake_rc.state.find_user(created["_id"])["services"]["besedka"]["id"] == "42"
+    elif distinct:
+        assert r.status_code == 401 and r.json() == {"success": False, "status": "error", "error": "CustomOAuth",
+                                                     "message": "User with username alice already exists"}
+    else:
+        assert r.status_code == 401 and r.json()["error"] == 403 and r.json()["message"] == "Email already exists."
+    assert len(fake_rc.state.usernames()) == before
+    if not (distinct and merge):
+        assert "services" not in fake_rc.state.find_user(created["_id"]) or \
+            "besedka" not in fake_rc.state.find_user(created["_id"])["services"]
+
+
+@pytest.mark.parametrize("key_field,distinct,merge", MATRIX)
+def test_every_combination_for_an_account_the_login_made_reference_11_1(
+        fake_rc: FakeServer, key_field: str, distinct: bool, merge: bool) -> None:
+    """An account already linked to the identity (its first login made it): the next login with the same
+    profile goes in under every setting; a name changed at the provider is refused without merge (RC issue
+    #19357) and taken over with it."""
+    _setup(fake_rc, key_field=key_field, merge_users=merge, merge_users_distinct_services=distinct)
+    first = _login(fake_rc, IDENTITY)
+    assert first.status_code == 200, first.text
+    uid = first.json()["data"]["userId"]
+    assert _login(fake_rc, IDENTITY).json()["data"]["userId"] == uid
+    renamed = _login(fake_rc, {**IDENTITY, "name": "Alice Renamed"})
+    if merge:
+        assert renamed.status_code == 200 and renamed.json()["data"]["userId"] == uid
+        assert fake_rc.state.find_user(uid)["name"] == "Alice Renamed"
+    else:
+        assert renamed.status_code == 401 and renamed.json()["message"] == "User with username alice already exists"
+        assert fake_rc.state.find_user(uid)["name"] == "Alice A"
+    assert len([u for u in fake_rc.state.usernames() if u.lower() == "alice"]) == 1

@@ -46,10 +46,97 @@ def test_channels_create_owner_members_and_errors(fake_rc: FakeServer, admin: ht
     assert admin.post("/api/v1/groups.create", json={}).json() == {"success": False, "error": 'Body param "name" is required'}
 
 
-def test_create_without_permission_is_403(fake_rc: FakeServer, http: httpx.Client, people) -> None:
-    fake_rc.state.revoke_permission("create-p", "user")
-    r = http.post("/api/v1/groups.create", json={"name": "nope"}, headers=fake_rc.headers_for("alice"))
+def test_channels_create_without_create_c_is_403_createChannelValidator_channels_ts(
+        fake_rc: FakeServer, http: httpx.Client, people) -> None:
+    """channels.ts `createChannelValidator` checks `create-c` before anything else and throws
+    'unauthorized', which the route turns into `API.v1.forbidden()`."""
+    fake_rc.state.revoke_permission("create-c", "user")
+    r = http.post("/api/v1/channels.create", json={}, headers=fake_rc.headers_for("alice"))
     assert r.status_code == 403 and r.json() == {"success": False, "error": "unauthorized"}
+
+
+def test_groups_create_without_create_p_is_400_not_allowed_groups_ts(
+        fake_rc: FakeServer, http: httpx.Client, people) -> None:
+    """groups.ts `groups.create` validates the body first, then `createPrivateGroupMethod`
+    (app/lib/server/methods/createPrivateGroup.ts) throws `Meteor.Error('error-not-allowed', 'Not allowed',
+    {method})`; the route's catch only maps `error.reason === 'error-not-allowed'` (never true: the reason
+    is 'Not allowed'), so the error is re-thrown and answered as a 400, not a 403."""
+    fake_rc.state.revoke_permission("create-p", "user")
+    alice = fake_rc.headers_for("alice")
+    assert http.post("/api/v1/groups.create", json={}, headers=alice).json() == {
+        "success": False, "error": 'Body param "name" is required'}
+    assert http.post("/api/v1/groups.create", json={"name": "x", "members": "bob"}, headers=alice).json() == {
+        "success": False, "error": 'Body param "members" must be an array if provided'}
+    assert http.post("/api/v1/groups.create", json={"name": "x", "extraData": 3}, headers=alice).json() == {
+        "success": False, "error": 'Body param "extraData" must be an object if provided'}
+    r = http.post("/api/v1/groups.create", json={"name": "nope"}, headers=alice)
+    assert r.status_code == 400 and r.json() == {
+        "success": False, "error": "Not allowed [error-not-allowed]", "errorType": "error-not-allowed",
+        "details": {"method": "createPrivateGroup"}}
+    assert fake_rc.state.find_room_by_name("nope") is None
+
+
+def test_channels_without_room_param_is_room_not_found_findChannelByIdOrName_channels_ts(
+        admin: httpx.Client) -> None:
+    """7.x channels.ts `findChannelByIdOrName` has no "param not provided" check (only rooms.ts and groups.ts
+    do): without roomId/roomName, and with an empty roomId, no room matches."""
+    not_found = {"success": False, "errorType": "error-room-not-found",
+                 "error": 'The required "roomId" or "roomName" param provided does not match any channel [error-room-not-found]'}
+    for path in ("channels.info", "channels.members", "channels.roles"):
+        r = admin.get(f"/api/v1/{path}")
+        if path == "channels.roles":  # validateParams: isChannelsRolesProps comes first
+            assert r.json()["errorType"] == "invalid-params"
+            continue
+        assert r.status_code == 400 and r.json() == not_found, path
+    assert admin.get("/api/v1/channels.info", params={"roomId": ""}).json() == not_found
+    # a present roomId wins over roomName even when empty (`findOneById(params.roomId || '')`)
+    assert admin.get("/api/v1/channels.info", params={"roomId": "", "roomName": "general"}).json() == not_found
+    for path in ("channels.invite", "channels.addModerator", "channels.setDefault"):
+        r = admin.post(f"/api/v1/{path}", json={"username": "admin", "default": True})
+        assert r.status_code == 400 and r.json() == not_found, path
+
+
+def test_groups_room_param_rules_getRoomFromParams_groups_ts(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """groups.ts `getRoomFromParams`: "not provided" only when neither key is given or both are empty; a lone
+    empty roomId goes on to match no group."""
+    missing = {"success": False, "errorType": "error-room-param-not-provided",
+               "error": 'The parameter "roomId" or "roomName" is required [error-room-param-not-provided]'}
+    assert admin.get("/api/v1/groups.info").json() == missing
+    assert admin.get("/api/v1/groups.info", params={"roomId": "", "roomName": ""}).json() == missing
+    assert admin.get("/api/v1/groups.info", params={"roomId": ""}).json()["errorType"] == "error-room-not-found"
+
+
+def test_compat6_keeps_the_room_param_check(fake_rc_factory) -> None:
+    rc = fake_rc_factory(compat=6, admin_username="admin", admin_password="pw", admin_email="admin@example.com")
+    with httpx.Client(base_url=rc.url, timeout=10, headers=rc.admin_headers()) as admin:
+        assert admin.get("/api/v1/channels.info").json()["errorType"] == "error-roomid-param-not-provided"
+
+
+def _username_less(fake_rc: FakeServer) -> str:
+    """An account the way a Custom OAuth login without `-username_field` makes it: no username."""
+    fake_rc.state.configure_custom_oauth("besedka")
+    reply = fake_rc.oauth_login("besedka", {"id": "7", "username": "nick", "email": "nick@example.org", "name": "Nick"})
+    uid = reply.body["data"]["userId"]
+    assert "username" not in fake_rc.state.find_user(uid)
+    return uid
+
+
+def test_invite_and_kick_a_username_less_account_never_500_channels_ts_groups_ts(
+        fake_rc: FakeServer, admin: httpx.Client, people) -> None:
+    """channels.ts / groups.ts invite: `users.map((u) => u.username).filter(isTruthy)`, so an account without
+    a username is left out (the call succeeds, the others are added); kick: `if (!user?.username) return
+    API.v1.failure('Invalid user')`."""
+    uid = _username_less(fake_rc)
+    channel = fake_rc.state.create_room("lobby", "c", owner="admin")
+    group = fake_rc.state.create_room("backroom", "p", owner="admin")
+    for prefix, room in (("channels", channel), ("groups", group)):
+        r = admin.post(f"/api/v1/{prefix}.invite", json={"roomId": room["_id"], "userId": uid})
+        assert r.status_code == 200 and r.json()["success"] is True, r.text
+        r = admin.post(f"/api/v1/{prefix}.invite", json={"roomId": room["_id"], "userIds": [uid, people["bob"]["_id"]]})
+        assert r.status_code == 200, r.text
+        assert fake_rc.state.room_members(room["_id"]) == ["admin", "bob"]
+        r = admin.post(f"/api/v1/{prefix}.kick", json={"roomId": room["_id"], "userId": uid})
+        assert r.status_code == 400 and r.json() == {"success": False, "error": "Invalid user"}
 
 
 def test_admin_cannot_see_private_group_it_is_not_in(fake_rc: FakeServer, admin: httpx.Client, people) -> None:

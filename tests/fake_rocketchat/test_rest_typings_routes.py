@@ -158,8 +158,12 @@ def test_compat7_error_bodies_of_the_route_families_fit_the_error_response_schem
         private = state.create_room("shapes2-p", "p", owner="shapes2.admin")
         hidden = state.create_room("shapes2-h", "p")
         admin, plain = srv.admin_headers(), srv.headers_for("shapes2.plain")
+        state.revoke_permission("create-p", "user")
         with httpx.Client(base_url=srv.url, timeout=10) as http:
             calls = [
+                (400, http.post("/api/v1/groups.create", headers=plain, json={"name": "shapes2-np"})),  # groups.ts
+                (400, http.get("/api/v1/channels.info", headers=admin)),  # channels.ts: error-room-not-found
+                (400, http.post("/api/v1/channels.kick", headers=admin, json={"roomId": public["_id"], "userId": "none"})),
                 (400, http.post("/api/v1/channels.delete", headers=plain, json={"roomId": public["_id"]})),
                 (400, http.post("/api/v1/channels.delete", headers=admin, json={"roomId": public["_id"], "x": 1})),
                 (400, http.post("/api/v1/channels.unarchive", headers=admin, json={"roomId": public["_id"]})),

@@ -146,11 +146,36 @@ def test_users_info_projection_and_not_found(fake_rc: FakeServer, admin: httpx.C
     assert missing.status_code == 400 and missing.json() == {"success": False, "error": "User not found."}
 
 
-def test_users_info_include_user_rooms(fake_rc: FakeServer, admin: httpx.Client) -> None:
+def test_users_info_include_user_rooms_projection_and_sort_users_ts(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """7.x users.ts `users.info`: with `includeUserRooms=true`, `rooms` is `Subscriptions.findByUserId(uid,
+    {projection: {rid, name, t, roles, unread, federated}, sort: {t: 1, name: 1}})`: a MongoDB projection, so
+    each entry carries the subscription `_id` and only the fields the subscription has (no `federated`
+    on a plain subscription, `roles` only where a room role is held). `fields={"userRooms":1}` is 6.x's."""
     fake_rc.state.create_user("roomy")
     fake_rc.state.add_member("GENERAL", "roomy")
+    zeta = fake_rc.state.create_room("zeta", "c", owner="roomy")
+    alpha = fake_rc.state.create_room("alpha", "p", members=["roomy"])
+    beta = fake_rc.state.create_room("beta", "c", members=["roomy"])
     rooms = admin.get("/api/v1/users.info", params={"username": "roomy", "includeUserRooms": "true"}).json()["user"]["rooms"]
-    assert rooms == [{"rid": "GENERAL", "name": "general", "t": "c", "roles": [], "unread": 0, "federated": False}]
+    sub = {rid: fake_rc.state.subscription(rid, "roomy")["_id"] for rid in ("GENERAL", zeta["_id"], alpha["_id"], beta["_id"])}
+    assert rooms == [
+        {"_id": sub[beta["_id"]], "rid": beta["_id"], "name": "beta", "t": "c", "unread": 0},
+        {"_id": sub["GENERAL"], "rid": "GENERAL", "name": "general", "t": "c", "unread": 0},
+        {"_id": sub[zeta["_id"]], "rid": zeta["_id"], "name": "zeta", "t": "c", "roles": ["owner"], "unread": 0},
+        {"_id": sub[alpha["_id"]], "rid": alpha["_id"], "name": "alpha", "t": "p", "unread": 0},
+    ]
+    assert "rooms" not in admin.get("/api/v1/users.info", params={"username": "roomy", "includeUserRooms": "1"}).json()["user"]
+    legacy = admin.get("/api/v1/users.info", params={"username": "roomy", "fields": '{"userRooms":1}'}).json()["user"]
+    assert "rooms" not in legacy
+
+
+def test_users_info_user_rooms_compat6_fields(fake_rc_factory) -> None:
+    rc = fake_rc_factory(compat=6, admin_username="admin", admin_password="pw", admin_email="admin@example.com")
+    rc.state.create_user("roomy")
+    rc.state.add_member("GENERAL", "roomy")
+    with httpx.Client(base_url=rc.url, timeout=10, headers=rc.admin_headers()) as admin:
+        user = admin.get("/api/v1/users.info", params={"username": "roomy", "fields": '{"userRooms":1}'}).json()["user"]
+    assert [(r["rid"], r["name"]) for r in user["rooms"]] == [("GENERAL", "general")]
 
 
 def test_users_list_paging_total_and_upper_limit(fake_rc: FakeServer, admin: httpx.Client) -> None:

@@ -14,6 +14,8 @@ from sync_tasks.apply import apply_plan
 from sync_tasks.config import load_config
 from sync_tasks.decide import decide
 from sync_tasks.ops import CreateRoom, InviteToRoom, op_kind
+from sync_tasks.person import AccountLink
+from sync_tasks.state import ObservedAccount
 from sync_tasks.simulate import observe
 
 from sync_world import base_world, person
@@ -42,6 +44,14 @@ class RecordingClient:
     def create_room(self, name, type, members=()):
         self._rec("create_room", name, type)
         return SimpleNamespace(id=f"rid-{name}", name=name, type=type)
+
+    existing: dict = {}  # name -> room that rooms.info finds (a room another run created meanwhile)
+
+    def room_info(self, *, room_id=None, name=None):
+        self._rec("room_info", name)
+        if name not in self.existing:
+            raise NotFound(f"rooms.info: room {name!r} does not exist", error_type="error-room-not-found")
+        return self.existing[name]
 
     def create_user(self, username, name, email, password, *, roles=None, active=True, verified=False,
                     join_default_channels=False):
@@ -147,6 +157,44 @@ def test_failed_room_creation_skips_its_invites():
     vip = [o for o in outcomes if isinstance(o.op, InviteToRoom) and o.op.room == "vip"]
     assert vip[0].status == "skipped" and "could not be created" in vip[0].error
     assert all(o.ok for o in outcomes if getattr(o.op, "room", "vip") != "vip")
+
+
+def test_a_room_created_meanwhile_is_read_back_and_used_only_when_it_is_the_configured_one():
+    """The race of two runs on a fresh Rocket.Chat: the loser's create answers a duplicate name; the room
+    read back is used if it has the configured type and is not archived, else the conflict stands."""
+    world = base_world(CFG, rooms=False)
+    d = decide([person(1, "ann", role="owner")], observe(world), CFG)
+
+    def dup(name, args):
+        return Conflict("exists", error_type="error-duplicate-channel-name") if name == "create_room" else None
+
+    client = RecordingClient(dup)
+    client.existing = {"vip": SimpleNamespace(id="rid-other-vip", name="vip", type="p", archived=False),
+                       "moderators": SimpleNamespace(id="rid-pub", name="moderators", type="c", archived=False)}
+    outcomes = apply_plan(d.ops, client, observe(world), {}, CFG)
+    by = {(o.kind, getattr(o.op, "room", None)): o for o in outcomes}
+    assert by[("create_room", "vip")].ok and by[("invite", "vip")].ok
+    assert ("invite", ("vip", ("id-ann",))) in client.calls  # into the room read back
+    mods = by[("create_room", "moderators")]  # configured private, found public: not ours to use
+    assert mods.status == "failed" and mods.conflict and "error-duplicate-channel-name" in mods.error
+    assert by[("invite", "moderators")].status == "skipped"
+
+
+def test_already_done_answers_count_as_done():
+    """roles.addUserToRole's `error-user-already-in-role` (and the room-role and kick equivalents) after
+    another run made the same change: the wanted state holds, so the operation is ok, not failed."""
+    world = base_world(CFG)
+    world.accounts["u-ann"] = ObservedAccount("u-ann", "ann", "Ann", "ann@example.org", True, True,
+                                              frozenset({"user"}), frozenset(CFG.room_keys))
+    d = decide([person(1, "ann", role="owner", link=AccountLink("u-ann", "ann", True))], observe(world), CFG)
+
+    def already(name, args):
+        return Conflict("User already in role", error_type="error-user-already-in-role") if name == "add_user_to_role" else None
+
+    outcomes = apply_plan(d.ops, RecordingClient(already), observe(world), rooms_of(world), CFG)
+    roles = [o for o in outcomes if o.kind == "add_role"]
+    assert roles and all(o.ok for o in roles)
+    assert all(o.ok for o in outcomes)
 
 
 def test_outcomes_never_carry_the_password():

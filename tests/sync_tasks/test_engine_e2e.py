@@ -317,3 +317,65 @@ def test_emails_swapped_on_the_site_are_swapped_in_one_run(rc_server, rc_client)
     assert [st.find_user_by_username(u)["emails"][0]["address"] for u in ("ann", "bob", "cyd")] == [
         "bob@example.org", "cyd@example.org", "ann@example.org"]
     assert reconcile_all(swapped, rc_client, CFG).counts == {}
+
+
+class _MeetAtCreateRoom:
+    """Delegates to a real bridge client; each ``create_room`` waits until the other run asks for the same
+    room, so both send ``*.create`` for it after both observed it missing (the race of two workers on a
+    fresh Rocket.Chat, made certain instead of likely). Everything else goes straight through."""
+
+    def __init__(self, inner, barriers):
+        self._inner, self._barriers = inner, barriers
+
+    def create_room(self, name, type, members=()):
+        self._barriers[name].wait(timeout=30)
+        return self._inner.create_room(name, type, members)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def test_two_runs_creating_the_same_rooms_at_once_both_succeed_and_the_loser_reuses_the_room(rc_server, rc_client):
+    """Issue 12: on a fresh Rocket.Chat two runs plan the same CreateRoom; the one that loses gets
+    `error-duplicate-channel-name` (a Conflict). It reads the room back and applies its invites instead of
+    failing them; a third run then writes nothing."""
+    import threading
+
+    from bridge import BridgeConfig
+    from bridge.client import RocketChat
+
+    from engine_service import SERVICE_USER
+
+    st = rc_server.state
+    accounts = {name: st.create_user(name, email=f"{name}@example.org") for name in ("olga", "pavel")}
+    people = [site(1, "olga", role="owner"), site(2, "pavel", groups={"vip"})]
+    people = [replace(p, link=AccountLink(accounts[p.username]["_id"], p.username, True)) for p in people]
+    assert room_id(st, "vip") is None and room_id(st, "moderators") is None
+    barriers = {"vip": threading.Barrier(2), "moderators": threading.Barrier(2)}
+    other = RocketChat(BridgeConfig(url=rc_server.url, username=SERVICE_USER, password=SERVICE_PASSWORD,
+                                    totp_secret=TOTP_SECRET, max_retries=1, backoff_base=0.01))
+    reports, errors = {}, []
+
+    def run(key, client):
+        try:
+            reports[key] = reconcile_all(people, _MeetAtCreateRoom(client, barriers), CFG)
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run, args=(k, c)) for k, c in (("a", rc_client), ("b", other))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        other.close()
+    assert not errors and set(reports) == {"a", "b"}
+    for key, report in reports.items():
+        assert report.failed == {}, (key, report.failed, [(r.site_id, r.status, r.error) for r in report.results])
+        assert report.applied.get("create_room") == 2
+    assert [r["name"] for r in st.rooms.values() if r["name"] in ("vip", "moderators")].count("vip") == 1
+    assert st.room_members(room_id(st, "vip")) == ["olga", "pavel", "rcsync"]
+    assert st.room_members(room_id(st, "moderators")) == ["olga", "rcsync"]
+    again = reconcile_all(people, rc_client, CFG)
+    assert again.plan == () and again.writes == 0

@@ -199,3 +199,42 @@ def test_an_account_holding_the_identitys_username_is_reported_and_the_login_wou
     assert oauth_login(rc_server, "besedka", identity(dave)).status_code == 200
     # What rcsync warned about: with both merge settings on, the login took the admin account over.
     assert st.find_user_by_username("dave")["_id"] == other["_id"]
+
+
+def _docs_sign_in_block() -> dict:
+    """The RCSYNC example of docs/real-rocketchat.md "Sign-in through your site (Custom OAuth)", as written."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "real-rocketchat.md").read_text()
+    section = text[text.index("Sign-in through your site (Custom OAuth)"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "docs/real-rocketchat.md", "exec"), scope)
+    return scope["RCSYNC"]
+
+
+def test_the_docs_sign_in_settings_work_as_written(rc_server, rc_client, tmp_path):
+    """The docs' exact settings, applied to an empty stand-in by one reconcile: every id exists in
+    Rocket.Chat's registry (no per-setting error), the secret comes from its file, the pre-created account is
+    the one the person's first sign-in lands in, and a second run writes nothing. Only the identity
+    function (the site's own code) and the secret file's path are replaced."""
+    block = _docs_sign_in_block()
+    settings = dict(block["SETTINGS"])
+    secret_file = tmp_path / "besedka_oauth_secret"
+    secret_file.write_text(SECRET + "\n")
+    key = "Accounts_OAuth_Custom-Besedka-secret"
+    assert settings[key] == {"file": "/run/secrets/besedka_oauth_secret"}
+    settings[key] = {"file": str(secret_file)}
+    sso = {k: v for k, v in block["SSO"].items() if k != "identity"}
+    cfg = load_config({"ROOMS": ROOMS, "RULES": RULES, "SSO": sso, "SETTINGS": settings})
+    alice = site(1, "alice", groups={"vip"})
+    report = reconcile_all([alice], rc_client, cfg)
+    assert report.failed == {}, report.failed
+    assert report.applied["set_setting"] >= len(settings) - 2  # a few may already hold the documented value
+    st = rc_server.state
+    assert st.settings.get(key) == SECRET and st.settings.get("Site_Url") == "https://chat.besedka.example"
+    uid = report.result_for("1").rc_user_id
+    r = oauth_login(rc_server, "besedka", identity(alice))
+    assert r.status_code == 200 and r.json()["data"]["userId"] == uid, r.text
+    assert reconcile_all(relink([alice], report), rc_client, cfg).writes == 0
