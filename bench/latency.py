@@ -130,8 +130,11 @@ def run(args: argparse.Namespace) -> dict:
         "syncs": len(durations), "sync_ms_p50": round(percentile(durations, 50), 1),
         "sync_ms_p95": round(percentile(durations, 95), 1), "achieved_rate": round(args.changes / produced, 1),
         "seconds": round(elapsed, 1), "loadavg_1m": round(os.getloadavg()[0], 2),
-        # CPU spent per change by the workers, and by this process (site + stand-in Rocket.Chat).
+        # CPU spent by the worker processes (parents and pool children, from /proc) per change and per
+        # sync (bursts to one person coalesce, so there are fewer syncs than changes), and by this
+        # process (site + stand-in Rocket.Chat) per change.
         "worker_cpu_ms_per_change": round(worker_cpu * 1000 / args.changes, 2),
+        "worker_cpu_ms_per_sync": round(worker_cpu * 1000 / len(durations), 2) if durations else None,
         "site_and_stand_in_cpu_ms_per_change": round(own_cpu * 1000 / args.changes, 2),
     }
 

@@ -58,6 +58,7 @@ def test_a_sync_runs_a_fixed_small_number_of_sql_statements(stand_in) -> None:
 def test_a_sync_reads_rocketchat_once_and_reuses_one_logged_in_client(stand_in) -> None:
     """After the first sync the service account, roles and rooms come from the per-process cache: a rename is
     one read (users.info with rooms) and one write, through the same client, connection pool and login."""
+    cached_client().invalidate()  # filled afresh by the first sync below, well within its 30 s lifetime
     user = _synced_person("readcount")
     client = cached_client()
     http, session, logins = client.aio._http, client.aio.session, client.aio.session.logins
