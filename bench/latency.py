@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> dict:
                 e2e_support.wait_ready(w, timeout=60)
             users = [User.objects.create_user(f"bench{i:04}", f"bench{i:04}@example.org", "pw", first_name="v",
                                               last_name="0") for i in range(args.users)]
-            e2e_support.wait_until(lambda: all(rc.user(u.username) for u in users), 120, "warm-up users")
-            e2e_support.wait_until(lambda: not PendingSync.objects.exists(), 120, "warm-up settled")
+            warm_up = max(120.0, args.users * 0.2)  # creating thousands of accounts on a busy machine takes a while
+            e2e_support.wait_until(lambda: all(rc.user(u.username) for u in users), warm_up, "warm-up users")
+            e2e_support.wait_until(lambda: not PendingSync.objects.exists(), warm_up, "warm-up settled")
             first_run = SyncRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
             waiting: dict[str, list[int]] = {u.username: [] for u in users}
 
