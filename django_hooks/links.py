@@ -41,8 +41,9 @@ def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dic
             rows = rows.filter(rc_user_id__in=sorted(account_ids))
         # Oldest last, so where duplicate links survive (before migration 0004) the oldest one wins.
         pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
-        return {rc_id: key for rc_id, key in pairs.iterator(chunk_size=5000)
-                if key not in mine and rc_id in account_ids}
+        if len(account_ids) > _SCAN_ALL_ABOVE:
+            pairs = pairs.iterator(chunk_size=5000)  # a server-side cursor: DECLARE, FETCH ..., CLOSE
+        return {rc_id: key for rc_id, key in pairs if key not in mine and rc_id in account_ids}
 
     return lookup
 
