@@ -12,6 +12,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from django_hooks.models import AccountLink
+from django_hooks.run_rows import update_link
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -41,8 +42,9 @@ def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dic
             rows = rows.filter(rc_user_id__in=sorted(account_ids))
         # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
         pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
-        return {rc_id: key for rc_id, key in pairs.iterator(chunk_size=5000)
-                if key not in mine and rc_id in account_ids}
+        if len(account_ids) > _SCAN_ALL_ABOVE:
+            pairs = pairs.iterator(chunk_size=5000)  # a server-side cursor: DECLARE, FETCH ..., CLOSE
+        return {rc_id: key for rc_id, key in pairs if key not in mine and rc_id in account_ids}
 
     return lookup
 
@@ -108,8 +110,9 @@ def _link_status(result: Any, person: Any) -> str:
 
 
 def _save_one_link(result: Any, person: Any) -> None:
-    """The common case (a targeted sync): one UPDATE (or INSERT); the user reference is taken by a
-    subquery in the same statement, so a user deleted meanwhile simply leaves it empty."""
+    """The common case (a targeted sync): one UPDATE (django_hooks.run_rows), or an INSERT for a first
+    link; the user reference is taken by a subquery in the same statement, so a user deleted meanwhile
+    simply leaves it empty."""
     User = get_user_model()
     now = timezone.now()
     status = _link_status(result, person)
@@ -121,7 +124,6 @@ def _save_one_link(result: Any, person: Any) -> None:
         pk = User._meta.pk.to_python(result.site_id)
     except Exception:
         pk = None
-    values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
     if result.rc_user_id:
         values["rc_user_id"] = result.rc_user_id
         if result.rc_username:
@@ -130,10 +132,11 @@ def _save_one_link(result: Any, person: Any) -> None:
         values["created_by_bridge"] = result.created_by_bridge
     if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
         values["last_synced_at"] = now
-    if AccountLink.objects.filter(user_key=result.site_id).update(**values):
+    if update_link(result.site_id, values, pk):
         return
     if result.rc_user_id is None and result.status in ("skipped", "waiting"):
         return  # nothing to remember: no account (yet)
+    values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
     AccountLink.objects.create(user_key=result.site_id, **values)
 
 

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink
+from django_hooks.run_rows import group_names
 from django_hooks.verified import EmailVerifier, sso_identity_for
 from sync_tasks.person import AccountLink as EngineLink
 from sync_tasks.person import SitePerson
@@ -31,14 +32,16 @@ def _engine_link(link: AccountLink | None) -> EngineLink | None:
 
 
 def person_from_user(user: Any, link: AccountLink | None, role_attribute: str | None = None,
-                     verifier: EmailVerifier | None = None) -> SitePerson:
+                     verifier: EmailVerifier | None = None, groups: list[str] | None = None) -> SitePerson:
     """One live site user as the engine sees it (pure apart from reading already-loaded attributes).
 
     ``email_verified`` follows ``RCSYNC["IDENTITY"]["email_verified"]`` (django_hooks.verified); with
-    ``RCSYNC["SSO"]`` the person also carries the identity the site's OAuth login presents."""
+    ``RCSYNC["SSO"]`` the person also carries the identity the site's OAuth login presents. ``groups``:
+    the user's group names when the caller already has them."""
     role_attribute = role_attribute or role_attribute_name()
     role = getattr(user, role_attribute, None)
-    groups = [g.name for g in user.groups.all()] if hasattr(user, "groups") else []
+    if groups is None:
+        groups = [g.name for g in user.groups.all()] if hasattr(user, "groups") else []
     config = engine_config()
     verifier = verifier or EmailVerifier(config.identity)
     return SitePerson(
@@ -79,13 +82,17 @@ def load_person(user_key: str) -> SitePerson | None:
         pk = User._meta.pk.to_python(user_key)
     except Exception:
         pk = None
-    user = _users().select_related("rocketchat_link").filter(pk=pk).first() if pk is not None else None
+    # Two plain reads: the user with its link, then its group names (run_rows.group_names; the
+    # prefetch machinery cost more CPU than both queries). No ordering: the pk is unique.
+    found = list(get_user_model()._default_manager.select_related("rocketchat_link").filter(pk=pk)[:1]) \
+        if pk is not None else []
+    user = found[0] if found else None
     if user is not None:
         try:
             link = user.rocketchat_link
         except AccountLink.DoesNotExist:
             link = AccountLink.objects.filter(user_key=user_key).first()  # e.g. a re-used key, not bound yet
-        return person_from_user(user, link)
+        return person_from_user(user, link, groups=group_names(user))
     link = AccountLink.objects.filter(user_key=user_key).first()
     if link is not None and link.rc_user_id:
         return deleted_person(link)

@@ -30,6 +30,7 @@ from django_hooks.people import iter_people, load_person
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client, client
 from django_hooks.results import ApplyResult
+from django_hooks.run_rows import finish_run, insert_operations, insert_run
 from sync_tasks.bound import Key, destructive_keys
 from sync_tasks.engine import reconcile_all, sync_people
 
@@ -84,7 +85,7 @@ class Recorder:
         if not self.buffer:
             return
         rows = list(self.buffer)
-        SyncOperation.objects.bulk_create([SyncOperation(**row) for row in rows])
+        insert_operations(rows)
         transaction.on_commit(lambda: self._forget(len(rows)))
 
     def _forget(self, count: int) -> None:
@@ -138,7 +139,7 @@ def _finish(run: SyncRun, report: Any, error: str = "", forced_by: str = "") -> 
     run.progress_total = max(run.progress_total, len(report.plan) if not report.dry_run else 0)
     run.progress_done = sum(report.applied.values()) + sum(report.failed.values())
     run.finished_at = timezone.now()
-    run.save()
+    finish_run(run)
     metrics.run_finished(run.kind, run.status)
     return run
 
@@ -180,9 +181,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
                                kind__in=[SyncRun.Kind.CHANGE, SyncRun.Kind.DRIFT]).update(
             status=SyncRun.Status.FAILED, error="interrupted (worker lost); the sync was redelivered",
             finished_at=timezone.now())
-    run = SyncRun.objects.create(
-        kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key, triggered_by=reason[:255]
-    )
+    run = insert_run(kind=SyncRun.Kind.DRIFT if drift else SyncRun.Kind.CHANGE, scope=user_key,
+                     triggered_by=reason[:255])
     recorder = Recorder(run, {person.site_id: person.username})
     guard = WindowGuard(run, {person.site_id: person.username})
     rc = cached_client()

@@ -2,7 +2,8 @@
 
 * Phases run in the plan's order (roles and rooms, then accounts, then invites, room roles, kicks,
   deactivations); inside a phase operations are independent and run with bounded concurrency
-  (``RCSYNC["BATCH"]["concurrency"]`` threads over the thread-safe ``bridge.RocketChat`` facade).
+  (``RCSYNC["BATCH"]["concurrency"]`` threads over the thread-safe ``bridge.RocketChat`` facade); a
+  phase of one operation runs in the calling thread.
 * Invites are batched per room, at most ``BATCH.invite_batch`` (<= 100) user ids per call. If a batch
   call fails, its users are retried one by one so only the guilty one is marked failed.
 * One failing operation fails that operation only; the person's later operations that depend on it
@@ -319,7 +320,8 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
             phases[-1].append(op)
         else:
             phases.append([op])
-    with ThreadPoolExecutor(max_workers=config.batch.concurrency, thread_name_prefix="rcsync-apply") as pool:
+    pool = _Pool(config.batch.concurrency)
+    try:
         for group in phases:
             ready: list[Operation] = []
             for op in group:
@@ -334,7 +336,39 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
                 _run_invites(pool, run, ready)  # type: ignore[arg-type]
             else:
                 _run_each(pool, run, ready)
+    finally:
+        pool.close()
     return run.outcomes
+
+
+class _Pool:
+    """Bounded concurrency for a phase, with the threads made only when a phase has two calls or more.
+
+    A single-person sync's phases hold one operation each: those run in the calling thread, so such a
+    sync starts no thread (a pool per sync was a tenth of its CPU)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit_all(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Future]:
+        if not calls:
+            return []
+        if len(calls) == 1:
+            fn, args = calls[0]
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args))
+            except Exception as exc:  # handed over like a pool thread's failure
+                done.set_exception(exc)
+            return [done]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="rcsync-apply")
+        return [self._pool.submit(fn, *args) for fn, args in calls]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 def _drain(futures: dict[Future, Any], handle: Callable[[Any, Future], None]) -> None:
@@ -345,8 +379,9 @@ def _drain(futures: dict[Future, Any], handle: Callable[[Any, Future], None]) ->
             handle(futures[f], f)
 
 
-def _run_each(pool: ThreadPoolExecutor, run: _Run, ops: Sequence[Operation]) -> None:
-    futures = {pool.submit(run.call, op): (i, op) for i, op in enumerate(ops)}
+def _run_each(pool: _Pool, run: _Run, ops: Sequence[Operation]) -> None:
+    submitted = pool.submit_all([(run.call, (op,)) for op in ops])
+    futures = {f: (i, op) for i, (f, op) in enumerate(zip(submitted, ops))}
 
     def handle(item: tuple[int, Operation], f: Future) -> None:
         op = item[1]
@@ -356,13 +391,14 @@ def _run_each(pool: ThreadPoolExecutor, run: _Run, ops: Sequence[Operation]) -> 
     _drain(futures, handle)
 
 
-def _run_invites(pool: ThreadPoolExecutor, run: _Run, ops: Sequence[InviteToRoom]) -> None:
+def _run_invites(pool: _Pool, run: _Run, ops: Sequence[InviteToRoom]) -> None:
     def send(room: str, batch: list[InviteToRoom]) -> None:
         ids = [run.user_id(op) for op in batch]
         run.client.invite(run.rooms[room], ids, batch_size=len(ids))
 
     batches = _invite_batches(ops, run)
-    futures = {pool.submit(send, room, batch): (i, batch) for i, (room, batch) in enumerate(batches)}
+    submitted = pool.submit_all([(send, (room, batch)) for room, batch in batches])
+    futures = {f: (i, batch) for i, (f, (room, batch)) in enumerate(zip(submitted, batches))}
     retry: list[InviteToRoom] = []
 
     def handle(item: tuple[int, list[InviteToRoom]], f: Future) -> None:

@@ -172,6 +172,23 @@ def test_lock_is_renewed_while_held_and_freed_after(redis_conn) -> None:
     assert not redis_conn.exists(lock.name)
 
 
+def test_one_renewer_thread_serves_every_held_lock(redis_conn) -> None:
+    """A thread started and joined per held lock was part of every single-person sync's CPU: however many
+    locks come and go, the process has one renewer, and it keeps each held lock alive."""
+    with locks.held("warm-up", ttl=0.3):
+        pass
+    before = {t.ident for t in threading.enumerate()}
+    with locks.held("a", ttl=0.3) as a, locks.held("b", ttl=0.6) as b:
+        for i in range(20):
+            with locks.held(f"short-{i}", ttl=5):
+                pass
+        time.sleep(0.9)  # three lifetimes of `a`: only renewal keeps it
+        assert redis_conn.exists(a.name) and redis_conn.exists(b.name)
+        assert {t.ident for t in threading.enumerate()} == before
+    assert [t.name for t in threading.enumerate()].count("rcsync-lock-renewer") == 1
+    assert not redis_conn.exists(a.name) and not redis_conn.exists(b.name)
+
+
 def test_unexpected_exception_keeps_the_row_for_a_retry() -> None:
     mark_pending("14", "created")
 

@@ -29,10 +29,12 @@ class RecordingClient:
         self.fail = fail or (lambda name, args: None)
         self.lock = threading.Lock()
         self.n = 0
+        self.threads = {}  # call name -> the threads it ran in
 
     def _rec(self, name, *args):
         with self.lock:
             self.calls.append((name, args))
+            self.threads.setdefault(name, set()).add(threading.current_thread())
         exc = self.fail(name, args)
         if exc is not None:
             raise exc
@@ -203,3 +205,23 @@ def test_outcomes_never_carry_the_password():
     outcomes = apply_plan(d.ops, RecordingClient(), observe(world), rooms_of(world), CFG)
     text = repr(outcomes) + repr([o.as_dict() for o in outcomes])
     assert "password" not in text.lower()
+
+
+def test_a_phase_of_one_operation_runs_in_the_calling_thread_and_larger_ones_concurrently():
+    """A single-person sync changes one or two things, one per phase: a thread pool per sync was a tenth of
+    its CPU. Phases with several calls still spread over BATCH.concurrency threads."""
+    world = base_world(CFG)
+    before = threading.active_count()
+    one = decide([person(1, "ann")], observe(world), CFG)  # create the account, then invite to general
+    client = RecordingClient()
+    outcomes = apply_plan(one.ops, client, observe(world), rooms_of(world), CFG)
+    assert all(o.ok for o in outcomes) and len(client.calls) == len(one.ops) >= 2
+    assert set().union(*client.threads.values()) == {threading.current_thread()}
+    assert threading.active_count() == before
+
+    many = decide([person(i, f"user{i}") for i in range(1, 9)], observe(world), CFG)
+    client = RecordingClient()
+    outcomes = apply_plan(many.ops, client, observe(world), rooms_of(world), CFG)
+    assert all(o.ok for o in outcomes)
+    assert threading.current_thread() not in client.threads["create_user"] and len(client.threads["create_user"]) > 1
+    assert client.threads["invite"] == {threading.current_thread()}  # one batch for the eight of them

@@ -1,0 +1,158 @@
+"""The rows every sync writes, as fixed SQL statements: its SyncRun (started, then finished), its audit
+rows and the update of an AccountLink.
+
+A single-person sync writes these same few rows each time. Building them through the ORM (query
+objects, compilers, model instances) cost about 2 ms of CPU per statement on a loaded 2-core machine,
+against 0.3 ms for the statement itself: most of the Django side of a sync. Here each statement is
+built once per connection and field list and then only executed. Values still go through each field's
+``get_db_prep_save``, so every backend (PostgreSQL, the demo's SQLite) stores what the ORM would, and
+table and column names come from the models' ``_meta``, quoted by the connection (never spelled here).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+from django.contrib.auth import get_user_model
+from django.db import connections, router
+from django.db.models import Model
+from django.utils import timezone
+
+from django_hooks.models import AccountLink, SyncOperation, SyncRun
+
+__all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "FINISH_FIELDS"]
+
+#: What finishing a run writes (the rest was written when it started).
+FINISH_FIELDS = ("status", "counts", "summary", "error", "progress_total", "progress_done", "finished_at")
+_RUN_START_FIELDS = ("kind", "scope", "dry_run", "force", "status", "progress_done", "progress_total", "counts",
+                     "summary", "triggered_by", "error", "started_at", "finished_at")
+_OPERATION_FIELDS = ("run", "user_key", "username", "operation", "target", "outcome", "error", "at")
+
+
+def _connection(model: type[Model]) -> Any:
+    return connections[router.db_for_write(model)]
+
+
+def _prep(model: type[Model], connection: Any, values: Mapping[str, Any]) -> list[Any]:
+    return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(alias: str, vendor: str, model: type[Model], names: tuple[str, ...], rows: int, returning: bool) -> str:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(n).column) for n in names)
+    one = "(" + ", ".join(["%s"] * len(names)) + ")"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {', '.join([one] * rows)}"
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return sql
+
+
+@lru_cache(maxsize=64)
+def _update_sql(alias: str, vendor: str, model: type[Model], names: tuple[str, ...], where: str, subquery: str | None) -> str:
+    """UPDATE ... SET names WHERE where = %s; `subquery` names a field set from the user's row (see update_link)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    sets = [f"{quote(model._meta.get_field(n).column)} = %s" for n in names]
+    if subquery is not None:
+        User = get_user_model()
+        sets.append(f"{quote(model._meta.get_field(subquery).column)} = (SELECT {quote(User._meta.pk.column)} "
+                    f"FROM {quote(User._meta.db_table)} WHERE {quote(User._meta.pk.column)} = %s)")
+    return (f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} "
+            f"WHERE {quote(model._meta.get_field(where).column)} = %s")
+
+
+def insert_run(**fields: Any) -> SyncRun:
+    """A new SyncRun (status running), saved, as the instance the ORM's ``create`` would return."""
+    run = SyncRun(**fields)
+    run.started_at = timezone.now()  # what auto_now_add would set
+    values = {name: getattr(run, name) for name in _RUN_START_FIELDS}
+    connection = _connection(SyncRun)
+    returning = bool(connection.features.can_return_columns_from_insert)
+    sql = _insert_sql(connection.alias, connection.vendor, SyncRun, tuple(values), 1, returning)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prep(SyncRun, connection, values))
+        if returning:
+            pk = cursor.fetchone()[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, SyncRun._meta.db_table, SyncRun._meta.pk.column)
+    run.pk = pk
+    run._state.adding = False
+    run._state.db = connection.alias
+    return run
+
+
+def finish_run(run: SyncRun) -> None:
+    """Write the outcome fields of a run (FINISH_FIELDS) in one UPDATE."""
+    connection = _connection(SyncRun)
+    values = {name: getattr(run, name) for name in FINISH_FIELDS}
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(connection.alias, connection.vendor, SyncRun, FINISH_FIELDS, "id", None),
+                       [*_prep(SyncRun, connection, values), run.pk])
+
+
+def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
+    """Audit rows (``run_id``, ``user_key``, ``username``, ``operation``, ``target``, ``outcome``, ``error``),
+    stamped now, in as few INSERTs as the backend's parameter limit allows."""
+    if not rows:
+        return
+    connection = _connection(SyncOperation)
+    now = timezone.now()
+    objs = [SyncOperation(**row, at=now) for row in rows]
+    fields = [SyncOperation._meta.get_field(n) for n in _OPERATION_FIELDS]
+    batch = max(1, min(len(objs), connection.ops.bulk_batch_size(fields, objs) or len(objs), 500))
+    with connection.cursor() as cursor:
+        for i in range(0, len(objs), batch):
+            chunk = objs[i:i + batch]
+            params: list[Any] = []
+            for obj in chunk:
+                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            cursor.execute(_insert_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS, len(chunk), False), params)
+
+
+def update_link(user_key: str, values: Mapping[str, Any], user_pk: Any) -> bool:
+    """UPDATE the AccountLink of `user_key` with `values`, its user reference taken by a subquery from the
+    user's row (so a user deleted meanwhile leaves it empty). False when there is no such link yet."""
+    connection = _connection(AccountLink)
+    User = get_user_model()
+    names = tuple(values)
+    sql = _update_sql(connection.alias, connection.vendor, AccountLink, names, "user_key", "user")
+    params = [*_prep(AccountLink, connection, values), User._meta.pk.get_db_prep_value(user_pk, connection),
+              AccountLink._meta.get_field("user_key").get_db_prep_save(user_key, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount > 0
+
+
+def group_names(user: Any) -> list[str] | None:
+    """The names of the user's Django groups in one plain query, or None when the user model has no
+    standard ``groups`` many-to-many (the caller then asks the ORM)."""
+    try:
+        field = type(user)._meta.get_field("groups")
+    except Exception:
+        return None
+    if not getattr(field, "many_to_many", False) or user.pk is None:
+        return None
+    group = field.related_model
+    try:
+        name_column = group._meta.get_field("name").column
+    except Exception:
+        return None
+    connection = connections[router.db_for_read(group)]
+    sql = _groups_sql(connection.alias, connection.vendor, type(user), name_column)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [type(user)._meta.pk.get_db_prep_value(user.pk, connection)])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@lru_cache(maxsize=8)
+def _groups_sql(alias: str, vendor: str, user_model: type[Model], name_column: str) -> str:
+    quote = connections[alias].ops.quote_name
+    field = user_model._meta.get_field("groups")
+    through = field.remote_field.through._meta
+    group = field.related_model._meta
+    return (f"SELECT g.{quote(name_column)} FROM {quote(group.db_table)} g "
+            f"JOIN {quote(through.db_table)} t ON t.{quote(field.m2m_reverse_name())} = g.{quote(group.pk.column)} "
+            f"WHERE t.{quote(field.m2m_column_name())} = %s ORDER BY g.{quote(name_column)}")

@@ -1,0 +1,104 @@
+"""What one single-person sync costs, counted rather than timed: SQL statements, Rocket.Chat calls, clients,
+logins, threads and imports. Each count is a structural win of issue 13 (a sync at a quarter of its
+former CPU); a change that brings the cost back fails here instead of only in bench/latency.py.
+
+Real PostgreSQL, Redis and the stand-in over HTTP on loopback; the sync is what a `sync_user` task runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_hooks.models import SyncRun
+from django_hooks.queue.worker import sync_pending_user
+from django_hooks.rc import cached_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+User = get_user_model()
+
+#: A rename of a synced person: claim the pending row; read the user with its link, then its group names;
+#: start the run; which observed accounts other people's links hold (one plain SELECT, no server-side
+#: cursor); then one transaction (BEGIN, audit rows, finish the run, update the link, COMMIT); retire the
+#: pending row.
+STATEMENTS_PER_SYNC = 11
+
+
+def _synced_person(name: str) -> Any:
+    user = User.objects.create_user(name, f"{name}@example.org", "pw", first_name="Vera", last_name="0")
+    user.groups.add(Group.objects.get_or_create(name="vip")[0])
+    assert sync_pending_user(str(user.pk)).status == "synced"
+    return user
+
+
+def _rename(user: Any, n: int) -> str:
+    user.last_name = str(n)
+    user.save(update_fields=["last_name"])
+    return str(user.pk)
+
+
+def test_a_sync_runs_a_fixed_small_number_of_sql_statements(stand_in) -> None:
+    user = _synced_person("sqlcount")
+    for n in range(1, 4):  # the count does not grow with the person's history
+        key = _rename(user, n)
+        with CaptureQueriesContext(connection) as queries:
+            assert sync_pending_user(key).status == "synced"
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+        assert len(statements) == STATEMENTS_PER_SYNC, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        assert statements.count("BEGIN") == statements.count("COMMIT") == 1  # one transaction
+    assert stand_in.user("sqlcount")["name"] == "Vera 3"
+
+
+def test_a_sync_reads_rocketchat_once_and_reuses_one_logged_in_client(stand_in) -> None:
+    """After the first sync the service account, roles and rooms come from the per-process cache: a rename is
+    one read (users.info with rooms) and one write, through the same client, connection pool and login."""
+    cached_client().invalidate()  # filled afresh by the first sync below, well within its 30 s lifetime
+    user = _synced_person("readcount")
+    client = cached_client()
+    http, session, logins = client.aio._http, client.aio.session, client.aio.session.logins
+    for n in range(1, 4):
+        key = _rename(user, n)
+        assert sync_pending_user(key).status == "synced"
+        summary = SyncRun.objects.filter(scope=key).order_by("-id").values_list("summary", flat=True)[0]
+        assert (summary["reads"], summary["writes"]) == (1, 1)
+    assert cached_client() is client and client.aio._http is http and client.aio.session is session
+    assert client.aio.session.logins == logins
+
+
+def test_a_sync_starts_no_thread_and_imports_nothing(stand_in) -> None:
+    """A thread per sync (lock renewal, an executor pool) and a failed import per request (httpcore asking
+    for sniffio when it is not installed) were each a tenth of a sync's CPU."""
+    user = _synced_person("quiet")
+    key = _rename(user, 1)
+    assert sync_pending_user(key).status == "synced"  # the lock renewer and the client's loop now exist
+
+    started: list[str] = []
+    looked_up: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    class Finder:  # first on sys.meta_path: sees every import that misses sys.modules
+        @staticmethod
+        def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+            looked_up.append(name)
+            return None
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    sys.meta_path.insert(0, Finder)  # type: ignore[arg-type]
+    try:
+        for n in range(2, 5):
+            assert sync_pending_user(_rename(user, n)).status == "synced"
+    finally:
+        sys.meta_path.remove(Finder)  # type: ignore[arg-type]
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert started == [] and looked_up == []
