@@ -41,6 +41,8 @@ CELERY_APP             the site's current app      dotted path of the Celery app
                                                   created (Django layout), else ``sync_tasks.celery.app``
 HEALTH_PENDING_MAX_AGE 900 (s)                    ``rcsync health`` fails when a pending sync is older
 HEALTH_NIGHTLY_GRACE   7200 (s)                   … or no nightly run succeeded for 24 h plus this
+BATCH_SIZE             5000                       a worker drains up to this many pending people into
+                                                  one engine pass (1: one sync per person)
 =====================  =========================  =======================================================
 """
 
@@ -83,6 +85,7 @@ class HookSettings:
     celery_app: str = ""
     health_pending_max_age: float = 900.0
     health_nightly_grace: float = 7200.0
+    batch_size: int = 5000
 
 
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -97,7 +100,7 @@ KNOWN_KEYS = {
     "RETRY_BACKOFF_MAX", "RELAY_INTERVAL", "RELAY_STALE_AFTER", "NIGHTLY_TIME", "NIGHTLY_MIN_INTERVAL",
     "TRIGGER_IGNORE_FIELDS", "TRIGGER_MODELS", "DRIFT_RECONNECT_MAX",
     "DRIFT_RECONNECT_BASE", "DRIFT_CATCH_UP_WINDOW", "QUEUE", "CELERY_APP", "HEALTH_PENDING_MAX_AGE",
-    "HEALTH_NIGHTLY_GRACE",
+    "HEALTH_NIGHTLY_GRACE", "BATCH_SIZE",
 }
 
 
@@ -141,6 +144,9 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
     max_wait = _positive(raw, "COALESCE_MAX_WAIT", 5.0)
     if max_wait < quiet:
         raise ImproperlyConfigured("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET")
+    batch_size = raw.get("BATCH_SIZE", 5000)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 100_000:
+        raise ImproperlyConfigured(f"RCSYNC['TASKS']['BATCH_SIZE'] must be a whole number from 1 to 100000, got {batch_size!r}")
     return HookSettings(
         redis_url=redis_url,
         redis_key_prefix=prefix,
@@ -163,6 +169,7 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
         celery_app=celery_app,
         health_pending_max_age=_positive(raw, "HEALTH_PENDING_MAX_AGE", 900.0),
         health_nightly_grace=_positive(raw, "HEALTH_NIGHTLY_GRACE", 7200.0),
+        batch_size=batch_size,
     )
 
 
