@@ -9,15 +9,18 @@ retry may fix (Rocket.Chat unreachable, rate limited) leaves the people it touch
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any, Iterable
 
 from django.db import DatabaseError
+from django.utils import timezone
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
-from django_hooks.conf import engine_config
+from django_hooks.conf import engine_config, hook_settings
 from django_hooks.links import save_links
 from django_hooks.models import SyncRun
 from django_hooks.people import load_people, population
+from django_hooks.queue import locks
 from django_hooks.rc import cached_client
 from django_hooks.results import ApplyResult
 from django_hooks.runs import Recorder, _fail, _finish
@@ -43,8 +46,14 @@ def batch_scope(keys: list[str]) -> str:
     return head + listed
 
 
-def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None = None) -> dict[str, ApplyResult]:
-    """One engine pass over these users (call with all their locks held); one ApplyResult per key."""
+def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None = None,
+               holder: locks.LockGroup | None = None, retried: bool = False) -> dict[str, ApplyResult]:
+    """One engine pass over these users (call with all their locks held); one ApplyResult per key.
+
+    `holder` (the caller's lock group) also holds a lock named after the run while it lasts, so a
+    later batch can tell a run whose worker was killed from one still going: `retried` (some of these
+    people had an earlier try) makes it mark such runs failed, as `sync_one_user` does for one user.
+    """
     keys = list(dict.fromkeys(str(k) for k in user_keys))
     people, bad = load_people(keys)
     answers = {k: ApplyResult(ok=True) for k in keys if k not in people and k not in bad}  # nothing to do
@@ -54,7 +63,11 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
         if unreadable:
             save_links(unreadable, {})
         return answers
+    if retried:
+        _close_interrupted_runs()
     run = SyncRun.objects.create(kind=SyncRun.Kind.CHANGE, scope=batch_scope(list(people)), triggered_by=reason[:255])
+    if holder is not None:
+        holder.acquire([_run_lock(run.pk)])
     recorder = Recorder(run, {p.site_id: p.username for p in people.values()})
     rc = cached_client()
     try:
@@ -93,3 +106,26 @@ def _answers(report: Any, people: dict[str, Any]) -> dict[str, ApplyResult]:
         ok = result is None or result.status not in ("error", "conflict", "stopped")
         out[key] = ApplyResult(ok=ok, error="" if ok else (result.error or result.status))
     return out
+
+
+def _run_lock(pk: int) -> str:
+    return f"batch-run:{pk}"
+
+
+def _close_interrupted_runs() -> int:
+    """Batch runs still marked running whose holder no longer renews their lock: their worker was
+    killed mid-pass (its people stayed pending and are being synced again). Returns how many."""
+    young = timezone.now() - timedelta(seconds=hook_settings().lock_ttl)  # may not hold its lock yet
+    running = list(SyncRun.objects.filter(status=SyncRun.Status.RUNNING, kind=SyncRun.Kind.CHANGE,
+                                          scope__startswith=BATCH_SCOPE_PREFIX, started_at__lt=young)
+                   .values_list("pk", flat=True))
+    if not running:
+        return 0
+    conn = locks.redis_client()
+    pipe = conn.pipeline(transaction=False)
+    for pk in running:
+        pipe.exists(locks.key("lock", _run_lock(pk)))
+    gone = [pk for pk, alive in zip(running, pipe.execute()) if not alive]
+    return SyncRun.objects.filter(pk__in=gone, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED, error="interrupted (worker lost); its people were synced again",
+        finished_at=timezone.now())

@@ -33,14 +33,15 @@ from django_hooks.models import PendingSync
 from django_hooks.queue import locks
 from django_hooks.queue.pending import pending_table
 from django_hooks.results import ApplyResult
-from django_hooks.runs import SSO_LOGIN_REASON  # those rows are synced one by one (retried until the login)
+from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user  # SSO-login rows are synced one by one
+from django_hooks.runs_batch import sync_users
 
 __all__ = ["Claimed", "DrainResult", "drain", "supported"]
 
 log = logging.getLogger("rcsync.worker")
 
 
-ApplyMany = Callable[[list[str], str], dict[str, ApplyResult]]  # (user keys, reason) -> result per key
+ApplyMany = Callable[[list["Claimed"], str, locks.LockGroup], dict[str, ApplyResult]]  # -> result per user key
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Claimed:
     generation: int
     reason: str
     attempts: int
+    drift: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,13 @@ def supported() -> bool:
     return connections[router.db_for_write(PendingSync)].vendor == "postgresql"
 
 
-def _default_apply_many(keys: list[str], reason: str) -> dict[str, ApplyResult]:
-    from django_hooks.runs_batch import sync_users
-
-    return sync_users(keys, reason=reason)
+def _default_apply_many(rows: list[Claimed], reason: str, group: locks.LockGroup) -> dict[str, ApplyResult]:
+    """One person: the per-person sync (its run is scoped to the user); more: one batch pass."""
+    if len(rows) == 1:
+        row = rows[0]
+        return {row.user_key: sync_one_user(row.user_key, reason=row.reason, drift=row.drift, attempt=row.attempts)}
+    return sync_users([r.user_key for r in rows], reason=reason, holder=group,
+                      retried=any(r.attempts > 1 for r in rows))
 
 
 # Rows another message may take into its batch: waiting, due for their retry, or running under a
@@ -87,7 +92,7 @@ LIMIT %s
 _CLAIM_MANY = """
 UPDATE {table} SET state = 'running', started_at = %s, attempts = attempts + 1
 WHERE user_key = ANY(%s)
-RETURNING id, user_key, generation, reason, attempts
+RETURNING id, user_key, generation, reason, attempts, drift
 """
 _RETIRE_MANY = """
 DELETE FROM {table} AS p USING unnest(%s::bigint[], %s::int[]) AS d(id, generation)
@@ -167,7 +172,7 @@ def drain(own: Claimed | None, own_key: str, *, size: int, backoff: Callable[...
             reason = batch[0].reason if len(batch) == 1 else f"batch of {len(batch)}: {batch[0].reason}"
             keys = [r.user_key for r in batch]
             try:
-                results = apply_many(keys, reason)
+                results = apply_many(batch, reason, group)
             except Exception as exc:  # a bug or an outage we did not foresee: keep the rows, retry later
                 log.exception("batch sync of %d people raised; they will be retried", len(batch))
                 failure = ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")

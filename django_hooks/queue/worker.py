@@ -96,18 +96,20 @@ def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
     return min(cfg.coalesce_quiet - idle, cfg.coalesce_max_wait - age) + 0.01
 
 
-def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
+def sync_pending_user(user_key: str, apply: Apply | None = None, *,
+                      apply_many: batch.ApplyMany | None = None) -> Outcome:
     """Sync one user if a pending row asks for it; safe to call any number of times, from any worker.
 
     With ``BATCH_SIZE`` > 1 (and PostgreSQL) the sync drains other pending people into the same
-    engine pass (`django_hooks.queue.batch`); a custom `apply` always syncs this user alone.
+    engine pass (`django_hooks.queue.batch`, through `apply_many`); a custom `apply` always syncs
+    this user alone.
     """
     size = hook_settings().batch_size
     batched = apply is None and size > 1 and batch.supported()
     apply = apply or _default_apply
     try:
         with locks.held(f"user:{user_key}"):
-            return _drain(user_key, size) if batched else _rounds(user_key, apply)
+            return _drain(user_key, size, apply_many) if batched else _rounds(user_key, apply)
     except locks.LockBusy:
         if _claimed_by_holder(user_key):
             # The holder claimed this row and retires it only if nothing changed meanwhile, else
@@ -123,7 +125,7 @@ def _claimed_by_holder(user_key: str) -> bool:
     return PendingSync.objects.filter(user_key=user_key, state=PendingSync.State.RUNNING).exists()
 
 
-def _drain(user_key: str, size: int) -> Outcome:
+def _drain(user_key: str, size: int, apply_many: batch.ApplyMany | None) -> Outcome:
     """This user's row, and other pending people's, in one pass (see django_hooks.queue.batch)."""
     row, previous_sync = _claim(user_key)
     own = None
@@ -134,8 +136,8 @@ def _drain(user_key: str, size: int) -> Outcome:
             if delay > 0:
                 return Outcome("deferred", 0, retry_in=delay)
             return _rounds(user_key, _default_apply)  # retried until the sign-in made the account
-        own = batch.Claimed(row.pk, user_key, row.generation, row.reason, row.attempts)
-    result = batch.drain(own, user_key, size=size, backoff=backoff, max_rounds=MAX_ROUNDS)
+        own = batch.Claimed(row.pk, user_key, row.generation, row.reason, row.attempts, row.drift)
+    result = batch.drain(own, user_key, size=size, backoff=backoff, max_rounds=MAX_ROUNDS, apply_many=apply_many)
     if result is None:
         return Outcome("nothing-pending")
     status = result.status if own is not None else "nothing-pending"
