@@ -27,7 +27,7 @@ from django_hooks.runs import Recorder, _fail, _finish
 from sync_tasks.batch import sync_batch
 from sync_tasks.engine import PersonResult
 
-__all__ = ["sync_users", "batch_scope"]
+__all__ = ["sync_users", "batch_scope", "close_interrupted_runs"]
 
 log = logging.getLogger("rcsync.runs")
 
@@ -47,12 +47,11 @@ def batch_scope(keys: list[str]) -> str:
 
 
 def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None = None,
-               holder: locks.LockGroup | None = None, retried: bool = False) -> dict[str, ApplyResult]:
+               holder: locks.LockGroup | None = None) -> dict[str, ApplyResult]:
     """One engine pass over these users (call with all their locks held); one ApplyResult per key.
 
     `holder` (the caller's lock group) also holds a lock named after the run while it lasts, so a
-    later batch can tell a run whose worker was killed from one still going: `retried` (some of these
-    people had an earlier try) makes it mark such runs failed, as `sync_one_user` does for one user.
+    later pass can tell a run whose worker was killed from one still going (`close_interrupted_runs`).
     """
     keys = list(dict.fromkeys(str(k) for k in user_keys))
     people, bad = load_people(keys)
@@ -63,8 +62,6 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
         if unreadable:
             save_links(unreadable, {})
         return answers
-    if retried:
-        _close_interrupted_runs()
     run = SyncRun.objects.create(kind=SyncRun.Kind.CHANGE, scope=batch_scope(list(people)), triggered_by=reason[:255])
     if holder is not None:
         holder.acquire([_run_lock(run.pk)])
@@ -112,20 +109,25 @@ def _run_lock(pk: int) -> str:
     return f"batch-run:{pk}"
 
 
-def _close_interrupted_runs() -> int:
-    """Batch runs still marked running whose holder no longer renews their lock: their worker was
-    killed mid-pass (its people stayed pending and are being synced again). Returns how many."""
-    young = timezone.now() - timedelta(seconds=hook_settings().lock_ttl)  # may not hold its lock yet
+def close_interrupted_runs() -> int:
+    """Batch runs still marked running whose holder stopped renewing their lock: their worker was
+    killed mid-pass (its people stayed pending and are being synced again). Returns how many.
+
+    A live holder renews every third of LOCK_TTL, so its run lock never has less than about two
+    thirds of a lifetime left; less than half (or none) means the renewals stopped."""
+    ttl = hook_settings().lock_ttl
+    young = timezone.now() - timedelta(seconds=ttl / 2)  # may not hold its lock yet
     running = list(SyncRun.objects.filter(status=SyncRun.Status.RUNNING, kind=SyncRun.Kind.CHANGE,
                                           scope__startswith=BATCH_SCOPE_PREFIX, started_at__lt=young)
                    .values_list("pk", flat=True))
     if not running:
         return 0
-    conn = locks.redis_client()
-    pipe = conn.pipeline(transaction=False)
+    pipe = locks.redis_client().pipeline(transaction=False)
     for pk in running:
-        pipe.exists(locks.key("lock", _run_lock(pk)))
-    gone = [pk for pk, alive in zip(running, pipe.execute()) if not alive]
+        pipe.pttl(locks.key("lock", _run_lock(pk)))
+    gone = [pk for pk, left in zip(running, pipe.execute()) if left == -2 or 0 <= left < ttl * 500]
+    if not gone:
+        return 0
     return SyncRun.objects.filter(pk__in=gone, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.FAILED, error="interrupted (worker lost); its people were synced again",
         finished_at=timezone.now())

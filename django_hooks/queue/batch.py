@@ -34,7 +34,7 @@ from django_hooks.queue import locks
 from django_hooks.queue.pending import pending_table
 from django_hooks.results import ApplyResult
 from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user  # SSO-login rows are synced one by one
-from django_hooks.runs_batch import sync_users
+from django_hooks.runs_batch import close_interrupted_runs, sync_users
 
 __all__ = ["Claimed", "DrainResult", "drain", "supported"]
 
@@ -72,17 +72,18 @@ def supported() -> bool:
 
 def _default_apply_many(rows: list[Claimed], reason: str, group: locks.LockGroup) -> dict[str, ApplyResult]:
     """One person: the per-person sync (its run is scoped to the user); more: one batch pass."""
+    if any(r.attempts > 1 for r in rows):
+        close_interrupted_runs()  # an earlier try of theirs may have been a pass whose worker was killed
     if len(rows) == 1:
         row = rows[0]
         return {row.user_key: sync_one_user(row.user_key, reason=row.reason, drift=row.drift, attempt=row.attempts)}
-    return sync_users([r.user_key for r in rows], reason=reason, holder=group,
-                      retried=any(r.attempts > 1 for r in rows))
+    return sync_users([r.user_key for r in rows], reason=reason, holder=group)
 
 
 # Rows another message may take into its batch: waiting, due for their retry, or running under a
 # holder that has stopped renewing (its lock, checked next, says so for certain).
 _CANDIDATES = """
-SELECT user_key FROM {table}
+SELECT user_key, state FROM {table}
 WHERE user_key <> %s AND reason <> %s
   AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= %s)
        OR (state = 'running' AND started_at < %s))
@@ -109,12 +110,13 @@ def _table() -> str:
     return pending_table(connections[router.db_for_write(PendingSync)])
 
 
-def _candidates(own: str, limit: int) -> list[str]:
+def _candidates(own: str, limit: int) -> dict[str, str]:
+    """user key -> state of rows this drain may take (oldest first)."""
     now = timezone.now()
     stale = now - timedelta(seconds=hook_settings().lock_ttl)
     with _cursor() as cursor:
         cursor.execute(_CANDIDATES.format(table=_table()), [own, SSO_LOGIN_REASON, now, stale, limit])
-        return [key for (key,) in cursor.fetchall()]
+        return dict(cursor.fetchall())
 
 
 def _claim_many(keys: list[str]) -> list[Claimed]:
@@ -161,13 +163,18 @@ def drain(own: Claimed | None, own_key: str, *, size: int, backoff: Callable[...
     with locks.LockGroup() as group:
         wanted = _candidates(own_key, size - (own is not None))
         held = group.acquire([f"user:{k}" for k in wanted])
+        if any(state == "running" and f"user:{k}" not in held for k, state in wanted.items()):
+            # Claimed long ago and still locked: a long pass, or one whose worker was killed and whose
+            # locks have not expired yet. Come back once they may have (nobody else may, their
+            # messages were dropped as covered; the relay is the slower net).
+            retry_in = hook_settings().lock_ttl
         others = _claim_many(sorted(name.split(":", 1)[1] for name in held))
         # Locks taken for rows someone retired meanwhile are of no use: free them at once.
         claimed = {r.user_key for r in others}
         group.release([n for n in held if n.split(":", 1)[1] not in claimed])
         batch = ([own] if own is not None else []) + others
         if not batch:
-            return None
+            return None if retry_in is None else DrainResult("synced", 0, retry_in, 0)
         for rounds in range(1, max_rounds + 1):
             reason = batch[0].reason if len(batch) == 1 else f"batch of {len(batch)}: {batch[0].reason}"
             keys = [r.user_key for r in batch]

@@ -42,11 +42,14 @@ class LockBusy(Exception):
 
 
 @contextmanager
-def held(name: str, ttl: float | None = None) -> Iterator[Lock]:
-    """Hold lock `name` (non-blocking: LockBusy if taken), renewed every ttl/3 until the block ends."""
+def held(name: str, ttl: float | None = None, token: str | None = None) -> Iterator[Lock]:
+    """Hold lock `name` (non-blocking: LockBusy if taken), renewed every ttl/3 until the block ends.
+
+    `token` is the value stored under the lock (random by default); a caller that passes its own
+    (a Celery task id) can later tell its own lock from another's (`holder`)."""
     ttl = ttl or hook_settings().lock_ttl
     lock = redis_client().lock(key("lock", name), timeout=ttl, blocking=False, thread_local=False)
-    if not lock.acquire(blocking=False):
+    if not lock.acquire(blocking=False, token=token):
         raise LockBusy(name)
     stop = threading.Event()
 
@@ -87,6 +90,12 @@ end
 return n
 """
 _CHUNK = 1000  # keys per script call / pipeline: bounded Redis work per round trip
+
+
+def holder(name: str) -> str | None:
+    """The token lock `name` is held under now (None: free)."""
+    value = redis_client().get(key("lock", name))
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class LockGroup:

@@ -97,21 +97,21 @@ def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
 
 
 def sync_pending_user(user_key: str, apply: Apply | None = None, *,
-                      apply_many: batch.ApplyMany | None = None) -> Outcome:
+                      apply_many: batch.ApplyMany | None = None, message_id: str | None = None) -> Outcome:
     """Sync one user if a pending row asks for it; safe to call any number of times, from any worker.
 
     With ``BATCH_SIZE`` > 1 (and PostgreSQL) the sync drains other pending people into the same
     engine pass (`django_hooks.queue.batch`, through `apply_many`); a custom `apply` always syncs
-    this user alone.
+    this user alone. `message_id` (the Celery task id) is what the user's lock is held under.
     """
     size = hook_settings().batch_size
     batched = apply is None and size > 1 and batch.supported()
     apply = apply or _default_apply
     try:
-        with locks.held(f"user:{user_key}"):
+        with locks.held(f"user:{user_key}", token=message_id):
             return _drain(user_key, size, apply_many) if batched else _rounds(user_key, apply)
     except locks.LockBusy:
-        if _claimed_by_holder(user_key):
+        if _claimed_by_holder(user_key, message_id):
             # The holder claimed this row and retires it only if nothing changed meanwhile, else
             # goes round again: this message adds nothing (a burst sends thousands of them).
             return Outcome("covered")
@@ -120,8 +120,14 @@ def sync_pending_user(user_key: str, apply: Apply | None = None, *,
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
 
 
-def _claimed_by_holder(user_key: str) -> bool:
-    """Is the row running under a live holder? (The caller just found its lock taken.)"""
+def _claimed_by_holder(user_key: str, message_id: str | None) -> bool:
+    """Is the row running under another holder? (The caller just found its lock taken.)
+
+    Not when the lock is held under this very message's id: that holder was this message's first
+    delivery, killed mid-sync (a redelivery of a message still running waits as well). It must not
+    drop itself; it waits for the lock to expire and takes the rows of the pass it had claimed."""
+    if message_id is not None and locks.holder(f"user:{user_key}") == message_id:
+        return False
     return PendingSync.objects.filter(user_key=user_key, state=PendingSync.State.RUNNING).exists()
 
 
