@@ -39,7 +39,8 @@ BENCH_CHECK = {
     "bench/bridge_calls.py": lambda s: s["batched"]["calls"] < s["one_per_call"]["calls"],
     "bench/reconcile.py": lambda s: s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0,
     "bench/latency.py": lambda s: s["lost"] == 0,
-    "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0,
+    "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0 and s["faults"] == 16 and {
+        "PostgreSQL restart", "Rocket.Chat back empty", "two beats", "duplicate delivery of tasks"} <= set(s["fault_kinds"]),
     "bench/recovery.py": lambda s: (s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0
                                     and s["members_ok"]),
     "bench/pacing.py": lambda s: all(r["calls"] > 0 and r["share_429"] < 0.01 for r in s["runs"]),
