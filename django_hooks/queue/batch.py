@@ -84,10 +84,10 @@ def _default_apply_many(rows: list[Claimed], reason: str, group: locks.LockGroup
 # holder that has stopped renewing (its lock, checked next, says so for certain).
 _CANDIDATES = """
 SELECT user_key, state FROM {table}
-WHERE user_key <> %s AND reason <> %s
+WHERE user_key <> ALL(%s) AND reason <> %s
   AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= %s)
        OR (state = 'running' AND started_at < %s))
-ORDER BY first_requested_at
+ORDER BY state = 'running', first_requested_at
 LIMIT %s
 """
 _CLAIM_MANY = """
@@ -102,6 +102,9 @@ RETURNING p.id
 """
 
 
+LOCK_RACE_ROUNDS = 3
+
+
 def _cursor() -> Any:
     return connections[router.db_for_write(PendingSync)].cursor()
 
@@ -110,13 +113,32 @@ def _table() -> str:
     return pending_table(connections[router.db_for_write(PendingSync)])
 
 
-def _candidates(own: str, limit: int) -> dict[str, str]:
-    """user key -> state of rows this drain may take (oldest first)."""
+def _candidates(skip: list[str], limit: int) -> dict[str, str]:
+    """user key -> state of rows this drain may take (waiting ones first, oldest first)."""
     now = timezone.now()
     stale = now - timedelta(seconds=hook_settings().lock_ttl)
     with _cursor() as cursor:
-        cursor.execute(_CANDIDATES.format(table=_table()), [own, SSO_LOGIN_REASON, now, stale, limit])
+        cursor.execute(_CANDIDATES.format(table=_table()), [skip, SSO_LOGIN_REASON, now, stale, limit])
         return dict(cursor.fetchall())
+
+
+def _lock_candidates(group: locks.LockGroup, own_key: str, want: int) -> tuple[list[str], bool]:
+    """Lock up to `want` candidates' users; returns (their keys, whether a stale running row was
+    locked by someone else). Drains that start together see the same oldest rows and split them in
+    the lock race, so the loser looks further down the queue (a few times) instead of giving up."""
+    tried, got, stale_locked = [own_key], [], False
+    for _ in range(LOCK_RACE_ROUNDS):
+        if len(got) >= want:
+            break
+        asked = want - len(got)
+        wanted = _candidates(tried, asked)
+        held = group.acquire([f"user:{k}" for k in wanted])
+        got += [k for k in wanted if f"user:{k}" in held]
+        stale_locked |= any(state == "running" and f"user:{k}" not in held for k, state in wanted.items())
+        tried += list(wanted)
+        if len(wanted) < asked or len(held) == len(wanted):
+            break  # the queue is exhausted, or nobody raced us
+    return got, stale_locked
 
 
 def _claim_many(keys: list[str]) -> list[Claimed]:
@@ -161,17 +183,16 @@ def drain(own: Claimed | None, own_key: str, *, size: int, backoff: Callable[...
     synced = 0
     missing = ApplyResult(ok=False, transient=True, error="no result for this person")
     with locks.LockGroup() as group:
-        wanted = _candidates(own_key, size - (own is not None))
-        held = group.acquire([f"user:{k}" for k in wanted])
-        if any(state == "running" and f"user:{k}" not in held for k, state in wanted.items()):
+        locked, stale_locked = _lock_candidates(group, own_key, size - (own is not None))
+        if stale_locked:
             # Claimed long ago and still locked: a long pass, or one whose worker was killed and whose
             # locks have not expired yet. Come back once they may have (nobody else may, their
             # messages were dropped as covered; the relay is the slower net).
             retry_in = hook_settings().lock_ttl
-        others = _claim_many(sorted(name.split(":", 1)[1] for name in held))
+        others = _claim_many(sorted(locked))
         # Locks taken for rows someone retired meanwhile are of no use: free them at once.
         claimed = {r.user_key for r in others}
-        group.release([n for n in held if n.split(":", 1)[1] not in claimed])
+        group.release([f"user:{k}" for k in locked if k not in claimed])
         batch = ([own] if own is not None else []) + others
         if not batch:
             return None if retry_in is None else DrainResult("synced", 0, retry_in, 0)

@@ -175,3 +175,13 @@ def test_sso_login_rows_stay_one_by_one(batch_size) -> None:
     sync_pending_user("1", apply_many=passes)
     assert "50" not in passes.keys(0)
     assert PendingSync.objects.filter(user_key="50", state="queued").exists()
+
+
+def test_a_drain_that_loses_the_lock_race_looks_further_down_the_queue(batch_size) -> None:
+    batch_size(10)
+    burst(40)
+    passes = Passes()
+    with locks.LockGroup() as rival:  # another drain that started at the same moment took the oldest rows
+        rival.acquire([f"user:{i}" for i in range(2, 20)])
+        sync_pending_user("1", apply_many=passes)
+    assert len(passes.passes[0]) == 10 and set(passes.keys(0)) - {"1"} <= {str(i) for i in range(20, 41)}
