@@ -142,8 +142,8 @@ def test_migration_0004_keeps_the_oldest_of_duplicate_links() -> None:
     """Before the constraint: three links share one account, two share another, one is alone and two have
     none. After 0004: the oldest of each group keeps its account, the others are errors naming it."""
     executor = MigrationExecutor(connection)
-    executor.migrate([("django_hooks", "0003_admin_permissions")])
-    old = executor.loader.project_state([("django_hooks", "0003_admin_permissions")]).apps
+    executor.migrate([("django_hooks", "0004_verbose_names")])
+    old = executor.loader.project_state([("django_hooks", "0004_verbose_names")]).apps
     Link = old.get_model("django_hooks", "AccountLink")
     from datetime import datetime, timedelta, timezone
 
@@ -156,7 +156,7 @@ def test_migration_0004_keeps_the_oldest_of_duplicate_links() -> None:
     try:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate([("django_hooks", "0004_link_unique_rc_user_id")])
+        executor.migrate([("django_hooks", "0005_link_unique_rc_user_id")])
         links = {link.user_key: link for link in AccountLink.objects.all()}
         assert links["k1"].rc_user_id == "X" and links["k1"].status == "synced"
         # k4 and k5 were created in the same minute: the lower id (k5, inserted first) wins

@@ -33,7 +33,7 @@ def keep_oldest_link(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("django_hooks", "0003_admin_permissions"),
+        ("django_hooks", "0004_verbose_names"),
     ]
 
     operations = [
