@@ -123,3 +123,44 @@ def people_for(user_keys: Iterable[str]) -> list[SitePerson]:
         if person is not None:
             out.append(person)
     return out
+
+
+def load_people(user_keys: Iterable[str]) -> tuple[dict[str, SitePerson], dict[str, str]]:
+    """The persons behind many user keys in a few queries (a batch): (person by key, why by key).
+
+    Keys that never existed and have no account are in neither; a user whose record cannot be read
+    as a person is in the second, with the reason, so it fails alone and the rest go on.
+    """
+    keys = list(dict.fromkeys(str(k) for k in user_keys))
+    User = get_user_model()
+    pks: dict[Any, str] = {}
+    for key in keys:
+        try:
+            pks[User._meta.pk.to_python(key)] = key
+        except Exception:
+            continue
+    links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
+    role_attribute = role_attribute_name()
+    verifier = EmailVerifier(engine_config().identity)
+    users = list(_users().filter(pk__in=list(pks)))
+    verifier.prefetch(users)
+    people: dict[str, SitePerson] = {}
+    bad: dict[str, str] = {}
+    for user in users:
+        key = str(user.pk)
+        try:
+            people[key] = person_from_user(user, links.get(key), role_attribute, verifier)
+        except Exception as exc:  # one bad record must not stop the batch
+            bad[key] = f"cannot read the site user: {type(exc).__name__}: {exc}"
+    for key in keys:
+        link = links.get(key)
+        if key not in people and key not in bad and link is not None and link.rc_user_id:
+            people[key] = deleted_person(link)
+    return people, bad
+
+
+def population() -> int:
+    """How many accounts the site accounts for: its users plus linked accounts whose user is gone
+    (what a full read pages through, for choosing a batch's reader)."""
+    User = get_user_model()
+    return User._default_manager.count() + AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").count()

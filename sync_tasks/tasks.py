@@ -76,7 +76,7 @@ def sync_user(self, user_key: str) -> str:
     """Bring one site user's Rocket.Chat account in line, if a pending change asks for it."""
     from django_hooks.queue.worker import sync_pending_user
 
-    outcome = sync_pending_user(str(user_key))
+    outcome = sync_pending_user(str(user_key), message_id=self.request.id)
     if outcome.retry_in is not None:
         countdown = outcome.retry_in
         if outcome.status == "busy":  # someone holds this user: back off while they keep it

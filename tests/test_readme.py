@@ -34,6 +34,7 @@ BENCH_SCALE = {
     "bench/faults.py": ("--seconds", "4"),
     "bench/recovery.py": ("--users", "60"),
     "bench/pacing.py": ("--people", "30"),
+    "bench/burst.py": ("--people", "40"),
 }
 # What each benchmark's JSON summary must say for the run to count as working.
 BENCH_CHECK = {
@@ -44,6 +45,7 @@ BENCH_CHECK = {
         "PostgreSQL restart", "Rocket.Chat back empty", "two beats", "duplicate delivery of tasks"} <= set(s["fault_kinds"]),
     "bench/recovery.py": lambda s: (s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0
                                     and s["members_ok"]),
+    "bench/burst.py": lambda s: s["lost"] == 0 and 0 < s["calls"] < s["naive_calls"],
     "bench/pacing.py": lambda s: all(r["calls"] > 0 and r["share_429"] < 0.01 for r in s["runs"]),
 }
 

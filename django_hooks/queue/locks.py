@@ -112,11 +112,14 @@ _renewer = _Renewer()
 
 
 @contextmanager
-def held(name: str, ttl: float | None = None) -> Iterator[Lock]:
-    """Hold lock `name` (non-blocking: LockBusy if taken), renewed every ttl/3 until the block ends."""
+def held(name: str, ttl: float | None = None, token: str | None = None) -> Iterator[Lock]:
+    """Hold lock `name` (non-blocking: LockBusy if taken), renewed every ttl/3 until the block ends.
+
+    `token` is the value stored under the lock (random by default); a caller that passes its own
+    (a Celery task id) can later tell its own lock from another's (`holder`)."""
     ttl = ttl or hook_settings().lock_ttl
     lock = redis_client().lock(key("lock", name), timeout=ttl, blocking=False, thread_local=False)
-    if not lock.acquire(blocking=False):
+    if not lock.acquire(blocking=False, token=token):
         raise LockBusy(name)
     token = _renewer.add(lock, name, ttl)
     try:
@@ -127,3 +130,98 @@ def held(name: str, ttl: float | None = None) -> Iterator[Lock]:
             lock.release()
         except redis.RedisError:  # expired or Redis gone: the TTL frees it
             pass
+
+
+_RENEW = """
+local n = 0
+for i, k in ipairs(KEYS) do
+  if redis.call('get', k) == ARGV[1] then redis.call('pexpire', k, ARGV[2]); n = n + 1 end
+end
+return n
+"""
+_RELEASE = """
+local n = 0
+for i, k in ipairs(KEYS) do
+  if redis.call('get', k) == ARGV[1] then redis.call('del', k); n = n + 1 end
+end
+return n
+"""
+_CHUNK = 1000  # keys per script call / pipeline: bounded Redis work per round trip
+
+
+def holder(name: str) -> str | None:
+    """The token lock `name` is held under now (None: free)."""
+    value = redis_client().get(key("lock", name))
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class LockGroup:
+    """Many of the same short locks at once (a batch of users), under one token and one renewer.
+
+    The keys are those `held` uses, so a batch and a one-user sync exclude each other. Acquiring is
+    non-blocking per name (a taken one is simply not acquired); one daemon thread renews every held
+    lock each ttl/3 in a few script calls, so a SIGKILLed holder frees them all within one TTL.
+    """
+
+    def __init__(self, ttl: float | None = None) -> None:
+        import uuid
+
+        self.ttl = ttl or hook_settings().lock_ttl
+        self.token = uuid.uuid4().hex.encode()
+        self.names: set[str] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def __enter__(self) -> "LockGroup":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=1)
+        self.release(list(self.names))
+
+    def acquire(self, names: list[str]) -> set[str]:
+        """Take those of `names` that are free; returns the ones now held."""
+        conn, got = redis_client(), set()
+        ms = int(self.ttl * 1000)
+        for i in range(0, len(names), _CHUNK):
+            chunk = names[i:i + _CHUNK]
+            pipe = conn.pipeline(transaction=False)
+            for name in chunk:
+                pipe.set(key("lock", name), self.token, nx=True, px=ms)
+            got.update(name for name, ok in zip(chunk, pipe.execute()) if ok)
+        with self._guard:
+            self.names |= got
+        if got and self._renewer is None:
+            self._renewer = threading.Thread(target=self._renew, name="renew-lock-group", daemon=True)
+            self._renewer.start()
+        return got
+
+    def release(self, names: list[str]) -> None:
+        """Free these locks (only where this group still holds them)."""
+        with self._guard:
+            names = [n for n in names if n in self.names]
+            self.names -= set(names)
+        try:
+            script = redis_client().register_script(_RELEASE)
+            for i in range(0, len(names), _CHUNK):
+                script(keys=[key("lock", n) for n in names[i:i + _CHUNK]], args=[self.token])
+        except redis.RedisError:  # Redis gone: the TTL frees them
+            pass
+
+    def _renew(self) -> None:
+        script = redis_client().register_script(_RENEW)
+        while not self._stop.wait(self.ttl / 3):
+            with self._guard:
+                names = sorted(self.names)
+            try:
+                kept = 0
+                for i in range(0, len(names), _CHUNK):
+                    kept += script(keys=[key("lock", n) for n in names[i:i + _CHUNK]],
+                                   args=[self.token, int(self.ttl * 1000)])
+                if kept < len(names):
+                    log.warning("%d of %d batch locks were lost while held", len(names) - kept, len(names))
+            except redis.RedisError as exc:  # keep trying; the TTL covers short blips
+                log.warning("could not renew batch locks: %s", exc.__class__.__name__)

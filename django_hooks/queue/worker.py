@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from django_hooks.conf import hook_settings
 from django_hooks.models import PendingSync
-from django_hooks.queue import locks
+from django_hooks.queue import batch, locks
 from django_hooks.queue.pending import pending_table
 from django_hooks.results import ApplyResult
-from django_hooks.runs import sync_one_user
+from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user
 
 __all__ = ["Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
 
@@ -41,7 +41,7 @@ MAX_ROUNDS = 4  # rounds per message before handing over to a fresh message (fai
 class Outcome:
     """What the Celery task should do next."""
 
-    status: str  # "synced", "nothing-pending", "busy", "deferred", "retry", "failed", "handed-over"
+    status: str  # "synced", "nothing-pending", "busy", "covered", "deferred", "retry", "failed", "handed-over"
     rounds: int = 0
     retry_in: float | None = None
 
@@ -96,16 +96,58 @@ def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
     return min(cfg.coalesce_quiet - idle, cfg.coalesce_max_wait - age) + 0.01
 
 
-def sync_pending_user(user_key: str, apply: Apply | None = None) -> Outcome:
-    """Sync one user if a pending row asks for it; safe to call any number of times, from any worker."""
+def sync_pending_user(user_key: str, apply: Apply | None = None, *,
+                      apply_many: batch.ApplyMany | None = None, message_id: str | None = None) -> Outcome:
+    """Sync one user if a pending row asks for it; safe to call any number of times, from any worker.
+
+    With ``BATCH_SIZE`` > 1 (and PostgreSQL) the sync drains other pending people into the same
+    engine pass (`django_hooks.queue.batch`, through `apply_many`); a custom `apply` always syncs
+    this user alone. `message_id` (the Celery task id) is what the user's lock is held under.
+    """
+    size = hook_settings().batch_size
+    batched = apply is None and size > 1 and batch.supported()
     apply = apply or _default_apply
     try:
-        with locks.held(f"user:{user_key}"):
-            return _rounds(user_key, apply)
+        with locks.held(f"user:{user_key}", token=message_id):
+            return _drain(user_key, size, apply_many) if batched else _rounds(user_key, apply)
     except locks.LockBusy:
+        if _claimed_by_holder(user_key, message_id):
+            # The holder claimed this row and retires it only if nothing changed meanwhile, else
+            # goes round again: this message adds nothing (a burst sends thousands of them).
+            return Outcome("covered")
         # Someone is syncing this user; they re-check the row when done, but they may be
         # just releasing, so come back shortly instead of dropping the request.
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
+
+
+def _claimed_by_holder(user_key: str, message_id: str | None) -> bool:
+    """Is the row running under another holder? (The caller just found its lock taken.)
+
+    Not when the lock is held under this very message's id: that holder was this message's first
+    delivery, killed mid-sync (a redelivery of a message still running waits as well). It must not
+    drop itself; it waits for the lock to expire and takes the rows of the pass it had claimed."""
+    if message_id is not None and locks.holder(f"user:{user_key}") == message_id:
+        return False
+    return PendingSync.objects.filter(user_key=user_key, state=PendingSync.State.RUNNING).exists()
+
+
+def _drain(user_key: str, size: int, apply_many: batch.ApplyMany | None) -> Outcome:
+    """This user's row, and other pending people's, in one pass (see django_hooks.queue.batch)."""
+    row, previous_sync = _claim(user_key)
+    own = None
+    if row is not None:
+        delay = burst_delay(row, previous_sync=previous_sync)
+        if delay > 0 or row.reason == SSO_LOGIN_REASON:
+            _unclaim(row, previous_sync)
+            if delay > 0:
+                return Outcome("deferred", 0, retry_in=delay)
+            return _rounds(user_key, _default_apply)  # retried until the sign-in made the account
+        own = batch.Claimed(row.pk, user_key, row.generation, row.reason, row.attempts, row.drift)
+    result = batch.drain(own, user_key, size=size, backoff=backoff, max_rounds=MAX_ROUNDS, apply_many=apply_many)
+    if result is None:
+        return Outcome("nothing-pending")
+    status = result.status if own is not None else "nothing-pending"
+    return Outcome(status, result.rounds, retry_in=result.retry_in)
 
 
 # The FROM subquery sees the row as it was, so the previous sync's start comes back too.
@@ -143,6 +185,14 @@ def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
     return row, previous
 
 
+def _unclaim(row: PendingSync, previous_sync: Any) -> None:
+    """Undo a claim that synced nothing: queued again (counted as sent), attempts as they were."""
+    PendingSync.objects.filter(pk=row.pk).update(
+        state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1,
+        started_at=previous_sync,
+    )
+
+
 def _retire(pk: int, generation: int) -> bool:
     """Delete the row if no newer change arrived (one statement; nothing cascades from it)."""
     connection = connections[router.db_for_write(PendingSync)]
@@ -160,10 +210,7 @@ def _rounds(user_key: str, apply: Apply) -> Outcome:
         if delay > 0:
             # Come back when the burst has paused; the row stays queued, so no trigger sends another
             # message meanwhile and the relay leaves it alone. Nothing was synced: undo the claim.
-            PendingSync.objects.filter(pk=row.pk).update(
-                state=PendingSync.State.QUEUED, enqueued_at=timezone.now(), attempts=F("attempts") - 1,
-                started_at=previous_sync,
-            )
+            _unclaim(row, previous_sync)
             return Outcome("deferred", rounds - 1, retry_in=delay)
         generation = row.generation
         try:

@@ -230,7 +230,7 @@ class Command(BaseCommand):
                 self.stdout.write(_("user %(key)s: queued") % {"key": key})
                 continue
             outcome = sync_pending_user(key)
-            while outcome.status == "busy":  # a worker is on it right now: wait our turn
+            while outcome.status in ("busy", "covered"):  # a worker is on it right now: wait our turn
                 time.sleep(outcome.retry_in or 0.2)
                 outcome = sync_pending_user(key)
             link = AccountLink.objects.filter(user_key=key).first()

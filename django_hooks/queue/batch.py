@@ -1,0 +1,233 @@
+"""Draining a burst: the worker that holds one user's message syncs up to BATCH_SIZE pending people
+in one engine pass (`django_hooks.runs_batch.sync_users`), instead of one sync per person.
+
+Guarantees are the one-user loop's (`django_hooks.queue.worker`), per person:
+
+* serialization — every person in a batch is under their own per-user lock (`locks.LockGroup`, the
+  same keys as `locks.held`), taken before their row is claimed; people someone else holds are left
+  to them;
+* a change during the pass — each row is retired only if its generation is unchanged; the others
+  go round again (still locked) with their current state;
+* transient failure — the people it touched become `retrying` with a back-off, and the message's own
+  retry (or the relay) drains them again when due;
+* bad data — one person's unreadable record or failed operation fails that person only;
+* a killed worker — claimed rows stay `running` in PostgreSQL and the locks expire within LOCK_TTL;
+  the message is redelivered (acks_late) and its drain takes rows whose lock is free again, and the
+  relay re-sends stale `running` rows too. Nothing is lost, at worst synced twice.
+
+PostgreSQL only (multi-row claims with RETURNING); elsewhere the worker syncs one person per message.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+from django.db import connections, router
+from django.utils import timezone
+
+from django_hooks.conf import hook_settings
+from django_hooks.models import PendingSync
+from django_hooks.queue import locks
+from django_hooks.queue.pending import pending_table
+from django_hooks.results import ApplyResult
+from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user  # SSO-login rows are synced one by one
+from django_hooks.runs_batch import close_interrupted_runs, sync_users
+
+__all__ = ["Claimed", "DrainResult", "drain", "supported"]
+
+log = logging.getLogger("rcsync.worker")
+
+
+ApplyMany = Callable[[list["Claimed"], str, locks.LockGroup], dict[str, ApplyResult]]  # -> result per user key
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed pending row: enough to retire it (id, generation) or schedule its retry."""
+
+    pk: int
+    user_key: str
+    generation: int
+    reason: str
+    attempts: int
+    drift: bool = False
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    """How the message's own user fared, and how many people the drain synced (for logs)."""
+
+    status: str  # "synced", "failed", "retry", "handed-over"
+    rounds: int
+    retry_in: float | None = None
+    people: int = 0
+
+
+def supported() -> bool:
+    return connections[router.db_for_write(PendingSync)].vendor == "postgresql"
+
+
+def _default_apply_many(rows: list[Claimed], reason: str, group: locks.LockGroup) -> dict[str, ApplyResult]:
+    """One person: the per-person sync (its run is scoped to the user); more: one batch pass."""
+    if any(r.attempts > 1 for r in rows):
+        close_interrupted_runs()  # an earlier try of theirs may have been a pass whose worker was killed
+    if len(rows) == 1:
+        row = rows[0]
+        return {row.user_key: sync_one_user(row.user_key, reason=row.reason, drift=row.drift, attempt=row.attempts)}
+    return sync_users([r.user_key for r in rows], reason=reason, holder=group)
+
+
+# Rows another message may take into its batch: waiting, due for their retry, or running under a
+# holder that has stopped renewing (its lock, checked next, says so for certain).
+_CANDIDATES = """
+SELECT user_key, state FROM {table}
+WHERE user_key <> ALL(%s) AND reason <> %s
+  AND (state = 'queued' OR (state = 'retrying' AND next_attempt_at <= %s)
+       OR (state = 'running' AND started_at < %s))
+ORDER BY state = 'running', first_requested_at
+LIMIT %s
+"""
+_CLAIM_MANY = """
+UPDATE {table} SET state = 'running', started_at = %s, attempts = attempts + 1
+WHERE user_key = ANY(%s)
+RETURNING id, user_key, generation, reason, attempts, drift
+"""
+_RETIRE_MANY = """
+DELETE FROM {table} AS p USING unnest(%s::bigint[], %s::int[]) AS d(id, generation)
+WHERE p.id = d.id AND p.generation = d.generation
+RETURNING p.id
+"""
+
+
+LOCK_RACE_ROUNDS = 3
+
+
+def _cursor() -> Any:
+    return connections[router.db_for_write(PendingSync)].cursor()
+
+
+def _table() -> str:
+    return pending_table(connections[router.db_for_write(PendingSync)])
+
+
+def _candidates(skip: list[str], limit: int) -> dict[str, str]:
+    """user key -> state of rows this drain may take (waiting ones first, oldest first)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=hook_settings().lock_ttl)
+    with _cursor() as cursor:
+        cursor.execute(_CANDIDATES.format(table=_table()), [skip, SSO_LOGIN_REASON, now, stale, limit])
+        return dict(cursor.fetchall())
+
+
+def _lock_candidates(group: locks.LockGroup, own_key: str, want: int) -> tuple[list[str], bool]:
+    """Lock up to `want` candidates' users; returns (their keys, whether a stale running row was
+    locked by someone else). Drains that start together see the same oldest rows and split them in
+    the lock race, so the loser looks further down the queue (a few times) instead of giving up."""
+    tried, got, stale_locked = [own_key], [], False
+    for _ in range(LOCK_RACE_ROUNDS):
+        if len(got) >= want:
+            break
+        asked = want - len(got)
+        wanted = _candidates(tried, asked)
+        held = group.acquire([f"user:{k}" for k in wanted])
+        got += [k for k in wanted if f"user:{k}" in held]
+        stale_locked |= any(state == "running" and f"user:{k}" not in held for k, state in wanted.items())
+        tried += list(wanted)
+        if len(wanted) < asked or len(held) == len(wanted):
+            break  # the queue is exhausted, or nobody raced us
+    return got, stale_locked
+
+
+def _claim_many(keys: list[str]) -> list[Claimed]:
+    """Mark these users' rows running (the caller holds their locks); rows already gone are skipped."""
+    if not keys:
+        return []
+    with _cursor() as cursor:
+        cursor.execute(_CLAIM_MANY.format(table=_table()), [timezone.now(), keys])
+        return [Claimed(*row) for row in cursor.fetchall()]
+
+
+def _retire_many(rows: list[Claimed]) -> set[int]:
+    """Delete the rows whose generation is unchanged; returns the ids deleted."""
+    if not rows:
+        return set()
+    with _cursor() as cursor:
+        cursor.execute(_RETIRE_MANY.format(table=_table()), [[r.pk for r in rows], [r.generation for r in rows]])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def _schedule_retries(rows: list[tuple[Claimed, ApplyResult]], backoff: Callable[..., float]) -> float:
+    """Park transiently failed rows as `retrying`; returns the shortest delay (for the message's retry)."""
+    shortest = None
+    now = timezone.now()
+    for row, result in rows:
+        delay = backoff(row.attempts, result.retry_at)
+        shortest = delay if shortest is None else min(shortest, delay)
+        PendingSync.objects.filter(pk=row.pk).update(
+            state=PendingSync.State.RETRYING, next_attempt_at=now + timedelta(seconds=delay),
+            last_error=result.error[:2000])
+    return shortest or 0.0
+
+
+def drain(own: Claimed | None, own_key: str, *, size: int, backoff: Callable[..., float], max_rounds: int,
+          apply_many: ApplyMany | None = None) -> DrainResult | None:
+    """Sync `own` (claimed, `own_key`'s lock held by the caller; None when its row is gone) together
+    with up to `size - 1` other pending people whose locks are free; go round while some changed
+    during the pass (at most `max_rounds`). None when there was nothing to do at all."""
+    apply_many = apply_many or _default_apply_many
+    status: str | None = None
+    retry_in: float | None = None
+    synced = 0
+    missing = ApplyResult(ok=False, transient=True, error="no result for this person")
+    with locks.LockGroup() as group:
+        locked, stale_locked = _lock_candidates(group, own_key, size - (own is not None))
+        if stale_locked:
+            # Claimed long ago and still locked: a long pass, or one whose worker was killed and whose
+            # locks have not expired yet. Come back once they may have (nobody else may, their
+            # messages were dropped as covered; the relay is the slower net).
+            retry_in = hook_settings().lock_ttl
+        others = _claim_many(sorted(locked))
+        # Locks taken for rows someone retired meanwhile are of no use: free them at once.
+        claimed = {r.user_key for r in others}
+        group.release([f"user:{k}" for k in locked if k not in claimed])
+        batch = ([own] if own is not None else []) + others
+        if not batch:
+            return None if retry_in is None else DrainResult("synced", 0, retry_in, 0)
+        for rounds in range(1, max_rounds + 1):
+            reason = batch[0].reason if len(batch) == 1 else f"batch of {len(batch)}: {batch[0].reason}"
+            keys = [r.user_key for r in batch]
+            try:
+                results = apply_many(batch, reason, group)
+            except Exception as exc:  # a bug or an outage we did not foresee: keep the rows, retry later
+                log.exception("batch sync of %d people raised; they will be retried", len(batch))
+                failure = ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
+                results = {k: failure for k in keys}
+            synced += len(batch)
+            outcome = {r.user_key: results.get(r.user_key, missing) for r in batch}
+            transient = [(r, outcome[r.user_key]) for r in batch
+                         if not outcome[r.user_key].ok and outcome[r.user_key].transient]
+            failed_keys = {r.user_key for r, _ in transient}
+            if transient:
+                # The message comes back for them with its retry (the relay covers its loss).
+                delay = _schedule_retries(transient, backoff)
+                retry_in = delay if retry_in is None else min(retry_in, delay)
+            done = [r for r in batch if r.user_key not in failed_keys]
+            retired = _retire_many(done)
+            if own_key in failed_keys:
+                status = "retry"
+            elif any(r.user_key == own_key and r.pk in retired for r in done):
+                status = "synced" if outcome[own_key].ok else "failed"
+            again = [r.user_key for r in done if r.pk not in retired]  # changed during the pass
+            group.release([f"user:{r.user_key}" for r in batch if r.user_key not in again])
+            if not again:
+                return DrainResult(status or "synced", rounds, retry_in, synced)
+            batch = _claim_many(again)
+        # Still changing after max_rounds: hand the rest to fresh messages (fairness between users).
+        PendingSync.objects.filter(user_key__in=[r.user_key for r in batch]).update(
+            state=PendingSync.State.QUEUED, enqueued_at=None)
+        if any(r.user_key == own_key for r in batch):
+            status = "handed-over"
+        return DrainResult(status or "synced", max_rounds, 0.0, synced)

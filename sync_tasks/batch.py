@@ -1,0 +1,100 @@
+"""A batch of people in one engine pass: what a queue worker calls when a burst left many pending.
+
+:func:`sync_batch` is level-triggered like :func:`~sync_tasks.engine.sync_people` (it reads the current
+state of every person in the batch) but picks the cheaper reader per pass (``sync_tasks.read_cost``):
+``users.info`` per person for a handful, the paged full read (``users.list`` and the managed rooms'
+member pages, as a reconcile reads) once the batch outweighs the pages. Either way the plan covers
+only the batch's people, and the executor batches their invites per room (``channels.invite`` /
+``groups.invite`` take ``userIds``, up to ``BATCH.invite_batch`` per call; kicks are one user per call
+in Rocket.Chat 7.x, ``apps/meteor/app/api/server/v1/channels.ts``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Iterable
+
+from bridge.errors import RocketChatError
+
+from .config import SyncConfig
+from .decide import Desired, desire_all, prepare
+from .engine import OnOperation, OnProgress, PersonResult, SyncReport, _calls, _execute, _needs_sso_rules, _observe_workspace, sync_people
+from .observe import observe_all, reveal_memberships
+from .ops import Operation, op_kind
+from .person import SitePerson
+from .read_cost import ReadChoice, choose_reader
+
+__all__ = ["sync_batch", "room_sizes", "over_the_limit"]
+
+DESTRUCTIVE = frozenset({"deactivate", "delete_user", "kick"})  # what sync_tasks.safety counts
+
+
+def room_sizes(client: Any, config: SyncConfig) -> list[int | None]:
+    """``usersCount`` of each managed room (``None`` when unknown: missing or unreadable). Both readers
+    call ``rooms.info`` for the same rooms first, so with a caching client this costs nothing extra."""
+    sizes: list[int | None] = []
+    for spec in config.rooms:
+        try:
+            room = client.room_info(room_id=spec.room_id) if spec.room_id else client.room_info(name=spec.name)
+        except RocketChatError:
+            sizes.append(None)
+            continue
+        sizes.append(getattr(room, "users_count", None))
+    return sizes
+
+
+def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, population: int | None,
+               on_operation: OnOperation | None = None, on_progress: OnProgress | None = None,
+               reader: str | None = None) -> tuple[SyncReport, ReadChoice]:
+    """Sync ``people`` in one pass with the cheaper reader (or ``reader``: "people"/"full").
+
+    ``population`` is how many accounts the site has (its people plus linked deleted ones), which is
+    what the full read pages through; ``None`` means unknown and always reads per person. Returns the
+    report and the choice made (the estimates, for logs and the benchmark). Raises the bridge's
+    ``RocketChatError`` when Rocket.Chat cannot be read at all, before anything is written.
+    """
+    people = list(people)
+    choice = choose_reader(people, config, population, room_sizes(client, config) if population else [])
+    if reader is not None:
+        choice = replace(choice, reader=reader)
+    if choice.reader == "people":
+        return sync_people(people, client, config, on_operation=on_operation, on_progress=on_progress), choice
+    started, before = time.monotonic(), _calls(client)
+    desired = desire_all(people, config)
+    obs = observe_all(client, config)
+    # Every account was read, but only the batch is planned: nobody else is "unmanaged" here.
+    obs.state = replace(obs.state, complete=False)
+    if _needs_sso_rules(people, obs, config):
+        _observe_workspace(client, config, obs, declared=False)
+    prepared = prepare(desired, obs.state, config)
+    reveal = prepared.to_reveal(obs.state)
+    if reveal:
+        reveal_memberships(client, obs, reveal)
+    preview = _execute("batch", people, desired, client, config, obs, started, before, dry_run=True, force=False,
+                       on_operation=None, on_progress=None, prepared=prepared)
+    stopped = over_the_limit(preview.plan, config)
+    if stopped:
+        desired = Desired(tuple(pair for pair in desired.pairs if pair[0].site_id not in stopped),
+                          tuple(i for i in desired.issues if i.site_id not in stopped))
+        prepared = prepare(desired, obs.state, config)
+    # The guard judges each person as their own sync would (above); the batch as a whole is many
+    # such syncs, not a reconcile, so it is not held to a run-wide limit.
+    report = _execute("batch", [p for p in people if p.site_id not in stopped], desired, client, config, obs,
+                      started, before, dry_run=False, force=True, on_operation=on_operation,
+                      on_progress=on_progress, revealed=len(reveal), prepared=prepared)
+    if stopped:
+        why = "not applied: the safety guard stopped this person's sync"
+        extra = tuple(PersonResult(sid, "stopped", error=f"{why} ({n} destructive changes)")
+                      for sid, n in sorted(stopped.items()))
+        report = replace(report, results=report.results + extra)
+    return report, choice
+
+
+def over_the_limit(plan: Iterable[Operation], config: SyncConfig) -> dict[str, int]:
+    """People whose own destructive operations exceed what the guard allows a one-person sync."""
+    counts: dict[str, int] = {}
+    for op in plan:
+        if op.site_id is not None and op_kind(op) in DESTRUCTIVE:
+            counts[op.site_id] = counts.get(op.site_id, 0) + 1
+    limit = config.safety.limit(1)
+    return {sid: n for sid, n in counts.items() if n > limit}

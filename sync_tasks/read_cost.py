@@ -1,0 +1,61 @@
+"""Which reader is cheaper for a batch of people: per-person ``users.info`` or the paged full read.
+
+Pure arithmetic on counts the caller already has, so a worker can decide before it reads anything
+(the managed rooms' ``usersCount`` comes from ``rooms.info``, which both readers call first and the
+Django side caches). The estimates count only what differs between the two readers: both start
+with ``me``, ``roles.list`` and one ``rooms.info`` per managed room.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Iterable, Sequence
+
+from .config import SyncConfig
+from .person import SitePerson
+
+__all__ = ["ReadChoice", "choose_reader", "full_read_cost", "per_person_cost"]
+
+
+@dataclass(frozen=True)
+class ReadChoice:
+    reader: str  # "people" (users.info per person) | "full" (users.list and member pages)
+    per_person: int  # estimated reads of the per-person reader
+    full: int  # estimated reads of the paged full read
+
+
+def _pages(n: int, page_size: int) -> int:
+    return max(1, ceil(max(0, n) / page_size))
+
+
+def per_person_cost(people: Iterable[SitePerson], config: SyncConfig, population: int) -> int:
+    """``users.info`` per linked person; an unlinked one probes its username, and where adoption by
+    email applies (``IDENTITY.adopt``) may scan all of ``users.list`` for it (7.x has no lookup by email)."""
+    adopt = {"email", "email_verified"} & set(config.identity.adopt)
+    scan = _pages(population, config.batch.page_size)
+    cost = 0
+    for p in people:
+        if p.link is not None:
+            cost += 1
+        elif p.wants_account:
+            cost += 1 + (scan if adopt and p.email and (p.email_verified or "email" in adopt) else 0)
+    return cost
+
+
+def full_read_cost(population: int, room_sizes: Sequence[int | None], page_size: int) -> int:
+    """``users.list`` pages, then member pages and ``*.roles`` per managed room (an unknown room size
+    counts as every account being in it: the estimate errs towards the per-person reader)."""
+    cost = _pages(population, page_size)
+    for size in room_sizes:
+        cost += 1 + _pages(population if size is None else size, page_size)
+    return cost
+
+
+def choose_reader(people: Sequence[SitePerson], config: SyncConfig, population: int | None,
+                  room_sizes: Sequence[int | None]) -> ReadChoice:
+    """The cheaper reader for this batch; per-person when the site's size is unknown (``None``)."""
+    if population is None:
+        return ReadChoice("people", per_person_cost(people, config, 0), 0)
+    per_person = per_person_cost(people, config, population)
+    full = full_read_cost(population, room_sizes, config.batch.page_size)
+    return ReadChoice("full" if full < per_person else "people", per_person, full)

@@ -1,0 +1,187 @@
+"""The sync_user loop draining a burst (django_hooks.queue.batch): many pending people in one pass,
+with the one-user loop's guarantees per person. Locks, rows and the broker are real (Redis,
+PostgreSQL); `apply_many` stands in for the engine pass and records what it was asked (the pass
+itself is tested in tests/sync_tasks/test_batch_engine.py and end to end in tests/e2e/test_e2e_burst.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from django_hooks.models import PendingSync
+from django_hooks.queue import locks
+from django_hooks.queue.pending import mark_pending
+from django_hooks.queue.worker import sync_pending_user
+from django_hooks.results import ApplyResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Passes:
+    """Records each pass: the user keys and attempts it was given; answers per key."""
+
+    def __init__(self, answer=None, during=None) -> None:
+        self.passes: list[list[tuple[str, int]]] = []
+        self.answer = answer or (lambda key, n: ApplyResult(ok=True))
+        self.during = during
+
+    def __call__(self, rows, reason, group) -> dict[str, ApplyResult]:
+        self.passes.append([(r.user_key, r.attempts) for r in rows])
+        n = len(self.passes)
+        if self.during:
+            self.during(n, rows)
+        return {r.user_key: self.answer(r.user_key, n) for r in rows}
+
+    def keys(self, n: int) -> list[str]:
+        return sorted((k for k, _ in self.passes[n]), key=int)
+
+
+@pytest.fixture
+def batch_size(settings):
+    def set_size(size: int) -> None:
+        settings.RCSYNC = {**settings.RCSYNC, "TASKS": {**settings.RCSYNC["TASKS"], "BATCH_SIZE": size}}
+    set_size(50)
+    return set_size
+
+
+def burst(n: int, start: int = 1) -> list[str]:
+    keys = [str(i) for i in range(start, start + n)]
+    with transaction.atomic():
+        for key in keys:
+            mark_pending(key, "group vip changed (add)")
+    return keys
+
+
+def test_one_message_drains_the_burst_in_one_pass(batch_size) -> None:
+    keys = burst(30)
+    passes = Passes()
+    outcome = sync_pending_user("1", apply_many=passes)
+    assert outcome.status == "synced" and len(passes.passes) == 1 and passes.keys(0) == keys
+    assert not PendingSync.objects.exists()
+    assert all(sync_pending_user(k, apply_many=passes).status == "nothing-pending" for k in keys[1:])
+    assert len(passes.passes) == 1
+
+
+def test_batch_size_bounds_a_pass(batch_size) -> None:
+    batch_size(10)
+    burst(25)
+    passes = Passes()
+    sync_pending_user("1", apply_many=passes)
+    assert len(passes.passes[0]) == 10 and PendingSync.objects.count() == 15
+    sync_pending_user("20", apply_many=passes)
+    assert len(passes.passes[1]) == 10 and "20" in passes.keys(1) and PendingSync.objects.count() == 5
+
+
+def test_batch_size_one_syncs_one_person_per_message(batch_size) -> None:
+    batch_size(1)
+    burst(3)
+    calls = []
+
+    def apply(key, reason, drift, attempt=1):
+        calls.append(key)
+        return ApplyResult(ok=True)
+
+    sync_pending_user("2", apply)
+    assert calls == ["2"] and PendingSync.objects.count() == 2
+
+
+def test_a_person_changed_during_the_pass_is_synced_again_alone(batch_size) -> None:
+    burst(20)
+
+    def change(n, rows):
+        if n == 1:
+            mark_pending("5", "changed again during the pass")
+
+    passes = Passes(during=change)
+    assert sync_pending_user("1", apply_many=passes).status == "synced"
+    assert len(passes.passes) == 2 and passes.keys(1) == ["5"]
+    assert not PendingSync.objects.exists()
+
+
+def test_a_transient_failure_leaves_the_batch_pending_and_the_retry_drains_it(batch_size) -> None:
+    keys = burst(12)
+    down = Passes(answer=lambda key, n: ApplyResult(ok=False, transient=True, error="Unavailable: 503"))
+    outcome = sync_pending_user("1", apply_many=down)
+    assert outcome.status == "retry" and outcome.retry_in > 0
+    rows = list(PendingSync.objects.order_by("id").values_list("user_key", "state", "last_error"))
+    assert [r[0] for r in rows] == keys and {r[1] for r in rows} == {"retrying"} and rows[0][2] == "Unavailable: 503"
+    # Not before the back-off: another person's message leaves them be ...
+    PendingSync.objects.update(next_attempt_at=timezone.now() + timedelta(minutes=1))
+    assert sync_pending_user("99", apply_many=Passes()).status == "nothing-pending"
+    # ... and once due, the message's retry takes all of them again.
+    PendingSync.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    up = Passes()
+    assert sync_pending_user("1", apply_many=up).status == "synced"
+    assert up.keys(0) == keys and {a for _, a in up.passes[0]} == {2}
+    assert not PendingSync.objects.exists()
+
+
+def test_one_bad_person_fails_alone_and_the_rest_are_done(batch_size) -> None:
+    burst(10)
+    passes = Passes(answer=lambda key, n: ApplyResult(ok=key != "4", error="" if key != "4" else "bad email"))
+    assert sync_pending_user("1", apply_many=passes).status == "synced"
+    assert not PendingSync.objects.exists() and len(passes.passes) == 1  # a retry cannot fix bad data
+
+
+def test_people_someone_else_holds_are_left_to_them(batch_size) -> None:
+    burst(8)
+    passes = Passes()
+    with locks.held("user:4"):
+        sync_pending_user("1", apply_many=passes)
+    assert "4" not in passes.keys(0) and len(passes.passes[0]) == 7
+    assert list(PendingSync.objects.values_list("user_key", "state")) == [("4", "queued")]
+
+
+def test_a_message_for_someone_in_a_running_pass_is_covered(batch_size) -> None:
+    burst(6)
+    seen = []
+
+    def meanwhile(n, rows):
+        if n == 1:
+            seen.append(sync_pending_user("3", apply_many=Passes()))
+
+    sync_pending_user("1", apply_many=Passes(during=meanwhile))
+    assert seen[0].status == "covered" and seen[0].retry_in is None
+    assert not PendingSync.objects.exists()
+
+
+def test_a_killed_holders_rows_are_taken_over_once_its_locks_expire(batch_size) -> None:
+    burst(5)
+    # A worker claimed them and was SIGKILLed: rows still `running`, started long ago, no locks left.
+    PendingSync.objects.update(state="running", attempts=1, started_at=timezone.now() - timedelta(minutes=5))
+    passes = Passes()
+    assert sync_pending_user("2", apply_many=passes).status == "synced"
+    assert passes.keys(0) == ["1", "2", "3", "4", "5"] and {a for _, a in passes.passes[0]} == {2}
+    assert not PendingSync.objects.exists()
+
+
+def test_an_unexpected_exception_keeps_every_row(batch_size) -> None:
+    burst(4)
+
+    def explode(rows, reason, group):
+        raise RuntimeError("bug")
+
+    assert sync_pending_user("1", apply_many=explode).status == "retry"
+    assert PendingSync.objects.filter(state="retrying").count() == 4
+
+
+def test_sso_login_rows_stay_one_by_one(batch_size) -> None:
+    burst(3)
+    mark_pending("50", "sso-login")
+    passes = Passes()
+    sync_pending_user("1", apply_many=passes)
+    assert "50" not in passes.keys(0)
+    assert PendingSync.objects.filter(user_key="50", state="queued").exists()
+
+
+def test_a_drain_that_loses_the_lock_race_looks_further_down_the_queue(batch_size) -> None:
+    batch_size(10)
+    burst(40)
+    passes = Passes()
+    with locks.LockGroup() as rival:  # another drain that started at the same moment took the oldest rows
+        rival.acquire([f"user:{i}" for i in range(2, 20)])
+        sync_pending_user("1", apply_many=passes)
+    assert len(passes.passes[0]) == 10 and set(passes.keys(0)) - {"1"} <= {str(i) for i in range(20, 41)}

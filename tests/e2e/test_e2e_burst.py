@@ -1,0 +1,104 @@
+"""Bursts end to end: one transaction changes many people, real Celery workers drain them in batches
+(RCSYNC["TASKS"]["BATCH_SIZE"]) against the stand-in, and nobody is lost, not even when the worker
+running a batch is SIGKILLed mid-pass. Plus a small run of bench/burst.py."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from django_hooks.models import SyncRun
+from e2e_support import ROOT, celery_worker, children_of, settled, wait_ready, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+User = get_user_model()
+DEADLINE = 90
+
+
+def make_people(prefix: str, n: int) -> list:
+    with transaction.atomic():
+        users = [User.objects.create_user(f"{prefix}{i:03d}", f"{prefix}{i:03d}@example.org", "pw") for i in range(n)]
+    return users
+
+
+def in_vip(stand_in, users) -> int:
+    state = stand_in.server.state
+    rid = stand_in.room_id("vip")
+    if rid is None:
+        return 0
+    return sum(1 for u in users if (acct := stand_in.user(u.username)) and state.subscription_doc(rid, acct["_id"]))
+
+
+def move(users, into: bool) -> None:
+    vip = Group.objects.get_or_create(name="vip")[0]
+    with transaction.atomic():
+        (vip.user_set.add if into else vip.user_set.remove)(*users)
+
+
+def test_a_burst_into_vip_and_out_again_is_batched(stand_in, worker) -> None:
+    users = make_people("burst", 40)
+    wait_until(lambda: all(stand_in.user(u.username) for u in users) and settled(), DEADLINE, "the accounts")
+    first = SyncRun.objects.order_by("-id").values_list("id", flat=True).first()
+    log = stand_in.server.request_log
+    log.clear()
+    move(users, into=True)
+    wait_until(lambda: in_vip(stand_in, users) == 40 and settled(), DEADLINE,
+               lambda: f"everyone in vip (log: {worker.log()[-3000:]})")
+    runs = SyncRun.objects.filter(id__gt=first)
+    assert runs.count() < 10, list(runs.values_list("scope", flat=True))  # not one run per person
+    assert log.count(route="groups.invite") <= 4 and log.count(route="users.info") < 40
+    move(users, into=False)
+    wait_until(lambda: in_vip(stand_in, users) == 0 and settled(), DEADLINE, "nobody in vip")
+    assert log.count(route="groups.kick") == 40  # Rocket.Chat kicks one user per call
+
+
+@pytest.fixture
+def solo_worker(worker_env, logdir):
+    proc = wait_ready(celery_worker(worker_env, "burst-solo", logdir, concurrency=1))
+    yield proc
+    proc.stop()
+
+
+def test_a_worker_killed_mid_batch_loses_no_one(stand_in, solo_worker) -> None:
+    users = make_people("killed", 30)
+    wait_until(lambda: all(stand_in.user(u.username) for u in users) and settled(), DEADLINE, "the accounts")
+    faults = stand_in.server.faults
+    faults.set_latency(3000, route="groups.invite")
+    try:
+        move(users, into=True)
+        wait_until(lambda: SyncRun.objects.filter(scope__startswith="batch of", status="running",
+                                                  triggered_by__contains="vip").exists(),
+                   DEADLINE, "a batch to start")
+        children = children_of(solo_worker.pid)
+        assert len(children) == 1, children
+        os.kill(children[0], signal.SIGKILL)  # the pool process running the pass, mid groups.invite
+    finally:
+        faults.set_latency(0, route="groups.invite")
+    wait_until(lambda: in_vip(stand_in, users) == 30 and settled(), DEADLINE,
+               lambda: f"everyone in vip after the kill (log: {solo_worker.log()[-3000:]})")
+    interrupted = SyncRun.objects.filter(scope__startswith="batch of", error__contains="interrupted")
+    assert interrupted.exists(), list(SyncRun.objects.values_list("scope", "status", "error"))
+    assert not SyncRun.objects.filter(status="running").exists()
+
+
+def test_bench_burst_small_run() -> None:
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "burst.py"), "--people", "60"],
+                         capture_output=True, text=True, timeout=400, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert list(last) == ["people", "seconds", "calls", "calls_per_person", "lost", "naive_calls"]
+    assert last["people"] == 60 and last["lost"] == 0
+    assert 0 < last["calls"] < last["naive_calls"]
+    details = json.loads(lines[-2])
+    assert details["move_out"]["lost"] == 0 and details["move_out"]["calls"] >= 60  # one kick per person
+    assert math.isfinite(last["seconds"])

@@ -1,0 +1,154 @@
+"""A batch of people in one engine pass (sync_tasks.batch) over real HTTP against the stand-in: the
+reader is chosen by its estimated cost, invites go per room in `userIds` batches, kicks one per call
+(Rocket.Chat 7.x `apps/meteor/app/api/server/v1/channels.ts` / `groups.ts`: `*.invite` reads
+`getUserListFromParams`, `*.kick` `getUserFromParams`), and one bad person fails alone."""
+from __future__ import annotations
+
+import math
+import sys
+import types
+from dataclasses import replace
+
+import pytest
+
+from sync_tasks.batch import over_the_limit, sync_batch
+from sync_tasks.config import load_config
+from sync_tasks.engine import reconcile_all
+from sync_tasks.ops import KickFromRoom
+from sync_tasks.person import AccountLink, SitePerson
+from sync_tasks.read_cost import choose_reader, full_read_cost, per_person_cost
+
+from engine_service import SERVICE_USER
+
+CFG = load_config({})
+
+
+def person(i: int, **kw) -> SitePerson:
+    return SitePerson(site_id=str(i), username=f"p{i:03d}", email=f"p{i:03d}@example.org", email_verified=True,
+                      name=f"P{i:03d}", **kw)
+
+
+def linked(people, report):
+    out = []
+    for p in people:
+        r = report.result_for(p.site_id)
+        out.append(replace(p, link=AccountLink(r.rc_user_id, r.rc_username, True)) if r and r.rc_user_id else p)
+    return out
+
+
+def synced_site(rc_client, n: int):
+    people = [person(i) for i in range(1, n + 1)]
+    report = reconcile_all(people, rc_client, CFG)
+    assert report.failed == {}, report.failed
+    return linked(people, report)
+
+
+def vip_members(state) -> set[str]:
+    room = state.find_room_by_name("vip")
+    return {u["username"] for u in state.users.values() if state.subscription_doc(room["_id"], u["_id"])}
+
+
+# --- the estimate (pure) ---------------------------------------------------------------------------
+
+def test_a_few_people_are_read_one_by_one_many_through_the_pages():
+    site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 2001)]
+    sizes = [2000, 10, 3]
+    few = choose_reader(site[:5], CFG, 10_000, sizes)
+    many = choose_reader(site, CFG, 10_000, sizes)
+    assert (few.reader, few.per_person) == ("people", 5)
+    assert many.reader == "full" and many.full == full_read_cost(10_000, sizes, 100) == 100 + 21 + 2 + 2
+    assert many.per_person == 2000 > many.full
+
+
+def test_unknown_site_size_or_room_size_err_towards_per_person_reads():
+    site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 301)]
+    assert choose_reader(site, CFG, None, []).reader == "people"
+    assert full_read_cost(10_000, [None], 100) == 100 + 1 + 100  # an unknown room counts as everyone
+
+
+def test_unlinked_people_cost_an_email_scan_where_adoption_by_email_applies():
+    new = [person(i) for i in range(1, 4)]
+    assert per_person_cost(new, CFG, 1000) == 3 * (1 + 10)  # default adopt: verified email
+    no_email_adoption = load_config({"IDENTITY": {"adopt": []}})
+    assert per_person_cost(new, no_email_adoption, 1000) == 3
+
+
+# --- against the stand-in ----------------------------------------------------------------------------
+
+def test_a_burst_into_vip_costs_pages_and_batched_invites(rc_server, rc_client):
+    site = synced_site(rc_client, 150)
+    movers = [replace(p, groups=frozenset({"vip"})) for p in site]
+    rc_server.request_log.clear()
+    report, choice = sync_batch(movers, rc_client, CFG, population=len(site))
+    assert choice.reader == "full" and report.failed == {}
+    assert vip_members(rc_server.state) >= {p.username for p in site}
+    invites = rc_server.request_log.count(route="groups.invite")
+    assert invites == math.ceil(150 / 100)  # userIds batches of BATCH.invite_batch
+    assert rc_server.request_log.count(route="users.info") == 0
+    calls = len([e for e in rc_server.request_log.entries() if e.path.startswith("/api/")])
+    assert calls < 0.2 * len(site)
+    # Level-triggered: the same batch again finds nothing to do.
+    again, _ = sync_batch(movers, rc_client, CFG, population=len(site))
+    assert again.counts == {}
+
+
+def test_a_burst_out_of_vip_kicks_one_user_per_call(rc_server, rc_client):
+    site = synced_site(rc_client, 30)
+    sync_batch([replace(p, groups=frozenset({"vip"})) for p in site], rc_client, CFG, population=len(site))
+    rc_server.request_log.clear()
+    report, choice = sync_batch(site, rc_client, CFG, population=len(site))
+    assert choice.reader == "full" and not report.stopped_by_safety  # 30 kicks > the run-wide limit of 10
+    assert rc_server.request_log.count(route="groups.kick") == 30
+    assert not vip_members(rc_server.state) & {p.username for p in site}
+
+
+def test_the_per_person_reader_reaches_the_same_state(rc_server, rc_client):
+    site = synced_site(rc_client, 12)
+    movers = [replace(p, groups=frozenset({"vip"})) for p in site[:3]]
+    rc_server.request_log.clear()
+    report, choice = sync_batch(movers, rc_client, CFG, population=len(site))
+    assert choice.reader == "people" and report.failed == {}
+    assert rc_server.request_log.count(route="users.info") == 3
+    assert rc_server.request_log.count(route="groups.invite") == 1
+    assert vip_members(rc_server.state) >= {p.username for p in movers}
+
+
+def test_one_bad_person_fails_alone(rc_server, rc_client, monkeypatch):
+    mod = types.ModuleType("rcsync_test_batch_resolver")
+
+    def grants(p):
+        if p.site_id == "7":
+            raise RuntimeError("site bug")
+        return None
+
+    mod.grants = grants
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    site = synced_site(rc_client, 40)
+    cfg = load_config({"PEOPLE": {"resolver": f"{mod.__name__}.grants"}})
+    report, _ = sync_batch([replace(p, groups=frozenset({"vip"})) for p in site], rc_client, cfg, population=40)
+    statuses = {r.site_id: r.status for r in report.results}
+    assert statuses.pop("7") == "error" and "site bug" in report.result_for("7").error
+    assert set(statuses.values()) == {"synced"}
+    assert vip_members(rc_server.state) - {SERVICE_USER} == {p.username for p in site if p.site_id != "7"}
+
+
+def test_the_guard_judges_each_person_as_their_own_sync():
+    cfg = load_config({"SAFETY": {"min_changes": 2, "ratio": 0.0}})
+    plan = [KickFromRoom(site_id="1", user_id="u1", room="vip"), KickFromRoom(site_id="2", user_id="u2", room="vip"),
+            KickFromRoom(site_id="2", user_id="u2", room="general"),
+            KickFromRoom(site_id="2", user_id="u2", room="moderators")]
+    assert over_the_limit(plan, cfg) == {"2": 3}
+
+
+@pytest.mark.parametrize("reader", ["people", "full"])
+def test_rocket_chat_unreachable_raises_before_any_write(rc_server, rc_client, reader):
+    from bridge.errors import RocketChatError
+
+    site = synced_site(rc_client, 5)
+    rc_server.request_log.clear()
+    rc_server.faults.outage(30, "503")
+    with pytest.raises(RocketChatError):
+        sync_batch([replace(p, groups=frozenset({"vip"})) for p in site], rc_client, CFG, population=5, reader=reader)
+    rc_server.faults.outage(0)
+    assert not vip_members(rc_server.state) & {p.username for p in site}
+    assert rc_server.request_log.count(method="POST", status=200) == 0
