@@ -26,9 +26,10 @@ changes, but the safety guard stopped the run).
 """
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .apply import OperationOutcome, apply_plan
 from .config import SyncConfig
@@ -36,33 +37,16 @@ from .decide import Decision, Desired, Prepared, desire_all, plan_prepared, prep
 from .observe import Observation, observe_all, observe_people, reveal_memberships
 from .ops import CreateUser, Operation
 from .person import SitePerson, site_sort_key
-from .plan import count_by_kind, ownership_from_config
+from .plan import Ownership, count_by_kind, ownership_from_config
+from .results import PersonResult, planned_status
 from .safety import SafetyVerdict, check_safety
+from .stream import Streamed, plan_streamed
 from .workspace import effective_sso, read_settings, setting_ids_to_read
 
 __all__ = ["PersonResult", "SyncReport", "sync_people", "reconcile_all"]
 
 OnOperation = Callable[[OperationOutcome], Any]
 OnProgress = Callable[[int, int], Any]
-
-
-@dataclass(frozen=True)
-class PersonResult:
-    """Outcome for one site person. ``rc_user_id``/``rc_username``/``created_by_bridge`` are what the
-    site should store in its AccountLink (``created_by_bridge`` is None when there is no account)."""
-
-    site_id: str
-    status: str
-    rc_user_id: str | None = None
-    rc_username: str | None = None
-    created_by_bridge: bool | None = None
-    error: str | None = None
-    planned: tuple[Operation, ...] = ()
-    outcomes: tuple[OperationOutcome, ...] = ()
-
-    @property
-    def ops(self) -> tuple[Operation, ...]:
-        return self.planned
 
 
 @dataclass(frozen=True)
@@ -120,34 +104,29 @@ def _calls(client: Any) -> int | None:
     return calls if isinstance(calls, int) else None
 
 
-def _planned_status(remove: str | None) -> str:
-    return {None: "synced", "deactivate": "deactivated", "delete": "deleted", "leave": "skipped"}[remove]
-
-
-def _results(people: list[SitePerson], decision: Decision, outcomes: list[OperationOutcome], *,
-             applied: bool, stopped: bool) -> tuple[PersonResult, ...]:
+def _results(plan: Streamed, outcomes: list[OperationOutcome], *, applied: bool,
+             stopped: bool) -> tuple[PersonResult, ...]:
     planned: dict[str, list[Operation]] = {}
-    for op in decision.ops:
+    for op in plan.ops:
         if op.site_id is not None:
             planned.setdefault(op.site_id, []).append(op)
     done: dict[str, list[OperationOutcome]] = {}
     for o in outcomes:
         if o.site_id is not None:
             done.setdefault(o.site_id, []).append(o)
-    links = {p.site_id: p.link for p in people}
     results: list[PersonResult] = []
-    for issue in decision.issues:
-        link = links.get(issue.site_id)
+    for issue in plan.issues:
+        link = plan.links.get(issue.site_id)
         results.append(PersonResult(issue.site_id, issue.status, link.rc_user_id if link else None,
                                     link.rc_username if link else None,
                                     link.created_by_bridge if link else None, issue.reason))
-    for t in decision.targets:
+    for t in plan.targets:
         sid = t.desired.site_id
         mine = tuple(planned.get(sid, ()))
         outs = tuple(done.get(sid, ()))
         uid, uname = t.user_id, t.username
         created = t.created_by_bridge if t.user_id else None
-        status, error = _planned_status(t.desired.remove), None
+        status, error = planned_status(t.desired.remove), None
         for o in outs:
             if isinstance(o.op, CreateUser) and o.ok:
                 uid, uname, created = o.rc_user_id, o.rc_username, True
@@ -161,7 +140,24 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
             error = "; ".join(f"{o.kind}: {o.error}" for o in bad[:3])
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
     results.sort(key=lambda r: site_sort_key(r.site_id))
-    return tuple(results)
+    if not plan.quiet:
+        return tuple(results)
+    # The people the plan leaves alone are final and already in site order: merge, do not re-sort.
+    return tuple(heapq.merge(results, plan.quiet, key=lambda r: site_sort_key(r.site_id)))
+
+
+def _as_plan(decision: Decision, people: Iterable[SitePerson]) -> Streamed:
+    """A decision made for everyone at once, in the shape the executor takes."""
+    return Streamed(decision.ops, decision.targets, (), decision.issues, {p.site_id: p.link for p in people},
+                    decision.unmanaged)
+
+
+def _ownership(config: SyncConfig, obs: Observation) -> Ownership:
+    own = ownership_from_config(config)
+    if obs.unreadable_rooms:  # never plan on a room we could not read
+        keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
+        own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
+    return own
 
 
 def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
@@ -172,21 +168,14 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any, config: SyncConfig,
-             obs: Observation, started: float, calls_before: int | None, *, dry_run: bool, force: bool,
-             on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
-             prepared: Prepared | None = None) -> SyncReport:
-    own = ownership_from_config(config)
-    if obs.unreadable_rooms:  # never plan on a room we could not read
-        keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
-        own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
-    decision = plan_prepared(prepared if prepared is not None else prepare(desired, obs.state, config),
-                             obs.state, config, own)
+def _execute(mode: str, plan: Streamed, client: Any, config: SyncConfig, obs: Observation, started: float,
+             calls_before: int | None, *, dry_run: bool, force: bool, on_operation: OnOperation | None,
+             on_progress: OnProgress | None, revealed: int = 0) -> SyncReport:
     calls_after_read = _calls(client)
-    verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
+    verdict = check_safety(plan.ops, plan.accounts_managed, config.safety, force=force)
     outcomes: list[OperationOutcome] = []
-    if not dry_run and verdict.allowed and decision.ops:
-        outcomes = apply_plan(decision.ops, client, obs.state, obs.rc_rooms, config,
+    if not dry_run and verdict.allowed and plan.ops:
+        outcomes = apply_plan(plan.ops, client, obs.state, obs.rc_rooms, config,
                               on_operation=on_operation, on_progress=on_progress)
     calls_end = _calls(client)
     problems = list(obs.problems)
@@ -195,10 +184,10 @@ def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any,
     stopped = not verdict.allowed
     return SyncReport(
         mode=mode, dry_run=dry_run,
-        results=_results(people, decision, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run),
-        plan=decision.ops, counts=count_by_kind(decision.ops), applied=_count(outcomes, True),
+        results=_results(plan, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run),
+        plan=plan.ops, counts=count_by_kind(plan.ops), applied=_count(outcomes, True),
         failed=_count(outcomes, False), stopped_by_safety=stopped, safety_reason=verdict.reason, safety=verdict,
-        unmanaged=decision.unmanaged, problems=tuple(problems),
+        unmanaged=plan.unmanaged, problems=tuple(problems),
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
         seconds=time.monotonic() - started, revealed=revealed)
@@ -246,8 +235,8 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     obs = observe_people(client, config, desired, email_lookup=frozenset())
     if settings or _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=settings)
-    first = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=dry_run,
-                     force=force, on_operation=on_operation, on_progress=on_progress)
+    first = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
+                     dry_run=dry_run, force=force, on_operation=on_operation, on_progress=on_progress)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
     if dry_run or first.stopped_by_safety or not clashes:
         return first
@@ -255,8 +244,8 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     obs = observe_people(client, config, desired, email_lookup=clashes)
     if _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=False)
-    second = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=False,
-                      force=force, on_operation=on_operation, on_progress=on_progress)
+    second = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
+                      dry_run=False, force=force, on_operation=on_operation, on_progress=on_progress)
     return _merge(first, second, clashes)
 
 
@@ -294,6 +283,11 @@ def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncRepo
         seconds=first.seconds + second.seconds)
 
 
+def _targeted_plan(people: list[SitePerson], desired: Desired, obs: Observation, config: SyncConfig) -> Streamed:
+    return _as_plan(plan_prepared(prepare(desired, obs.state, config), obs.state, config, _ownership(config, obs)),
+                    people)
+
+
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
                   on_progress: OnProgress | None = None) -> SyncReport:
@@ -301,16 +295,32 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
 
     Pass every site person, plus ``SitePerson(deleted=True, link=...)`` for deleted users whose
     AccountLink the site kept. Deactivated accounts that are to be reactivated get one ``users.info``
-    each to reveal memberships ``*.members`` hides (rare: returning people)."""
+    each to reveal memberships ``*.members`` hides (rare: returning people).
+
+    People are planned as they are iterated (``sync_tasks.stream``), so a collection that makes its
+    people on demand keeps memory to Rocket.Chat's accounts plus one result per person; it is iterated
+    a second time only if two records share a site id or an account. A one-shot iterator is listed
+    first (it cannot be iterated twice)."""
     started, before = time.monotonic(), _calls(client)
-    people = list(people)
-    desired = desire_all(people, config)
+    if iter(people) is people:
+        people = list(people)
     obs = observe_all(client, config)
     _observe_workspace(client, config, obs, declared=True)
-    prepared = prepare(desired, obs.state, config)
-    reveal = prepared.to_reveal(obs.state)
-    if reveal:
-        reveal_memberships(client, obs, reveal)
-    return _execute("full", people, desired, client, config, obs, started, before, dry_run=dry_run,
-                    force=force, on_operation=on_operation, on_progress=on_progress, revealed=len(reveal),
-                    prepared=prepared)
+    own = _ownership(config, obs)
+    revealed = 0
+
+    def reveal(user_ids: Sequence[str]) -> None:
+        nonlocal revealed
+        revealed += len(user_ids)
+        reveal_memberships(client, obs, user_ids)
+
+    plan = plan_streamed(people, obs.state, config, own, reveal=reveal)
+    if plan is None:  # tangled site data (a shared site id or account): match everyone at once
+        listed = list(people)
+        prepared = prepare(desire_all(listed, config), obs.state, config)
+        hidden = prepared.to_reveal(obs.state)
+        if hidden:
+            reveal(hidden)
+        plan = _as_plan(plan_prepared(prepared, obs.state, config, own), listed)
+    return _execute("full", plan, client, config, obs, started, before, dry_run=dry_run, force=force,
+                    on_operation=on_operation, on_progress=on_progress, revealed=revealed)
