@@ -8,9 +8,14 @@ STAMP := $(VENV)/.installed
 NPM_DIR := tests/conformance
 NPM_STAMP := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: install test test-newest demo services clean bench chromium fuzz
+.PHONY: install test test-newest demo services clean bench chromium gettext fuzz messages messages-check
 
-install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium
+install: $(STAMP) $(if $(wildcard $(NPM_DIR)/package.json),$(NPM_STAMP)) chromium gettext
+
+# GNU gettext (msgfmt, xgettext, ...) for `make messages` and the translation tests; installs Debian's
+# package as root, else says what is missing (scripts/messages.py runs on the system python).
+gettext:
+	@$(PYTHON) scripts/messages.py ensure
 
 # Debian's chromium for the browser tests (tests/browser/, driven by Playwright; never downloaded).
 chromium:
@@ -27,6 +32,17 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(wildcard $(NPM_DIR)/package-lock.json)
 	@command -v npm >/dev/null || { echo "MISSING: node + npm (Debian: apt-get install nodejs npm)"; exit 1; }
 	cd $(NPM_DIR) && { if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi; }
 	@touch $@
+
+# The translations (django_hooks/locale): `messages` re-extracts the strings of templates, Python and
+# the task UI's JavaScript into the .po files and compiles the .mo files the wheel ships;
+# `messages-check` re-extracts into a copy and fails when a string has no translation or a fuzzy
+# one, or when a .mo is stale (tests/django_hooks/test_translations.py runs it too). Both need GNU
+# gettext and say what is missing without it (scripts/messages.py).
+messages: $(STAMP)
+	$(PY) scripts/messages.py update
+
+messages-check: $(STAMP)
+	$(PY) scripts/messages.py check
 
 services:
 	@scripts/ensure-services.sh redis postgres rabbitmq

@@ -1,6 +1,10 @@
 """Soak test of rcsync under faults: site changes keep coming while workers are killed, the broker (a
-private redis-server) restarts empty, Rocket.Chat answers 503 and 429, its websockets drop, and people
-change things by hand in Rocket.Chat. Then: does everything converge, and how fast?
+private redis-server) restarts empty, the site's database (a private PostgreSQL cluster) restarts,
+Rocket.Chat answers 503 and 429, is partitioned away (connections refused, then black-holed until the
+client times out), fails half of the writes with 500, comes back empty (a lost MongoDB volume), its
+clock runs one TOTP step ahead, its websockets drop, people change things by hand in Rocket.Chat, a
+task is delivered twice (as past the broker's visibility timeout) and a second beat starts. Then: does
+everything converge, and how fast?
 
     .venv/bin/python bench/faults.py --seconds 60 --rate 5
 
@@ -47,20 +51,31 @@ def main() -> None:
     os.environ["RCSYNC_REDIS_URL"] = broker.url  # this process publishes on commit too
     os.environ["RCSYNC_RELAY_INTERVAL"] = "1"
     os.environ["RCSYNC_RELAY_STALE_AFTER"] = "3"
+    try:
+        database = e2e_support.PostgresServer().init().start()
+    except RuntimeError as exc:
+        broker.close()
+        sys.exit(f"bench/faults.py: cannot start a private PostgreSQL cluster to restart: {exc}")
+    os.environ.update(database.env())  # the site, its workers and beats all use the private cluster
     from _site import bench_site
 
     result: dict = {}
     try:
         with bench_site() as (rc, db_name):
-            result = soak(args, rnd, rc, db_name, broker)
+            result = soak(args, rnd, rc, db_name, broker, database)
     finally:
         broker.close()
+        database.close()
     print(json.dumps(result))
 
 
-def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
+def soak(args, rnd: random.Random, rc, db_name: str, broker, database) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
+    from django.db import OperationalError, InterfaceError, connections
+
+    from django_hooks.dispatch import send_task
+    from django_hooks.queue.pending import SYNC_USER_TASK
 
     from django_hooks.models import PendingSync
     from django_hooks.runs import ReconcileBusy, run_reconcile
@@ -89,12 +104,18 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
     procs["listen"] = e2e_support.wait_log(
         e2e_support.Proc([e2e_support.PYTHON, "manage.py", "rcsync", "listen"], env, "listen", logdir), "rcsync listen: ready"
     )
-    human = server.state.create_user("soak-human", password="pw-human", roles=["admin", "user"])
-    for room in ("vip", "moderators"):
-        server.state.add_member(rc.room_id(room), "soak-human")
+    def make_human() -> None:
+        server.state.create_user("soak-human", password="pw-human", roles=["admin", "user"])
+        for room in ("vip", "moderators"):
+            if rc.room_id(room):
+                server.state.add_member(rc.room_id(room), "soak-human")
+
+    make_human()
 
     faults: list[str] = []
     duration = args.seconds
+    # Outages scale with short smoke runs (README's --seconds 4) but stay realistic in a real soak.
+    outage_s = min(8.0, max(1.0, 0.05 * duration))
 
     def fault_kill_child() -> None:
         victim = procs["w0"]
@@ -127,6 +148,44 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
         server.faults.drop_websockets()
         faults.append("websockets dropped")
 
+    def fault_pg_restart() -> None:
+        database.restart(down_seconds=min(3.0, outage_s))
+        connections.close_all()  # this process's own (now dead) connections; workers find out themselves
+        faults.append("PostgreSQL restart")
+
+    def fault_partition_refused() -> None:
+        server.faults.outage(outage_s, "refuse")
+        faults.append(f"partition to Rocket.Chat: connections refused for {outage_s:g} s")
+
+    def fault_partition_blackhole() -> None:
+        server.faults.outage(outage_s, "blackhole")
+        faults.append(f"partition to Rocket.Chat: black-holed (timeouts) for {outage_s:g} s")
+
+    def fault_half_writes() -> None:
+        server.faults.fail_writes(0.5, 2 * outage_s, 500, seed=rnd.randrange(10**6))
+        faults.append(f"half of the writes fail with 500 for {2 * outage_s:g} s")
+
+    def fault_back_empty() -> None:
+        server.restart_empty()
+        make_human()  # the person who changes things by hand signs up again
+        faults.append("Rocket.Chat back empty")
+
+    def fault_clock_skew() -> None:
+        server.faults.shift_clock(30)  # one TOTP step ahead of the workers, and it stays there
+        faults.append("TOTP clock skew: Rocket.Chat one step (30 s) ahead")
+
+    def fault_duplicate_delivery() -> None:
+        # A redelivery past the visibility timeout is the same message again: same task id, same args.
+        for user in rnd.sample(users, min(5, len(users))):
+            task_id = f"soak-dup-{user.pk}-{len(faults)}"
+            for _ in range(2):
+                send_task(SYNC_USER_TASK, args=[str(user.pk)], task_id=task_id)
+        faults.append("duplicate delivery of tasks")
+
+    def fault_second_beat() -> None:
+        procs["beat2"] = e2e_support.wait_log(e2e_support.celery_beat(env, "beat2", logdir), "beat: Starting")
+        faults.append("two beats")
+
     def fault_by_hand() -> None:
         import httpx
 
@@ -140,12 +199,15 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
         faults.append("hand-made change in Rocket.Chat")
 
     schedule = sorted([
-        (0.10 * duration, fault_kill_child), (0.20 * duration, fault_by_hand), (0.30 * duration, fault_redis_restart),
-        (0.45 * duration, fault_outage), (0.60 * duration, fault_429), (0.70 * duration, fault_drop_ws),
-        (0.75 * duration, fault_by_hand), (0.95 * duration, fault_kill_worker),
+        (0.04 * duration, fault_second_beat), (0.08 * duration, fault_kill_child), (0.14 * duration, fault_by_hand),
+        (0.20 * duration, fault_redis_restart), (0.26 * duration, fault_pg_restart), (0.32 * duration, fault_outage),
+        (0.38 * duration, fault_partition_refused), (0.44 * duration, fault_429), (0.50 * duration, fault_drop_ws),
+        (0.56 * duration, fault_partition_blackhole), (0.62 * duration, fault_half_writes),
+        (0.68 * duration, fault_duplicate_delivery), (0.74 * duration, fault_back_empty),
+        (0.80 * duration, fault_by_hand), (0.86 * duration, fault_clock_skew), (0.95 * duration, fault_kill_worker),
     ], key=lambda item: item[0])
 
-    changes = 0
+    changes = site_errors = 0
     started = last_fault_at = time.monotonic()
     next_change = started
     while time.monotonic() - started < duration or schedule:
@@ -159,8 +221,13 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
             time.sleep(min(0.05, next_change - time.monotonic()))
             continue
         next_change += 1 / args.rate
+        try:
+            mutate(rnd, users, vip, roles, User)
+        except (OperationalError, InterfaceError):  # the site's database is restarting: that request failed
+            site_errors += 1
+            connections.close_all()
+            continue
         changes += 1
-        mutate(rnd, users, vip, roles, User)
     last_fault = time.monotonic()  # end of the soak: last change (the last fault is a little earlier)
 
     def drift() -> tuple[int, int]:
@@ -188,7 +255,7 @@ def soak(args, rnd: random.Random, rc, db_name: str, broker) -> dict:
     for proc in procs.values():
         proc.stop()
     return {
-        "changes": changes, "faults": len(faults), "fault_kinds": faults,
+        "changes": changes, "site_errors": site_errors, "faults": len(faults), "fault_kinds": faults,
         "lost": max(unsettled, 0) if converged_at is None else 0,
         "drift": planned if converged_at is None else 0,
         "pending_left": PendingSync.objects.count(),

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DjangoHooksConfig(AppConfig):
     """rcsync's Django app: wires the change triggers and the system checks once the app registry is ready."""
 
     name = "django_hooks"
-    verbose_name = "Rocket.Chat sync"
+    verbose_name = _("Rocket.Chat sync")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

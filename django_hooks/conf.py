@@ -52,8 +52,9 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.translation import gettext
 
 from sync_tasks.config import ConfigError, load_config
 
@@ -85,10 +86,20 @@ class HookSettings:
     health_nightly_grace: float = 7200.0
 
 
+def _(message: str) -> str:
+    """gettext, or the English text while the app registry still loads (a Celery worker may read TASKS
+    that early, and a configuration error must still say what is wrong)."""
+    try:
+        return gettext(message)
+    except AppRegistryNotReady:
+        return message
+
+
 def _positive(raw: Mapping[str, Any], key: str, default: float) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ImproperlyConfigured(f"RCSYNC['TASKS'][{key!r}] must be a positive number of seconds, got {value!r}")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS'][%(key)r] must be a positive number of seconds, got %(value)r")
+                                   % {"key": key, "value": value})
     return float(value)
 
 
@@ -106,41 +117,42 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
     unknown = sorted(set(raw) - KNOWN_KEYS, key=str)
     if unknown:
         raise ImproperlyConfigured(
-            f"RCSYNC['TASKS'] has unknown key(s) {unknown}; known: {sorted(KNOWN_KEYS)}"
+            _("RCSYNC['TASKS'] has unknown key(s) %(unknown)s; known: %(known)s") % {"unknown": unknown, "known": sorted(KNOWN_KEYS)}
         )
     redis_url = raw.get("REDIS_URL") or broker_url or "redis://127.0.0.1:6379/0"
     if not isinstance(redis_url, str) or not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        hint = "" if raw.get("REDIS_URL") else " (it defaults to CELERY_BROKER_URL: with another broker, set it)"
-        raise ImproperlyConfigured(f"RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL{hint}, got {redis_url!r}")
+        hint = "" if raw.get("REDIS_URL") else " " + _("(it defaults to CELERY_BROKER_URL: with another broker, set it)")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['REDIS_URL'] must be a redis:// URL%(hint)s, got %(value)r")
+                                   % {"hint": hint, "value": redis_url})
     queue = raw.get("QUEUE", "rcsync")
     if not isinstance(queue, str) or not re.fullmatch(r"[\w.:-]+", queue):
-        raise ImproperlyConfigured(f"RCSYNC['TASKS']['QUEUE'] must be a queue name, got {queue!r}")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['QUEUE'] must be a queue name, got %(value)r") % {"value": queue})
     celery_app = raw.get("CELERY_APP", "")
     if not isinstance(celery_app, str) or (celery_app and "." not in celery_app):
         raise ImproperlyConfigured(
-            f"RCSYNC['TASKS']['CELERY_APP'] must be the dotted path of a Celery app, got {celery_app!r}")
+            _("RCSYNC['TASKS']['CELERY_APP'] must be the dotted path of a Celery app, got %(value)r") % {"value": celery_app})
     prefix = raw.get("REDIS_KEY_PREFIX", "rcsync:")
     if not isinstance(prefix, str):
-        raise ImproperlyConfigured("RCSYNC['TASKS']['REDIS_KEY_PREFIX'] must be a string")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['REDIS_KEY_PREFIX'] must be a string"))
     nightly = raw.get("NIGHTLY_TIME", "03:00")
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(nightly))
     if not match:
-        raise ImproperlyConfigured(f"RCSYNC['TASKS']['NIGHTLY_TIME'] must be HH:MM (24 h), got {nightly!r}")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['NIGHTLY_TIME'] must be HH:MM (24 h), got %(value)r") % {"value": nightly})
     ignore = raw.get("TRIGGER_IGNORE_FIELDS", ["last_login"])
     if isinstance(ignore, str) or not all(isinstance(f, str) for f in ignore):
-        raise ImproperlyConfigured("RCSYNC['TASKS']['TRIGGER_IGNORE_FIELDS'] must be a list of field names")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['TRIGGER_IGNORE_FIELDS'] must be a list of field names"))
     models = raw.get("TRIGGER_MODELS", {})
     if not isinstance(models, Mapping) or not all(
         isinstance(k, str) and "." in k and isinstance(v, str) and v for k, v in models.items()
     ):
         raise ImproperlyConfigured(
-            "RCSYNC['TASKS']['TRIGGER_MODELS'] must map 'app_label.Model' to the attribute path of its user, "
-            "e.g. {'profiles.Profile': 'user'}"
+            _("RCSYNC['TASKS']['TRIGGER_MODELS'] must map 'app_label.Model' to the attribute path of its user, "
+              "e.g. {'profiles.Profile': 'user'}")
         )
     quiet = _positive(raw, "COALESCE_QUIET", 0.15)
     max_wait = _positive(raw, "COALESCE_MAX_WAIT", 5.0)
     if max_wait < quiet:
-        raise ImproperlyConfigured("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET")
+        raise ImproperlyConfigured(_("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET"))
     return HookSettings(
         redis_url=redis_url,
         redis_key_prefix=prefix,
@@ -169,14 +181,14 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
 def _raw() -> Mapping[str, Any]:
     raw = getattr(settings, "RCSYNC", {}) or {}
     if not isinstance(raw, Mapping):
-        raise ImproperlyConfigured("settings.RCSYNC must be a dict")
+        raise ImproperlyConfigured(_("settings.RCSYNC must be a dict"))
     return raw
 
 
 def _tasks_block() -> Mapping[str, Any]:
     tasks = _raw().get("TASKS", {}) or {}
     if not isinstance(tasks, Mapping):
-        raise ImproperlyConfigured("settings.RCSYNC['TASKS'] must be a dict")
+        raise ImproperlyConfigured(_("settings.RCSYNC['TASKS'] must be a dict"))
     return tasks
 
 

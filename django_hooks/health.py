@@ -30,6 +30,7 @@ class HealthCheck:
     detail: str
 
     def line(self) -> str:
+        # "<name>: ok|FAIL:" stays English in every language (probes and cron checks grep it); the detail is translated.
         return f"{self.name}: {'ok' if self.ok else 'FAIL'}: {self.detail}"
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bridge.errors import NotFound, RocketChatError
 from django_hooks.conf import engine_config, hook_settings
@@ -38,7 +40,8 @@ class CheckReport:
         return not self.problems
 
     def lines(self) -> list[str]:
-        out = [f"server: {self.server}", f"service account: {self.account}"]
+        # The markers "ok:", "WARNING:", "MISSING:" stay English (scripts grep them); the rest is translated.
+        out = [_("server: %(url)s") % {"url": self.server}, _("service account: %(account)s") % {"account": self.account}]
         out += [f"  ok: {note}" for note in self.notes]
         out += [f"  WARNING: {warning}" for warning in self.warnings]
         out += [f"  MISSING: {problem}" for problem in self.problems]
@@ -48,34 +51,35 @@ class CheckReport:
 def required_permissions(config: Any, private_rooms_not_joined: list[str], rooms_to_create: list[str]) -> dict[str, str]:
     """Pure: permission -> why the policy needs it."""
     need = {
-        "create-user": "create accounts (users.create)",
-        "edit-other-user-info": "update profiles (users.update)",
-        "edit-other-user-active-status": "activate/deactivate accounts (users.setActiveStatus)",
-        "view-full-other-user-info": "read accounts with their rooms (users.info, users.list)",
-        "access-permissions": "grant and revoke global roles (roles.addUserToRole)",
-        "remove-user": "remove people from managed rooms (channels.kick / groups.kick)",
+        "create-user": _("create accounts (users.create)"),
+        "edit-other-user-info": _("update profiles (users.update)"),
+        "edit-other-user-active-status": _("activate/deactivate accounts (users.setActiveStatus)"),
+        "view-full-other-user-info": _("read accounts with their rooms (users.info, users.list)"),
+        "access-permissions": _("grant and revoke global roles (roles.addUserToRole)"),
+        "remove-user": _("remove people from managed rooms (channels.kick / groups.kick)"),
     }
     if any(room.type == "c" for room in config.rooms):
-        need["add-user-to-any-c-room"] = "add people to public managed rooms (channels.invite)"
+        need["add-user-to-any-c-room"] = _("add people to public managed rooms (channels.invite)")
     if private_rooms_not_joined:
         need["add-user-to-any-p-room"] = (
-            "add people to private managed rooms the service account is not in: " + ", ".join(private_rooms_not_joined)
+            _("add people to private managed rooms the service account is not in: %(rooms)s")
+            % {"rooms": ", ".join(private_rooms_not_joined)}
         )
     if "moderator" in config.managed_room_roles:
-        need["set-moderator"] = "grant the room role moderator"
+        need["set-moderator"] = _("grant the room role moderator")
     if "owner" in config.managed_room_roles:
-        need["set-owner"] = "grant the room role owner"
+        need["set-owner"] = _("grant the room role owner")
     for key in rooms_to_create:
         spec = config.room(key)
-        need["create-c" if spec.type == "c" else "create-p"] = f"create missing room {spec.name}"
+        need["create-c" if spec.type == "c" else "create-p"] = _("create missing room %(room)s") % {"room": spec.name}
     if config.deprovision == "delete":
-        need["delete-user"] = "delete accounts of removed site users (DEPROVISION='delete')"
+        need["delete-user"] = _("delete accounts of removed site users (DEPROVISION='delete')")
     if config.settings or config.sso is not None:
-        need["view-privileged-setting"] = "read the declared workspace settings and the SSO login rules (GET settings/:_id)"
+        need["view-privileged-setting"] = _("read the declared workspace settings and the SSO login rules (GET settings/:_id)")
     if config.settings:
-        need["edit-privileged-setting"] = "write the declared workspace settings (POST settings/:_id)"
+        need["edit-privileged-setting"] = _("write the declared workspace settings (POST settings/:_id)")
     if config.sso is not None or any(s.setting_id.startswith("Accounts_OAuth_Custom-") for s in config.settings):
-        need["add-oauth-service"] = "register the Custom OAuth service when it is missing (settings.addCustomOAuth)"
+        need["add-oauth-service"] = _("register the Custom OAuth service when it is missing (settings.addCustomOAuth)")
     return need
 
 
@@ -87,17 +91,18 @@ def run_check() -> CheckReport:
     try:
         me = rc.me()
     except RocketChatError as exc:
-        report.problems.append(f"cannot log in: {type(exc).__name__}: {exc}")
+        report.problems.append(_("cannot log in: %(kind)s: %(error)s") % {"kind": type(exc).__name__, "error": exc})
         return report
     listed = rc.list_roles()
     # A user's `roles` holds role ids; a custom role's id is random (roles.create), so show its name.
     names = {role.id: role.name for role in listed}
-    report.notes.append(f"logged in as {me.username} (roles: {', '.join(names.get(r, r) for r in me.roles) or 'none'})")
+    report.notes.append(_("logged in as %(user)s (roles: %(roles)s)") % {
+        "user": me.username, "roles": ", ".join(names.get(r, r) for r in me.roles) or _("none")})
 
     roles = {role.name for role in listed}
     missing_roles = [r for r in config.managed_roles if r not in roles]
     for role in missing_roles:
-        report.problems.append(f"managed role {role!r} does not exist (`rcsync bootstrap` creates it)")
+        report.problems.append(_("managed role %(role)r does not exist (`rcsync bootstrap` creates it)") % {"role": role})
 
     private_not_joined: list[str] = []
     to_create: list[str] = []
@@ -110,24 +115,25 @@ def run_check() -> CheckReport:
                 # A/app/api/server/v1/groups.ts findPrivateGroupByIdOrName).
                 private_not_joined.append(spec.name)
                 report.problems.append(
-                    f"private room {spec.name!r} exists but the service account is not a member: add it as owner"
+                    _("private room %(room)r exists but the service account is not a member: add it as owner") % {"room": spec.name}
                 )
             else:
                 to_create.append(spec.key)
-                report.problems.append(f"managed room {spec.name!r} does not exist (`rcsync bootstrap` creates it)")
+                report.problems.append(_("managed room %(room)r does not exist (`rcsync bootstrap` creates it)") % {"room": spec.name})
             continue
-        report.notes.append(f"room {spec.name} ({'public' if room.type == 'c' else 'private'}) exists")
+        report.notes.append((_("room %(room)s (public) exists") if room.type == "c" else _("room %(room)s (private) exists"))
+                            % {"room": spec.name})
 
     if config.settings or config.sso is not None:
         _check_workspace(rc, config, me, report)
 
     granted = _granted_permissions(rc, set(me.roles))
     if granted is None:
-        report.notes.append("permissions could not be listed (permissions.listAll); skipped that part")
+        report.notes.append(_("permissions could not be listed (permissions.listAll); skipped that part"))
     else:
         for permission, why in sorted(required_permissions(config, private_not_joined, to_create).items()):
             if permission not in granted:
-                report.problems.append(f"permission {permission!r}: needed to {why}")
+                report.problems.append(_("permission %(permission)r: needed to %(why)s") % {"permission": permission, "why": why})
     return report
 
 
@@ -145,17 +151,22 @@ def _check_workspace(rc: Any, config: Any, me: Any, report: CheckReport) -> None
         for s in config.settings:
             if s.setting_id in values:
                 if not same_value(values[s.setting_id], s.value):
-                    differ.append(s.setting_id + (" (secret)" if s.secret else ""))
+                    differ.append(s.setting_id + (" " + _("(secret)") if s.secret else ""))
             elif not any(s.setting_id.startswith(base) for base in adding):
-                report.problems.append(f"setting {s.setting_id!r} (RCSYNC['SETTINGS']) does not exist in Rocket.Chat: "
-                                       "a typo, or a setting of a newer version or of an app")
+                report.problems.append(_("setting %(id)r (RCSYNC['SETTINGS']) does not exist in Rocket.Chat: "
+                                         "a typo, or a setting of a newer version or of an app") % {"id": s.setting_id})
         for base in sorted(adding):
-            report.notes.append(f"OAuth service {base[len('Accounts_OAuth_Custom-'):]} is not registered yet "
-                                "(`rcsync bootstrap` or the next reconcile registers it)")
+            report.notes.append(_("OAuth service %(service)s is not registered yet "
+                                  "(`rcsync bootstrap` or the next reconcile registers it)")
+                                % {"service": base[len("Accounts_OAuth_Custom-"):]})
         if differ:
-            report.notes.append(f"{len(differ)} declared setting(s) differ and will be written: {', '.join(differ)}")
+            report.notes.append(ngettext("%(n)d declared setting differs and will be written: %(ids)s",
+                                         "%(n)d declared settings differ and will be written: %(ids)s", len(differ))
+                                % {"n": len(differ), "ids": ", ".join(differ)})
         elif config.settings:
-            report.notes.append(f"all {len(config.settings)} declared settings hold their declared values")
+            report.notes.append(ngettext("the %(n)d declared setting holds its declared value",
+                                         "all %(n)d declared settings hold their declared values", len(config.settings))
+                                % {"n": len(config.settings)})
     if config.sso is None:
         return
     from sync_tasks.sso_check import sso_findings
@@ -182,10 +193,10 @@ def _sso_accounts(rc: Any, config: Any) -> tuple[list[Any], dict[str, str], list
     from django_hooks.models import AccountLink
     from django_hooks.people import iter_people
     from sync_tasks.policy import PolicyError, desired_account
-    from sync_tasks.sso_check import PRIVILEGED_ROLES, PrivilegedAccount
+    from sync_tasks.sso_check import PrivilegedAccount
 
     privileged: dict[str, Any] = {}
-    for role in sorted(PRIVILEGED_ROLES):
+    for role in sorted(config.identity.privileged_roles):
         try:
             for u in rc.iter_users_in_role(role):
                 privileged[u.id] = PrivilegedAccount(u.id, u.username or "", u.email, frozenset(u.roles or (role,)))
@@ -226,21 +237,24 @@ def run_bootstrap() -> list[str]:
     report = sync_people([], client(), engine_config(), settings=True)
     for op in report.plan:
         if op.kind == "set_setting":
-            lines.append(f"setting {op.describe()}")  # describe() masks secret values
+            lines.append(_("setting %(change)s") % {"change": op.describe()})  # describe() masks secret values
     for kind in ("add_oauth_service", "set_setting", "create_role", "create_room"):
         if report.counts.get(kind):
-            lines.append(f"{kind}: planned {report.counts[kind]}, applied {report.applied.get(kind, 0)}, failed {report.failed.get(kind, 0)}")
+            lines.append(_("%(kind)s: planned %(planned)s, applied %(applied)s, failed %(failed)s") % {
+                "kind": kind, "planned": report.counts[kind], "applied": report.applied.get(kind, 0),
+                "failed": report.failed.get(kind, 0)})
     for problem in report.problems:
-        lines.append(f"problem: {problem}")
+        lines.append(_("problem: %(problem)s") % {"problem": problem})
     if not lines:
-        lines.append("managed rooms and roles: all present")
+        lines.append(_("managed rooms and roles: all present"))
     try:  # in-function: django-celery-beat is optional (its models import only when it is installed)
         from django_celery_beat.models import CrontabSchedule, PeriodicTask
     except (ImportError, RuntimeError):
-        lines.append("django_celery_beat is not installed: schedule rcsync.reconcile_all yourself")
+        lines.append(_("django_celery_beat is not installed: schedule rcsync.reconcile_all yourself"))
         return lines
     cfg = hook_settings()
     task, created = ensure_nightly_task(PeriodicTask, CrontabSchedule, hour=cfg.nightly_hour, minute=cfg.nightly_minute,
                                         timezone=settings.TIME_ZONE or "UTC")
-    lines.append(f"nightly periodic task {task.name!r}: {'created' if created else 'already present'}")
+    lines.append((_("nightly periodic task %(name)r: created") if created else _("nightly periodic task %(name)r: already present"))
+                 % {"name": task.name})
     return lines

@@ -18,11 +18,12 @@ from typing import Any, Callable
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
-from django_hooks.links import save_links
+from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
 from django_hooks.queue import locks
@@ -159,7 +160,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     recorder = Recorder(run, {person.site_id: person.username})
     rc = cached_client()
     try:
-        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation)
+        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
+                             claimed=claimed_by_others([person.site_id]))
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -172,7 +174,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    if user_key in lost:  # a concurrent sync linked this account to someone else first
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.PARTIAL, error=lost[user_key][:4000])
+        return ApplyResult(ok=False, error=lost[user_key])
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
@@ -195,7 +200,7 @@ def run_reconcile(*, kind: str = SyncRun.Kind.MANUAL, dry_run: bool = False, for
         with locks.held("reconcile"):
             return _reconcile_locked(kind, dry_run, force, triggered_by, on_progress)
     except locks.LockBusy:
-        raise ReconcileBusy("another full reconciliation is running; try again when it has finished") from None
+        raise ReconcileBusy(_("another full reconciliation is running; try again when it has finished")) from None
 
 
 def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
@@ -212,7 +217,8 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
         by_key = {p.site_id: p for p in people}
         recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
-                               on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+                               on_operation=recorder.on_operation, on_progress=recorder.on_progress,
+                               claimed=claimed_by_others(by_key))
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -221,7 +227,10 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        if lost:
+            run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
+            run.save(update_fields=["status", "error"])
     return run
 
 
@@ -230,26 +239,31 @@ def plan_summary_lines(run: SyncRun) -> list[str]:
     summary = run.summary or {}
     planned = summary.get("planned", run.counts) or {}
     total = sum(planned.values())
-    head = "plan" if run.dry_run else "run"
-    lines = [f"{head} #{run.pk} ({run.kind}{', dry run' if run.dry_run else ''}): {run.status}"]
-    lines.append(f"  people: {summary.get('people', 0)} " + ", ".join(f"{k} {v}" for k, v in (summary.get("statuses") or {}).items()))
-    lines.append(f"  operations planned: {total}" + (": " + ", ".join(f"{k} {v}" for k, v in sorted(planned.items())) if total else ""))
+    # Kinds, statuses and operation kinds stay codes: they are what `--dry-run` output is grepped for.
+    head = _("plan #%(pk)s") if run.dry_run else _("run #%(pk)s")
+    kind = _("%(kind)s, dry run") % {"kind": run.kind} if run.dry_run else run.kind
+    lines = [f"{head % {'pk': run.pk}} ({kind}): {run.status}"]
+    lines.append("  " + _("people: %(n)s") % {"n": summary.get("people", 0)} + " "
+                 + ", ".join(f"{k} {v}" for k, v in (summary.get("statuses") or {}).items()))
+    lines.append("  " + _("operations planned: %(n)s") % {"n": total}
+                 + (": " + ", ".join(f"{k} {v}" for k, v in sorted(planned.items())) if total else ""))
     if not run.dry_run and (summary.get("applied") or summary.get("failed")):
-        lines.append("  applied: " + ", ".join(f"{k} {v}" for k, v in sorted((summary.get("applied") or {}).items())))
+        lines.append("  " + _("applied: %(kinds)s") % {"kinds": ", ".join(f"{k} {v}" for k, v in sorted((summary.get("applied") or {}).items()))})
         if summary.get("failed"):
-            lines.append("  FAILED: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["failed"].items())))
+            lines.append("  " + _("FAILED: %(kinds)s") % {"kinds": ", ".join(f"{k} {v}" for k, v in sorted(summary["failed"].items()))})
     for service in summary.get("oauth_services") or []:
-        lines.append(f"  register OAuth service: {service}")
+        lines.append("  " + _("register OAuth service: %(service)s") % {"service": service})
     for change in summary.get("settings") or []:
-        lines.append(f"  setting {change}")  # secret values are already masked
+        lines.append("  " + _("setting %(change)s") % {"change": change})  # secret values are already masked
     if "safety_limit" in summary:
-        lines.append(f"  destructive changes: {summary.get('destructive', 0)} (limit {summary['safety_limit']})")
+        lines.append("  " + _("destructive changes: %(n)s (limit %(limit)s)") % {
+            "n": summary.get("destructive", 0), "limit": summary["safety_limit"]})
     if summary.get("safety_reason"):
-        lines.append(f"  safety: {summary['safety_reason']}")
+        lines.append("  " + _("safety: %(reason)s") % {"reason": summary["safety_reason"]})
     if summary.get("unmanaged_accounts"):
-        lines.append(f"  unmanaged Rocket.Chat accounts left alone: {summary['unmanaged_accounts']}")
+        lines.append("  " + _("unmanaged Rocket.Chat accounts left alone: %(n)s") % {"n": summary["unmanaged_accounts"]})
     for problem in summary.get("problems") or []:
-        lines.append(f"  problem: {problem}")
+        lines.append("  " + _("problem: %(problem)s") % {"problem": problem})
     if run.error and run.status == SyncRun.Status.FAILED:
-        lines.append(f"  error: {run.error}")
+        lines.append("  " + _("error: %(error)s") % {"error": run.error})
     return lines

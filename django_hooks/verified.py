@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 
 __all__ = ["EmailVerifier", "sso_identity_for"]
 
@@ -35,8 +36,8 @@ class EmailVerifier:
         if mode == "auto":
             mode = "allauth" if _allauth_installed() else "attribute:email_verified"
         if mode == "allauth" and not _allauth_installed():
-            raise ImproperlyConfigured("RCSYNC['IDENTITY']['email_verified'] is 'allauth' but allauth.account is not "
-                                       "in INSTALLED_APPS")
+            raise ImproperlyConfigured(_("RCSYNC['IDENTITY']['email_verified'] is 'allauth' but allauth.account is not "
+                                         "in INSTALLED_APPS"))
         self.mode = mode
         self.fn: Callable[[Any], Any] | None = identity_config.email_verified_fn
         self._verified: set[tuple[Any, str]] | None = None

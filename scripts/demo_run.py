@@ -15,6 +15,8 @@ Environment (all optional):
   RCSYNC_DEMO_DIR        logs, secrets, SQLite file      (default $TMPDIR/rcsync-demo-$UID)
   RCSYNC_DEMO_EXIT_AFTER promote | <seconds>             (bounded run, for tests and CI)
   RCSYNC_DEMO_ADMIN_PASSWORD  the demo admin's password  (default: a fresh random one, printed)
+  RCSYNC_DEMO_LANGUAGE   en-us | ru                      (the site's LANGUAGE_CODE; ru: the admin, the task UI
+                                                         and the rcsync commands' output in Russian)
 """
 
 from __future__ import annotations

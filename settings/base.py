@@ -77,7 +77,10 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LANGUAGE_CODE = "en-us"
+# The bundled site's language: `RCSYNC_DEMO_LANGUAGE=ru make demo` (or `runserver` with it set) shows the
+# admin and rcsync's task UI and command output in Russian (django_hooks/locale). A site of its own just
+# sets LANGUAGE_CODE (and adds django.middleware.locale.LocaleMiddleware if each admin's browser should choose).
+LANGUAGE_CODE = os.environ.get("RCSYNC_DEMO_LANGUAGE") or "en-us"
 TIME_ZONE = os.environ.get("RCSYNC_TIME_ZONE", "Europe/Berlin")
 USE_I18N = True
 USE_TZ = True

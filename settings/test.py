@@ -20,6 +20,9 @@ from settings.base import *  # noqa: E402,F401,F403
 from settings.base import RCSYNC  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The tests read English unless they switch (tests/django_hooks/test_translations.py, the Russian browser
+# walk-through), whatever RCSYNC_DEMO_LANGUAGE the shell that runs them has set.
+LANGUAGE_CODE = "en-us"
 
 RCSYNC = {
     **RCSYNC,

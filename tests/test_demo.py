@@ -138,7 +138,8 @@ def url_of(demo: Demo, label: str) -> str:
     return demo.wait_for(re.compile(label + r"\s+(http://127\.0\.0\.1:\d+)"), 1).group(1)
 
 
-def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
+def run_and_interrupt(env: dict[str, str], expect: list[str], *, check_ok: str = "rcsync check: OK",
+                      login_page: str = 'lang="en-us"') -> str:
     demo = Demo(env)
     try:
         latency = float(demo.wait_for(PROMOTED, 50).group(1))
@@ -152,6 +153,7 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
         site, standin = url_of(demo, "admin \\(task UI\\):"), url_of(demo, "stand-in Rocket.Chat:")
         with urllib.request.urlopen(site + "/admin/login/", timeout=10) as reply:
             assert reply.status == 200
+            assert login_page in reply.read().decode(), login_page
         with urllib.request.urlopen(standin + "/api/info", timeout=10) as reply:
             assert reply.status == 200
         started = descendants(demo.popen.pid)
@@ -168,7 +170,7 @@ def run_and_interrupt(env: dict[str, str], expect: list[str]) -> str:
         with socket.socket() as s:
             assert s.connect_ex((host, int(port))) != 0, f"{url} still answers"
     out = demo.output
-    for text in expect + ["rcsync check: OK", "stopped; nothing left running"]:
+    for text in expect + [check_ok, "stopped; nothing left running"]:
         assert text in out, f"{text!r} missing from:\n{out[-4000:]}"
     # The service account's secrets; the stand-in's human admin password is printed on purpose.
     secret_dir = Path(env["RCSYNC_DEMO_DIR"]) / "secrets"
@@ -205,6 +207,20 @@ def test_demo_without_postgresql_or_redis_uses_sqlite_and_the_embedded_broker(tm
                                 "REPAIRED: the drift listener"])
     finally:
         drop_database(env["RCSYNC_DB_NAME"])
+
+
+@pytest.mark.slow
+def test_demo_in_russian(tmp_path: Path) -> None:
+    # README: `RCSYNC_DEMO_LANGUAGE=ru make demo` — the site's LANGUAGE_CODE, so the admin and the rcsync
+    # commands the demo runs (bootstrap, check, reconcile) answer in Russian.
+    env = demo_env(tmp_path, RCSYNC_DEMO_LANGUAGE="ru")
+    try:
+        out = run_and_interrupt(env, ["rcsync bootstrap: готово", "запланировано операций:"],
+                                check_ok="rcsync check: всё в порядке", login_page='lang="ru"')
+    finally:
+        drop_database(env["RCSYNC_DB_NAME"])
+        wipe_prefix(env["RCSYNC_REDIS_PREFIX"])
+    assert "rcsync check: OK" not in out
 
 
 def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ BENCH_CHECK = {
     "bench/bridge_calls.py": lambda s: s["batched"]["calls"] < s["one_per_call"]["calls"],
     "bench/reconcile.py": lambda s: s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0,
     "bench/latency.py": lambda s: s["lost"] == 0,
-    "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0,
+    "bench/faults.py": lambda s: s["lost"] == 0 and s["drift"] == 0 and s["faults"] == 16 and {
+        "PostgreSQL restart", "Rocket.Chat back empty", "two beats", "duplicate delivery of tasks"} <= set(s["fault_kinds"]),
     "bench/recovery.py": lambda s: (s["writes"] == s["expected_writes"] and s["second_run_writes"] == 0
                                     and s["members_ok"]),
     "bench/pacing.py": lambda s: all(r["calls"] > 0 and r["share_429"] < 0.01 for r in s["runs"]),
@@ -103,6 +104,8 @@ def inline_is_covered(span: str) -> bool:
     while words and re.match(r"^[A-Z_]+=", words[0]):
         if not words[0].startswith("RCSYNC_DEMO_"):
             return False  # only the demo's own switches are exercised by tests/test_demo.py
+        if words[0].split("=")[0] not in (ROOT / "tests" / "test_demo.py").read_text():
+            return False  # ... and only those it actually sets
         words = words[1:]
     rest = " ".join(words)
     if rest in ("make test", "make demo"):
@@ -112,6 +115,12 @@ def inline_is_covered(span: str) -> bool:
     if rest == "make install":  # a prerequisite of both targets
         makefile = (ROOT / "Makefile").read_text()
         return bool(re.search(r"^test: .*install", makefile, re.M) and re.search(r"^demo: .*install", makefile, re.M))
+    if rest in ("make messages", "make messages-check"):  # tests/django_hooks/test_translations.py runs both
+        action = "check" if rest.endswith("-check") else "update"
+        makefile = (ROOT / "Makefile").read_text()
+        test = (ROOT / "tests" / "django_hooks" / "test_translations.py").read_text()
+        target = re.search(rf"^{rest.split()[1]}:.*\n\t.*scripts/messages\.py {action}$", makefile, re.M)
+        return bool(target) and f'run_messages("{action}"' in test
     if rest.startswith("manage.py rcsync"):
         sub = rest.split()[2:3]
         runner = (ROOT / "scripts" / "demo_run.py").read_text()

@@ -19,6 +19,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
 from django_hooks.admin.permissions import ForbiddenPageMixin, SyncStateAdmin, can_start, can_view, require_start, require_view
@@ -33,12 +35,19 @@ def status_badge(status: str, label: str | None = None) -> str:
     return format_html('<span class="rcsync-badge rcsync-{}">{}</span>', status.replace(" ", "-"), label or status)
 
 
+def link_badge(link: AccountLink | None) -> str:
+    """A link's status badge; a site user rcsync has not synced yet has no link at all."""
+    if link is None:
+        return status_badge("none", gettext("Not linked"))
+    return status_badge(link.status, link.get_status_display())
+
+
 class LinkStatusFilter(admin.SimpleListFilter):
-    title = "sync status"
+    title = _("sync status")
     parameter_name = "sync_status"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [*AccountLink.Status.choices, (NOT_LINKED, "Not linked yet")]
+        return [*AccountLink.Status.choices, (NOT_LINKED, gettext("Not linked yet"))]
 
     def queryset(self, request: Any, queryset: Any) -> Any:
         value = self.value()
@@ -52,7 +61,7 @@ class LinkStatusFilter(admin.SimpleListFilter):
 class SiteRoleFilter(admin.SimpleListFilter):
     """Site role, when the role lives in a model field (RCSYNC['PEOPLE']['role_attribute'])."""
 
-    title = "site role"
+    title = _("site role")
     parameter_name = "site_role"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
@@ -73,7 +82,7 @@ class SiteRoleFilter(admin.SimpleListFilter):
 class GroupFilter(admin.SimpleListFilter):
     """The groups the policy looks at (e.g. `vip`)."""
 
-    title = "policy group"
+    title = _("policy group")
     parameter_name = "policy_group"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
@@ -147,41 +156,42 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         except AccountLink.DoesNotExist:
             return None
 
-    @admin.display(description="site user", ordering="username")
+    @admin.display(description=_("site user"), ordering="username")
     def person(self, obj: Any) -> str:
         url = reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[str(obj.pk)])
-        inactive = "" if getattr(obj, "is_active", True) else " (inactive)"
+        inactive = "" if getattr(obj, "is_active", True) else " " + gettext("(inactive)")
         return format_html('<a href="{}"><strong>{}</strong></a>{}', url, obj.get_username(), inactive)
 
-    @admin.display(description="site role")
+    @admin.display(description=_("site role"))
     def site_role(self, obj: Any) -> str:
         field = role_field()
         if field is not None:
             value = getattr(obj, f"get_{field.name}_display", lambda: getattr(obj, field.name, ""))()
         else:
             value = getattr(obj, engine_config().people.role_attribute, "") or ""
-        flags = ["superuser"] if getattr(obj, "is_superuser", False) else []
+        flags = [gettext("superuser")] if getattr(obj, "is_superuser", False) else []
         return ", ".join([str(value), *flags]) if value else ", ".join(flags) or "—"
 
-    @admin.display(description="status", ordering="rocketchat_link__status")
+    @admin.display(description=_("status"), ordering="rocketchat_link__status")
     def link_status(self, obj: Any) -> str:
         link = self._link(obj)
-        badge = status_badge(link.status, link.get_status_display()) if link else status_badge("none", "Not linked")
+        badge = link_badge(link)
         if getattr(obj, "rcsync_pending", False):
-            badge = format_html('{} <span class="rcsync-queued" title="A change is waiting to be synced">queued</span>', badge)
+            badge = format_html('{} <span class="rcsync-queued" title="{}">{}</span>', badge,
+                                gettext("A change is waiting to be synced"), gettext("queued"))
         return badge
 
-    @admin.display(description="Rocket.Chat username", ordering="rocketchat_link__rc_username")
+    @admin.display(description=_("Rocket.Chat username"), ordering="rocketchat_link__rc_username")
     def rc_username(self, obj: Any) -> str:
         link = self._link(obj)
         return link.rc_username if link and link.rc_username else "—"
 
-    @admin.display(description="last sync", ordering="rocketchat_link__last_synced_at")
+    @admin.display(description=_("last sync"), ordering="rocketchat_link__last_synced_at")
     def last_sync(self, obj: Any) -> Any:
         link = self._link(obj)
         return link.last_synced_at if link and link.last_synced_at else "—"
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def last_error(self, obj: Any) -> str:
         link = self._link(obj)
         if not link or not link.last_error:
@@ -190,27 +200,30 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return format_html('<span class="rcsync-error" title="{}">{}</span>', text, text[:80] + ("…" if len(text) > 80 else ""))
 
     # actions (POST + CSRF via the changelist form)
-    @admin.action(description="Resync now", permissions=["start"])
+    @admin.action(description=_("Resync now"), permissions=["start"])
     def resync_now(self, request: Any, queryset: Any) -> None:
         keys = [str(pk) for pk in queryset.values_list("pk", flat=True)]
         count = admin_actions.resync_people(keys, request.user.get_username())
-        self.message_user(request, f"Queued a sync of {count} account(s); the status updates as the worker finishes.",
-                          messages.SUCCESS)
+        self.message_user(request, ngettext(
+            "Queued a sync of %(count)d account; the status updates as the worker finishes.",
+            "Queued a sync of %(count)d accounts; the status updates as the worker finishes.", count) % {"count": count},
+            messages.SUCCESS)
 
-    @admin.action(description="Preview changes", permissions=["view"])
+    @admin.action(description=_("Preview changes"), permissions=["view"])
     def preview_changes(self, request: Any, queryset: Any) -> Any:
         keys = [str(pk) for pk in queryset.values_list("pk", flat=True)[: PREVIEW_LIMIT + 1]]
         if len(keys) > PREVIEW_LIMIT:
-            self.message_user(request, f"Preview at most {PREVIEW_LIMIT} people at once, or use “Reconcile everything”.",
-                              messages.WARNING)
+            self.message_user(request, gettext("Preview at most %(limit)d people at once, or use “Reconcile everything”.")
+                              % {"limit": PREVIEW_LIMIT}, messages.WARNING)
             return None
         try:
             people = admin_actions.preview_people(keys)
         except Exception as exc:
-            self.message_user(request, f"Rocket.Chat could not be read: {admin_actions.safe_error(exc)}", messages.ERROR)
+            self.message_user(request, gettext("Rocket.Chat could not be read: %(error)s")
+                              % {"error": admin_actions.safe_error(exc)}, messages.ERROR)
             return None
         context = {
-            **self.admin_site.each_context(request), "title": "Preview changes", "people": people,
+            **self.admin_site.each_context(request), "title": gettext("Preview changes"), "people": people,
             "opts": AccountLink._meta, "can_start": can_start(request.user), "keys": keys,
             "accounts_url": reverse(f"{self.admin_site.name}:django_hooks_accountlink_changelist"),
             "resync_url": reverse(f"{self.admin_site.name}:django_hooks_accounts_resync"),
@@ -218,7 +231,7 @@ class AccountsListAdmin(ForbiddenPageMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/django_hooks/accounts/preview.html", context)
 
     def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
-        extra = {"title": "Rocket.Chat accounts", "link_opts": AccountLink._meta, **(extra_context or {})}
+        extra = {"title": gettext("Rocket.Chat accounts"), "link_opts": AccountLink._meta, **(extra_context or {})}
         return super().changelist_view(request, extra)
 
 
@@ -237,7 +250,7 @@ class AccountLinkAdmin(SyncStateAdmin):
     def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
         link = AccountLink.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
         if link is None:
-            raise Http404("no such account link")
+            raise Http404(gettext("No such account link."))
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[link.user_key]))
 
     def get_urls(self) -> list[Any]:
@@ -260,16 +273,16 @@ class AccountLinkAdmin(SyncStateAdmin):
             user = None
         link = AccountLink.objects.filter(user_key=user_key).first()
         if user is None and link is None:
-            raise Http404("no such site user")
+            raise Http404(gettext("No such site user."))
         view = admin_actions.person_view(user_key)
         history = SyncOperation.objects.filter(user_key=user_key).select_related("run")[:100]
         pending = PendingSync.objects.filter(user_key=user_key).first()
         name = user.get_username() if user is not None else (link.site_username or user_key)
         context = {
-            **self.admin_site.each_context(request), "opts": AccountLink._meta, "title": f"Account of {name}",
+            **self.admin_site.each_context(request), "opts": AccountLink._meta, "title": gettext("Account of %(name)s") % {"name": name},
             "subtitle": None, "person_name": name, "site_user": user, "link": link, "view": view,
             "history": history, "pending": pending, "user_key": user_key, "can_start": can_start(request.user),
-            "status_badge": status_badge(link.status, link.get_status_display()) if link else status_badge("none", "Not linked"),
+            "status_badge": link_badge(link),
             "accounts_url": reverse(f"{self.admin_site.name}:django_hooks_accountlink_changelist"),
             "resync_url": reverse(f"{self.admin_site.name}:django_hooks_account_resync", args=[user_key]),
             "run_url_prefix": reverse(f"{self.admin_site.name}:django_hooks_syncrun_changelist"),
@@ -281,7 +294,7 @@ class AccountLinkAdmin(SyncStateAdmin):
         if request.method != "POST":
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[user_key]))
         admin_actions.resync_people([user_key], request.user.get_username())
-        messages.success(request, "Queued a sync of this account.")
+        messages.success(request, gettext("Queued a sync of this account."))
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:django_hooks_account_detail", args=[user_key]))
 
     def resync_many_view(self, request: Any) -> Any:
@@ -292,5 +305,6 @@ class AccountLinkAdmin(SyncStateAdmin):
             return HttpResponseRedirect(target)
         keys = [k for k in request.POST.getlist("user_key") if k][:PREVIEW_LIMIT]
         count = admin_actions.resync_people(keys, request.user.get_username())
-        messages.success(request, f"Queued a sync of {count} account(s).")
+        messages.success(request, ngettext("Queued a sync of %(count)d account.",
+                                             "Queued a sync of %(count)d accounts.", count) % {"count": count})
         return HttpResponseRedirect(target)

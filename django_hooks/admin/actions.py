@@ -17,17 +17,19 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bridge.errors import RocketChatError
 from django_hooks.admin.presenters import compare_account, group_plan
 from django_hooks.conf import engine_config
+from django_hooks.links import claimed_by_others
 from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
 from django_hooks.dispatch import send_task
 from sync_tasks.decide import desire_all, plan_prepared, prepare
-from sync_tasks.engine import reconcile_all, sync_people
+from sync_tasks.engine import note_claimed, reconcile_all, sync_people
 from sync_tasks.observe import observe_people
 
 log = logging.getLogger("rcsync.admin")
@@ -57,7 +59,8 @@ def compute_preview(triggered_by: str) -> SyncRun:
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
         people = list(iter_people())
-        report = reconcile_all(people, client(), engine_config(), dry_run=True)
+        report = reconcile_all(people, client(), engine_config(), dry_run=True,
+                               claimed=claimed_by_others(p.site_id for p in people))
     except Exception as exc:
         log.warning("reconcile preview #%s failed: %s", run.pk, type(exc).__name__)
         run.status, run.error, run.finished_at = SyncRun.Status.FAILED, safe_error(exc)[:2000], timezone.now()
@@ -95,22 +98,24 @@ def apply_preview(preview: SyncRun, *, by: str, force: bool) -> str:
     threshold needs `force`.
     """
     if not preview.dry_run or preview.status != SyncRun.Status.PLANNED:
-        raise ApplyError("Only a computed preview can be applied.")
+        raise ApplyError(gettext("Only a computed preview can be applied."))
     if needs_force(preview) and not force:
-        raise ApplyError("This plan crosses the safety threshold: confirm with “force” to apply it.")
+        raise ApplyError(gettext("This plan crosses the safety threshold: confirm with “force” to apply it."))
     tag = f"admin:{by} " + PREVIEW_TAG.format(pk=preview.pk)
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(pk=preview.pk)
         summary = dict(locked.summary or {})
         if summary.get("applied"):
-            raise ApplyError(f"Preview #{preview.pk} was already applied by {summary['applied'].get('by', '?')}.")
+            raise ApplyError(gettext("Preview #%(pk)s was already applied by %(by)s.")
+                             % {"pk": preview.pk, "by": summary["applied"].get("by", "?")})
         try:
             send_task(RECONCILE_TASK, kwargs={
                 "dry_run": False, "force": bool(force and needs_force(preview)), "kind": SyncRun.Kind.MANUAL,
                 "triggered_by": tag[:255],
             })
         except Exception as exc:  # broker down: nothing was queued, say so and keep the preview usable
-            raise ApplyError(f"Could not queue the run ({type(exc).__name__}); is the broker reachable?") from exc
+            raise ApplyError(gettext("Could not queue the run (%(error)s); is the broker reachable?")
+                             % {"error": type(exc).__name__}) from exc
         summary["applied"] = {"by": by, "at": timezone.now().isoformat(), "force": bool(force), "tag": tag[:255]}
         locked.summary = summary
         locked.save(update_fields=["summary"])
@@ -137,11 +142,11 @@ def queued_message(preview: SyncRun) -> str:
     other = SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope="all", dry_run=False).exclude(
         triggered_by=applied.get("tag", "")).first()
     if other is not None:
-        return (f"Run #{other.pk} (another full reconcile) is running; one reconcile runs at a time, so this "
-                "request will be dropped. When it has finished, compute a new preview.")
+        return gettext("Run #%(pk)s (another full reconcile) is running; one reconcile runs at a time, so this "
+                       "request will be dropped. When it has finished, compute a new preview.") % {"pk": other.pk}
     if waited > 20:
-        return f"Still waiting after {waited:.0f} s: is a Celery worker running for this site?"
-    return "Waiting for a worker to pick the run up…"
+        return gettext("Still waiting after %(seconds)d s: is a Celery worker running for this site?") % {"seconds": waited}
+    return gettext("Waiting for a worker to pick the run up…")
 
 
 # --- people -----------------------------------------------------------------------------------------
@@ -171,6 +176,7 @@ def person_view(user_key: str) -> PersonView | None:
     managed_rooms = [r.key for r in config.rooms]
     try:
         obs = observe_people(cached_client(), config, wanted)
+        note_claimed(obs, claimed_by_others([person.site_id]))
     except Exception as exc:
         rows = compare_account(desired, None, config.managed_roles, managed_rooms)
         return PersonView(rows, [], "unknown", "", read_error=safe_error(exc))
@@ -194,7 +200,8 @@ def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
     """Dry-run of a targeted sync for a few people: per person, the operations it would apply."""
     people = people_for(user_keys)
     names = {p.site_id: p.username for p in people}
-    report = sync_people(people, cached_client(), engine_config(), dry_run=True)
+    report = sync_people(people, cached_client(), engine_config(), dry_run=True,
+                         claimed=claimed_by_others(p.site_id for p in people))
     out = []
     for result in report.results:
         out.append({

@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django_celery_beat.admin import PeriodicTaskAdmin, PeriodicTaskForm, TaskChoiceField, TaskSelectWidget
 
 from django_hooks.admin.permissions import can_start
@@ -32,18 +34,18 @@ class RcsyncTaskChoiceField(TaskChoiceField):
 
 
 class RcsyncPeriodicTaskForm(PeriodicTaskForm):
-    regtask = RcsyncTaskChoiceField(label="Task (registered)", required=False)
+    regtask = RcsyncTaskChoiceField(label=_("Task (registered)"), required=False)
 
 
 class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
     celery_app = rcsync_app
     form = RcsyncPeriodicTaskForm
 
-    @admin.action(description="Run selected tasks")
+    @admin.action(description=_("Run selected tasks"))
     def run_tasks(self, request: Any, queryset: Any) -> None:
         ours = [t for t in queryset if t.task.startswith(RCSYNC_TASK_PREFIX)]
         if ours and not can_start(request.user):
-            self.message_user(request, "Running rcsync tasks needs the 'start Rocket.Chat resyncs' permission.",
+            self.message_user(request, gettext("Running rcsync tasks needs the “start Rocket.Chat resyncs” permission."),
                               messages.ERROR)
             return
         others = queryset.exclude(pk__in=[t.pk for t in ours])
@@ -58,6 +60,8 @@ class RcsyncPeriodicTaskAdmin(PeriodicTaskAdmin):
                                       headers={"periodic_task_name": task.name})
             started += 1
         if started:
-            self.message_user(request, f"{started} rcsync task(s) started; see Sync runs for progress.", messages.SUCCESS)
+            self.message_user(request, ngettext("%(count)d rcsync task started; see Sync runs for progress.",
+                                                "%(count)d rcsync tasks started; see Sync runs for progress.",
+                                                started) % {"count": started}, messages.SUCCESS)
         if others.exists():
             super().run_tasks(request, others)

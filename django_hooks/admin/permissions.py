@@ -18,6 +18,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 
 from django_hooks.models import START_RESYNC as START_CODENAME
 from django_hooks.models import VIEW_SYNC_STATE as VIEW_CODENAME
@@ -44,19 +45,19 @@ def can_start(user: Any) -> bool:
 
 def require_view(request: Any) -> None:
     if not can_view(request.user):
-        raise PermissionDenied("You need the 'view Rocket.Chat sync state' permission.")
+        raise PermissionDenied(gettext("You need the “view Rocket.Chat sync state” permission."))
 
 
 def require_start(request: Any) -> None:
     if not can_start(request.user):
-        raise PermissionDenied("You need the 'start Rocket.Chat resyncs' permission.")
+        raise PermissionDenied(gettext("You need the “start Rocket.Chat resyncs” permission."))
 
 
 def forbidden(request: Any, admin_site: Any, message: str = "") -> Any:
     """A 403 in the admin's look (the site's bare 403 page tells a staff user nothing)."""
     request.current_app = admin_site.name
-    context = {**admin_site.each_context(request), "title": "Permission needed",
-               "message": message or "You do not have permission to see Rocket.Chat sync state.",
+    context = {**admin_site.each_context(request), "title": gettext("Permission needed"),
+               "message": message or gettext("You do not have permission to see Rocket.Chat sync state."),
                "view_perm": VIEW, "start_perm": START}
     response = TemplateResponse(request, "admin/django_hooks/forbidden.html", context, status=403)
     return response.render()

@@ -9,29 +9,64 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext, pgettext_lazy
+
 from sync_tasks.ops import ALL_KINDS, DESTRUCTIVE_KINDS, op_kind
 
 KIND_LABELS = {
-    "add_oauth_service": "Register OAuth service",
-    "set_setting": "Write workspace setting",
-    "create_role": "Create role",
-    "create_room": "Create room",
-    "delete_user": "Delete account",
-    "create_user": "Create account",
-    "activate": "Reactivate account",
-    "update_profile": "Update name / email",
-    "add_role": "Grant global role",
-    "remove_role": "Take global role",
-    "invite": "Add to room",
-    "add_room_role": "Grant room role",
-    "remove_room_role": "Take room role",
-    "kick": "Remove from room",
-    "deactivate": "Deactivate account",
+    "add_oauth_service": pgettext_lazy("operation kind", "Register OAuth service"),
+    "set_setting": pgettext_lazy("operation kind", "Write workspace setting"),
+    "create_role": pgettext_lazy("operation kind", "Create role"),
+    "create_room": pgettext_lazy("operation kind", "Create room"),
+    "delete_user": pgettext_lazy("operation kind", "Delete account"),
+    "create_user": pgettext_lazy("operation kind", "Create account"),
+    "activate": pgettext_lazy("operation kind", "Reactivate account"),
+    "update_profile": pgettext_lazy("operation kind", "Update name / email"),
+    "add_role": pgettext_lazy("operation kind", "Grant global role"),
+    "remove_role": pgettext_lazy("operation kind", "Take global role"),
+    "invite": pgettext_lazy("operation kind", "Add to room"),
+    "add_room_role": pgettext_lazy("operation kind", "Grant room role"),
+    "remove_room_role": pgettext_lazy("operation kind", "Take room role"),
+    "kick": pgettext_lazy("operation kind", "Remove from room"),
+    "deactivate": pgettext_lazy("operation kind", "Deactivate account"),
 }
 
 
 def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    """An operation kind in words; an unknown kind (a newer engine) shows its code."""
+    return str(KIND_LABELS.get(kind, kind.replace("_", " ").capitalize()))
+
+
+#: A person's outcome (engine results, the person page's own "out of date"/"unknown") in words; the
+#: code stays in the badge's class and in stored summaries, so a page says it in the reader's language.
+RESULT_LABELS = {
+    "synced": pgettext_lazy("person status", "synced"),
+    "deactivated": pgettext_lazy("person status", "deactivated"),
+    "deleted": pgettext_lazy("person status", "deleted"),
+    "skipped": pgettext_lazy("person status", "skipped"),
+    "stopped": pgettext_lazy("person status", "stopped"),
+    "conflict": pgettext_lazy("person status", "conflict"),
+    "error": pgettext_lazy("person status", "error"),
+    "out of date": pgettext_lazy("person status", "out of date"),
+    "unknown": pgettext_lazy("person status", "unknown"),
+}
+
+
+def result_label(status: str) -> str:
+    return str(RESULT_LABELS.get(status, status))
+
+
+def duration_text(seconds: float) -> str:
+    """A run's duration as the pages show it, in the active locale's number format ("1.5 s", "1,5 с")."""
+    return gettext("%(seconds)s s") % {"seconds": number_format(seconds, 1)}
+
+
+def when_text(value: Any) -> str:
+    """A moment as the templates render it: the site's time zone, the active locale's DATETIME_FORMAT.
+    The JSON endpoints send it beside the ISO value so rows the page appends look like the ones it drew."""
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else ""
 
 
 def op_target(op: Any) -> str:
@@ -42,15 +77,18 @@ def op_target(op: Any) -> str:
         return f"{op.username} <{op.email}>" if op.email else op.username
     room, role = getattr(op, "room", None), getattr(op, "role", None)
     if room and role:
-        return f"{role} in {room}"
+        return gettext("%(role)s in %(room)s") % {"role": role, "room": room}
     kind = op_kind(op)
     if kind in ("activate", "deactivate", "delete_user"):
-        return "account"
+        return gettext("account")
     if kind == "update_profile":
         changed = [f for f in ("name", "email") if getattr(op, f, None) is not None]
-        return ", ".join(changed) or "profile"
+        return ", ".join(str(PROFILE_FIELDS[f]) for f in changed) or gettext("profile")
     return op.target
 
+
+#: The profile fields an update_profile changes, as the page names them.
+PROFILE_FIELDS = {"name": pgettext_lazy("profile field", "name"), "email": pgettext_lazy("profile field", "email")}
 
 #: Kinds whose target is the person's own account: listed as people, not per target.
 PER_PERSON_KINDS = frozenset({"create_user", "update_profile", "activate", "deactivate", "delete_user"})
@@ -84,7 +122,8 @@ def group_plan(ops: Iterable[Any], usernames: Mapping[str, str], cap: int = 200)
         site_id = getattr(op, "site_id", None)
         name = usernames.get(site_id, "") if site_id else ""
         if not name:
-            name = getattr(op, "username", None) or (f"site user {site_id}" if site_id else "(Rocket.Chat)")
+            name = getattr(op, "username", None) or (
+                gettext("site user %(key)s") % {"key": site_id} if site_id else gettext("(Rocket.Chat)"))
         group["items"].append({"user_key": site_id or "", "person": name, "target": op_target(op)})
     for group in groups.values():
         group["per_person"] = group["kind"] in PER_PERSON_KINDS
@@ -101,7 +140,7 @@ def _names(values: Iterable[str] | None) -> str:
 
 def _room_roles(pairs: Iterable[tuple[str, str]] | None) -> str:
     pairs = sorted(pairs or ())
-    return ", ".join(f"{role} in {room}" for room, role in pairs) if pairs else "—"
+    return ", ".join(gettext("%(role)s in %(room)s") % {"role": role, "room": room} for room, role in pairs) if pairs else "—"
 
 
 def compare_account(desired: Any | None, actual: Any | None, managed_roles: Iterable[str],
@@ -119,34 +158,34 @@ def compare_account(desired: Any | None, actual: Any | None, managed_roles: Iter
 
     want_account = desired is not None and desired.remove is None
     if actual is None:
-        row("Account", "active account" if want_account else "none needed",
-            "no Rocket.Chat account", not want_account)
+        row(gettext("Account"), gettext("active account") if want_account else gettext("none needed"),
+            gettext("no Rocket.Chat account"), not want_account)
         if desired is not None and want_account:
-            row("Global roles", _names(desired.roles), "—", False)
-            row("Rooms", _names(desired.rooms), "—", not desired.rooms)
-            row("Room roles", _room_roles(desired.room_roles), "—", not desired.room_roles)
+            row(gettext("Global roles"), _names(desired.roles), "—", False)
+            row(gettext("Rooms"), _names(desired.rooms), "—", not desired.rooms)
+            row(gettext("Room roles"), _room_roles(desired.room_roles), "—", not desired.room_roles)
         return rows
-    row("Account", desired.username if desired else "—", actual.username, True)
+    row(gettext("Account"), desired.username if desired else "—", actual.username, True)
     want_active = bool(desired is not None and desired.active)
+    yes_no = {True: gettext("yes"), False: gettext("no")}
     if desired is not None and desired.remove == "leave":
-        row("Active", "left as is", "yes" if actual.active else "no", True)
+        row(gettext("Active"), gettext("left as is"), yes_no[bool(actual.active)], True)
     else:
-        row("Active", "yes" if want_active else "no", "yes" if actual.active else "no", want_active == actual.active)
+        row(gettext("Active"), yes_no[want_active], yes_no[bool(actual.active)], want_active == actual.active)
     have_roles = frozenset(actual.roles) & managed_roles
     extra_roles = frozenset(actual.roles) - managed_roles
+    also = gettext("also has %(names)s (not managed)") % {"names": _names(extra_roles)} if extra_roles else ""
     if desired is None or desired.roles is None:
-        row("Global roles", "kept as they are", _names(have_roles), True,
-            f"also has {_names(extra_roles)} (not managed)" if extra_roles else "")
+        row(gettext("Global roles"), gettext("kept as they are"), _names(have_roles), True, also)
     else:
-        row("Global roles", _names(desired.roles), _names(have_roles), frozenset(desired.roles) == have_roles,
-            f"also has {_names(extra_roles)} (not managed)" if extra_roles else "")
+        row(gettext("Global roles"), _names(desired.roles), _names(have_roles), frozenset(desired.roles) == have_roles, also)
     have_rooms = frozenset(actual.known_rooms) & managed_rooms
     want_rooms = frozenset(desired.rooms) if desired is not None else frozenset()
-    unknown = " (membership hidden while deactivated)" if actual.rooms is None else ""
-    row("Rooms", _names(want_rooms), _names(have_rooms) + unknown, actual.rooms is None or want_rooms == have_rooms)
+    unknown = " " + gettext("(membership hidden while deactivated)") if actual.rooms is None else ""
+    row(gettext("Rooms"), _names(want_rooms), _names(have_rooms) + unknown, actual.rooms is None or want_rooms == have_rooms)
     want_rr = frozenset(desired.room_roles) if desired is not None else frozenset()
     have_rr = frozenset(actual.room_roles)
-    row("Room roles", _room_roles(want_rr), _room_roles(have_rr), want_rr == have_rr)
+    row(gettext("Room roles"), _room_roles(want_rr), _room_roles(have_rr), want_rr == have_rr)
     return rows
 
 
@@ -166,6 +205,8 @@ def run_progress(run: Any) -> dict[str, Any]:
         "id": run.pk, "kind": run.kind, "status": run.status, "status_label": run.get_status_display(),
         "dry_run": run.dry_run, "done": done, "total": total, "percent": percent, "finished": finished,
         "duration": round(duration, 1) if duration is not None else None,
+        # What the page shows, in the request's language: the JSON's other values are read by the script.
+        "duration_text": duration_text(duration) if duration is not None else gettext("running"),
         "counts": dict(run.counts or {}),
     }
 
@@ -173,7 +214,8 @@ def run_progress(run: Any) -> dict[str, Any]:
 def operation_row(op: Any) -> dict[str, Any]:
     """One audit row (SyncOperation) for the live operations table."""
     return {
-        "id": op.pk, "at": op.at.isoformat() if op.at else None, "person": op.username or op.user_key,
-        "user_key": op.user_key, "operation": op.operation, "label": kind_label(op.operation),
-        "target": op.target, "outcome": op.outcome, "error": op.error,
+        "id": op.pk, "at": timezone.localtime(op.at).isoformat() if op.at else None, "at_text": when_text(op.at),
+        "person": op.username or op.user_key, "user_key": op.user_key, "operation": op.operation,
+        "label": kind_label(op.operation), "target": op.target, "outcome": op.outcome,
+        "outcome_label": op.get_outcome_display(), "error": op.error,
     }

@@ -15,11 +15,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.views.i18n import JavaScriptCatalog
+from django.utils.translation import gettext_lazy as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
 from django_hooks.admin.accounts import status_badge
 from django_hooks.admin.permissions import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
-from django_hooks.admin.presenters import kind_label, operation_row, run_progress
+from django_hooks.admin.presenters import duration_text, kind_label, operation_row, run_progress
 from django_hooks.models import PendingSync, SyncOperation, SyncRun
 
 MAX_IDS = 100
@@ -60,37 +63,37 @@ class SyncRunAdmin(SyncStateAdmin):
     def _url(self, name: str, *args: Any) -> str:
         return reverse(f"{self.admin_site.name}:django_hooks_syncrun_{name}", args=args)
 
-    @admin.display(description="run", ordering="id")
+    @admin.display(description=_("run"), ordering="id")
     def run(self, obj: SyncRun) -> str:
         return format_html('<a href="{}">#{}</a>', self._url("change", obj.pk), obj.pk)
 
-    @admin.display(description="kind", ordering="kind")
+    @admin.display(description=_("kind"), ordering="kind")
     def kind_display(self, obj: SyncRun) -> str:
-        scope = "" if obj.scope == "all" else f" · user {obj.scope}"
-        return format_html("{}{}{}", obj.get_kind_display(), " (dry run)" if obj.dry_run else "", scope)
+        scope = "" if obj.scope == "all" else " · " + gettext("user %(keys)s") % {"keys": obj.scope}
+        return format_html("{}{}{}", obj.get_kind_display(), " " + gettext("(dry run)") if obj.dry_run else "", scope)
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: SyncRun) -> str:
         return format_html('<span class="rcsync-run-status" data-run="{}">{}</span>', obj.pk,
                            status_badge(obj.status, obj.get_status_display()))
 
-    @admin.display(description="progress")
+    @admin.display(description=_("progress"))
     def progress(self, obj: SyncRun) -> str:
         if obj.dry_run:
             return "—"
         return progress_bar(obj)
 
-    @admin.display(description="operations")
+    @admin.display(description=_("operations"))
     def operations(self, obj: SyncRun) -> str:
         if not obj.counts and obj.finished_at is None and obj.progress_total:
-            return format_html('<span class="rcsync-ops-total">{}</span><span class="rcsync-ops-kinds">planned</span>',
-                               obj.progress_total)
+            return format_html('<span class="rcsync-ops-total">{}</span><span class="rcsync-ops-kinds">{}</span>',
+                               obj.progress_total, gettext("planned"))
         return counts_text(obj.counts)
 
-    @admin.display(description="duration")
+    @admin.display(description=_("duration"))
     def duration(self, obj: SyncRun) -> str:
         seconds = obj.duration_seconds
-        text = "running" if seconds is None else f"{seconds:.1f} s"
+        text = gettext("running") if seconds is None else duration_text(seconds)
         return format_html('<span class="rcsync-duration" data-run="{}">{}</span>', obj.pk, text)
 
     def _schedule_url(self, request: Any) -> str:
@@ -106,7 +109,7 @@ class SyncRunAdmin(SyncStateAdmin):
     def changelist_view(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
         latest = SyncRun.objects.order_by("-pk").values_list("pk", flat=True).first()
         extra = {
-            "title": "Sync runs", "latest_run": latest or 0, "progress_url": self._url("progress"), "reconcile_url": self._url("reconcile"),
+            "title": gettext("Sync runs"), "latest_run": latest or 0, "progress_url": self._url("progress"), "reconcile_url": self._url("reconcile"),
             "can_start": can_start(request.user), "schedule_url": self._schedule_url(request), **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
@@ -114,6 +117,8 @@ class SyncRunAdmin(SyncStateAdmin):
     def get_urls(self) -> list[Any]:
         wrap = self.guarded
         return [
+            # The progress script's strings (djangojs catalog of django_hooks), for every page of the task UI.
+            path("jsi18n/", self.admin_site.admin_view(self.javascript_catalog, cacheable=True), name="django_hooks_jsi18n"),
             path("progress.json", wrap(self.progress_json), name="django_hooks_syncrun_progress"),
             path("<int:pk>/operations.json", wrap(self.operations_json), name="django_hooks_syncrun_operations"),
             path("reconcile/", wrap(self.reconcile_view), name="django_hooks_syncrun_reconcile"),
@@ -122,6 +127,10 @@ class SyncRunAdmin(SyncStateAdmin):
             path("reconcile/<int:pk>/status.json", wrap(self.apply_status_json), name="django_hooks_syncrun_apply_status"),
             *super().get_urls(),
         ]
+
+    def javascript_catalog(self, request: Any) -> Any:
+        """rcsync-admin.js's gettext()/ngettext() catalog in the request's language (Django's own view)."""
+        return JavaScriptCatalog.as_view(packages=["django_hooks"])(request)
 
     # --- JSON ---------------------------------------------------------------------------------------
 
@@ -155,12 +164,12 @@ class SyncRunAdmin(SyncStateAdmin):
             return forbidden(request, self.admin_site)
         request.current_app = self.admin_site.name
         if not str(object_id).isdigit():
-            raise Http404("no such run")
+            raise Http404(gettext("No such run."))
         run = get_object_or_404(SyncRun, pk=int(object_id))
         if run.dry_run and (run.summary or {}).get("plan") is not None:
             return HttpResponseRedirect(self._url("preview", run.pk))
         context = {
-            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": f"Run #{run.pk}",
+            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": gettext("Run #%(pk)s") % {"pk": run.pk},
             "run": run, "progress": progress_bar(run, self._url("operations", run.pk)),
             "operations_url": self._url("operations", run.pk), "status": status_badge(run.status, run.get_status_display()),
             "counts": sorted((run.counts or {}).items()), "summary": run.summary or {},
@@ -180,12 +189,12 @@ class SyncRunAdmin(SyncStateAdmin):
             try:
                 preview = admin_actions.compute_preview(f"admin:{request.user.get_username()}")
             except admin_actions.PreviewError as exc:
-                messages.error(request, f"The preview failed: {exc}")
+                messages.error(request, gettext("The preview failed: %(error)s") % {"error": exc})
                 return HttpResponseRedirect(self._url("reconcile"))
             return HttpResponseRedirect(self._url("preview", preview.pk))
         recent = SyncRun.objects.filter(dry_run=True, scope="all", summary__has_key="plan")[:10]
         context = {
-            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": "Reconcile everything",
+            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": gettext("Reconcile everything"),
             "can_start": can_start(request.user), "recent": recent, "runs_url": self._url("changelist"),
             "preview_url_prefix": self._url("reconcile"),
             "pending": PendingSync.objects.count(),
@@ -205,7 +214,7 @@ class SyncRunAdmin(SyncStateAdmin):
                      "per_person": True, "server_side": False, "destructive": k in ("deactivate", "delete_user", "kick")}
                     for k, v in sorted((preview.counts or {}).items())]
         context = {
-            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": f"Reconcile preview #{preview.pk}",
+            **self.admin_site.each_context(request), "opts": SyncRun._meta, "title": gettext("Reconcile preview #%(pk)s") % {"pk": preview.pk},
             "preview": preview, "summary": summary, "plan": plan,
             "total": sum((preview.counts or {}).values()), "needs_force": admin_actions.needs_force(preview),
             "applied": summary.get("applied"), "run": run, "can_start": can_start(request.user),
@@ -227,7 +236,7 @@ class SyncRunAdmin(SyncStateAdmin):
         except admin_actions.ApplyError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "The reconcile was queued; its progress shows below.")
+            messages.success(request, gettext("The reconcile was queued; its progress shows below."))
         return HttpResponseRedirect(self._url("preview", preview.pk))
 
     def apply_status_json(self, request: Any, pk: int) -> JsonResponse:
@@ -235,6 +244,7 @@ class SyncRunAdmin(SyncStateAdmin):
         require_view(request)
         preview = get_object_or_404(SyncRun, pk=pk, dry_run=True)
         if not (preview.summary or {}).get("applied"):
+            # "state" values are read by rcsync-admin.js, not shown: they stay English in every language.
             return JsonResponse({"state": "not applied"})
         run = admin_actions.applied_run(preview)
         if run is None:
@@ -254,12 +264,12 @@ class SyncOperationAdmin(SyncStateAdmin):
     list_select_related = ("run",)
     list_per_page = 100
 
-    @admin.display(description="run", ordering="run")
+    @admin.display(description=_("run"), ordering="run")
     def run_link(self, obj: SyncOperation) -> str:
         url = reverse(f"{self.admin_site.name}:django_hooks_syncrun_change", args=[obj.run_id])
         return format_html('<a href="{}">#{}</a>', url, obj.run_id)
 
-    @admin.display(description="outcome", ordering="outcome")
+    @admin.display(description=_("outcome"), ordering="outcome")
     def outcome_display(self, obj: SyncOperation) -> str:
         return status_badge(obj.outcome, obj.get_outcome_display())
 

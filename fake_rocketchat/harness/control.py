@@ -2,7 +2,8 @@
 
 POST /_fake/fail            {"route","count"?,"status"?,"method"?,"body"?}
 POST /_fake/latency         {"ms","route"?}
-POST /_fake/outage          {"seconds","mode"?: "503"|"refuse"}
+POST /_fake/outage          {"seconds","mode"?: "503"|"refuse"|"blackhole"}
+POST /_fake/fail-writes     {"ratio","seconds","status"?,"seed"?}
 POST /_fake/drop-websockets
 POST /_fake/clock           {"shift": seconds} or {"offset": seconds}
 POST /_fake/reset           clear faults (and the request log with {"log": true})
@@ -62,6 +63,16 @@ async def outage(request: Request) -> JSONResponse:
         request.app.state.faults.outage(float(body.get("seconds", 0)), str(body.get("mode", "503")))
     except ValueError as exc:
         return _bad(str(exc))
+    return JSONResponse({"ok": True})
+
+
+async def fail_writes(request: Request) -> JSONResponse:
+    body = await _json(request)
+    try:
+        request.app.state.faults.fail_writes(float(body["ratio"]), float(body["seconds"]), int(body.get("status", 500)),
+                                             int(body.get("seed", 0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _bad(f"ratio (0..1) and seconds are required: {exc}")
     return JSONResponse({"ok": True})
 
 
@@ -148,6 +159,7 @@ ROUTES = [
     Route("/_fake/fail", fail, methods=["POST"]),
     Route("/_fake/latency", latency, methods=["POST"]),
     Route("/_fake/outage", outage, methods=["POST"]),
+    Route("/_fake/fail-writes", fail_writes, methods=["POST"]),
     Route("/_fake/drop-websockets", drop_websockets, methods=["POST"]),
     Route("/_fake/clock", clock, methods=["POST"]),
     Route("/_fake/reset", reset, methods=["POST"]),

@@ -8,6 +8,8 @@ An ASGI middleware wraps the whole app (REST and `/websocket`):
 - `outage(seconds, mode)`: mode "503" answers 503 (and refuses websockets);
   mode "refuse" also stops listening (connections refused) when the server
   runs under `fake_rocketchat.harness.testing`/CLI, which registers a listener hook;
+  mode "blackhole" holds every request unanswered (a partition dropping packets);
+- `fail_writes(ratio, seconds, status)`: a seeded share of writes answers `status`;
 - `drop_websockets()`: publishes `_fake/drop-websockets` for the DDP side;
 - `shift_clock(seconds)`: moves `state.clock` (TOTP edges, rate windows).
 The request log records route, method, status and headers with secrets masked.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 SECRET_HEADERS = {"x-auth-token", "x-2fa-code", "authorization", "cookie", "set-cookie", "x-user-token"}
 API_PREFIX = "/api/v1/"
+OUTAGE_MODES = ("503", "refuse", "blackhole")
 
 
 def mask_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -107,6 +111,8 @@ class Faults:
     _latency: dict[str | None, float] = field(default_factory=dict)
     _outage_until: float = 0.0
     _outage_mode: str = "503"
+    _write_failures: tuple[float, float, int] | None = None  # (until, ratio, status)
+    _write_rng: random.Random = field(default_factory=lambda: random.Random(0))
     refuse_hook: Callable[[float], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -124,14 +130,26 @@ class Faults:
                 self._latency.pop(route, None)
 
     def outage(self, seconds: float, mode: str = "503") -> None:
-        """For `seconds`: answer 503 ("503") or refuse connections ("refuse")."""
-        if mode not in ("503", "refuse"):
-            raise ValueError("mode must be '503' or 'refuse'")
+        """For `seconds`: answer 503 ("503"), refuse connections ("refuse"), or black-hole them
+        ("blackhole": connections open but no byte comes back, as behind a partition that drops
+        packets; the client's own read timeout ends each call, and a call still waiting when the
+        outage ends is answered 503 without having reached Rocket.Chat's handlers)."""
+        if mode not in OUTAGE_MODES:
+            raise ValueError("mode must be one of " + ", ".join(repr(m) for m in OUTAGE_MODES))
         with self._lock:
             self._outage_until = time.monotonic() + float(seconds)
             self._outage_mode = mode
         if mode == "refuse" and self.refuse_hook is not None:
             self.refuse_hook(float(seconds))
+
+    def fail_writes(self, ratio: float, seconds: float, status: int = 500, seed: int = 0) -> None:
+        """For `seconds`, answer `status` to a `ratio` share of writes (POST to /api/v1, logins excepted),
+        drawn from a generator seeded by `seed` so a run can be replayed. The failed writes do nothing."""
+        if not 0.0 <= float(ratio) <= 1.0:
+            raise ValueError("ratio must be between 0 and 1")
+        with self._lock:
+            self._write_failures = (time.monotonic() + float(seconds), float(ratio), int(status))
+            self._write_rng = random.Random(seed)
 
     def drop_websockets(self) -> None:
         self.state.events.publish(CONTROL_STREAM, "drop-websockets", [])
@@ -144,10 +162,30 @@ class Faults:
             self._failures.clear()
             self._latency.clear()
             self._outage_until = 0.0
+            self._write_failures = None
 
     # ----------------------------------------------------------- used by the middleware
     def outage_active(self) -> bool:
         return time.monotonic() < self._outage_until
+
+    def outage_mode(self) -> str:
+        return self._outage_mode
+
+    def outage_remaining(self) -> float:
+        return max(0.0, self._outage_until - time.monotonic())
+
+    def take_write_failure(self, route: str, method: str) -> int | None:
+        """The status to answer instead of performing this write, or None."""
+        if method != "POST" or route in ("login", "") or self._write_failures is None:
+            return None
+        with self._lock:
+            if self._write_failures is None:
+                return None
+            until, ratio, status = self._write_failures
+            if time.monotonic() >= until:
+                self._write_failures = None
+                return None
+            return status if self._write_rng.random() < ratio else None
 
     def latency_for(self, route: str) -> float:
         with self._lock:
@@ -200,6 +238,17 @@ class FaultMiddleware:
         delay = self.faults.latency_for(route)
         if delay:
             await asyncio.sleep(delay)
+        if self.faults.outage_active() and self.faults.outage_mode() == "blackhole":
+            # Nothing reaches Rocket.Chat and nothing comes back until the partition heals.
+            while self.faults.outage_active():
+                await asyncio.sleep(min(0.2, self.faults.outage_remaining() or 0.2))
+            status_holder["status"] = 503
+            record()
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1013})
+            else:
+                await _send_json(send, 503, b"Service Unavailable", b"text/plain; charset=utf-8")
+            return
         if scope["type"] == "websocket":
             if self.faults.outage_active():
                 await send({"type": "websocket.close", "code": 1013})
@@ -214,6 +263,12 @@ class FaultMiddleware:
             status_holder["status"] = 503
             record()
             await _send_json(send, 503, b"Service Unavailable", b"text/plain; charset=utf-8")
+            return
+        write_status = self.faults.take_write_failure(route, method) if path.startswith(API_PREFIX) else None
+        if write_status is not None:
+            status_holder["status"] = write_status
+            record()
+            await _send_json(send, write_status, {"success": False, "error": "fake_rocketchat injected fault"})
             return
         failure = self.faults.take_failure(route, method)
         if failure is not None:

@@ -107,7 +107,7 @@ def test_check_names_the_sso_problem_and_the_permissions(settings, fresh_stand_i
     # judged as bootstrap will leave it: registered with Rocket.Chat's defaults (off, merge settings off)
     assert "Accounts_OAuth_Custom-Besedka is false: the besedka sign-in is switched off" in text
     assert "Accounts_OAuth_Custom-Besedka-merge_users is off: every account rcsync pre-creates" in text
-    assert "1 declared setting(s) differ and will be written: Site_Url" in text
+    assert "1 declared setting differs and will be written: Site_Url" in text
 
 
 def test_check_says_when_settings_cannot_be_read(settings, fresh_stand_in):

@@ -185,6 +185,74 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def _pg_bindir() -> Path | None:
+    """The directory with initdb/pg_ctl: PATH first, then Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: p.parent.parent.name)
+    return candidates[-1].parent if candidates else None
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster on a free port (trust auth, user postgres), so a soak may restart it
+    without touching the machine's server. As root, the cluster runs as the `postgres` system user
+    (PostgreSQL refuses to run as root)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="rcsync-pg-"))
+        self.data = self.dir / "data"
+        bindir = _pg_bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed "
+                               "(Debian: apt-get install postgresql)")
+        self.bindir = bindir
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                raise RuntimeError("running as root needs runuser to start PostgreSQL as the postgres user")
+            self._as = [runuser, "-u", "postgres", "--"]
+            shutil.chown(self.dir, "postgres")
+            os.chmod(self.dir, 0o700)
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    def init(self) -> "PostgresServer":
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                  "--no-sync", "-E", "UTF8")
+        return self
+
+    def start(self) -> "PostgresServer":
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir} -c fsync=off"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
+                  "-w", "-t", "60", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop (closing every client connection, as a real restart does), wait, start again."""
+        self.stop()
+        time.sleep(down_seconds)  # the outage itself: clients keep trying meanwhile
+        self.start()
+
+    def env(self) -> dict[str, str]:
+        return {"RCSYNC_PG_HOST": "127.0.0.1", "RCSYNC_PG_PORT": str(self.port), "RCSYNC_PG_USER": "postgres"}
+
+    def close(self) -> None:
+        try:
+            self.stop("immediate")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
 # --- RabbitMQ as the broker (Redis still holds the locks) ---------------------------------------
 
 AMQP_HOST = os.environ.get("RCSYNC_AMQP_HOST", "127.0.0.1")

@@ -48,7 +48,8 @@ def test_outage_503_then_recovers(fake_rc: FakeServer, admin: httpx.Client, http
 
 
 def test_outage_refuse_closes_the_listener(fake_rc: FakeServer) -> None:
-    fake_rc.faults.outage(0.5, mode="refuse")
+    # Long enough that a loaded machine's first probe still lands inside the outage (0.5 s did not).
+    fake_rc.faults.outage(3, mode="refuse")
     deadline = time.monotonic() + 5
     refused = False
     while time.monotonic() < deadline and not refused:
@@ -57,7 +58,7 @@ def test_outage_refuse_closes_the_listener(fake_rc: FakeServer) -> None:
         except httpx.ConnectError:
             refused = True
     assert refused
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while True:
         try:
             if httpx.get(fake_rc.url + "/api/info", timeout=1).status_code == 200:
@@ -99,3 +100,48 @@ def test_request_log_over_http_and_reset(fake_rc: FakeServer, admin: httpx.Clien
 @pytest.mark.parametrize("mode", ["bogus"])
 def test_bad_outage_mode_is_rejected(http: httpx.Client, mode: str) -> None:
     assert http.post("/_fake/outage", json={"seconds": 1, "mode": mode}).status_code == 400
+
+
+def test_outage_blackhole_holds_requests_until_the_client_times_out(fake_rc: FakeServer, admin: httpx.Client) -> None:
+    """A partition that drops packets: the connection opens, no byte comes back, the client's read
+    timeout ends the call; after the partition heals the server answers again."""
+    fake_rc.faults.outage(1.5, mode="blackhole")
+    with pytest.raises(httpx.ReadTimeout):
+        admin.get("/api/v1/me", timeout=httpx.Timeout(5, read=0.3))
+    deadline = time.monotonic() + 10
+    while admin.get("/api/v1/me", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the black hole did not end"
+
+
+def test_outage_blackhole_over_http_and_unknown_modes(http: httpx.Client) -> None:
+    assert http.post("/_fake/outage", json={"seconds": 0, "mode": "blackhole"}).json() == {"ok": True}
+    bad = http.post("/_fake/outage", json={"seconds": 1, "mode": "partition"})
+    assert bad.status_code == 400 and "blackhole" in bad.json()["error"]
+
+
+def test_fail_writes_fails_a_seeded_share_of_writes_and_nothing_else(fake_rc: FakeServer, admin: httpx.Client,
+                                                                      http: httpx.Client) -> None:
+    assert http.post("/_fake/fail-writes", json={"ratio": 0.5, "seconds": 30, "seed": 3}).json() == {"ok": True}
+    def create(name: str) -> int:
+        return admin.post("/api/v1/users.create", json={"username": name, "email": f"{name}@example.org",
+                                                       "password": "pw-x1", "name": name}).status_code
+
+    codes = [create(f"w{i}") for i in range(200)]
+    reads = {admin.get("/api/v1/me").status_code for _ in range(20)}
+    fake_rc.faults.clear()
+    failed = codes.count(500)
+    assert 60 < failed < 140 and set(codes) == {200, 500}, codes  # about half; replayable with the seed
+    assert reads == {200}  # reads are never failed
+    made = {f"w{i}" for i in range(200) if fake_rc.state.find_user_by_username(f"w{i}")}
+    assert made == {f"w{i}" for i, code in enumerate(codes) if code == 200}  # a failed write did nothing
+    assert create("after") == 200
+    assert http.post("/_fake/fail-writes", json={"ratio": 2, "seconds": 1}).status_code == 400
+
+
+def test_fail_writes_does_not_fail_logins(fake_rc: FakeServer, http: httpx.Client) -> None:
+    fake_rc.faults.fail_writes(1.0, 30)
+    try:
+        r = http.post("/api/v1/login", json={"user": "nobody", "password": "x"})
+        assert r.status_code != 500
+    finally:
+        fake_rc.faults.clear()

@@ -145,6 +145,8 @@ def test_wheel_ships_every_template_static_file_translation_and_migration(wheel)
     expected = new_site.expected_data_files()
     assert {n for n in expected if n.endswith(".html")} and {n for n in expected if "/migrations/0" in n}
     assert expected - names == set()
+    # The compiled translations, not only their sources: Django reads the .mo files, never the .po.
+    assert {f"django_hooks/locale/ru/LC_MESSAGES/{domain}.mo" for domain in ("django", "djangojs")} <= names
     packages = {"bridge", "sync_tasks", "django_hooks", "fake_rocketchat"}
     assert {n.split("/")[0] for n in names} - {n for n in {n.split("/")[0] for n in names} if n.endswith(".dist-info")} == packages
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA"))).decode()
@@ -187,7 +189,10 @@ other = Client()
 other.force_login(nobody)
 forbidden = other.get(f"{base}/accountlink/")
 status["forbidden"] = forbidden.status_code
-print(json.dumps({"status": status, "preview": "Create account" in page.content.decode(),
+from django.utils import translation
+with translation.override("ru"):  # the wheel's compiled Russian catalog, as a site with LANGUAGE_CODE="ru" sees it
+    ru = client.get(f"{base}/syncrun/reconcile/").content.decode()
+print(json.dumps({"status": status, "preview": "Create account" in page.content.decode(), "ru": "Сверить всё" in ru,
                   "forbidden": "permission" in forbidden.content.decode().lower(),
                   "accounts_preview": "Preview changes" in preview.content.decode(),
                   "metrics": "rcsync_pending_syncs{" in metrics.content.decode()}))
@@ -202,7 +207,7 @@ def test_migrate_bootstrap_and_every_admin_task_page_renders(site) -> None:
     status = out.pop("status")
     assert status.pop("reconcile POST") == 302 and status.pop("forbidden") == 403
     assert status == {url: 200 for url in status}, status
-    assert out == {"preview": True, "forbidden": True, "accounts_preview": True, "metrics": True}
+    assert out == {"preview": True, "ru": True, "forbidden": True, "accounts_preview": True, "metrics": True}
 
 
 SIGN_UP = r"""

@@ -33,6 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from redis.exceptions import RedisError
 
 from bridge.config import ConfigError as BridgeConfigError
@@ -57,8 +58,8 @@ def _one_line_error(parser: CommandParser, message: str) -> None:
     """argparse prints the usage block and exits 2; from the command line, say one line and exit 64.
     Called from code (`call_command`), raise CommandError with that code instead."""
     if not getattr(parser, "called_from_command_line", False):
-        raise CommandError(f"Error: {message}", returncode=EXIT_USAGE)
-    parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see --help)\n")
+        raise CommandError(_("Error: %(message)s") % {"message": message}, returncode=EXIT_USAGE)
+    parser.exit(EXIT_USAGE, _("%(prog)s: error: %(message)s (see --help)") % {"prog": parser.prog, "message": message} + "\n")
 
 
 class _OneLineParser(CommandParser):
@@ -99,7 +100,7 @@ def _describe(exc: BaseException) -> tuple[str, int]:
 
 
 class Command(BaseCommand):
-    help = "Keep the site's people provisioned in Rocket.Chat (rcsync)."
+    help = gettext_lazy("Keep the site's people provisioned in Rocket.Chat (rcsync).")
     # The checks' warnings (e.g. no secrets in a build step) would precede every run; configuration
     # errors still stop each subcommand, as one line with exit code 78 (`as_one_line`).
     requires_system_checks: list[str] = []
@@ -107,24 +108,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.error = lambda message: _one_line_error(parser, message)  # type: ignore[method-assign]
         sub = parser.add_subparsers(dest="action", required=True, metavar="SUBCOMMAND", parser_class=_OneLineParser)
-        sub.add_parser("check", help="reach Rocket.Chat, log in, report missing permissions, rooms and roles")
-        sub.add_parser("bootstrap", help="create missing managed rooms and roles, and the nightly periodic task")
-        sub.add_parser("status", help="links by status, pending syncs, last runs")
-        health = sub.add_parser("health", help="is Rocket.Chat reachable, is a pending sync stuck, is the nightly run overdue")
+        sub.add_parser("check", help=_("reach Rocket.Chat, log in, report missing permissions, rooms and roles"))
+        sub.add_parser("bootstrap", help=_("create missing managed rooms and roles, and the nightly periodic task"))
+        sub.add_parser("status", help=_("links by status, pending syncs, last runs"))
+        health = sub.add_parser("health", help=_("is Rocket.Chat reachable, is a pending sync stuck, is the nightly run overdue"))
         health.add_argument("--max-pending-age", type=float, metavar="SECONDS",
-                            help="fail when a pending sync is older (default RCSYNC TASKS HEALTH_PENDING_MAX_AGE)")
+                            help=_("fail when a pending sync is older (default RCSYNC TASKS HEALTH_PENDING_MAX_AGE)"))
         health.add_argument("--nightly-grace", type=float, metavar="SECONDS",
-                            help="fail when no nightly run succeeded for 24 h + this (default HEALTH_NIGHTLY_GRACE)")
+                            help=_("fail when no nightly run succeeded for 24 h + this (default HEALTH_NIGHTLY_GRACE)"))
         health.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                            help="how long to wait for Rocket.Chat (default 5)")
-        sync = sub.add_parser("sync", help="sync these site users now (usernames or primary keys)")
+                            help=_("how long to wait for Rocket.Chat (default 5)"))
+        sync = sub.add_parser("sync", help=_("sync these site users now (usernames or primary keys)"))
         sync.add_argument("users", nargs="+", metavar="USER")
-        sync.add_argument("--queue", action="store_true", help="hand them to the Celery workers instead")
-        rec = sub.add_parser("reconcile", help="full reconciliation of every site user")
-        rec.add_argument("--dry-run", action="store_true", help="print the plan summary, change nothing")
-        rec.add_argument("--force", action="store_true", help="go past the safety threshold")
-        rec.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-        sub.add_parser("listen", help="follow Rocket.Chat's change feed and repair drift")
+        sync.add_argument("--queue", action="store_true", help=_("hand them to the Celery workers instead"))
+        rec = sub.add_parser("reconcile", help=_("full reconciliation of every site user"))
+        rec.add_argument("--dry-run", action="store_true", help=_("print the plan summary, change nothing"))
+        rec.add_argument("--force", action="store_true", help=_("go past the safety threshold"))
+        rec.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
+        sub.add_parser("listen", help=_("follow Rocket.Chat's change feed and repair drift"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -147,13 +148,13 @@ class Command(BaseCommand):
         for line in report.lines():
             self.stdout.write(line)
         if not report.ok:
-            raise CommandError("rcsync check found problems (see above)", returncode=EXIT_CHECK)
-        self.stdout.write(self.style.SUCCESS("rcsync check: OK"))
+            raise CommandError(_("rcsync check found problems (see above)"), returncode=EXIT_CHECK)
+        self.stdout.write(self.style.SUCCESS(_("rcsync check: OK")))
 
     def do_bootstrap(self, **options: Any) -> None:
         for line in run_bootstrap():
             self.stdout.write(line)
-        self.stdout.write(self.style.SUCCESS("rcsync bootstrap: done"))
+        self.stdout.write(self.style.SUCCESS(_("rcsync bootstrap: done")))
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -195,7 +196,8 @@ class Command(BaseCommand):
             else:
                 keys.append(str(user.pk))
         if missing:
-            raise CommandError(f"no such site user(s): {', '.join(missing)}", returncode=EXIT_USAGE)
+            raise CommandError(ngettext("no such site user: %(names)s", "no such site users: %(names)s", len(missing))
+                               % {"names": ", ".join(missing)}, returncode=EXIT_USAGE)
         return keys
 
     def do_sync(self, users: list[str], queue: bool = False, **options: Any) -> None:
@@ -203,21 +205,23 @@ class Command(BaseCommand):
         for key in self._user_keys(users):
             mark_pending(key, "manual: rcsync sync")
             if queue:
-                self.stdout.write(f"user {key}: queued")
+                self.stdout.write(_("user %(key)s: queued") % {"key": key})
                 continue
             outcome = sync_pending_user(key)
             while outcome.status == "busy":  # a worker is on it right now: wait our turn
                 time.sleep(outcome.retry_in or 0.2)
                 outcome = sync_pending_user(key)
             link = AccountLink.objects.filter(user_key=key).first()
-            detail = f"{link.status} as {link.rc_username or '-'}" if link else "no account"
+            detail = (_("%(status)s as %(username)s") % {"status": str(link.get_status_display()).lower(), "username": link.rc_username or "-"}
+                      if link else _("no account"))
             if link and link.last_error:
                 detail += f" ({link.last_error})"
-            self.stdout.write(f"user {key}: {outcome.status}, {detail}")
+            self.stdout.write(_("user %(key)s: %(outcome)s, %(detail)s") % {"key": key, "outcome": outcome.status, "detail": detail})
             if outcome.status in ("retry", "failed") or (link and link.status in ("error", "conflict")):
                 failed += 1
         if failed:
-            raise CommandError(f"{failed} user(s) could not be synced", returncode=1)
+            raise CommandError(ngettext("%(count)d user could not be synced", "%(count)d users could not be synced", failed)
+                               % {"count": failed}, returncode=1)
 
     # --- reconcile --------------------------------------------------------------------------------
 
@@ -225,36 +229,38 @@ class Command(BaseCommand):
         triggered_by = "manage.py rcsync reconcile"
         try:
             preview = run_reconcile(kind="manual", dry_run=True, force=force, triggered_by=triggered_by,
-                                    on_progress=Progress(self.stderr, "reading"))
+                                    on_progress=Progress(self.stderr, _("reading")))
         except ReconcileBusy as exc:
             raise CommandError(str(exc), returncode=3) from None
         for line in plan_summary_lines(preview):
             self.stdout.write(line)
         if preview.status == preview.Status.FAILED:
             unreachable = preview.error.startswith(("Unavailable", "OutcomeUnknown"))
-            raise CommandError(" ".join(f"reconcile failed: {preview.error}".split()),
+            raise CommandError(" ".join((_("reconcile failed: %(error)s") % {"error": preview.error}).split()),
                                returncode=EXIT_UNAVAILABLE if unreachable else EXIT_FAILED)
         if dry_run:
             return
         if preview.status == preview.Status.REFUSED and not force:
-            raise CommandError("refusing: the plan is past the safety threshold; review it and pass --force", returncode=4)
+            raise CommandError(_("refusing: the plan is past the safety threshold; review it and pass --force"), returncode=4)
         total = sum(preview.counts.values())
         if total == 0:
-            self.stdout.write("nothing to do")
+            self.stdout.write(_("nothing to do"))
             return
         if not yes:
             if not sys.stdin.isatty():
-                raise CommandError("not a terminal: pass --yes to apply the plan", returncode=5)
-            answer = input(f"apply {total} operation(s)? [y/N] ").strip().lower()
-            if answer not in ("y", "yes"):
-                raise CommandError("cancelled", returncode=6)
-        progress = Progress(self.stderr, "applying")
+                raise CommandError(_("not a terminal: pass --yes to apply the plan"), returncode=5)
+            answer = input(ngettext("apply %(count)d operation? [y/N] ", "apply %(count)d operations? [y/N] ", total)
+                           % {"count": total}).strip().lower()
+            # "y"/"yes" in any language, plus the translated answer ("д", "да" in Russian).
+            if answer not in ("y", "yes", _("y"), _("yes")):
+                raise CommandError(_("cancelled"), returncode=6)
+        progress = Progress(self.stderr, _("applying"))
         run = run_reconcile(kind="manual", dry_run=False, force=force, triggered_by=triggered_by, on_progress=progress)
         progress.finish()
         for line in plan_summary_lines(run):
             self.stdout.write(line)
         if run.status not in (run.Status.SUCCEEDED,):
-            raise CommandError(f"reconcile finished with status {run.status}", returncode=1)
+            raise CommandError(_("reconcile finished with status %(status)s") % {"status": run.status}, returncode=1)
 
     # --- listen -----------------------------------------------------------------------------------
 
@@ -264,6 +270,7 @@ class Command(BaseCommand):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
+            # Not translated: scripts and tests wait for this exact line (scripts/demo_run.py, tests/e2e).
             await listen_forever(stop=stop, on_ready=lambda ctx: self.stdout.write("rcsync listen: ready") or self.stdout.flush())
 
         asyncio.run(main())

@@ -3,6 +3,15 @@
   "use strict";
   var INTERVAL = 700;
 
+  /* Django's JavaScript catalog (admin:django_hooks_jsi18n, loaded before this file) defines
+     gettext/ngettext/interpolate; without it (a page that did not load it) the English source shows. */
+  var gettext = window.gettext || function (msgid) { return msgid; };
+  var ngettext = window.ngettext || function (singular, plural, count) { return count === 1 ? singular : plural; };
+  var interpolate = window.interpolate || function (fmt, obj, named) {
+    return named ? fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); })
+                 : fmt.replace(/%s/g, function () { return String(obj.shift()); });
+  };
+
   function setBar(bar, run) {
     if (!bar || !run) return;
     var fill = bar.querySelector(".rcsync-progress-fill");
@@ -43,7 +52,9 @@
       getJSON(base + "?ids=" + ids.join(",") + "&newer_than=" + latest, function (data) {
         if (banner && data.newer) {
           banner.hidden = false;
-          banner.querySelector("span").textContent = data.newer + (data.newer === 1 ? " new run has" : " new runs have") + " started since this page was drawn.";
+          banner.querySelector("span").textContent = interpolate(ngettext(
+            "%(count)s new run has started since this page was drawn.",
+            "%(count)s new runs have started since this page was drawn.", data.newer), {count: data.newer}, true);
           banner.querySelector("a").href = window.location.href;
         }
         data.runs.forEach(function (run) {
@@ -51,7 +62,7 @@
           var st = box.querySelector(".rcsync-run-status[data-run='" + run.id + "']");
           if (st) { st.innerHTML = ""; st.appendChild(badge(run.status, run.status_label)); }
           var du = box.querySelector(".rcsync-duration[data-run='" + run.id + "']");
-          if (du) du.textContent = run.duration == null ? "running" : run.duration.toFixed(1) + " s";
+          if (du) du.textContent = run.duration_text;  /* said by the server in the page's language */
         });
       }, function () { setTimeout(tick, live.length ? INTERVAL : 3 * INTERVAL); });
     }
@@ -68,14 +79,14 @@
       var more = false;
       getJSON(url + "?after=" + lastOp, function (data) {
         var stateEl = box.querySelector("#rcsync-apply-state");
-        if (data.state === "queued") { if (stateEl) stateEl.textContent = data.message || "Waiting for a worker…"; return; }
+        if (data.state === "queued") { if (stateEl) stateEl.textContent = data.message || gettext("Waiting for a worker…"); return; }
         var run = data.run;
         if (!run) return;
         var bar = box.querySelector(".rcsync-progress");
         if (bar) { bar.setAttribute("data-run", String(run.id)); setBar(bar, run); }
         if (stateEl) {
           stateEl.innerHTML = "";
-          stateEl.appendChild(document.createTextNode("Run "));
+          stateEl.appendChild(document.createTextNode(gettext("Run") + " "));
           var a = document.createElement("a"); a.href = data.run_url; a.textContent = "#" + run.id; stateEl.appendChild(a);
           stateEl.appendChild(document.createTextNode(": "));
           stateEl.appendChild(badge(run.status, run.status_label));
@@ -86,16 +97,17 @@
         (data.operations || []).forEach(function (op) {
           var tr = document.createElement("tr");
           tr.setAttribute("data-op", op.id);
-          tr.appendChild(cell(new Date(op.at).toLocaleTimeString()));
+          /* at_text: the site's time zone and the page's locale format, as in the server-drawn rows */
+          tr.appendChild(cell(op.at_text));
           tr.appendChild(cell(op.person));
           tr.appendChild(cell(op.operation));
           tr.appendChild(cell(op.target));
-          var td = document.createElement("td"); td.appendChild(badge(op.outcome, op.outcome)); tr.appendChild(td);
+          var td = document.createElement("td"); td.appendChild(badge(op.outcome, op.outcome_label)); tr.appendChild(td);
           tr.appendChild(cell(op.error));
           if (tbody) tbody.appendChild(tr);
           lastOp = Math.max(lastOp, op.id);
         });
-        if (empty) empty.textContent = tbody && tbody.children.length ? "" : (run.finished ? "No operations were applied." : "No operations applied yet.");
+        if (empty) empty.textContent = tbody && tbody.children.length ? "" : (run.finished ? gettext("No operations were applied.") : gettext("No operations applied yet."));
         more = (data.operations || []).length >= 200;
         if (run.finished) { finishedSeen = true; box.setAttribute("data-finished", "1"); }
       }, function () { if (!finishedSeen || more) setTimeout(tick, more ? 0 : INTERVAL); });
