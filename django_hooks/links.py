@@ -38,7 +38,7 @@ def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dic
         rows = AccountLink.objects.exclude(rc_user_id="")
         if len(account_ids) <= _SCAN_ALL_ABOVE:
             rows = rows.filter(rc_user_id__in=sorted(account_ids))
-        # Oldest last, so where duplicate links survive (before migration 0004) the oldest one wins.
+        # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
         pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
         return {rc_id: key for rc_id, key in pairs.iterator(chunk_size=5000)
                 if key not in mine and rc_id in account_ids}

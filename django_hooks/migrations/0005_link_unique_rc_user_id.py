@@ -10,7 +10,7 @@ treats them as unlinked, and the adoption guard refuses the account (it is linke
 from django.db import migrations, models
 from django.db.models import Count
 
-REASON = ("migration 0004: this link named Rocket.Chat account {rc_id} (@{rc_username}), which site user {keeper} "
+REASON = ("migration 0005: this link named Rocket.Chat account {rc_id} (@{rc_username}), which site user {keeper} "
           "was linked to first; one account belongs to one person, so this link was cleared. Review who owns "
           "the account, then sync this person again.")
 

@@ -138,9 +138,9 @@ def test_one_batch_naming_one_account_twice_links_the_first() -> None:
     assert AccountLink.objects.get(user_key=str(b.pk)).status == "conflict"
 
 
-def test_migration_0004_keeps_the_oldest_of_duplicate_links() -> None:
+def test_migration_0005_keeps_the_oldest_of_duplicate_links() -> None:
     """Before the constraint: three links share one account, two share another, one is alone and two have
-    none. After 0004: the oldest of each group keeps its account, the others are errors naming it."""
+    none. After 0005: the oldest of each group keeps its account, the others are errors naming it."""
     executor = MigrationExecutor(connection)
     executor.migrate([("django_hooks", "0004_verbose_names")])
     old = executor.loader.project_state([("django_hooks", "0004_verbose_names")]).apps
