@@ -29,7 +29,7 @@ import resource
 import socket
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -153,7 +153,13 @@ def expected_writes(n: int, drifts: dict[int, str], invite_batch: int = 100) -> 
 
 # ----------------------------------------------------------------------------------------- server
 def _seed_state(n: int, drifts: dict[int, str]) -> Any:
+    import gc
+
     from fake_rocketchat.harness.testing import build_state
+
+    # Millions of small documents that all live until the end: the cyclic collector would rescan
+    # them again and again while they are made. Off while seeding, then frozen (never scanned).
+    gc.disable()
 
     state = build_state(admin_username=SERVICE, admin_password=SERVICE_PASSWORD, rate_limit=False)
     state.publish = lambda *a, **k: None  # seeding only: nobody listens yet, skip event copies
@@ -174,6 +180,8 @@ def _seed_state(n: int, drifts: dict[int, str]) -> Any:
             state._subscribe(rooms[key], user, roles=roles or None)
     del state.publish
     assert svc is not None
+    gc.freeze()
+    gc.enable()
     return state
 
 
@@ -226,20 +234,47 @@ class Server:
 
 
 # ----------------------------------------------------------------------------------------- site side
-def site_people(n: int, drifts: dict[int, str]) -> list[Any]:
-    from sync_tasks.person import AccountLink, SitePerson
+class SitePeople:
+    """The site people, made afresh each time they are iterated, as a site reads them from its
+    database: at a million people a list of them would be most of the engine's memory, and
+    ``reconcile_all`` plans people as they come (sync_tasks.stream). ``links`` (person -> AccountLink)
+    replaces the scenario's links, as the site stores them after a run (:meth:`relinked`)."""
 
-    people = []
-    for i in range(1, n + 1):
+    def __init__(self, n: int, drifts: dict[int, str], links: dict[int, Any] | None = None) -> None:
+        self.n, self.drifts, self.links = n, drifts, dict(links or {})
+
+    def __len__(self) -> int:
+        return self.n
+
+    def person(self, i: int) -> Any:
+        from sync_tasks.person import AccountLink, SitePerson
+
         p = profile(i)
-        kind = drifts.get(i)
-        link = None if kind == "missing" else AccountLink(uid(i), f"user{i:06d}", True)
-        active = p.active and kind != "stale_active"
-        people.append(SitePerson(site_id=str(i), username=f"user{i:06d}", email=f"user{i}@example.org",
-                                 email_verified=True, name=f"User {i}", active=active,
-                                 role="owner" if i == 1 else ("moderator" if i % 100 == 0 else "user"),
-                                 groups=VIP if i % 20 == 0 else frozenset(), link=link))
-    return people
+        kind = self.drifts.get(i)
+        name = f"user{i:06d}"
+        link = self.links.get(i) or (None if kind == "missing" else AccountLink(uid(i), name, True))
+        return SitePerson(site_id=str(i), username=name, email=f"user{i}@example.org", email_verified=True,
+                          name=f"User {i}", active=p.active and kind != "stale_active",
+                          role="owner" if i == 1 else ("moderator" if i % 100 == 0 else "user"),
+                          groups=VIP if i % 20 == 0 else frozenset(), link=link)
+
+    def __iter__(self) -> Any:
+        return (self.person(i) for i in range(1, self.n + 1))
+
+    def relinked(self, report: Any) -> "SitePeople":
+        """The people with the links a run created (accounts rcsync made for people without one)."""
+        from sync_tasks.person import AccountLink
+
+        links = dict(self.links)
+        for r in report.results:
+            i = int(r.site_id)
+            if self.drifts.get(i) == "missing" and i not in links and r.rc_user_id:
+                links[i] = AccountLink(r.rc_user_id, r.rc_username, bool(r.created_by_bridge))
+        return SitePeople(self.n, self.drifts, links)
+
+
+def site_people(n: int, drifts: dict[int, str]) -> list[Any]:
+    return list(SitePeople(n, drifts))
 
 
 def read_bound(n: int, drifts: dict[int, str], page: int = 100) -> int:
@@ -267,19 +302,6 @@ def client_for(url: str) -> Any:
 
     return RocketChat(BridgeConfig(url=url, username=SERVICE, password=SERVICE_PASSWORD, pacing=False,
                                    max_concurrency=8))
-
-
-def relink(people: list[Any], report: Any) -> list[Any]:
-    from sync_tasks.person import AccountLink
-
-    by_site = {r.site_id: r for r in report.results}
-    out = []
-    for p in people:
-        r = by_site.get(p.site_id)
-        if p.link is None and r is not None and r.rc_user_id:
-            p = replace(p, link=AccountLink(r.rc_user_id, r.rc_username, bool(r.created_by_bridge)))
-        out.append(p)
-    return out
 
 
 # ----------------------------------------------------------------------------------------- naive peer
@@ -356,7 +378,7 @@ def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive
     t0 = time.monotonic()
     server = Server(users, drifts)
     say(f"stand-in ready in {time.monotonic() - t0:.1f} s at {server.url}")
-    people = site_people(users, drifts)
+    people = SitePeople(users, drifts)
     client = client_for(server.url)
     try:
         dry = reconcile_all(people, client, config, dry_run=True).summary()  # keep summaries only:
@@ -364,7 +386,7 @@ def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive
         cpu0, t1 = time.process_time(), time.monotonic()
         report = reconcile_all(people, client, config)
         seconds, engine_cpu = time.monotonic() - t1, time.process_time() - cpu0
-        people = relink(people, report)
+        people = people.relinked(report)
         real = report.summary()
         del report
         say(f"reconcile: {real}")
@@ -384,7 +406,8 @@ def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive
     }
     naive_calls = naive_seconds = None
     if naive:
-        sample = people if naive_sample <= 0 or users <= naive_sample else people[:: max(1, users // naive_sample)]
+        step = 1 if naive_sample <= 0 or users <= naive_sample else max(1, users // naive_sample)
+        sample = [people.person(i) for i in range(1, users + 1, step)]
         server = Server(users, drifts)
         try:
             t2 = time.monotonic()

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks.conf import engine_config, hook_settings
-from django_hooks.links import save_links
+from django_hooks.guard import WindowGuard
+from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncRun
 from django_hooks.people import load_people, population
 from django_hooks.queue import locks
@@ -65,11 +66,14 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
     run = SyncRun.objects.create(kind=SyncRun.Kind.CHANGE, scope=batch_scope(list(people)), triggered_by=reason[:255])
     if holder is not None:
         holder.acquire([_run_lock(run.pk)])
-    recorder = Recorder(run, {p.site_id: p.username for p in people.values()})
+    names = {p.site_id: p.username for p in people.values()}
+    recorder = Recorder(run, names)
+    guard = WindowGuard(run, names)  # the sliding window holds a batch as it holds single syncs (H2)
     rc = cached_client()
     try:
         report, choice = sync_batch(people.values(), rc, engine_config(), population=population(),
-                                    on_operation=recorder.on_operation, reader=reader)
+                                    on_operation=recorder.on_operation, reader=reader,
+                                    claimed=claimed_by_others(list(people)), admit=guard.admit)
     except (RocketChatError, DatabaseError, OSError) as exc:
         if isinstance(exc, NotFound):
             rc.invalidate()
@@ -83,7 +87,8 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
              len(people), choice.reader, choice.per_person, choice.full)
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results + unreadable, people, also=lambda: (recorder.flush(), _finish(run, report)))
+    save_links(report.results + unreadable, people,
+               also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
     answers.update(_answers(report, people))
     return answers
 

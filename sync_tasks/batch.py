@@ -17,12 +17,14 @@ from typing import Any, Iterable
 from bridge.errors import RocketChatError
 
 from .config import SyncConfig
-from .decide import Desired, desire_all, prepare
-from .engine import OnOperation, OnProgress, PersonResult, SyncReport, _calls, _execute, _needs_sso_rules, _observe_workspace, sync_people
+from .decide import Desired, desire_all, plan_prepared, prepare
+from .engine import (Claimed, OnOperation, OnProgress, PersonResult, SyncReport, _as_plan, _calls, _execute,
+                     _needs_sso_rules, _observe_workspace, _ownership, note_claimed, sync_people)
 from .observe import observe_all, reveal_memberships
 from .ops import Operation, op_kind
 from .person import SitePerson
 from .read_cost import ReadChoice, choose_reader
+from .safety import Admit
 
 __all__ = ["sync_batch", "room_sizes", "over_the_limit"]
 
@@ -45,7 +47,8 @@ def room_sizes(client: Any, config: SyncConfig) -> list[int | None]:
 
 def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, population: int | None,
                on_operation: OnOperation | None = None, on_progress: OnProgress | None = None,
-               reader: str | None = None) -> tuple[SyncReport, ReadChoice]:
+               reader: str | None = None, claimed: Claimed | None = None,
+               admit: Admit | None = None) -> tuple[SyncReport, ReadChoice]:
     """Sync ``people`` in one pass with the cheaper reader (or ``reader``: "people"/"full").
 
     ``population`` is how many accounts the site has (its people plus linked deleted ones), which is
@@ -58,10 +61,12 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     if reader is not None:
         choice = replace(choice, reader=reader)
     if choice.reader == "people":
-        return sync_people(people, client, config, on_operation=on_operation, on_progress=on_progress), choice
+        return sync_people(people, client, config, on_operation=on_operation, on_progress=on_progress,
+                           claimed=claimed, admit=admit), choice
     started, before = time.monotonic(), _calls(client)
     desired = desire_all(people, config)
     obs = observe_all(client, config)
+    note_claimed(obs, claimed)  # accounts linked to people outside the batch are never adopted (M3)
     # Every account was read, but only the batch is planned: nobody else is "unmanaged" here.
     obs.state = replace(obs.state, complete=False)
     if _needs_sso_rules(people, obs, config):
@@ -70,8 +75,9 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     reveal = prepared.to_reveal(obs.state)
     if reveal:
         reveal_memberships(client, obs, reveal)
-    preview = _execute("batch", people, desired, client, config, obs, started, before, dry_run=True, force=False,
-                       on_operation=None, on_progress=None, prepared=prepared)
+    own = _ownership(config, obs)
+    preview = _execute("batch", _as_plan(plan_prepared(prepared, obs.state, config, own), people), client, config, obs,
+                       started, before, dry_run=True, force=False, on_operation=None, on_progress=None)
     stopped = over_the_limit(preview.plan, config)
     if stopped:
         desired = Desired(tuple(pair for pair in desired.pairs if pair[0].site_id not in stopped),
@@ -79,9 +85,12 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
         prepared = prepare(desired, obs.state, config)
     # The guard judges each person as their own sync would (above); the batch as a whole is many
     # such syncs, not a reconcile, so it is not held to a run-wide limit.
-    report = _execute("batch", [p for p in people if p.site_id not in stopped], desired, client, config, obs,
+    # The sliding window (admit) still judges the batch unforced: force only skips the run-wide limit.
+    unforced = (lambda ops, _force: admit(ops, False)) if admit is not None else None
+    kept = [p for p in people if p.site_id not in stopped]
+    report = _execute("batch", _as_plan(plan_prepared(prepared, obs.state, config, own), kept), client, config, obs,
                       started, before, dry_run=False, force=True, on_operation=on_operation,
-                      on_progress=on_progress, revealed=len(reveal), prepared=prepared)
+                      on_progress=on_progress, revealed=len(reveal), admit=unforced)
     if stopped:
         why = "not applied: the safety guard stopped this person's sync"
         extra = tuple(PersonResult(sid, "stopped", error=f"{why} ({n} destructive changes)")

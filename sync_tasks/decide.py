@@ -57,18 +57,27 @@ class Prepared:
         return memberships_to_reveal(self.matching.targets, observed)
 
 
+def desire_one(person: SitePerson, config: SyncConfig) -> DesiredAccount | PersonIssue:
+    """The policy for one person, or the ``error`` issue that says why it cannot be computed."""
+    try:
+        return desired_account(person, config)
+    except PolicyError as exc:
+        return PersonIssue(person.site_id, "error", str(exc))
+    except Exception as exc:  # bad records must never stop a run
+        return PersonIssue(str(getattr(person, "site_id", "?")), "error",
+                           f"cannot compute policy: {type(exc).__name__}: {exc}")
+
+
 def desire_all(people: Iterable[SitePerson], config: SyncConfig) -> Desired:
     """Policy for everyone; a person whose policy fails becomes an ``error`` issue, the rest go on."""
     pairs: list[tuple[SitePerson, DesiredAccount]] = []
     issues: list[PersonIssue] = []
     for person in people:
-        try:
-            pairs.append((person, desired_account(person, config)))
-        except PolicyError as exc:
-            issues.append(PersonIssue(person.site_id, "error", str(exc)))
-        except Exception as exc:  # bad records must never stop a run
-            issues.append(PersonIssue(str(getattr(person, "site_id", "?")), "error",
-                                      f"cannot compute policy: {type(exc).__name__}: {exc}"))
+        want = desire_one(person, config)
+        if isinstance(want, PersonIssue):
+            issues.append(want)
+        else:
+            pairs.append((person, want))
     return Desired(tuple(pairs), tuple(issues))
 
 
@@ -81,11 +90,19 @@ def plan_prepared(prepared: Prepared, observed: ObservedState, config: SyncConfi
                   own: Ownership | None = None) -> Decision:
     """``own`` defaults to what the config declares; the engine narrows it when a room is unreadable."""
     m = prepared.matching
-    ops = plan_changes(m.targets, observed, own or ownership_from_config(config))
-    if observed.settings is not None:  # workspace settings were read: keep them as declared
-        ops = tuple(sorted(tuple(plan_settings(config, observed.settings)) + ops, key=sort_key))
-    issues = sorted(prepared.policy_issues + m.issues, key=lambda i: (site_sort_key(i.site_id), i.status, i.reason))
-    return Decision(m.targets, tuple(issues), m.unmanaged, ops)
+    ops = with_settings(plan_changes(m.targets, observed, own or ownership_from_config(config)), observed, config)
+    return Decision(m.targets, sorted_issues(prepared.policy_issues + m.issues), m.unmanaged, ops)
+
+
+def with_settings(ops: tuple[Operation, ...], observed: ObservedState, config: SyncConfig) -> tuple[Operation, ...]:
+    """``ops`` plus the workspace settings to write, when they were read (kept as declared), in plan order."""
+    if observed.settings is None:
+        return ops
+    return tuple(sorted(tuple(plan_settings(config, observed.settings)) + ops, key=sort_key))
+
+
+def sorted_issues(issues: Iterable[PersonIssue]) -> tuple[PersonIssue, ...]:
+    return tuple(sorted(issues, key=lambda i: (site_sort_key(i.site_id), i.status, i.reason)))
 
 
 def decide(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig,

@@ -28,20 +28,23 @@ destructive operations for review; the others were applied).
 """
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .apply import OperationOutcome, apply_plan
 from .bound import Key, beyond, beyond_reason
 from .config import SyncConfig
-from .decide import Decision, Desired, Prepared, desire_all, plan_prepared, prepare
+from .decide import Decision, Desired, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
 from .ops import CreateUser, Operation, is_destructive
 from .ops import op_kind as op_kind_of
 from .person import SitePerson, site_sort_key
-from .plan import count_by_kind, ownership_from_config
+from .plan import Ownership, count_by_kind, ownership_from_config
+from .results import PersonResult, planned_status
 from .safety import Admit, SafetyVerdict, check_safety
+from .stream import Streamed, plan_streamed
 from .workspace import effective_sso, read_settings, setting_ids_to_read
 
 __all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "sync_people", "reconcile_all"]
@@ -51,25 +54,6 @@ OnProgress = Callable[[int, int], Any]
 #: ``claimed(account_ids) -> {account id: site id}``: which of the observed accounts the site has linked to
 #: people who are not in this run (its AccountLinks); the matcher never adopts those for anyone else.
 Claimed = Callable[[frozenset[str]], Mapping[str, str]]
-
-
-@dataclass(frozen=True)
-class PersonResult:
-    """Outcome for one site person. ``rc_user_id``/``rc_username``/``created_by_bridge`` are what the
-    site should store in its AccountLink (``created_by_bridge`` is None when there is no account)."""
-
-    site_id: str
-    status: str
-    rc_user_id: str | None = None
-    rc_username: str | None = None
-    created_by_bridge: bool | None = None
-    error: str | None = None
-    planned: tuple[Operation, ...] = ()
-    outcomes: tuple[OperationOutcome, ...] = ()
-
-    @property
-    def ops(self) -> tuple[Operation, ...]:
-        return self.planned
 
 
 @dataclass(frozen=True)
@@ -131,14 +115,10 @@ def _calls(client: Any) -> int | None:
     return calls if isinstance(calls, int) else None
 
 
-def _planned_status(remove: str | None) -> str:
-    return {None: "synced", "deactivate": "deactivated", "delete": "deleted", "leave": "skipped"}[remove]
-
-
-def _results(people: list[SitePerson], decision: Decision, outcomes: list[OperationOutcome], *,
-             applied: bool, stopped: bool, held: tuple[Operation, ...] = ()) -> tuple[PersonResult, ...]:
+def _results(plan: Streamed, outcomes: list[OperationOutcome], *, applied: bool,
+             stopped: bool, held: tuple[Operation, ...] = ()) -> tuple[PersonResult, ...]:
     planned: dict[str, list[Operation]] = {}
-    for op in decision.ops:
+    for op in plan.ops:
         if op.site_id is not None:
             planned.setdefault(op.site_id, []).append(op)
     done: dict[str, list[OperationOutcome]] = {}
@@ -148,20 +128,19 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
     held_by: dict[str, list[Operation]] = {}
     for op in held:
         held_by.setdefault(op.site_id or "", []).append(op)
-    links = {p.site_id: p.link for p in people}
     results: list[PersonResult] = []
-    for issue in decision.issues:
-        link = links.get(issue.site_id)
+    for issue in plan.issues:
+        link = plan.links.get(issue.site_id)
         results.append(PersonResult(issue.site_id, issue.status, link.rc_user_id if link else None,
                                     link.rc_username if link else None,
                                     link.created_by_bridge if link else None, issue.reason))
-    for t in decision.targets:
+    for t in plan.targets:
         sid = t.desired.site_id
         mine = tuple(planned.get(sid, ()))
         outs = tuple(done.get(sid, ()))
         uid, uname = t.user_id, t.username
         created = t.created_by_bridge if t.user_id else None
-        status, error = _planned_status(t.desired.remove), None
+        status, error = planned_status(t.desired.remove), None
         for o in outs:
             if isinstance(o.op, CreateUser) and o.ok:
                 uid, uname, created = o.rc_user_id, o.rc_username, True
@@ -179,7 +158,24 @@ def _results(people: list[SitePerson], decision: Decision, outcomes: list[Operat
                      + ", ".join(f"{op_kind_of(op)} {op.target}" for op in held_by[sid][:5]))
         results.append(PersonResult(sid, status, uid, uname, created, error, mine, outs))
     results.sort(key=lambda r: site_sort_key(r.site_id))
-    return tuple(results)
+    if not plan.quiet:
+        return tuple(results)
+    # The people the plan leaves alone are final and already in site order: merge, do not re-sort.
+    return tuple(heapq.merge(results, plan.quiet, key=lambda r: site_sort_key(r.site_id)))
+
+
+def _as_plan(decision: Decision, people: Iterable[SitePerson]) -> Streamed:
+    """A decision made for everyone at once, in the shape the executor takes."""
+    return Streamed(decision.ops, decision.targets, (), decision.issues, {p.site_id: p.link for p in people},
+                    decision.unmanaged)
+
+
+def _ownership(config: SyncConfig, obs: Observation) -> Ownership:
+    own = ownership_from_config(config)
+    if obs.unreadable_rooms:  # never plan on a room we could not read
+        keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
+        own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
+    return own
 
 
 def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
@@ -190,36 +186,29 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any, config: SyncConfig,
-             obs: Observation, started: float, calls_before: int | None, *, dry_run: bool, force: bool,
-             on_operation: OnOperation | None, on_progress: OnProgress | None, revealed: int = 0,
-             prepared: Prepared | None = None, bound: frozenset[Key] | None = None,
+def _execute(mode: str, plan: Streamed, client: Any, config: SyncConfig, obs: Observation, started: float,
+             calls_before: int | None, *, dry_run: bool, force: bool, on_operation: OnOperation | None,
+             on_progress: OnProgress | None, revealed: int = 0, bound: frozenset[Key] | None = None,
              admit: Admit | None = None) -> SyncReport:
-    own = ownership_from_config(config)
-    if obs.unreadable_rooms:  # never plan on a room we could not read
-        keep = {k: v for k, v in own.rooms.items() if k not in obs.unreadable_rooms}
-        own = replace(own, rooms=keep, create_rooms=own.create_rooms & keep.keys())
-    decision = plan_prepared(prepared if prepared is not None else prepare(desired, obs.state, config),
-                             obs.state, config, own)
     calls_after_read = _calls(client)
-    verdict = check_safety(decision.ops, sum(1 for t in decision.targets if t.user_id), config.safety, force=force)
-    extra = beyond(decision.ops, bound) if bound is not None else []
+    verdict = check_safety(plan.ops, plan.accounts_managed, config.safety, force=force)
+    extra = beyond(plan.ops, bound) if bound is not None else []
     if extra:  # a forced apply may do what its preview showed, or less (sync_tasks.bound)
         verdict = replace(verdict, allowed=False, reason=beyond_reason(extra))
     held: tuple[Operation, ...] = ()
     reason = verdict.reason
     stopped = not verdict.allowed
     if not dry_run and not stopped and admit is not None:
-        destructive = tuple(op for op in decision.ops if is_destructive(op))
+        destructive = tuple(op for op in plan.ops if is_destructive(op))
         if destructive:
             answer = admit(destructive, force)
             if answer.refused:
                 stopped, reason = True, answer.refused
             held = tuple(op for op in destructive if op.site_id in answer.held)
-    to_apply = decision.ops
+    to_apply = plan.ops
     if held:
         held_set = set(held)
-        to_apply = tuple(op for op in decision.ops if op not in held_set)
+        to_apply = tuple(op for op in plan.ops if op not in held_set)
     outcomes: list[OperationOutcome] = []
     if not dry_run and not stopped and to_apply:
         outcomes = apply_plan(to_apply, client, obs.state, obs.rc_rooms, config,
@@ -230,11 +219,11 @@ def _execute(mode: str, people: list[SitePerson], desired: Desired, client: Any,
                  if o.site_id is None and not o.ok]
     return SyncReport(
         mode=mode, dry_run=dry_run,
-        results=_results(people, decision, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run,
+        results=_results(plan, outcomes, applied=bool(outcomes), stopped=stopped and not dry_run,
                          held=() if stopped else held),
-        plan=decision.ops, counts=count_by_kind(decision.ops), applied=_count(outcomes, True),
+        plan=plan.ops, counts=count_by_kind(plan.ops), applied=_count(outcomes, True),
         failed=_count(outcomes, False), stopped_by_safety=stopped, safety_reason=reason, safety=verdict,
-        unmanaged=decision.unmanaged, problems=tuple(problems),
+        unmanaged=plan.unmanaged, problems=tuple(problems),
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
         seconds=time.monotonic() - started, revealed=revealed, beyond_preview=tuple(extra),
@@ -293,8 +282,8 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     note_claimed(obs, claimed)
     if settings or _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=settings)
-    first = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=dry_run,
-                     force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
+    first = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
+                     dry_run=dry_run, force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
     if dry_run or first.stopped_by_safety or not clashes:
         return first
@@ -303,8 +292,8 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     note_claimed(obs, claimed)
     if _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=False)
-    second = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=False,
-                      force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
+    second = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
+                      dry_run=False, force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
     return _merge(first, second, clashes)
 
 
@@ -343,6 +332,11 @@ def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncRepo
         held=second.held + tuple(op for op in first.held if op not in second.held))
 
 
+def _targeted_plan(people: list[SitePerson], desired: Desired, obs: Observation, config: SyncConfig) -> Streamed:
+    return _as_plan(plan_prepared(prepare(desired, obs.state, config), obs.state, config, _ownership(config, obs)),
+                    people)
+
+
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
                   on_progress: OnProgress | None = None, claimed: Claimed | None = None,
@@ -355,17 +349,33 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     Pass every site person, plus ``SitePerson(deleted=True, link=...)`` for deleted users whose
     AccountLink the site kept. Deactivated accounts that are to be reactivated get one ``users.info``
     each to reveal memberships ``*.members`` hides (rare: returning people). ``claimed``: as for
-    :func:`sync_people` (a site that passes everyone has no one outside the run, but a partial list may)."""
+    :func:`sync_people` (a site that passes everyone has no one outside the run, but a partial list may).
+
+    People are planned as they are iterated (``sync_tasks.stream``), so a collection that makes its
+    people on demand keeps memory to Rocket.Chat's accounts plus one result per person; it is iterated
+    a second time only if two records share a site id or an account. A one-shot iterator is listed
+    first (it cannot be iterated twice)."""
     started, before = time.monotonic(), _calls(client)
-    people = list(people)
-    desired = desire_all(people, config)
+    if iter(people) is people:
+        people = list(people)
     obs = observe_all(client, config)
     note_claimed(obs, claimed)
     _observe_workspace(client, config, obs, declared=True)
-    prepared = prepare(desired, obs.state, config)
-    reveal = prepared.to_reveal(obs.state)
-    if reveal:
-        reveal_memberships(client, obs, reveal)
-    return _execute("full", people, desired, client, config, obs, started, before, dry_run=dry_run,
-                    force=force, on_operation=on_operation, on_progress=on_progress, revealed=len(reveal),
-                    prepared=prepared, bound=bound, admit=admit)
+    own = _ownership(config, obs)
+    revealed = 0
+
+    def reveal(user_ids: Sequence[str]) -> None:
+        nonlocal revealed
+        revealed += len(user_ids)
+        reveal_memberships(client, obs, user_ids)
+
+    plan = plan_streamed(people, obs.state, config, own, reveal=reveal)
+    if plan is None:  # tangled site data (a shared site id or account): match everyone at once
+        listed = list(people)
+        prepared = prepare(desire_all(listed, config), obs.state, config)
+        hidden = prepared.to_reveal(obs.state)
+        if hidden:
+            reveal(hidden)
+        plan = _as_plan(plan_prepared(prepared, obs.state, config, own), listed)
+    return _execute("full", plan, client, config, obs, started, before, dry_run=dry_run, force=force,
+                    on_operation=on_operation, on_progress=on_progress, revealed=revealed, bound=bound, admit=admit)

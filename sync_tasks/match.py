@@ -15,8 +15,9 @@ Anything that cannot be resolved becomes a per-person issue with a reason; it ne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Iterable
+from collections import ChainMap
+from dataclasses import dataclass, field, replace
+from typing import AbstractSet, Iterable, Mapping
 
 from .adoption import adoption_refusal, refused_reason
 from .config import SyncConfig
@@ -48,14 +49,48 @@ class Matching:
     unmanaged: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class Claims:
+    """Accounts already bound by linked people matched elsewhere, in the same run.
+
+    The streamed full reconcile (``sync_tasks.stream``) plans the people whose link cannot interact with
+    anyone else (their account exists, is claimed once, keeps its email, is not deleted) page by page,
+    and matches only the rest here. For those to be matched exactly as if everyone were, the matcher
+    needs from the others: which accounts are taken (``bound``: user id -> site id), and, for the email
+    rules, whether their person keeps the account's email (not in ``loose``) and takes part in the
+    duplicate-email rule (an active person: not in ``quiet``)."""
+
+    bound: Mapping[str, str] = field(default_factory=dict)
+    loose: AbstractSet[str] = frozenset()  # user ids whose person's desired email is not the account's
+    quiet: AbstractSet[str] = frozenset()  # user ids whose person is deprovisioned
+
+    def keeps_email(self, user_id: str) -> bool:
+        return user_id not in self.loose
+
+    def email_rivals(self, observed: ObservedState, keys: AbstractSet[str]) -> dict[str, str]:
+        """site id -> email key, for the claimed active people who want (and hold) one of ``keys``."""
+        if not keys or not self.bound:
+            return {}
+        out = {}
+        for uid, acct in observed.accounts.items():
+            site_id = self.bound.get(uid)
+            if site_id is not None and uid not in self.loose and uid not in self.quiet:
+                key = email_key(acct.email)
+                if key in keys:
+                    out[site_id] = key
+        return out
 
 
 def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: ObservedState,
-                 config: SyncConfig) -> Matching:
-    """Bind every (person, desired) pair; see the module docstring for the rules."""
+                 config: SyncConfig, claims: Claims | None = None) -> Matching:
+    """Bind every (person, desired) pair; see the module docstring for the rules. ``claims``: accounts
+    bound by people matched elsewhere in this run (the caller guarantees none of ``people`` is linked
+    to one of them); they are never adopted, and their people hold their emails as a target would."""
+    claims = claims or Claims()
     pairs = sorted(people, key=lambda pd: site_sort_key(pd[0].site_id))
     issues: list[PersonIssue] = []
-    bound: dict[str, str] = {}  # user_id -> site_id
+    mine: dict[str, str] = {}
+    bound: ChainMap[str, str] = ChainMap(mine, claims.bound)  # type: ignore[arg-type]  # user_id -> site_id
     targets: dict[str, Target] = {}
     new: dict[str, DesiredAccount] = {}
     preferred: dict[str, str] = {}
@@ -88,7 +123,7 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
             issues.append(PersonIssue(person.site_id, "conflict", f"account {link.rc_user_id} is already linked "
                                       f"to site user {observed.claimed[link.rc_user_id]}"))
         elif (acct is not None and acct.user_id in bound and desired.remove is None
-              and targets[bound[acct.user_id]].desired.remove == "delete"):
+              and acct.user_id in mine and targets[mine[acct.user_id]].desired.remove == "delete"):
             # The account is deleted by this plan for the person who claimed it first: like a linked
             # account that is gone (and by the same rules, so the next run decides alike), this person is
             # matched again and may get a new one (deletions run before creations).
@@ -184,7 +219,9 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
                 why = f"it is linked to site user {bound[holder.user_id]}"
             reason = (f"email is already used by Rocket.Chat account @{holder.username} "
                       f"({holder.user_id}); not adopted because {why}")
-            keeps = holder.user_id not in bound or email_key(targets[bound[holder.user_id]].desired.email) == key
+            keeps = (holder.user_id not in bound
+                     or (claims.keeps_email(holder.user_id) if holder.user_id not in mine
+                         else email_key(targets[mine[holder.user_id]].desired.email) == key))
             if keeps:
                 issues.append(PersonIssue(person.site_id, "conflict", reason))
                 continue
@@ -195,7 +232,13 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
     # Emails must be unique in Rocket.Chat: the first person (site order) keeps a shared email; for
     # later ones a new account is an error and a linked account simply does not get it.
     email_owner: dict[str, str] = {}
-    for site_id in sorted(list(targets) + list(new), key=site_sort_key):
+    # Claimed people keep their accounts' emails; they take part where someone here wants one of them.
+    rivals = claims.email_rivals(observed, {k for d in [t.desired for t in targets.values()] + list(new.values())
+                                            if d.remove is None and (k := email_key(d.email))})
+    for site_id in sorted(list(targets) + list(new) + list(rivals), key=site_sort_key):
+        if site_id in rivals:
+            email_owner.setdefault(rivals[site_id], site_id)  # losing it changes nothing: they keep theirs
+            continue
         desired = targets[site_id].desired if site_id in targets else new[site_id]
         if desired.remove is not None:
             continue  # a deprovisioned account's email only matters while Rocket.Chat still holds it

@@ -11,9 +11,22 @@ _UNMISTAKABLE = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 _BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+# Byte -> character of the alphabet for the bytes below the largest multiple of its size; the others
+# are dropped, so every character stays uniform.
+_ID_LIMIT = 256 - 256 % len(_UNMISTAKABLE)
+_ID_TABLE = bytes(ord(_UNMISTAKABLE[b % len(_UNMISTAKABLE)]) if b < _ID_LIMIT else 0 for b in range(256))
+_ID_DROP = bytes(range(_ID_LIMIT, 256))
+
+
 def random_id(length: int = 17) -> str:
-    """A document id like Meteor's `Random.id()` (17 chars by default)."""
-    return "".join(secrets.choice(_UNMISTAKABLE) for _ in range(length))
+    """A document id like Meteor's `Random.id()` (17 chars by default).
+
+    One read of the system's random source per id, mapped in C, not `secrets.choice` per character:
+    seeding a million users (and their subscriptions) spent most of its time there."""
+    out = b""
+    while len(out) < length:
+        out += secrets.token_bytes(2 * length).translate(_ID_TABLE, _ID_DROP)
+    return out[:length].decode("ascii")
 
 
 def random_secret(length: int = 43) -> str:
