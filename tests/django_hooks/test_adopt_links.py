@@ -53,6 +53,26 @@ def test_targeted_sync_does_not_adopt_an_account_linked_to_another_person(fresh_
     assert fresh_stand_in.user("carol")["emails"][0]["address"] == "carol@example.org"
 
 
+@pytest.mark.parametrize("reader", ["people", "full"])
+def test_a_batch_pass_does_not_adopt_an_account_linked_outside_it(fresh_stand_in, verified, reader) -> None:
+    """M3 on the burst path: a worker draining several people in one pass (django_hooks.runs_batch)
+    passes the same claimed look-up, with either reader."""
+    from django_hooks.runs_batch import sync_users
+
+    carol = User.objects.create_user("carol", "carol@example.org", "pw")
+    assert _sync(carol) == "synced"
+    carol_rc = fresh_stand_in.user("carol")["_id"]
+    mallory = User.objects.create_user("mallory", "Carol@Example.org", "pw")
+    dave = User.objects.create_user("dave", "dave@example.org", "pw")
+    answers = sync_users([str(mallory.pk), str(dave.pk)], reason="test", reader=reader)
+    assert answers[str(dave.pk)].ok and fresh_stand_in.user("dave") is not None
+    assert not answers[str(mallory.pk)].ok
+    link = AccountLink.objects.get(user_key=str(mallory.pk))
+    assert link.status == "conflict" and f"linked to site user {carol.pk}" in link.last_error
+    assert AccountLink.objects.get(user_key=str(carol.pk)).rc_user_id == carol_rc
+    assert fresh_stand_in.user("carol")["emails"][0]["address"] == "carol@example.org"
+
+
 def test_no_path_adopts_a_rocketchat_admin(fresh_stand_in, verified) -> None:
     """M2: a site user registering the admin's email is a conflict naming the privileged role, through the
     targeted sync and the full reconcile alike, and the admin keeps role and email."""
