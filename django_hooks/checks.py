@@ -15,6 +15,7 @@ rcsync.W001    no usable service account (RCSYNC_RC_* secrets missing or unreada
 rcsync.W002    (--deploy) TLS certificate verification of Rocket.Chat is off
 rcsync.W003    (--deploy) Rocket.Chat is reached over plain http on a non-loopback host
 rcsync.W004    (--deploy) a service account secret is written in settings.RCSYNC["SERVER"]
+rcsync.W005    IDENTITY.privileged_roles is empty: Rocket.Chat admins may be adopted by a matching site user
 =============  =====================================================================================
 
 W001 is a warning, not an error: `migrate` and `collectstatic` run the checks too, often in a build
@@ -87,9 +88,21 @@ def _bridge_config() -> tuple[Any, CheckMessage | None]:
                    "named by RCSYNC_RC_<NAME>_FILE. Nothing syncs until then."))
 
 
+def _adoption_messages(config: Any) -> list[CheckMessage]:
+    """An empty privileged_roles is allowed (a site may want it) but opens the admin take-over of issue 14 M2."""
+    if config is None or config.identity.privileged_roles:
+        return []
+    return [Warning(
+        _("RCSYNC['IDENTITY']['privileged_roles'] is empty: a site user whose email (or username, with adopt "
+          "by username) matches a Rocket.Chat administrator's would be given that account"), id="rcsync.W005",
+        hint=_("Keep the default ['admin'] and list reviewed accounts in IDENTITY.adopt_allow_ids instead; see "
+               "docs/security.md."))]
+
+
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The RCSYNC block, its TASKS block and the service account's secrets."""
-    messages, _config = _policy_messages()
+    """The RCSYNC block, its TASKS block, the adoption guard and the service account's secrets."""
+    messages, config = _policy_messages()
+    messages += _adoption_messages(config)
     messages += _tasks_messages()
     if not messages:
         _bridge, missing = _bridge_config()

@@ -3,6 +3,7 @@ how its last sync went. Written in the same transaction as the run's own record.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from django.contrib.auth import get_user_model
@@ -23,25 +24,79 @@ _LINK_STATUS = {
 }
 
 
-def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> None:
+#: Above this many observed accounts (a full reconcile) one scan of all links is cheaper than an IN list.
+_SCAN_ALL_ABOVE = 1000
+
+
+def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dict[str, str]]:
+    """The engine's ``claimed`` look-up for a run over ``site_ids``: of the accounts it observed, those an
+    AccountLink binds to a site user *outside* the run (account id -> user key). With it a targeted sync
+    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3)."""
+    mine = {str(key) for key in site_ids}
+
+    def lookup(account_ids: frozenset[str]) -> dict[str, str]:
+        rows = AccountLink.objects.exclude(rc_user_id="")
+        if len(account_ids) <= _SCAN_ALL_ABOVE:
+            rows = rows.filter(rc_user_id__in=sorted(account_ids))
+        # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
+        pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
+        return {rc_id: key for rc_id, key in pairs.iterator(chunk_size=5000)
+                if key not in mine and rc_id in account_ids}
+
+    return lookup
+
+
+def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> dict[str, str]:
     """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
     own bookkeeping) in the same transaction.
 
     A site user may be deleted while their sync runs; the link then keeps no user (the pending
     "deleted" change deprovisions the account next), and a delete racing this very transaction makes
-    it start over.
+    it start over. One account belongs to one person (a unique ``rc_user_id``): when a concurrent sync
+    of another person linked the same account first, this person's link does not take it but is stored
+    as a ``conflict`` naming who holds it. Returns those people: {site id: reason}.
     """
     results = list(results)
+    lost: dict[str, str] = {}
     for attempt in range(3):
         try:
             with transaction.atomic():
                 if also is not None:
                     also()
                 _save_links(results, people)
-            return
+            return lost
         except IntegrityError:
             if attempt == 2:
                 raise
+            held = _held_elsewhere(results)
+            lost.update(held)
+            results = [_as_conflict(r, held[r.site_id]) if r.site_id in held else r for r in results]
+    return lost  # pragma: no cover - the loop returns or raises
+
+
+def _held_elsewhere(results: list[Any]) -> dict[str, str]:
+    """The results whose account another person's link already holds (committed by a concurrent sync), or
+    that a result earlier in this batch takes: {site id: reason}."""
+    wanted: dict[str, list[str]] = {}
+    for r in results:
+        if r.rc_user_id:
+            wanted.setdefault(r.rc_user_id, []).append(r.site_id)
+    out: dict[str, str] = {}
+    holders = dict(AccountLink.objects.filter(rc_user_id__in=sorted(wanted)).values_list("rc_user_id", "user_key"))
+    for rc_id, site_ids in wanted.items():
+        holder = holders.get(rc_id)
+        for site_id in site_ids:
+            if holder is None:
+                holder = site_id  # the first of this batch keeps it
+            elif holder != site_id:
+                out[site_id] = (f"Rocket.Chat account {rc_id} is already linked to site user {holder} (linked by a "
+                                "concurrent sync); one account belongs to one person, so this person is not linked "
+                                "to it: review who owns it")
+    return out
+
+
+def _as_conflict(result: Any, reason: str) -> Any:
+    return replace(result, status="conflict", rc_user_id=None, rc_username=None, created_by_bridge=None, error=reason)
 
 
 def _link_status(result: Any, person: Any) -> str:

@@ -57,6 +57,12 @@ class AccountLink(models.Model):
         verbose_name = _("Rocket.Chat account link")
         verbose_name_plural = _("Rocket.Chat account links")
         ordering = ["user_key"]
+        constraints = [
+            # One Rocket.Chat account belongs to one site person (issue 14 M3): a second link to the same
+            # account would let two people re-shape it. Empty = no account yet, any number of those.
+            models.UniqueConstraint(fields=["rc_user_id"], condition=~models.Q(rc_user_id=""),
+                                    name="rcsync_link_one_person_per_account"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.site_username or self.user_key} → {self.rc_username or '(no account)'} [{self.status}]"

@@ -193,10 +193,10 @@ def _sso_accounts(rc: Any, config: Any) -> tuple[list[Any], dict[str, str], list
     from django_hooks.models import AccountLink
     from django_hooks.people import iter_people
     from sync_tasks.policy import PolicyError, desired_account
-    from sync_tasks.sso_check import PRIVILEGED_ROLES, PrivilegedAccount
+    from sync_tasks.sso_check import PrivilegedAccount
 
     privileged: dict[str, Any] = {}
-    for role in sorted(PRIVILEGED_ROLES):
+    for role in sorted(config.identity.privileged_roles):
         try:
             for u in rc.iter_users_in_role(role):
                 privileged[u.id] = PrivilegedAccount(u.id, u.username or "", u.email, frozenset(u.roles or (role,)))

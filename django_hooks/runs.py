@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from bridge.errors import NotFound, RateLimited, RocketChatError
 from django_hooks import metrics
 from django_hooks.conf import engine_config, hook_settings
-from django_hooks.links import save_links
+from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncOperation, SyncRun
 from django_hooks.people import iter_people, load_person
 from django_hooks.queue import locks
@@ -160,7 +160,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     recorder = Recorder(run, {person.site_id: person.username})
     rc = cached_client()
     try:
-        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation)
+        report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
+                             claimed=claimed_by_others([person.site_id]))
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -173,7 +174,10 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
-    save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    lost = save_links(report.results, {person.site_id: person}, also=lambda: (recorder.flush(), _finish(run, report)))
+    if user_key in lost:  # a concurrent sync linked this account to someone else first
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.PARTIAL, error=lost[user_key][:4000])
+        return ApplyResult(ok=False, error=lost[user_key])
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
@@ -213,7 +217,8 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
         by_key = {p.site_id: p for p in people}
         recorder = Recorder(run, {p.site_id: p.username for p in people}, on_progress)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force,
-                               on_operation=recorder.on_operation, on_progress=recorder.on_progress)
+                               on_operation=recorder.on_operation, on_progress=recorder.on_progress,
+                               claimed=claimed_by_others(by_key))
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -222,7 +227,10 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report)))
+        if lost:
+            run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
+            run.save(update_fields=["status", "error"])
     return run
 
 

@@ -290,7 +290,7 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
 
     idd = chk.section("IDENTITY", top.get("IDENTITY"), {
         "adopt", "username_max_length", "fallback_prefix", "reserved", "placeholder_email_domain", "sync_profile",
-        "email_verified"})
+        "email_verified", "privileged_roles", "adopt_allow_ids"})
     adopt_raw = idd.get("adopt", ["email_verified"])
     adopt = (adopt_raw,) if isinstance(adopt_raw, str) else chk.str_list("IDENTITY.adopt", adopt_raw)
     for a in adopt:
@@ -310,11 +310,14 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
         chk.fail("IDENTITY.placeholder_email_domain", f"expected a domain like 'chat.invalid', got {domain!r}")
         domain = None
     ev_mode, ev_fn = parse_email_verified(chk, idd.get("email_verified"), _import_dotted)
+    privileged = chk.str_list("IDENTITY.privileged_roles", idd.get("privileged_roles", ["admin"]))
+    allow_ids = chk.str_list("IDENTITY.adopt_allow_ids", idd.get("adopt_allow_ids", []))
     identity = IdentityConfig(
         adopt=tuple(adopt), username_max_length=max_len, fallback_prefix=prefix,
         reserved=RESERVED_USERNAMES | {r.lower() for r in extra_reserved}, placeholder_email_domain=domain,
         sync_profile=chk.typed("IDENTITY.sync_profile", idd.get("sync_profile", True), bool, True),
-        email_verified=ev_mode, email_verified_fn=ev_fn)
+        email_verified=ev_mode, email_verified_fn=ev_fn, privileged_roles=frozenset(privileged),
+        adopt_allow_ids=frozenset(allow_ids))
     sso = parse_sso(chk, top.get("SSO"), _import_dotted)
     declared = parse_settings(chk, top.get("SETTINGS"))
     if sso is not None:

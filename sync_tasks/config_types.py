@@ -73,6 +73,11 @@ class IdentityConfig:
     #: ``"allauth"``, ``"attribute:<name>"``, ``"callable:<dotted path>"``, ``"always"`` or ``"never"``.
     email_verified: str = "auto"
     email_verified_fn: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    #: Global roles whose holders are never adopted (matched by email, username or SSO look-alike)
+    #: unless their id is in ``adopt_allow_ids``: adopting one would hand a site user its powers.
+    privileged_roles: frozenset[str] = frozenset({"admin"})
+    #: Rocket.Chat user ids an admin has reviewed and allows to be adopted although privileged or a bot.
+    adopt_allow_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .apply import OperationOutcome, apply_plan
 from .config import SyncConfig
@@ -40,10 +40,13 @@ from .plan import count_by_kind, ownership_from_config
 from .safety import SafetyVerdict, check_safety
 from .workspace import effective_sso, read_settings, setting_ids_to_read
 
-__all__ = ["PersonResult", "SyncReport", "sync_people", "reconcile_all"]
+__all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "sync_people", "reconcile_all"]
 
 OnOperation = Callable[[OperationOutcome], Any]
 OnProgress = Callable[[int, int], Any]
+#: ``claimed(account_ids) -> {account id: site id}``: which of the observed accounts the site has linked to
+#: people who are not in this run (its AccountLinks); the matcher never adopts those for anyone else.
+Claimed = Callable[[frozenset[str]], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,12 @@ def _observe_workspace(client: Any, config: SyncConfig, obs: Observation, *, dec
                         sso=effective_sso(config, values, planned=declared, why=why))
 
 
+def note_claimed(obs: Observation, claimed: Claimed | None) -> None:
+    """Put into the observation (in place) which observed accounts belong to people outside this run."""
+    if claimed is not None and obs.state.accounts:
+        obs.state = replace(obs.state, claimed=dict(claimed(frozenset(obs.state.accounts))))
+
+
 def _needs_sso_rules(people: list[SitePerson], obs: Observation, config: SyncConfig) -> bool:
     """A targeted sync reads the SSO settings only if someone may need an account created."""
     if config.sso is None or config.sso.mode == "wait_for_login":
@@ -226,7 +235,8 @@ def _needs_sso_rules(people: list[SitePerson], obs: Observation, config: SyncCon
 
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                 force: bool = False, on_operation: OnOperation | None = None,
-                on_progress: OnProgress | None = None, settings: bool = False) -> SyncReport:
+                on_progress: OnProgress | None = None, settings: bool = False,
+                claimed: Claimed | None = None) -> SyncReport:
     """Targeted sync of ``people`` (typically one) with per-user reads. See the module docstring.
 
     Reads: ``me``, ``roles.list``, one ``rooms.info`` per managed room, then ``users.info`` (rooms
@@ -237,13 +247,16 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
 
     ``settings=True`` (``rcsync bootstrap``) also reads and plans the declared workspace settings
     (``RCSYNC["SETTINGS"]``, the SSO service); a per-person sync leaves them to the full reconcile and
-    reads only the SSO login rules, and only when someone may need an account created."""
+    reads only the SSO login rules, and only when someone may need an account created.
+
+    ``claimed`` tells which observed accounts other site people are linked to (see :data:`Claimed`)."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
     desired = desire_all(people, config)  # once per run: both passes read and plan with it
     # No email lookups up front: each one scans users.list. Create first; only if Rocket.Chat says
     # the email is taken, look that email up and sync those people again (adopting where allowed).
     obs = observe_people(client, config, desired, email_lookup=frozenset())
+    note_claimed(obs, claimed)
     if settings or _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=settings)
     first = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=dry_run,
@@ -253,6 +266,7 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
         return first
     started, before = time.monotonic(), _calls(client)
     obs = observe_people(client, config, desired, email_lookup=clashes)
+    note_claimed(obs, claimed)
     if _needs_sso_rules(people, obs, config):
         _observe_workspace(client, config, obs, declared=False)
     second = _execute("targeted", people, desired, client, config, obs, started, before, dry_run=False,
@@ -296,16 +310,18 @@ def _merge(first: SyncReport, second: SyncReport, retried: set[str]) -> SyncRepo
 
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
-                  on_progress: OnProgress | None = None) -> SyncReport:
+                  on_progress: OnProgress | None = None, claimed: Claimed | None = None) -> SyncReport:
     """Full reconciliation of every site person with bulk reads. See the module docstring.
 
     Pass every site person, plus ``SitePerson(deleted=True, link=...)`` for deleted users whose
     AccountLink the site kept. Deactivated accounts that are to be reactivated get one ``users.info``
-    each to reveal memberships ``*.members`` hides (rare: returning people)."""
+    each to reveal memberships ``*.members`` hides (rare: returning people). ``claimed``: as for
+    :func:`sync_people` (a site that passes everyone has no one outside the run, but a partial list may)."""
     started, before = time.monotonic(), _calls(client)
     people = list(people)
     desired = desire_all(people, config)
     obs = observe_all(client, config)
+    note_claimed(obs, claimed)
     _observe_workspace(client, config, obs, declared=True)
     prepared = prepare(desired, obs.state, config)
     reveal = prepared.to_reveal(obs.state)

@@ -4,7 +4,9 @@ Order of precedence, per person in site order:
 1. an :class:`AccountLink` (the immutable ``rc_user_id``) wins; a link to an account that no longer
    exists is re-created for an active person (keeping the old username when it is free);
 2. otherwise an existing account is *adopted* only as ``RCSYNC["IDENTITY"]["adopt"]`` allows
-   (default: same email, and the site says the email is verified);
+   (default: same email, and the site says the email is verified), and never the service account, an
+   account linked to another site person, a bot/app or a privileged one (:mod:`sync_tasks.adoption`):
+   such a match is a conflict naming the reason;
 3. otherwise a new account is planned, with a username derived from the site username and collisions
    resolved deterministically (``name``, ``name-2``, ... in site order). Its email must be free, or
    be given up in this run by the account holding it (an email change of another person, which runs
@@ -16,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+from .adoption import adoption_refusal, refused_reason
 from .config import SyncConfig
 from .emails import plan_email_moves, wanted_email_changes
 from .identity import assign_usernames, email_key
@@ -45,8 +48,6 @@ class Matching:
     unmanaged: tuple[tuple[str, str], ...]
 
 
-def _eligible(acct: ObservedAccount, observed: ObservedState, bound: dict[str, str]) -> bool:
-    return acct.type == "user" and acct.user_id != observed.service_user_id and acct.user_id not in bound
 
 
 def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: ObservedState,
@@ -83,6 +84,9 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         if acct is not None and acct.user_id == observed.service_user_id:
             issues.append(PersonIssue(person.site_id, "conflict",
                                       "linked to the rcsync service account, which is never managed"))
+        elif link.rc_user_id in observed.claimed:  # a duplicate link left from before links were unique
+            issues.append(PersonIssue(person.site_id, "conflict", f"account {link.rc_user_id} is already linked "
+                                      f"to site user {observed.claimed[link.rc_user_id]}"))
         elif (acct is not None and acct.user_id in bound and desired.remove is None
               and targets[bound[acct.user_id]].desired.remove == "delete"):
             # The account is deleted by this plan for the person who claimed it first: like a linked
@@ -124,27 +128,42 @@ def match_people(people: Iterable[tuple[SitePerson, DesiredAccount]], observed: 
         key = email_key(desired.email)
         same_email = [a for a in by_email.get(key, []) if a.type == "user"] if key else []
         chosen: ObservedAccount | None = None
+        refused: str | None = None  # the first match the adoption rules refused, as the conflict reason
+
+        def refusal(acct: ObservedAccount, how: str, *, report: bool = True) -> str | None:
+            nonlocal refused
+            why = adoption_refusal(acct, observed, config.identity, bound)
+            if why is not None and report and refused is None:
+                refused = refused_reason(acct, why, how)
+            return why
+
         gone = vanished.get(person.site_id)
         if gone is not None:  # restored from a backup: same username and email, new id
             acct = by_name.get(gone.rc_username.lower())
-            if (acct is not None and _eligible(acct, observed, bound) and key
-                    and email_key(acct.email) == key):
+            if (acct is not None and key and email_key(acct.email) == key
+                    and refusal(acct, "former username and email") is None):
                 chosen = acct
         if chosen is None and config.sso is not None and desired.sso is not None:
-            chosen = sso_claim(desired, config, by_name, by_email, lambda a: _eligible(a, observed, bound))
+            chosen = sso_claim(desired, config, by_name, by_email,
+                               lambda a: adoption_refusal(a, observed, config.identity, bound) is None)
         for mode in (adopt if chosen is None else ()):
-            if mode in ("email", "email_verified") and same_email:
+            if mode in ("email", "email_verified") and key and by_email.get(key):
                 if mode == "email_verified" and not desired.email_verified:
                     continue
-                cand = [a for a in same_email if _eligible(a, observed, bound)]
+                # An in-run holder is left to the email rules below (it may move to another address).
+                cand = [a for a in by_email[key]
+                        if refusal(a, "email", report=a.user_id not in bound) is None]
                 if len(cand) == 1:
                     chosen = cand[0]
                     break
             if mode == "username":
                 acct = by_name.get(desired.username.lower())
-                if acct is not None and _eligible(acct, observed, bound):
+                if acct is not None and refusal(acct, "username") is None:
                     chosen = acct
                     break
+        if chosen is None and refused is not None:
+            issues.append(PersonIssue(person.site_id, "conflict", refused))
+            continue
         if chosen is not None:
             bound[chosen.user_id] = person.site_id
             targets[person.site_id] = Target(desired, chosen.user_id, chosen.username, adopted=True,

@@ -16,10 +16,7 @@ from .policy import DesiredAccount
 from .sso import creation_blocker, login_made_account
 from .state import ObservedAccount, ObservedState
 
-__all__ = ["sso_claim", "sso_new_account_issue", "PRIVILEGED"]
-
-#: Global roles whose holders rcsync never links to a person just because username and email match.
-PRIVILEGED = frozenset({"admin"})
+__all__ = ["sso_claim", "sso_new_account_issue"]
 
 
 def _holder(desired: DesiredAccount, key_field: str, by_name: Mapping[str, ObservedAccount],
@@ -35,12 +32,15 @@ def _holder(desired: DesiredAccount, key_field: str, by_name: Mapping[str, Obser
 def sso_claim(desired: DesiredAccount, config: SyncConfig, by_name: Mapping[str, ObservedAccount],
               by_email: Mapping[str, list[ObservedAccount]],
               eligible: Callable[[ObservedAccount], bool]) -> ObservedAccount | None:
-    """The account the person's login made (or would attach to), if one exists and is free to link."""
+    """The account the person's login made (or would attach to), if one exists and is free to link.
+
+    ``eligible`` is the adoption rules (:mod:`sync_tasks.adoption`): a privileged, bot or service account,
+    or one linked to another person, is never linked on looks alone (DESIGN principle 5)."""
     sso, ident = config.sso, desired.sso
     assert sso is not None and ident is not None
     acct = _holder(desired, sso.key_field, by_name, by_email)
-    if acct is None or not eligible(acct) or PRIVILEGED & acct.roles:
-        return None  # a privileged account is never linked on looks alone (DESIGN principle 5)
+    if acct is None or not eligible(acct):
+        return None
     return acct if login_made_account(ident, acct.username, acct.email, acct.email_verified) else None
 
 
@@ -61,11 +61,12 @@ def sso_new_account_issue(desired: DesiredAccount, config: SyncConfig, observed:
         if holder is None:
             return ("conflict", f"username {u!r} (what the sign-in through {svc} presents) is planned for another "
                                 "site person")
-        whose = (f"linked to site user {bound[holder.user_id]}" if holder.user_id in bound
-                 else "not linked to this person")
+        other = bound.get(holder.user_id) or observed.claimed.get(holder.user_id)
+        whose = f"linked to site user {other}" if other is not None else "not linked to this person"
         hint = ""
-        if PRIVILEGED & holder.roles:
-            hint = f" (it is privileged: {', '.join(sorted(PRIVILEGED & holder.roles))}; never linked automatically)"
+        privileged = config.identity.privileged_roles & holder.roles
+        if privileged and holder.user_id not in config.identity.adopt_allow_ids:
+            hint = f" (it is privileged: {', '.join(sorted(privileged))}; never linked automatically)"
         elif (email_key(holder.email) == email_key(ident.email) and not holder.email_verified):
             hint = (" (it has this person's email, unverified: with Accounts_Verify_Email_For_External_Accounts "
                     "off the login makes such accounts, and rcsync cannot prove it is theirs)")

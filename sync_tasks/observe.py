@@ -22,6 +22,7 @@ from typing import Any, Collection, Iterable, Iterator, Protocol
 
 from bridge.errors import NotFound, RocketChatError
 
+from .adoption import BOT_ROLES
 from .config import SyncConfig
 from .decide import Desired, desire_all
 from .identity import assign_usernames
@@ -180,9 +181,10 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
         users[u.id] = _account(u, role_names, members.pop(u.id, empty) if u.active else None,
                                room_roles.pop(u.id, empty))
     if roles_missing:
-        # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles.
+        # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles,
+        # and the privileged and bot ones the adoption guard must see (sync_tasks.adoption).
         holders: dict[str, set[str]] = {}
-        for name in config.managed_roles:
+        for name in sorted(set(config.managed_roles) | config.identity.privileged_roles | BOT_ROLES):
             if name in obs.state.roles:
                 for u in client.iter_users_in_role(obs.state.roles[name], page_size=page):
                     holders.setdefault(u.id, set()).add(name)

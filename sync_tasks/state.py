@@ -10,7 +10,7 @@ deactivated users, so a held room role still proves membership of that room.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,9 @@ class ObservedState:
     settings: dict[str, Any] | None = None
     #: The SSO login rules as they will be once the plan's settings are written (None: no SSO, or not read).
     sso: Any = None
+    #: Rocket.Chat user id -> site id, for accounts the site has linked to people who are *not* in this run
+    #: (its AccountLinks): a targeted sync must not adopt them for someone else (sync_tasks.adoption).
+    claimed: Mapping[str, str] = field(default_factory=dict)
 
     def by_username(self) -> dict[str, ObservedAccount]:
         return {a.username.lower(): a for a in self.accounts.values()}

@@ -22,13 +22,14 @@ from django.utils.translation import gettext
 from bridge.errors import RocketChatError
 from django_hooks.admin.presenters import compare_account, group_plan
 from django_hooks.conf import engine_config
+from django_hooks.links import claimed_by_others
 from django_hooks.models import SyncRun
 from django_hooks.people import iter_people, load_person, people_for
 from django_hooks.queue.pending import request_sync
 from django_hooks.rc import cached_client, client
 from django_hooks.dispatch import send_task
 from sync_tasks.decide import desire_all, plan_prepared, prepare
-from sync_tasks.engine import reconcile_all, sync_people
+from sync_tasks.engine import note_claimed, reconcile_all, sync_people
 from sync_tasks.observe import observe_people
 
 log = logging.getLogger("rcsync.admin")
@@ -58,7 +59,8 @@ def compute_preview(triggered_by: str) -> SyncRun:
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
         people = list(iter_people())
-        report = reconcile_all(people, client(), engine_config(), dry_run=True)
+        report = reconcile_all(people, client(), engine_config(), dry_run=True,
+                               claimed=claimed_by_others(p.site_id for p in people))
     except Exception as exc:
         log.warning("reconcile preview #%s failed: %s", run.pk, type(exc).__name__)
         run.status, run.error, run.finished_at = SyncRun.Status.FAILED, safe_error(exc)[:2000], timezone.now()
@@ -174,6 +176,7 @@ def person_view(user_key: str) -> PersonView | None:
     managed_rooms = [r.key for r in config.rooms]
     try:
         obs = observe_people(cached_client(), config, wanted)
+        note_claimed(obs, claimed_by_others([person.site_id]))
     except Exception as exc:
         rows = compare_account(desired, None, config.managed_roles, managed_rooms)
         return PersonView(rows, [], "unknown", "", read_error=safe_error(exc))
@@ -197,7 +200,8 @@ def preview_people(user_keys: list[str]) -> list[dict[str, Any]]:
     """Dry-run of a targeted sync for a few people: per person, the operations it would apply."""
     people = people_for(user_keys)
     names = {p.site_id: p.username for p in people}
-    report = sync_people(people, cached_client(), engine_config(), dry_run=True)
+    report = sync_people(people, cached_client(), engine_config(), dry_run=True,
+                         claimed=claimed_by_others(p.site_id for p in people))
     out = []
     for result in report.results:
         out.append({

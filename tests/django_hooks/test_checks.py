@@ -71,6 +71,16 @@ def test_a_broken_tasks_block_is_E003(settings, service_account) -> None:
     assert set(found) == {"rcsync.E003"} and "NIGHTLY_TIME" in found["rcsync.E003"][0].msg
 
 
+def test_empty_privileged_roles_is_W005(settings, service_account) -> None:
+    """Allowed, but it lets a site user matching an admin's email adopt the admin's account (issue 14 M2)."""
+    settings.RCSYNC = {**settings.RCSYNC, "IDENTITY": {**settings.RCSYNC.get("IDENTITY", {}), "privileged_roles": []}}
+    found = ids()
+    assert set(found) == {"rcsync.W005"} and "privileged_roles" in found["rcsync.W005"][0].msg
+    assert found["rcsync.W005"][0].level == checks.WARNING and "adopt_allow_ids" in found["rcsync.W005"][0].hint
+    settings.RCSYNC = {**settings.RCSYNC, "IDENTITY": {**settings.RCSYNC["IDENTITY"], "privileged_roles": ["admin"]}}
+    assert ids() == {}
+
+
 def test_missing_secrets_are_W001(settings, no_rc_env) -> None:
     found = ids()
     assert set(found) == {"rcsync.W001"}

@@ -1,7 +1,7 @@
 """The hostile records added to the corpus of test_bad_input.py (issue 14): invisible and control
 characters, take-over attempts, Unicode digits and over-long keys, plus the Rocket.Chat accounts a
-take-over aims at. Deterministic: the same list on every run, site ids 241 and up, 9000-9013 for carol and the take-overs (or odd ones on
-purpose: Unicode digits, control characters, over-long).
+take-over aims at. Deterministic: the same list on every run, site ids 241 and up, 9000-9013 and 9020-9029 for
+carol and the take-overs (or odd ones on purpose: Unicode digits, control characters, over-long).
 """
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ UNICODE_DIGITS = ["²", "³", "¹", "٣", "١٢", "۴", "߂", "०", "৩", "๓
 # account already linked to another site person (carol, in the corpus with her link).
 ADMIN_USERNAME, ADMIN_EMAIL = "boss", "boss@example.org"
 CAROL_USERNAME, CAROL_EMAIL, CAROL_SITE_ID = "carol", "carol@example.org", "9000"
+# Accounts that act for software: a bot (type and role bot), an app user, a user-type account with role bot.
+BOT_USERNAME, BOT_EMAIL = "helper-bot", "helper-bot@example.org"
+APP_USERNAME, APP_EMAIL = "zapier.app", "zapier@example.org"
+ROLEBOT_USERNAME, ROLEBOT_EMAIL = "ci-runner", "ci-runner@example.org"
+# A second, custom privileged role (RCSYNC["IDENTITY"]["privileged_roles"] lists it in the tests).
+AUDITOR_USERNAME, AUDITOR_EMAIL = "auditor", "auditor@example.org"
+#: The victim kinds and their account ids in the in-memory world.
+VICTIM_IDS = {"admin": "boss-id", "carol": "carol-id", "service": "svc", "bot": "bot-id", "app": "app-id",
+              "rolebot": "rolebot-id", "auditor": "auditor-id"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,16 @@ def takeover_records(service_email: str) -> list[TakeOver]:
         TakeOver(p(9011, CAROL_USERNAME, "mallory11@example.org"), "carol"),
         TakeOver(p(9012, "mallory12", service_email), "service"),
         TakeOver(p(9013, "rcsync", "mallory13@example.org"), "service"),
+        TakeOver(p(9020, BOT_USERNAME, "mallory20@example.org"), "bot"),
+        TakeOver(p(9021, "mallory21", BOT_EMAIL), "bot"),
+        TakeOver(p(9022, "Helper-Bot", "mallory22@example.org"), "bot"),
+        TakeOver(p(9023, "mallory23", APP_EMAIL), "app"),
+        TakeOver(p(9024, APP_USERNAME, "mallory24@example.org"), "app"),
+        TakeOver(p(9025, "mallory25", ROLEBOT_EMAIL), "rolebot"),
+        TakeOver(p(9026, ROLEBOT_USERNAME, "mallory26@example.org"), "rolebot"),
+        TakeOver(p(9027, "mallory27", AUDITOR_EMAIL), "auditor"),
+        TakeOver(p(9028, AUDITOR_USERNAME, "mallory28@example.org"), "auditor"),
+        TakeOver(p(9029, "mallory29", f"{ADMIN_EMAIL}\u200b"), "admin"),
     ]
 
 
@@ -59,8 +78,16 @@ def carol(carol_id: str) -> SitePerson:
 
 
 def victim_accounts(room_keys: frozenset[str]) -> list[ObservedAccount]:
-    """For the in-memory world: the human admin and carol's (linked) account."""
+    """For the in-memory world: the human admin, carol's (linked) account, the bots and the auditor."""
     return [
+        ObservedAccount("bot-id", BOT_USERNAME, "Helper", BOT_EMAIL, True, True, frozenset({"bot"}), frozenset(),
+                        type="bot"),
+        ObservedAccount("app-id", APP_USERNAME, "Zapier", APP_EMAIL, True, True, frozenset({"app"}), frozenset(),
+                        type="app"),
+        ObservedAccount("rolebot-id", ROLEBOT_USERNAME, "CI", ROLEBOT_EMAIL, True, True, frozenset({"bot", "user"}),
+                        frozenset()),
+        ObservedAccount("auditor-id", AUDITOR_USERNAME, "Audit", AUDITOR_EMAIL, True, True,
+                        frozenset({"auditor", "user"}), frozenset()),
         ObservedAccount("boss-id", ADMIN_USERNAME, "The Boss", ADMIN_EMAIL, True, True, frozenset({"admin", "user"}),
                         frozenset(room_keys)),
         ObservedAccount("carol-id", CAROL_USERNAME, "Carol", CAROL_EMAIL, True, True, frozenset({"user"}),

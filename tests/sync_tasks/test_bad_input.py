@@ -19,8 +19,8 @@ from sync_tasks.ops import CreateUser
 from sync_tasks.person import AccountLink, SitePerson
 from sync_tasks.simulate import observe
 
-from hostile_corpus import (ADMIN_EMAIL, CAROL_SITE_ID, INVISIBLE, TakeOver, extra_hostile, takeover_records,
-                            victim_accounts)
+from hostile_corpus import (ADMIN_EMAIL, APP_EMAIL, APP_USERNAME, BOT_EMAIL, BOT_USERNAME, CAROL_SITE_ID, INVISIBLE, VICTIM_IDS, TakeOver, extra_hostile,
+                            takeover_records, victim_accounts)
 from sync_world import base_world
 
 CFG = load_config({})
@@ -111,48 +111,82 @@ def test_bad_records_are_handled_deterministically():
     assert d1.ops == d2.ops and d1.issues == d2.issues
 
 
-ADOPT_BY_USERNAME = load_config({"IDENTITY": {"adopt": ["email_verified", "username"]}})
-# Take-over records that today's matcher adopts: the guard of issue 14 M2/M3 (never adopt an
-# admin/privileged/bot account or one linked to another site person unless allow-listed) closes them.
-NEEDS_GUARD = {
-    "9001": "M2",  # a human admin's verified email (9002/9003, the same in other case/padding, then conflict)
-    # a targeted sync of the attacker alone: the admin's email in any case or padding, carol's email
-    ("targeted", "9001"): "M2", ("targeted", "9002"): "M2", ("targeted", "9003"): "M2",
-    ("targeted", "9009"): "M3", ("targeted", "9010"): "M3",
-    # the same with IDENTITY.adopt including "username": also the admin's and carol's usernames,
-    # even behind a zero-width space ("b\u200boss" derives "boss")
-    ("username", "9001"): "M2", ("username", "9002"): "M2", ("username", "9003"): "M2",
-    ("username", "9005"): "M2", ("username", "9006"): "M2", ("username", "9007"): "M2",
-    ("username", "9009"): "M3", ("username", "9010"): "M3", ("username", "9011"): "M3",
+PRIVILEGED = {"privileged_roles": ["admin", "auditor"]}
+CFG_GUARD = load_config({"IDENTITY": PRIVILEGED})
+ADOPT_BY_USERNAME = load_config({"IDENTITY": {"adopt": ["email_verified", "username"], **PRIVILEGED}})
+
+#: What each take-over ends as, per way of running (full reconcile; a targeted sync of the attacker
+#: alone, carol's link known only as ``ObservedState.claimed``; the same with adoption by username):
+#: a fragment of the person's conflict/error reason, or ``"new"`` for a new account of its own.
+GUARDED = {
+    "9001": "privileged role admin", "9002": "privileged role admin", "9003": "privileged role admin",
+    "9004": "not verified", "9008": "invisible or control", "9029": "invisible or control",
+    "9009": "linked to site user 9000", "9010": "linked to site user 9000",
+    "9012": "rcsync service account", "9021": "bot account", "9023": "app account", "9025": "bot account",
+    "9027": "privileged role auditor",
 }
+BY_USERNAME = {"9005": "privileged role admin", "9006": "privileged role admin", "9007": "privileged role admin",
+               "9011": "linked to site user 9000", "9013": "rcsync service account", "9020": "bot account",
+               "9022": "bot account", "9024": "app account", "9026": "bot account",
+               "9028": "privileged role auditor"}
+
+
+def _expected(how: str, site_id: str) -> str:
+    if how == "username" and site_id in BY_USERNAME:
+        return BY_USERNAME[site_id]
+    return GUARDED.get(site_id, "new")
 
 
 def _takeover_cases():
     for how in ("full", "targeted", "username"):
         for t in takeover_records("svc@example.org"):
-            key = t.person.site_id if how == "full" else (how, t.person.site_id)
-            guard = NEEDS_GUARD.get(key)
-            marks = [pytest.mark.xfail(strict=True, reason=f"needs the adoption guard of issue 14 {guard}: never "
-                                       "adopt admin/privileged/bot or already-linked accounts")] if guard else []
-            yield pytest.param(how, t, marks=marks, id=f"{how}-{t.person.site_id}-{t.victim}")
+            yield pytest.param(how, t, id=f"{how}-{t.person.site_id}-{t.victim}")
 
 
 @pytest.mark.parametrize("how,takeover", list(_takeover_cases()))
 def test_takeover_records_never_adopt_someone_elses_account(how, takeover: TakeOver):
-    """A site user with an admin's email or username, or with the email of an account linked to
-    another site person, ends as a conflict or a new account of its own, never bound to the victim's."""
-    cfg = ADOPT_BY_USERNAME if how == "username" else CFG
+    """A site user with an admin's, a bot's or the service account's email or username, or with the email of
+    an account linked to another site person, ends as a conflict naming why (or a new account of its own
+    when nothing adopts by that field), never bound to the victim's account, on every path."""
+    cfg = ADOPT_BY_USERNAME if how == "username" else CFG_GUARD
     world = hostile_world(cfg)
-    people = hostile_people() if how == "full" else [takeover.person]  # "username": targeted, adopt by username
-    d = decide(people, observe(world), cfg)
-    victims = {"admin": "boss-id", "carol": "carol-id", "service": "svc"}
+    people = hostile_people() if how == "full" else [takeover.person]
+    observed = observe(world)
+    if how != "full":  # what django_hooks.links.claimed_by_others tells a targeted sync
+        observed = replace(observed, claimed={"carol-id": CAROL_SITE_ID})
+    d = decide(people, observed, cfg)
     bound = {t.desired.site_id: t.user_id for t in d.targets}
     site_id = takeover.person.site_id
-    assert bound.get(site_id) != victims[takeover.victim], f"{site_id} adopted the {takeover.victim} account"
+    assert bound.get(site_id) != VICTIM_IDS[takeover.victim], f"{site_id} adopted the {takeover.victim} account"
+    assert not set(bound.values()) & {v for k, v in VICTIM_IDS.items() if k != "carol"}
     if how == "full":
         assert bound[CAROL_SITE_ID] == "carol-id"  # the linked person keeps her account
     issues = {i.site_id: i for i in d.issues}
-    assert site_id in issues or bound.get(site_id) is None or bound[site_id] not in victims.values()
+    want = _expected(how, site_id)
+    if want == "new":
+        assert site_id in bound and bound[site_id] is None, issues.get(site_id)
+    else:
+        assert site_id in issues and want in issues[site_id].reason, issues.get(site_id)
+        assert issues[site_id].status in ("conflict", "error")
+    victim = VICTIM_IDS[takeover.victim]  # nothing at all touches the victim's account
+    assert not [op for op in d.ops if getattr(op, "user_id", None) == victim and op.site_id != CAROL_SITE_ID]
+
+
+def test_allow_listed_privileged_and_bot_accounts_are_adopted():
+    """``adopt_allow_ids`` lifts the privileged and bot rules for the reviewed ids only; the service account
+    and a linked account stay refused even when listed."""
+    cfg = load_config({"IDENTITY": {"adopt": ["email_verified", "username"], "adopt_allow_ids":
+                                    ["boss-id", "bot-id", "svc", "carol-id"], **PRIVILEGED}})
+    observed = replace(observe(hostile_world(cfg)), claimed={"carol-id": CAROL_SITE_ID})
+    records = {t.person.site_id: t.person for t in takeover_records("svc@example.org")}
+    for site_id, victim in (("9001", "boss-id"), ("9005", "boss-id"), ("9020", "bot-id"), ("9021", "bot-id")):
+        d = decide([records[site_id]], observed, cfg)
+        assert [(t.user_id, t.adopted) for t in d.targets] == [(victim, True)], d.issues
+    for site_id in ("9009", "9012", "9013"):
+        d = decide([records[site_id]], observed, cfg)
+        assert not d.targets and d.issues[0].status == "conflict", d.targets
+    d = decide([records["9027"]], observed, cfg)  # not listed: still refused
+    assert "privileged role auditor" in d.issues[0].reason
 
 
 def test_resolver_failure_costs_one_person(monkeypatch):
@@ -185,10 +219,18 @@ def test_bad_records_against_the_stand_in(rc_server, rc_client):
     st = rc_server.state
     boss = st.create_user("boss", password="pw-boss-Very-1", email=ADMIN_EMAIL, roles=["admin", "user"])
     carol = st.create_user("carol", password="pw-carol-Very-1", email="carol@example.org")
+    bot = st.create_user(BOT_USERNAME, email=BOT_EMAIL, roles=["bot"], user_type="bot")
+    app = st.create_user(APP_USERNAME, email=APP_EMAIL, roles=["app"], user_type="app")
     people = hostile_people(service_email="rcsync@example.org", carol_id=carol["_id"])
     assert len(people) >= 500
     report = reconcile_all(people, rc_client, CFG)
     assert not report.stopped_by_safety
+    victims = {boss["_id"], bot["_id"], app["_id"]}
+    assert not [r for r in report.results if r.rc_user_id in victims]  # none adopted, over HTTP too
+    assert "privileged role admin" in report.result_for("9001").error
+    assert "bot account" in report.result_for("9021").error and "app account" in report.result_for("9023").error
+    after = st.find_user(boss["_id"])
+    assert after["roles"] == ["admin", "user"] and after["emails"][0]["address"] == ADMIN_EMAIL
     by_site = {}
     for r in report.results:
         by_site.setdefault(r.site_id, []).append(r)
