@@ -16,11 +16,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
-from django.views.i18n import JavaScriptCatalog
 from django.utils.translation import gettext_lazy as _
 
 from django_hooks.admin import actions as admin_actions  # `actions` is also a ModelAdmin attribute
 from django_hooks.admin.accounts import status_badge
+from django_hooks.admin.jscatalog import javascript_catalog
 from django_hooks.admin.params import BadParameter, ascii_id, ascii_ids, bad_request, optional_id
 from django_hooks.admin.permissions import SyncStateAdmin, can_start, forbidden, can_view, require_start, require_view
 from django_hooks.admin.presenters import duration_text, kind_label, operation_row, run_progress
@@ -34,11 +34,11 @@ def progress_bar(run: SyncRun, url: str = "") -> str:
     """The progress bar markup; `url` (a JSON endpoint) makes static/django_hooks/rcsync-admin.js poll it."""
     data = run_progress(run)
     return format_html(
-        '<div class="rcsync-progress{}" data-run="{}" data-url="{}" data-finished="{}">'
+        '<div class="rcsync-progress{}" data-run="{}" data-url="{}" data-finished="{}" data-percent="{}">'
         '<div class="rcsync-progress-track"><div class="rcsync-progress-fill" style="width: {}%"></div></div>'
         '<span class="rcsync-progress-text">{}% · {}/{}</span></div>',
         "" if data["finished"] else " rcsync-live", run.pk, url, "1" if data["finished"] else "0",
-        data["percent"], data["percent"], data["done"], data["total"],
+        data["percent"], data["percent"], data["percent"], data["done"], data["total"],
     )
 
 
@@ -130,8 +130,9 @@ class SyncRunAdmin(SyncStateAdmin):
         ]
 
     def javascript_catalog(self, request: Any) -> Any:
-        """rcsync-admin.js's gettext()/ngettext() catalog in the request's language (Django's own view)."""
-        return JavaScriptCatalog.as_view(packages=["django_hooks"])(request)
+        """rcsync-admin.js's gettext()/ngettext() catalog in the request's language (Django's own view),
+        built once per language: every task page loads it before the progress script starts polling."""
+        return javascript_catalog(request)
 
     # --- JSON ---------------------------------------------------------------------------------------
 

@@ -163,13 +163,17 @@ def test_the_task_pages_speak_russian_when_the_site_does(ru_admin) -> None:
 
 
 @pytest.mark.django_db
-def test_the_javascript_catalog_serves_the_progress_scripts_strings(ru_admin) -> None:
+def test_the_javascript_catalog_serves_the_progress_scripts_strings(ru_admin, settings) -> None:
     page = ru_admin.get(f"{BASE}/syncrun/").content.decode()
-    src = re.search(r'<script src="([^"]*jsi18n/)"></script>', page)
+    src = re.search(r'<script src="([^"]*jsi18n/)" defer></script>', page)
     assert src, "the runs page does not load rcsync's JavaScript catalog"
     catalog = ru_admin.get(src.group(1)).content.decode()
     assert '"Waiting for a worker\\u2026": "\\u0416\\u0434\\u0451\\u043c' in catalog or "Ждём обработчик" in catalog
     assert "(n%10==1 && n%100!=11 ? 0" in catalog  # Russian plurals for ngettext()
+    assert "private" in ru_admin.get(src.group(1))["Cache-Control"]
+    settings.LANGUAGE_CODE = "en-us"  # built once per language: the English site gets no Russian
+    english = ru_admin.get(src.group(1)).content.decode()
+    assert "Ждём" not in english and "\\u0416" not in english and "(n%10==1" not in english
 
 
 @pytest.mark.django_db

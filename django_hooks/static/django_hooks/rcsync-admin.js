@@ -3,14 +3,16 @@
   "use strict";
   var INTERVAL = 700;
 
-  /* Django's JavaScript catalog (admin:django_hooks_jsi18n, loaded before this file) defines
-     gettext/ngettext/interpolate; without it (a page that did not load it) the English source shows. */
-  var gettext = window.gettext || function (msgid) { return msgid; };
-  var ngettext = window.ngettext || function (singular, plural, count) { return count === 1 ? singular : plural; };
-  var interpolate = window.interpolate || function (fmt, obj, named) {
-    return named ? fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); })
-                 : fmt.replace(/%s/g, function () { return String(obj.shift()); });
-  };
+  /* Django's JavaScript catalog (admin:django_hooks_jsi18n, a deferred script before this one) defines
+     window.gettext/ngettext; each string is looked up when it is shown. Without the catalog (a page that
+     did not load it) the English source shows. */
+  function gettext(msgid) { return window.gettext ? window.gettext(msgid) : msgid; }
+  function ngettext(singular, plural, count) {
+    return window.ngettext ? window.ngettext(singular, plural, count) : (count === 1 ? singular : plural);
+  }
+  function interpolate(fmt, obj) {
+    return fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); });
+  }
 
   function setBar(bar, run) {
     if (!bar || !run) return;
@@ -54,7 +56,7 @@
           banner.hidden = false;
           banner.querySelector("span").textContent = interpolate(ngettext(
             "%(count)s new run has started since this page was drawn.",
-            "%(count)s new runs have started since this page was drawn.", data.newer), {count: data.newer}, true);
+            "%(count)s new runs have started since this page was drawn.", data.newer), {count: data.newer});
           banner.querySelector("a").href = window.location.href;
         }
         data.runs.forEach(function (run) {
