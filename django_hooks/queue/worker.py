@@ -114,7 +114,9 @@ def sync_pending_user(user_key: str, apply: Apply | None = None, *,
         if _claimed_by_holder(user_key, message_id):
             # The holder claimed this row and retires it only if nothing changed meanwhile, else
             # goes round again: this message adds nothing (a burst sends thousands of them).
-            return Outcome("covered")
+            # The holder may also be dead (a killed worker's lock lives until LOCK_TTL): look once more
+            # after that, which finds nothing pending when the holder did its job.
+            return Outcome("covered", retry_in=hook_settings().lock_ttl + random.uniform(0.2, 0.6))
         # Someone is syncing this user; they re-check the row when done, but they may be
         # just releasing, so come back shortly instead of dropping the request.
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6))

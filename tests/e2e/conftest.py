@@ -70,9 +70,16 @@ def _send_through_this_broker(broker_env, settings) -> None:
         }}
 
 
+#: The workers' safety window unless a module says otherwise (its WORKER_ENV): these tests change a few
+#: people many times within minutes, which the window (issue 14, max(10, 10 %) destructive changes an
+#: hour) would rightly hold for review; tests/e2e/test_e2e_guard.py keeps the real limit.
+LIFTED_WINDOW = {"RCSYNC_SAFETY_MIN_CHANGES": "1000000"}
+
+
 @pytest.fixture(scope="module")
-def worker_env(test_db_name, stand_in, broker_env) -> dict[str, str]:
-    return support.make_env(test_db_name, stand_in, **broker_env)
+def worker_env(request, test_db_name, stand_in, broker_env) -> dict[str, str]:
+    extra = {**LIFTED_WINDOW, **getattr(request.module, "WORKER_ENV", {})}
+    return support.make_env(test_db_name, stand_in, **broker_env, **extra)
 
 
 @pytest.fixture(scope="module")

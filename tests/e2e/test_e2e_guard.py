@@ -19,6 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 DEADLINE = 90
 LIMIT = 10  # max(SAFETY.min_changes=10, 0.10 x 27 linked accounts)
+#: The real window for these workers (tests/e2e/conftest.py lifts it for every other module).
+WORKER_ENV = {"RCSYNC_SAFETY_MIN_CHANGES": str(LIMIT)}
 
 
 def test_guard_save_loop_is_held_past_the_window_and_released_by_the_command(stand_in, worker) -> None:
