@@ -24,12 +24,12 @@ from django_hooks.rc import cached_client
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 
-#: A rename of a synced person: claim the pending row; look for other pending people to drain with it
-#: (the burst batch, issue 13: none here); read the user with its link, then its group names; start the
+#: A rename of a synced person: claim the pending row (with BATCH_SIZE > 1 one more SELECT looks for others to drain with it);
+#: read the user with its link, then its group names; start the
 #: run; which observed accounts other people's links hold (one plain SELECT, no server-side cursor); then
 #: one transaction (BEGIN, audit rows, finish the run, drop a hold the sync made obsolete (the safety
 #: window, issue 14), update the link, COMMIT); retire the pending row.
-STATEMENTS_PER_SYNC = 13
+STATEMENTS_PER_SYNC = 12
 
 
 def _synced_person(name: str) -> Any:
