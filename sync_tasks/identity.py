@@ -25,10 +25,10 @@ import unicodedata
 from typing import Iterable, Mapping
 
 RESERVED_USERNAMES = frozenset({"admin", "administrator", "system", "user", "all", "here"})
-RC_NAME_RE = re.compile(r"^[0-9a-zA-Z\-_.]+$")
+RC_NAME_RE = re.compile(r"^[0-9a-zA-Z\-_.]+\Z")
 NAME_FORBIDDEN = re.compile(r"[<>\\/]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
 MAX_NAME_LENGTH = 120
 # Unicode categories removed from display names: format characters (bidi controls, zero-width
 # space/joiners, word joiner, BOM, soft hyphen, tag characters) and lone surrogates...
@@ -82,7 +82,7 @@ def transliterate(text: str) -> str:
     return "".join(out)
 
 
-_PLAIN = re.compile(r"^[0-9a-z]+(?:[._-][0-9a-z]+)*$")
+_PLAIN = re.compile(r"^[0-9a-z]+(?:[._-][0-9a-z]+)*\Z")
 
 
 def _slug(text: str) -> str:
