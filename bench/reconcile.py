@@ -155,6 +155,7 @@ def expected_writes(n: int, drifts: dict[int, str], invite_batch: int = 100) -> 
 def _seed_state(n: int, drifts: dict[int, str]) -> Any:
     import gc
 
+    from fake_rocketchat.backend.helpers import BulkUser
     from fake_rocketchat.harness.testing import build_state
 
     # Millions of small documents that all live until the end: the cyclic collector would rescan
@@ -162,23 +163,23 @@ def _seed_state(n: int, drifts: dict[int, str]) -> Any:
     gc.disable()
 
     state = build_state(admin_username=SERVICE, admin_password=SERVICE_PASSWORD, rate_limit=False)
-    state.publish = lambda *a, **k: None  # seeding only: nobody listens yet, skip event copies
     svc = state.find_user_by_username(SERVICE)
-    rooms = {"general": state.rooms["GENERAL"]}
+    rids = {"general": "GENERAL"}
     for key in ("vip", "moderators"):
-        room = state.create_room(key, "p", owner=SERVICE)
-        rooms[key] = state.rooms[room["_id"]]
-    for i in range(1, n + 1):
-        t = rc_truth(i, drifts.get(i))
-        if t is None:
-            continue
-        user = state._insert_user_doc(user_id=uid(i), username=f"user{i:06d}", name=f"User {i}",
-                                      email=f"user{i}@example.org", password=None, roles=sorted(t.roles),
-                                      active=t.active, verified=True)
-        for key in sorted(t.rooms):
-            roles = [r for room, r in t.room_roles if room == key]
-            state._subscribe(rooms[key], user, roles=roles or None)
-    del state.publish
+        rids[key] = state.create_room(key, "p", owner=SERVICE)["_id"]
+    no_roles: tuple[str, ...] = ()
+
+    def rows() -> Any:
+        for i in range(1, n + 1):
+            t = rc_truth(i, drifts.get(i))
+            if t is None:
+                continue
+            rooms = [(rids[key], tuple(r for room, r in t.room_roles if room == key) or no_roles)
+                     for key in sorted(t.rooms)]
+            yield BulkUser(uid(i), f"user{i:06d}", f"User {i}", f"user{i}@example.org", sorted(t.roles), t.active,
+                           True, rooms)
+
+    state.bulk_create_users(rows())  # one timestamp, indexes sorted once, no events (nobody listens yet)
     assert svc is not None
     gc.freeze()
     gc.enable()

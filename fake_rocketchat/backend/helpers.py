@@ -7,9 +7,24 @@ workspace directly and assert on it without HTTP. Views return deep copies.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
+from .ids import random_ids
 from .locking import locked
+
+
+class BulkUser(NamedTuple):
+    """One account for :meth:`HelpersMixin.bulk_create_users`: `create_user`'s arguments (no password,
+    no 2FA) and the rooms it is in, each with its subscription roles."""
+
+    user_id: str | None
+    username: str
+    name: str | None = None
+    email: str | None = None
+    roles: Iterable[str] = ("user",)
+    active: bool = True
+    verified: bool = True
+    rooms: Iterable[tuple[str, Iterable[str]]] = ()  # (room id, subscription roles)
 
 
 class HelpersMixin:
@@ -118,6 +133,66 @@ class HelpersMixin:
         if join_default_channels:
             self._join_default_channels(user, silenced=False)
         return copy.deepcopy(user)
+
+    @locked
+    def bulk_create_users(self, rows: Iterable[BulkUser]) -> int:
+        """Seed many accounts at once: the same documents, indexes and listing order as `create_user`
+        then `add_member` per room for each row, in row order, but with one timestamp, ids drawn in
+        bulk, the sorted listings sorted once, and no events (nobody listens to a workspace being
+        seeded). A million accounts in seconds rather than minutes. Returns the number inserted.
+
+        Raises ValueError, like `create_user`, for a taken username, email or id and an unknown room;
+        the rows before the offending one stay inserted."""
+        now = self.now()
+        users, pairs = [], []
+        pool: list[str] = []
+        try:
+            for row in rows:
+                username = row.username
+                email = row.email if row.email is not None else f"{username}@example.invalid"
+                if username.lower() in self._by_username:
+                    raise ValueError(f"username {username!r} exists")
+                if email and email.lower() in self._by_email:
+                    raise ValueError(f"email {email!r} exists")
+                uid = row.user_id or self._new_id(self.users)
+                if uid in self.users:
+                    raise ValueError(f"user id {uid!r} exists")
+                rooms = [(self.rooms[rid], roles) if rid in self.rooms else (None, rid) for rid, roles in row.rooms]
+                missing = [rid for room, rid in rooms if room is None]
+                if missing:
+                    raise ValueError(f"no room {missing[0]!r}")
+                user = self._user_document(uid, now, username=username,
+                                           name=row.name if row.name is not None else username, email=email,
+                                           bcrypt=None, roles=row.roles, active=row.active, verified=row.verified)
+                self.users[uid] = user
+                self._by_username[username.lower()] = uid
+                if email:
+                    self._by_email[email.lower()] = uid
+                users.append(user)
+                for room, roles in rooms:
+                    rid = room["_id"]
+                    if (rid, uid) in self._sub_index:
+                        continue
+                    if not pool:
+                        pool = random_ids(4096)
+                    sid = pool.pop()
+                    while sid in self.subscriptions:
+                        sid = self._new_id(self.subscriptions)
+                    sub = self._subscription_document(sid, room, user, list(roles) or None, now)
+                    self.subscriptions[sid] = sub
+                    self._sub_index[(rid, uid)] = sid
+                    self._subs_by_room.setdefault(rid, {})[sid] = None
+                    self._subs_by_user.setdefault(uid, {})[sid] = None
+                    pairs.append((sub, user))
+                    user["__rooms"].append(rid)
+                    room["usersCount"] = room.get("usersCount", 0) + 1
+                    room["_updatedAt"] = now
+        finally:
+            self.listing.users_indexed(users)
+            self.listing.members_added(pairs)
+            self.users_version += 1
+            self.subs_version += 1
+        return len(users)
 
     @locked
     def create_room(

@@ -42,6 +42,11 @@ class SortedIds:
         if i < len(self._entries) and self._entries[i] == entry:
             del self._entries[i]
 
+    def add_many(self, entries: list[tuple[tuple[int, str], int, str]]) -> None:
+        """File many (key, seq, id) at once: one sort (linear on sorted input) instead of an insort each."""
+        self._entries.extend(entries)
+        self._entries.sort()
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -78,6 +83,16 @@ class ListingIndexes:
         self._indexed_username[uid] = user.get("username")
         self.users.add(username_key(user.get("username"), False), seq, uid)
 
+    def users_indexed(self, users: list[dict[str, Any]]) -> None:
+        """`user_indexed` for each of `users` (new ones, in insertion order), with one sort."""
+        entries = []
+        for user in users:
+            uid = user["_id"]
+            seq = self._user_seq.setdefault(uid, next(self._seq))
+            self._indexed_username[uid] = user.get("username")
+            entries.append((username_key(user.get("username"), False), seq, uid))
+        self.users.add_many(entries)
+
     def user_unindexed(self, user: dict[str, Any]) -> None:
         """Before rename or delete (the document still has its old username)."""
         uid = user["_id"]
@@ -100,6 +115,20 @@ class ListingIndexes:
         key = username_key(user.get("username"), True)
         self._member_key[sid] = key
         self._members.setdefault(sub["rid"], SortedIds()).add(key, seq, user["_id"])
+
+    def members_added(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        """`member_added` for each (subscription, user) of `pairs` (in join order), with one sort per room."""
+        per_room: dict[str, list[tuple[tuple[int, str], int, str]]] = {}
+        for sub, user in pairs:
+            sid = sub["_id"]
+            if not user.get("active") or sid in self._member_key:
+                continue
+            seq = self._sub_seq.setdefault(sid, next(self._seq))
+            key = username_key(user.get("username"), True)
+            self._member_key[sid] = key
+            per_room.setdefault(sub["rid"], []).append((key, seq, user["_id"]))
+        for rid, entries in per_room.items():
+            self._members.setdefault(rid, SortedIds()).add_many(entries)
 
     def member_removed(self, sub: dict[str, Any], user: dict[str, Any], *, gone: bool = False) -> None:
         """Before a rename or deactivation, or (`gone`) when the subscription is deleted."""

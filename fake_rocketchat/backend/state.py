@@ -334,11 +334,22 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, 
     ) -> dict[str, Any]:
         from .ids import hash_password_digest, sha256_hex
 
-        now = self.now()
         uid = user_id or self._new_id(self.users)
+        bcrypt = hash_password_digest(sha256_hex(password)) if password is not None else None
+        user = self._user_document(uid, self.now(), username=username, name=name, email=email, bcrypt=bcrypt,
+                                   roles=roles, active=active, verified=verified, user_type=user_type)
+        self.users[uid] = user
+        self._index_user(user)
+        return user
+
+    @staticmethod
+    def _user_document(uid: str, now: datetime, *, username: str, name: str | None, email: str | None,
+                       bcrypt: str | None, roles: Iterable[str], active: bool, verified: bool,
+                       user_type: str = "user") -> dict[str, Any]:
+        """A new user document (the one shape `_insert_user_doc` and `bulk_create_users` store)."""
         services: dict[str, Any] = {"resume": {"loginTokens": []}}
-        if password is not None:
-            services["password"] = {"bcrypt": hash_password_digest(sha256_hex(password))}
+        if bcrypt is not None:
+            services["password"] = {"bcrypt": bcrypt}
         user: dict[str, Any] = {
             "_id": uid,
             "createdAt": now,
@@ -358,8 +369,6 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, 
         }
         if email:
             user["emails"] = [{"address": email, "verified": bool(verified)}]
-        self.users[uid] = user
-        self._index_user(user)
         return user
 
     def _insert_room_doc(
@@ -398,8 +407,28 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, 
         if existing:
             return existing
         now = self.now()
+        sub = self._subscription_document(self._new_id(self.subscriptions), room, user, roles, now)
+        self.subscriptions[sub["_id"]] = sub
+        self._sub_index[(room["_id"], user["_id"])] = sub["_id"]
+        self._subs_by_room.setdefault(room["_id"], {})[sub["_id"]] = None
+        self.subs_version += 1
+        self._subs_by_user.setdefault(user["_id"], {})[sub["_id"]] = None
+        self.listing.member_added(sub, user)
+        if room["_id"] not in user["__rooms"]:
+            user["__rooms"].append(room["_id"])
+        room["usersCount"] = room.get("usersCount", 0) + 1
+        room["_updatedAt"] = now
+        uid = user["_id"]
+        self.publish("stream-notify-user", f"{uid}/subscriptions-changed", ["inserted", sub])
+        self.publish("stream-notify-user", f"{uid}/rooms-changed", ["inserted", room])
+        return sub
+
+    @staticmethod
+    def _subscription_document(sid: str, room: dict[str, Any], user: dict[str, Any], roles: list[str] | None,
+                               now: datetime) -> dict[str, Any]:
+        """A new subscription document (the one shape `_subscribe` and `bulk_create_users` store)."""
         sub: dict[str, Any] = {
-            "_id": self._new_id(self.subscriptions),
+            "_id": sid,
             "rid": room["_id"],
             "u": {"_id": user["_id"], "username": user["username"], "name": user.get("name")},
             "t": room["t"],
@@ -416,19 +445,6 @@ class State(HelpersMixin, UsersMixin, AuthMixin, RoomsMixin, RoomSettingsMixin, 
         }
         if roles:
             sub["roles"] = list(roles)
-        self.subscriptions[sub["_id"]] = sub
-        self._sub_index[(room["_id"], user["_id"])] = sub["_id"]
-        self._subs_by_room.setdefault(room["_id"], {})[sub["_id"]] = None
-        self.subs_version += 1
-        self._subs_by_user.setdefault(user["_id"], {})[sub["_id"]] = None
-        self.listing.member_added(sub, user)
-        if room["_id"] not in user["__rooms"]:
-            user["__rooms"].append(room["_id"])
-        room["usersCount"] = room.get("usersCount", 0) + 1
-        room["_updatedAt"] = now
-        uid = user["_id"]
-        self.publish("stream-notify-user", f"{uid}/subscriptions-changed", ["inserted", sub])
-        self.publish("stream-notify-user", f"{uid}/rooms-changed", ["inserted", room])
         return sub
 
     def _unsubscribe(self, room: dict[str, Any], user: dict[str, Any]) -> bool:
