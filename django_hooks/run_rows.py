@@ -159,13 +159,23 @@ def _groups_sql(alias: str, vendor: str, user_model: type[Model], name_column: s
             f"WHERE t.{quote(field.m2m_column_name())} = %s ORDER BY g.{quote(name_column)}")
 
 
-def _from_row(model: type[Model], alias: str, connection: Any, fields: Sequence[Any], values: Sequence[Any]) -> Model:
-    """A model instance from a row, its values passed through each field's database converters (what the
-    ORM's compiler applies: JSON, SQLite's datetimes and decimals, ...)."""
-    converted = []
-    for field, value in zip(fields, values):
+@lru_cache(maxsize=16)
+def _converters(alias: str, vendor: str, model: type[Model], fields: tuple[Any, ...]) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
+    """Per field: its column expression and the database converters the ORM's compiler would apply to it
+    (JSON, SQLite's datetimes and decimals, ...), looked up once per process."""
+    connection = connections[alias]
+    out = []
+    for field in fields:
         expression = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
+        out.append((expression, tuple(connection.ops.get_db_converters(expression) + expression.get_db_converters(connection))))
+    return tuple(out)
+
+
+def _from_row(model: type[Model], alias: str, connection: Any, fields: tuple[Any, ...], values: Sequence[Any]) -> Model:
+    """A model instance from a row, its values passed through each field's database converters."""
+    converted = []
+    for (expression, converters), value in zip(_converters(alias, connection.vendor, model, fields), values):
+        for convert in converters:
             value = convert(value, expression, connection)
         converted.append(value)
     return model.from_db(alias, [f.attname for f in fields], converted)
