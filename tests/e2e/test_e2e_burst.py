@@ -44,7 +44,18 @@ def move(users, into: bool) -> None:
         (vip.user_set.add if into else vip.user_set.remove)(*users)
 
 
-def test_a_burst_into_vip_and_out_again_is_batched(stand_in, worker) -> None:
+@pytest.fixture
+def burst_worker(worker_env, logdir):
+    """This test's own worker, stopped when it ends: the killed-worker test below must be the only one
+    consuming (conftest's module-wide `worker` stayed up, took that test's batch, and the SIGKILL hit
+    an idle pool process: the pass then succeeded and no run was interrupted)."""
+    proc = wait_ready(celery_worker(worker_env, "burst", logdir, concurrency=2))
+    yield proc
+    proc.stop()
+
+
+def test_a_burst_into_vip_and_out_again_is_batched(stand_in, burst_worker) -> None:
+    worker = burst_worker
     users = make_people("burst", 40)
     wait_until(lambda: all(stand_in.user(u.username) for u in users) and settled(), DEADLINE, "the accounts")
     first = SyncRun.objects.order_by("-id").values_list("id", flat=True).first()
