@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink, DestructiveSpend, HeldSync, SyncRun
+from django_hooks.run_rows import delete_holds
 from sync_tasks.ops import DESTRUCTIVE_KINDS, Operation, is_destructive, op_kind
 from sync_tasks.person import site_sort_key
 from sync_tasks.safety import Admission
@@ -141,7 +142,7 @@ class WindowGuard:
         held = {op.site_id for op in report.held}
         done = [r.site_id for r in report.results if r.site_id not in held and _finished(r)]
         if done:
-            HeldSync.objects.filter(user_key__in=done).delete()
+            delete_holds(done)  # one fixed DELETE (django_hooks.run_rows), not the ORM's collector
 
 
 def _finished(result: Any) -> bool:

@@ -12,7 +12,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from django_hooks.models import AccountLink
-from django_hooks.run_rows import update_link
+from django_hooks.run_rows import accounts_held, update_link
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -37,13 +37,14 @@ def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dic
     mine = {str(key) for key in site_ids}
 
     def lookup(account_ids: frozenset[str]) -> dict[str, str]:
-        rows = AccountLink.objects.exclude(rc_user_id="")
-        if len(account_ids) <= _SCAN_ALL_ABOVE:
-            rows = rows.filter(rc_user_id__in=sorted(account_ids))
         # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
-        pairs = rows.order_by("-created_at", "-pk").values_list("rc_user_id", "user_key")
-        if len(account_ids) > _SCAN_ALL_ABOVE:
-            pairs = pairs.iterator(chunk_size=5000)  # a server-side cursor: DECLARE, FETCH ..., CLOSE
+        pairs: Iterable[tuple[str, str]]
+        if len(account_ids) <= _SCAN_ALL_ABOVE:
+            pairs = accounts_held(sorted(account_ids))  # one fixed statement (django_hooks.run_rows)
+        else:
+            rows = AccountLink.objects.exclude(rc_user_id="").order_by("-created_at", "-pk")
+            # a server-side cursor: DECLARE, FETCH ..., CLOSE
+            pairs = rows.values_list("rc_user_id", "user_key").iterator(chunk_size=5000)
         return {rc_id: key for rc_id, key in pairs if key not in mine and rc_id in account_ids}
 
     return lookup

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink
-from django_hooks.run_rows import group_names
+from django_hooks.run_rows import group_names, user_with_link
 from django_hooks.verified import EmailVerifier, sso_identity_for
 from sync_tasks.person import AccountLink as EngineLink
 from sync_tasks.person import SitePerson
@@ -82,15 +82,20 @@ def load_person(user_key: str) -> SitePerson | None:
         pk = User._meta.pk.to_python(user_key)
     except Exception:
         pk = None
-    # Two plain reads: the user with its link, then its group names (run_rows.group_names; the
-    # prefetch machinery cost more CPU than both queries). No ordering: the pk is unique.
-    found = list(get_user_model()._default_manager.select_related("rocketchat_link").filter(pk=pk)[:1]) \
-        if pk is not None else []
-    user = found[0] if found else None
-    if user is not None:
-        try:
-            link = user.rocketchat_link
-        except AccountLink.DoesNotExist:
+    # Two plain reads: the user with its link, then its group names (run_rows.user_with_link and
+    # group_names: building them through the ORM cost more CPU than both queries). No ordering: the pk is unique.
+    found = user_with_link(pk) if pk is not None else None
+    if found is NotImplemented:
+        users = list(User._default_manager.select_related("rocketchat_link").filter(pk=pk)[:1])
+        found = None
+        if users:
+            try:
+                found = (users[0], users[0].rocketchat_link)
+            except AccountLink.DoesNotExist:
+                found = (users[0], None)
+    if found is not None:
+        user, link = found
+        if link is None:
             link = AccountLink.objects.filter(user_key=user_key).first()  # e.g. a re-used key, not bound yet
         return person_from_user(user, link, groups=group_names(user))
     link = AccountLink.objects.filter(user_key=user_key).first()

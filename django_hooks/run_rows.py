@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink, SyncOperation, SyncRun
 
-__all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "FINISH_FIELDS"]
+__all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
+           "accounts_held", "delete_holds", "FINISH_FIELDS"]
 
 #: What finishing a run writes (the rest was written when it started).
 FINISH_FIELDS = ("status", "counts", "summary", "error", "progress_total", "progress_done", "finished_at")
@@ -156,3 +157,103 @@ def _groups_sql(alias: str, vendor: str, user_model: type[Model], name_column: s
     return (f"SELECT g.{quote(name_column)} FROM {quote(group.db_table)} g "
             f"JOIN {quote(through.db_table)} t ON t.{quote(field.m2m_reverse_name())} = g.{quote(group.pk.column)} "
             f"WHERE t.{quote(field.m2m_column_name())} = %s ORDER BY g.{quote(name_column)}")
+
+
+@lru_cache(maxsize=16)
+def _converters(alias: str, vendor: str, model: type[Model], fields: tuple[Any, ...]) -> tuple[tuple[Any, tuple[Any, ...]], ...]:
+    """Per field: its column expression and the database converters the ORM's compiler would apply to it
+    (JSON, SQLite's datetimes and decimals, ...), looked up once per process."""
+    connection = connections[alias]
+    out = []
+    for field in fields:
+        expression = field.get_col(model._meta.db_table)
+        out.append((expression, tuple(connection.ops.get_db_converters(expression) + expression.get_db_converters(connection))))
+    return tuple(out)
+
+
+def _from_row(model: type[Model], alias: str, connection: Any, fields: tuple[Any, ...], values: Sequence[Any]) -> Model:
+    """A model instance from a row, its values passed through each field's database converters."""
+    converted = []
+    for (expression, converters), value in zip(_converters(alias, connection.vendor, model, fields), values):
+        for convert in converters:
+            value = convert(value, expression, connection)
+        converted.append(value)
+    return model.from_db(alias, [f.attname for f in fields], converted)
+
+
+@lru_cache(maxsize=8)
+def _user_link_sql(alias: str, vendor: str, user_model: type[Model]) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    quote = connections[alias].ops.quote_name
+    user_fields = tuple(user_model._meta.concrete_fields)
+    link_fields = tuple(AccountLink._meta.concrete_fields)
+    columns = [f"u.{quote(f.column)}" for f in user_fields] + [f"l.{quote(f.column)}" for f in link_fields]
+    user_pk = quote(user_model._meta.pk.column)
+    sql = (f"SELECT {', '.join(columns)} FROM {quote(user_model._meta.db_table)} u "
+           f"LEFT JOIN {quote(AccountLink._meta.db_table)} l ON l.{quote(AccountLink._meta.get_field('user').column)} "
+           f"= u.{user_pk} WHERE u.{user_pk} = %s")
+    return sql, user_fields, link_fields
+
+
+def user_with_link(user_pk: Any) -> tuple[Any, AccountLink | None] | None:
+    """The site user with this pk and the AccountLink bound to it (None when it has none), in one plain
+    query: what ``select_related("rocketchat_link")`` reads, without building the query each time. None when
+    there is no such user; NotImplemented for a user model this cannot read alone (multi-table
+    inheritance): the caller then asks the ORM."""
+    User = get_user_model()
+    if User._meta.parents:
+        return NotImplemented  # type: ignore[return-value]
+    connection = connections[router.db_for_read(User)]
+    sql, user_fields, link_fields = _user_link_sql(connection.alias, connection.vendor, User)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [User._meta.pk.get_db_prep_value(user_pk, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(user_fields)
+    user = _from_row(User, connection.alias, connection, user_fields, row[:split])
+    link = None
+    if row[split + link_fields.index(AccountLink._meta.pk)] is not None:
+        link = _from_row(AccountLink, connection.alias, connection, link_fields, row[split:])
+    return user, link
+
+
+@lru_cache(maxsize=64)
+def _held_sql(alias: str, vendor: str, ids: int) -> str:
+    quote = connections[alias].ops.quote_name
+    rc_user_id = quote(AccountLink._meta.get_field("rc_user_id").column)
+    return (f"SELECT {rc_user_id}, {quote(AccountLink._meta.get_field('user_key').column)} "
+            f"FROM {quote(AccountLink._meta.db_table)} WHERE {rc_user_id} <> '' AND {rc_user_id} IN "
+            f"({', '.join(['%s'] * ids)}) ORDER BY {quote(AccountLink._meta.get_field('created_at').column)} DESC, "
+            f"{quote(AccountLink._meta.pk.column)} DESC")
+
+
+def accounts_held(account_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(account id, user key) of the AccountLinks holding these accounts, oldest last: the query of
+    ``links.claimed_by_others`` for a targeted sync's few accounts, as one fixed statement."""
+    if not account_ids:
+        return []
+    connection = connections[router.db_for_read(AccountLink)]
+    with connection.cursor() as cursor:
+        cursor.execute(_held_sql(connection.alias, connection.vendor, len(account_ids)), list(account_ids))
+        return [(rc_id, key) for rc_id, key in cursor.fetchall()]
+
+
+@lru_cache(maxsize=64)
+def _delete_holds_sql(alias: str, vendor: str, keys: int) -> str:
+    from django_hooks.models import HeldSync
+
+    quote = connections[alias].ops.quote_name
+    return (f"DELETE FROM {quote(HeldSync._meta.db_table)} WHERE "
+            f"{quote(HeldSync._meta.get_field('user_key').column)} IN ({', '.join(['%s'] * keys)})")
+
+
+def delete_holds(user_keys: Sequence[str]) -> None:
+    """Delete the HeldSync rows of these people in one statement (nothing refers to a hold, and no signal
+    listens to its deletion, so the ORM's delete would send exactly this)."""
+    from django_hooks.models import HeldSync
+
+    if not user_keys:
+        return
+    connection = connections[router.db_for_write(HeldSync)]
+    with connection.cursor() as cursor:
+        cursor.execute(_delete_holds_sql(connection.alias, connection.vendor, len(user_keys)), list(user_keys))

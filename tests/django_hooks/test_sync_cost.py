@@ -104,3 +104,50 @@ def test_a_sync_starts_no_thread_and_imports_nothing(stand_in) -> None:
         sys.meta_path.remove(Finder)  # type: ignore[arg-type]
         threading.Thread.start = real_start  # type: ignore[method-assign]
     assert started == [] and looked_up == []
+
+
+#: Statements the ORM builds per sync (query objects and compilers, about 1-2 ms of CPU each on a loaded
+#: machine); the rest are fixed SQL strings built once per process (django_hooks.run_rows): the look-up of
+#: a person with its link, which observed accounts others hold, and the delete of an obsolete hold.
+ORM_COMPILES_PER_SYNC = 0
+
+
+def test_a_sync_builds_few_statements_through_the_orm(stand_in) -> None:
+    from django.db.models.sql.query import Query
+
+    user = _synced_person("compiles")
+    sync_pending_user(_rename(user, 1))  # per-process caches filled
+    built: list[str] = []
+    real = Query.get_compiler
+
+    def get_compiler(self: Query, *args: Any, **kwargs: Any) -> Any:
+        built.append(self.model.__name__ if self.model is not None else "?")
+        return real(self, *args, **kwargs)
+
+    Query.get_compiler = get_compiler  # type: ignore[method-assign]
+    try:
+        for n in range(2, 5):
+            key = _rename(user, n)  # an ORM save, not part of the sync
+            before = len(built)
+            assert sync_pending_user(key).status == "synced"
+            assert len(built) - before == ORM_COMPILES_PER_SYNC, built[before:]
+    finally:
+        Query.get_compiler = real  # type: ignore[method-assign]
+    assert stand_in.user("compiles")["name"] == "Vera 4"
+
+
+def test_the_fixed_user_read_returns_what_the_orm_reads(stand_in) -> None:
+    from django.forms.models import model_to_dict
+
+    from django_hooks.models import AccountLink
+    from django_hooks.run_rows import user_with_link
+
+    linked = _synced_person("fixedread")
+    unlinked = User.objects.create_user("fixedread2", "f2@example.org", "pw")
+    user, link = user_with_link(linked.pk)
+    orm = User.objects.select_related("rocketchat_link").get(pk=linked.pk)
+    assert model_to_dict(user) == model_to_dict(orm) and user.password == orm.password
+    assert link is not None and model_to_dict(link) == model_to_dict(orm.rocketchat_link)
+    assert link.created_at == AccountLink.objects.get(pk=link.pk).created_at and link.pk == orm.rocketchat_link.pk
+    assert user_with_link(unlinked.pk)[1] is None and user_with_link(unlinked.pk)[0].pk == unlinked.pk
+    assert user_with_link(10**9) is None
