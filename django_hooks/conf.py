@@ -43,8 +43,8 @@ HEALTH_PENDING_MAX_AGE 900 (s)                    ``rcsync health`` fails when a
 HEALTH_NIGHTLY_GRACE   7200 (s)                   … or no nightly run succeeded for 24 h plus this
 RUNS_KEEP_DAYS         90 (days)                  the nightly task deletes sync runs (and their audit
                                                   rows) older than this; 0 keeps them forever
-BATCH_SIZE             1                          a worker drains up to this many pending people into
-                                                  one engine pass (1: one sync per person; opt-in)
+BATCH_SIZE             5000                       a worker drains up to this many pending people into
+                                                  one engine pass (1: one sync per person)
 =====================  =========================  =======================================================
 """
 
@@ -89,7 +89,7 @@ class HookSettings:
     health_pending_max_age: float = 900.0
     health_nightly_grace: float = 7200.0
     runs_keep_days: float = 90.0
-    batch_size: int = 1
+    batch_size: int = 5000
 
 
 def _(message: str) -> str:
@@ -163,7 +163,7 @@ def parse_hook_settings(raw: Mapping[str, Any], broker_url: str | None = None) -
     max_wait = _positive(raw, "COALESCE_MAX_WAIT", 5.0)
     if max_wait < quiet:
         raise ImproperlyConfigured(_("RCSYNC['TASKS']['COALESCE_MAX_WAIT'] must be at least COALESCE_QUIET"))
-    batch_size = raw.get("BATCH_SIZE", 1)
+    batch_size = raw.get("BATCH_SIZE", 5000)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 100_000:
         raise ImproperlyConfigured(
             _("RCSYNC['TASKS']['BATCH_SIZE'] must be a whole number from 1 to 100000, got %(value)r") % {"value": batch_size})

@@ -16,7 +16,12 @@ from django.utils import timezone
 from django_hooks.models import HeldSync
 from django_hooks.queue.pending import mark_pending_many
 
-__all__ = ["held_destructive_operations", "open_holds", "release"]
+__all__ = ["RELEASE_REASON_PREFIX", "held_destructive_operations", "open_holds", "release"]
+
+#: The pending reason of a released person's sync ("released by <who>"). The queue syncs such a row
+#: on its own, never in someone else's batch pass: each release is one reviewed person's own sync and
+#: run, as the docs (operations.md) and each person's own message promise.
+RELEASE_REASON_PREFIX = "released by "
 
 
 def held_destructive_operations() -> int:
@@ -41,5 +46,5 @@ def release(user_keys: list[str] | None, by: str) -> list[str]:
             return []
         HeldSync.objects.filter(user_key__in=keys).update(
             state=HeldSync.State.RELEASED, released_at=timezone.now(), released_by=by[:255])
-        mark_pending_many(keys, f"released by {by}")
+        mark_pending_many(keys, f"{RELEASE_REASON_PREFIX}{by}")
     return keys

@@ -116,6 +116,8 @@ RCSYNC: dict = {
     "TASKS": {
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+        # A worker drains up to this many pending people into one engine pass (docs/settings.md).
+        "BATCH_SIZE": int(os.environ.get("RCSYNC_BATCH_SIZE", "5000")),
     },
 }
 # Sign-in through the site's OAuth provider and workspace settings as code (docs/settings.md, SSO and

@@ -37,7 +37,7 @@ RCSYNC = {
         "NIGHTLY_MIN_INTERVAL": float(os.environ.get("RCSYNC_NIGHTLY_MIN_INTERVAL", "3600")),
         # A test on a shared broker without a vhost of its own uses a queue of its own.
         "QUEUE": os.environ.get("RCSYNC_QUEUE", "rcsync"),
-        "BATCH_SIZE": int(os.environ.get("RCSYNC_BATCH_SIZE", "1")),
+        "BATCH_SIZE": int(os.environ.get("RCSYNC_BATCH_SIZE", "5000")),
     },
     # The safety window's defaults, unless a benchmark that churns on purpose (bench/faults.py) lifts them.
     "SAFETY": {

@@ -28,7 +28,7 @@ from django_hooks.models import PendingSync
 from django_hooks.queue import batch, locks
 from django_hooks.queue.pending import pending_table
 from django_hooks.results import ApplyResult
-from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user
+from django_hooks.runs import sync_one_user
 
 __all__ = ["Outcome", "backoff", "burst_delay", "busy_backoff", "sync_pending_user"]
 
@@ -133,19 +133,32 @@ def _claimed_by_holder(user_key: str, message_id: str | None) -> bool:
     return PendingSync.objects.filter(user_key=user_key, state=PendingSync.State.RUNNING).exists()
 
 
+def _claimed_burst_delay(row: batch.Claimed) -> float:
+    """`burst_delay` of a row a batch claimed (0 when the claim did not say when it was requested)."""
+    if row.first_requested_at is None or row.last_requested_at is None:
+        return 0.0
+    pending = PendingSync(pk=row.pk, user_key=row.user_key, generation=row.generation,
+                          first_requested_at=row.first_requested_at, last_requested_at=row.last_requested_at)
+    return burst_delay(pending, previous_sync=row.previous)
+
+
 def _drain(user_key: str, size: int, apply_many: batch.ApplyMany | None) -> Outcome:
     """This user's row, and other pending people's, in one pass (see django_hooks.queue.batch)."""
-    row, previous_sync = _claim(user_key)
+    row, previous_sync, others_waiting = _claim(user_key, others=True)
     own = None
     if row is not None:
         delay = burst_delay(row, previous_sync=previous_sync)
-        if delay > 0 or row.reason == SSO_LOGIN_REASON:
+        if delay > 0 or batch.one_by_one(row.reason):
             _unclaim(row, previous_sync)
             if delay > 0:
                 return Outcome("deferred", 0, retry_in=delay)
-            return _rounds(user_key, _default_apply)  # retried until the sign-in made the account
-        own = batch.Claimed(row.pk, user_key, row.generation, row.reason, row.attempts, row.drift)
-    result = batch.drain(own, user_key, size=size, backoff=backoff, max_rounds=MAX_ROUNDS, apply_many=apply_many)
+            # An SSO sign-in's row is retried until the sign-in made the account; a released hold is
+            # that person's own reviewed sync (see batch.one_by_one).
+            return _rounds(user_key, _default_apply)
+        own = batch.Claimed(row.pk, user_key, row.generation, row.reason, row.attempts, row.drift,
+                            row.first_requested_at, row.last_requested_at, previous_sync)
+    result = batch.drain(own, user_key, size=size, backoff=backoff, max_rounds=MAX_ROUNDS, apply_many=apply_many,
+                         burst=_claimed_burst_delay, others_waiting=others_waiting)
     if result is None:
         return Outcome("nothing-pending")
     status = result.status if own is not None else "nothing-pending"
@@ -161,9 +174,13 @@ RETURNING p.id, p.generation, p.reason, p.drift, p.first_requested_at, p.last_re
 """
 
 
-def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
+def _claim(user_key: str, others: bool = False) -> Any:
     """Mark the user's row running and read it (and when its previous sync started), in one statement
-    where the database allows."""
+    where the database allows: (row or None, previous start). With `others` (the batched path, on
+    PostgreSQL) a third item says whether anyone else's row could join this user's batch (True when
+    the row is gone: then the drain looks for itself)."""
+    if others:
+        return _claim_with_others(user_key)
     alias = router.db_for_write(PendingSync)
     connection = connections[alias]
     if connection.vendor != "postgresql":
@@ -180,6 +197,23 @@ def _claim(user_key: str) -> tuple[PendingSync | None, Any]:
         found = cursor.fetchone()
     if found is None:
         return None, None
+    return _row(user_key, found)
+
+
+def _claim_with_others(user_key: str) -> tuple[PendingSync | None, Any, bool]:
+    connection = connections[router.db_for_write(PendingSync)]
+    table = pending_table(connection)
+    waiting, params = batch.others_waiting_sql(table)
+    sql = _CLAIM.format(table=table).rstrip() + f", {waiting}\n"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [timezone.now(), user_key, user_key, *params])
+        found = cursor.fetchone()
+    if found is None:
+        return None, None, True
+    return _row(user_key, found[:-1]) + (bool(found[-1]),)
+
+
+def _row(user_key: str, found: Any) -> tuple[PendingSync, Any]:
     pk, generation, reason, drift, first, last, attempts, previous = found
     row = PendingSync(pk=pk, user_key=user_key, generation=generation, reason=reason, drift=drift,
                       first_requested_at=first, last_requested_at=last, attempts=attempts,

@@ -190,3 +190,41 @@ def test_a_drain_that_loses_the_lock_race_looks_further_down_the_queue(batch_siz
         rival.acquire([f"user:{i}" for i in range(2, 20)])
         sync_pending_user("1", apply_many=passes)
     assert len(passes.passes[0]) == 10 and set(passes.keys(0)) - {"1"} <= {str(i) for i in range(20, 41)}
+
+
+def test_released_rows_stay_one_by_one(batch_size) -> None:
+    """A released hold is that person's own reviewed sync (django_hooks.holds): never in another's pass."""
+    burst(3)
+    mark_pending("60", "released by ops")
+    passes = Passes()
+    sync_pending_user("1", apply_many=passes)
+    assert passes.keys(0) == ["1", "2", "3"]
+    assert PendingSync.objects.filter(user_key="60", state="queued").exists()
+
+
+def test_people_still_changing_in_a_burst_wait_for_the_pause_then_take_one_more_pass(batch_size, settings) -> None:
+    """Saves that keep coming during a pass are not synced round after round (each round was a run:
+    100 saves of one person made 5): the row waits, queued, until the burst pauses (COALESCE_QUIET),
+    and the message's retry syncs everyone then, in one more pass."""
+    settings.RCSYNC = {**settings.RCSYNC, "TASKS": {**settings.RCSYNC["TASKS"], "COALESCE_QUIET": 30.0,
+                                                   "COALESCE_MAX_WAIT": 60.0}}
+    burst(10)
+
+    def keep_changing(n, rows):
+        if n == 1:
+            for _ in range(5):
+                mark_pending("1", "saved")
+                mark_pending("5", "saved")
+
+    passes = Passes(during=keep_changing)
+    outcome = sync_pending_user("1", apply_many=passes)
+    assert outcome.status == "deferred" and 0 < outcome.retry_in <= 30.01
+    assert len(passes.passes) == 1
+    assert sorted(PendingSync.objects.filter(state="queued").values_list("user_key", flat=True)) == ["1", "5"]
+    assert set(PendingSync.objects.values_list("attempts", flat=True)) == {1}  # the undone claim is not a try
+    # The burst pauses (as if COALESCE_QUIET had passed since the last save): the retry takes both.
+    PendingSync.objects.update(first_requested_at=timezone.now() - timedelta(seconds=40),
+                               last_requested_at=timezone.now() - timedelta(seconds=35))
+    assert sync_pending_user("1", apply_many=passes).status == "synced"
+    assert len(passes.passes) == 2 and passes.keys(1) == ["1", "5"]
+    assert not PendingSync.objects.exists()

@@ -24,7 +24,8 @@ from django_hooks.rc import cached_client
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 
-#: A rename of a synced person: claim the pending row (with BATCH_SIZE > 1 one more SELECT looks for others to drain with it);
+#: A rename of a synced person: claim the pending row (the claim also says whether anyone else waits to be
+#: drained with it, so a lone person's batched sync costs no statement more than BATCH_SIZE = 1);
 #: read the user with its link, then its group names; start the
 #: run; which observed accounts other people's links hold (one plain SELECT, no server-side cursor); then
 #: one transaction (BEGIN, audit rows, finish the run, drop a hold the sync made obsolete (the safety
