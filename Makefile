@@ -47,8 +47,13 @@ messages-check: $(STAMP)
 services:
 	@scripts/ensure-services.sh redis postgres rabbitmq
 
+# The suite waits on processes, sockets and browsers more than it computes, so pytest-xdist runs it in
+# more workers than these 2 cores (TEST_WORKERS=0: one process). A worker has its own database and Redis
+# prefix (settings/test.py); `--dist loadfile` keeps a module's stand-in and Celery workers on one worker.
+TEST_WORKERS ?= 4
+XDIST = -n $(TEST_WORKERS) --dist loadfile
 test: install services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The property tests with many more examples (FUZZ_EXAMPLES, default 5000) and a fresh random seed
 # each run (tests/conftest.py, profile "fuzz"); `make test` under CI=true replays fixed draws. Turn a
@@ -72,10 +77,10 @@ NEWEST_TESTS ?= tests/e2e tests/django_hooks/test_admin_pages.py tests/django_ho
 test-newest: services
 	@test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
 	$(NEWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager \
-		-e '.[fake,postgres]' setuptools wheel pytest pytest-django pytest-timeout hypothesis fakeredis
+		-e '.[fake,postgres]' setuptools wheel pytest pytest-django pytest-timeout pytest-xdist hypothesis fakeredis
 	@$(NEWEST_VENV)/bin/python -m pip list --disable-pip-version-check 2>/dev/null \
 		| grep -iE '^(celery|kombu|django|django-celery-beat|redis|httpx|websockets|pyotp|starlette|uvicorn|psycopg) ' | tr -s ' ' | paste -sd, -
-	$(NEWEST_VENV)/bin/python -m pytest -p no:randomly $(NEWEST_TESTS) $(PYTEST_ARGS)
+	$(NEWEST_VENV)/bin/python -m pytest -p no:randomly $(XDIST) $(NEWEST_TESTS) $(PYTEST_ARGS)
 
 demo: install
 	@scripts/demo.sh

@@ -1,8 +1,8 @@
 """Settings for the test suite.
 
-Each pytest process gets its own PostgreSQL database (pytest-django prefixes
-the name with `test_`) and its own Redis key prefix, so parallel runs on one
-machine never meet. Celery worker subprocesses started by the tests receive
+Each pytest process (each pytest-xdist worker of `make test` too) gets its own
+PostgreSQL database (pytest-django prefixes the name with `test_`) and its own
+Redis key prefix, so parallel runs on one machine never meet. Celery worker subprocesses started by the tests receive
 the real test database name and the prefix through the environment
 (RCSYNC_DB_NAME, RCSYNC_REDIS_PREFIX) and load this same module.
 """
@@ -12,6 +12,14 @@ from __future__ import annotations
 import os
 import uuid
 
+# A pytest-xdist worker inherits the environment of the pytest process that started it, names included,
+# so the names are drawn again when they were drawn for another pytest process (RCSYNC_TEST_OWNER says
+# which); the worker's own subprocesses (Celery workers, benchmarks) keep the names it hands them.
+_OWNER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if os.environ.get("RCSYNC_TEST_OWNER", _OWNER) != _OWNER:
+    os.environ.pop("RCSYNC_DB_NAME", None)
+    os.environ.pop("RCSYNC_REDIS_PREFIX", None)
+os.environ["RCSYNC_TEST_OWNER"] = _OWNER
 os.environ.setdefault("RCSYNC_DB_NAME", f"rcsync_{os.getpid()}_{uuid.uuid4().hex[:8]}")
 os.environ.setdefault("RCSYNC_REDIS_PREFIX", f"rcsync-test-{uuid.uuid4().hex[:12]}:")
 os.environ.setdefault("RCSYNC_VISIBILITY_TIMEOUT", "60")

@@ -24,7 +24,7 @@ from .observe import observe_all, reveal_memberships
 from .ops import Operation, op_kind
 from .person import SitePerson
 from .read_cost import ReadChoice, choose_reader
-from .safety import Admit
+from .safety import Admission, Admit
 
 __all__ = ["sync_batch", "room_sizes", "over_the_limit"]
 
@@ -61,8 +61,21 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     if reader is not None:
         choice = replace(choice, reader=reader)
     if choice.reader == "people":
-        return sync_people(people, client, config, on_operation=on_operation, on_progress=on_progress,
-                           claimed=claimed, admit=admit), choice
+        # As below: many one-person syncs, not a run with a run-wide limit (force skips only that). The
+        # plan is made inside sync_people, so a person past their own sync's limit is found when the
+        # engine asks for admission: their destructive operations are held out of the run, then the
+        # person is reported stopped, as the full reader reports them.
+        over: dict[str, int] = {}
+
+        def judge(ops: tuple[Operation, ...], _force: bool) -> Admission:
+            over.update(over_the_limit(ops, config))
+            rest = tuple(op for op in ops if op.site_id not in over)
+            answer = admit(rest, False) if admit is not None and rest else Admission()
+            return Admission(held=answer.held | frozenset(over), refused=answer.refused)
+
+        report = sync_people(people, client, config, force=True, on_operation=on_operation, on_progress=on_progress,
+                             claimed=claimed, admit=judge)
+        return _stopped(report, over), choice
     started, before = time.monotonic(), _calls(client)
     desired = desire_all(people, config)
     obs = observe_all(client, config)
@@ -92,11 +105,23 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
                       started, before, dry_run=False, force=True, on_operation=on_operation,
                       on_progress=on_progress, revealed=len(reveal), admit=unforced)
     if stopped:
-        why = "not applied: the safety guard stopped this person's sync"
-        extra = tuple(PersonResult(sid, "stopped", error=f"{why} ({n} destructive changes)")
-                      for sid, n in sorted(stopped.items()))
+        extra = tuple(PersonResult(sid, "stopped", error=_stop_reason(n)) for sid, n in sorted(stopped.items()))
         report = replace(report, results=report.results + extra)
     return report, choice
+
+
+def _stop_reason(n: int) -> str:
+    return f"not applied: the safety guard stopped this person's sync ({n} destructive changes)"
+
+
+def _stopped(report: SyncReport, over: dict[str, int]) -> SyncReport:
+    """The per-person reader's report with the people past their own limit marked stopped (their
+    additive operations went, their destructive ones were held out of the run)."""
+    if not over:
+        return report
+    results = tuple(replace(r, status="stopped", error=_stop_reason(over[r.site_id])) if r.site_id in over else r
+                    for r in report.results)
+    return replace(report, results=results)
 
 
 def over_the_limit(plan: Iterable[Operation], config: SyncConfig) -> dict[str, int]:

@@ -23,6 +23,15 @@ LIMIT = 10  # max(SAFETY.min_changes=10, 0.10 x 27 linked accounts)
 WORKER_ENV = {"RCSYNC_SAFETY_MIN_CHANGES": str(LIMIT)}
 
 
+def state() -> str:
+    """What the database says, for a failure message: pending rows, runs by status, holds."""
+    from django_hooks.models import PendingSync, SyncRun
+
+    runs = list(SyncRun.objects.order_by("pk").values_list("kind", "scope", "status", "error"))
+    return (f"pending {list(PendingSync.objects.values_list('user_key', flat=True))}; "
+            f"holds {list(HeldSync.objects.values_list('user_key', 'state'))}; runs {runs}")
+
+
 def test_guard_save_loop_is_held_past_the_window_and_released_by_the_command(stand_in, worker) -> None:
     users = [User.objects.create_user(f"g{i:02}", f"g{i:02}@example.org", "pw") for i in range(27)]
     wait_until(lambda: settled() and all(stand_in.summary(u.username) == (True, ("user",), ("general",), False)
@@ -35,7 +44,7 @@ def test_guard_save_loop_is_held_past_the_window_and_released_by_the_command(sta
         return [u.username for u in users if stand_in.summary(u.username)[0] is False]
 
     wait_until(lambda: settled() and len(inactive()) + HeldSync.objects.count() == len(users), DEADLINE,
-               lambda: f"{len(inactive())} deactivated, {HeldSync.objects.count()} held:\n{worker.log()[-2000:]}")
+               lambda: f"{len(inactive())} deactivated, {HeldSync.objects.count()} held; {state()}\n{worker.log()[-2000:]}")
     applied = SyncOperation.objects.filter(operation__in=DESTRUCTIVE_KINDS, outcome="applied").count()
     assert applied <= LIMIT and 0 < len(inactive()) <= LIMIT // 2  # a kick from general + a deactivation each
     assert HeldSync.objects.filter(state="held").count() == len(users) - len(inactive())

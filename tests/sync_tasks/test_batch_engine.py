@@ -152,3 +152,30 @@ def test_rocket_chat_unreachable_raises_before_any_write(rc_server, rc_client, r
     rc_server.faults.outage(0)
     assert not vip_members(rc_server.state) & {p.username for p in site}
     assert rc_server.request_log.count(method="POST", status=200) == 0
+
+
+@pytest.mark.parametrize("reader", ["people", "full"])
+def test_a_batch_is_many_one_person_syncs_not_a_run_with_a_run_wide_limit(rc_server, rc_client, reader):
+    # Found in the gate (tests/e2e/test_e2e_guard.py under load): a batch of 7 deactivations read per
+    # person was refused as a whole by the run-wide limit (14 destructive > 10), and its people were
+    # then neither applied nor held. Each is a one-person sync: 2 destructive changes, under the limit.
+    site = synced_site(rc_client, 12)
+    leavers = [replace(p, active=False) for p in site[:7]]
+    report, choice = sync_batch(leavers, rc_client, CFG, population=len(site), reader=reader)
+    assert choice.reader == reader
+    assert not report.stopped_by_safety, report.safety_reason
+    assert {r.site_id: r.status for r in report.results} == {p.site_id: "deactivated" for p in leavers}
+    assert all(rc_server.state.find_user_by_username(p.username)["active"] is False for p in leavers)
+
+
+@pytest.mark.parametrize("reader", ["people", "full"])
+def test_a_person_past_what_their_own_sync_may_do_is_stopped_alone(rc_server, rc_client, reader):
+    cfg = load_config({"SAFETY": {"min_changes": 1, "ratio": 0.0}})
+    site = synced_site(rc_client, 12)
+    leaver, mover = replace(site[0], active=False), replace(site[1], groups=frozenset({"vip"}))
+    report, _ = sync_batch([leaver, mover], rc_client, cfg, population=len(site), reader=reader)
+    assert report.result_for(leaver.site_id).status == "stopped"
+    assert "safety guard stopped this person's sync" in report.result_for(leaver.site_id).error
+    assert report.result_for(mover.site_id).status == "synced"
+    assert rc_server.state.find_user_by_username(leaver.username)["active"] is True
+    assert mover.username in vip_members(rc_server.state)
