@@ -6,12 +6,15 @@ run's own database and Redis key prefix.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 import django_hooks
+from django_hooks.conf import hook_settings
 from django_hooks.models import AccountLink, SyncRun
 from e2e_support import BROKERS, settled, wait_until
 
@@ -87,13 +90,18 @@ def test_burst_of_100_saves_costs_at_most_two_syncs(stand_in, worker) -> None:
     converge(stand_in, "burst", (True, ("user",), ("general",), False))
     wait_until(settled, DEADLINE, "first sync done")
     before = SyncRun.objects.filter(scope=str(user.pk)).count()
+    started = time.monotonic()
     for i in range(100):
         user.first_name = f"Burst{i}"
         user.role = "moderator" if i % 2 else "user"
         user.save()
+    # By design a burst costs one sync for its first change, one after it pauses, and one more per
+    # COALESCE_MAX_WAIT it lasts (django_hooks/queue/worker.py burst_delay): on an idle machine the 100
+    # saves take well under that, under load (a parallel `make test`) they took longer.
+    allowed = 2 + int((time.monotonic() - started) // hook_settings().coalesce_max_wait)
     # last save: i = 99 -> moderator, name "Burst99"
     converge(stand_in, "burst", (True, ("user",), ("general", "moderators"), True))
     wait_until(lambda: stand_in.user("burst")["name"] == "Burst99", DEADLINE, "name Burst99")
     wait_until(settled, DEADLINE, "burst settled")
     syncs = SyncRun.objects.filter(scope=str(user.pk)).count() - before
-    assert 1 <= syncs <= 2, f"{syncs} syncs for a burst of 100 saves"
+    assert 1 <= syncs <= allowed, f"{syncs} syncs for a burst of 100 saves (at most {allowed})"

@@ -220,7 +220,22 @@ def test_a_phase_of_one_operation_runs_in_the_calling_thread_and_larger_ones_con
     assert threading.active_count() == before
 
     many = decide([person(i, f"user{i}") for i in range(1, 9)], observe(world), CFG)
-    client = RecordingClient()
+    # The first account creation waits (up to 10 s) for a second thread to enter: a pool thread can
+    # otherwise take all eight one after another when each call returns at once (seen under load).
+    entered, guard, two = [], threading.Lock(), threading.Event()
+
+    def meet(name, args):
+        if name == "create_user":
+            with guard:
+                first = not entered
+                if threading.current_thread() not in entered:
+                    entered.append(threading.current_thread())
+                if len(entered) >= 2:
+                    two.set()
+            if first:
+                two.wait(10)
+
+    client = RecordingClient(fail=meet)
     outcomes = apply_plan(many.ops, client, observe(world), rooms_of(world), CFG)
     assert all(o.ok for o in outcomes)
     assert threading.current_thread() not in client.threads["create_user"] and len(client.threads["create_user"]) > 1
