@@ -108,27 +108,30 @@ class ListingIndexes:
 
     def member_added(self, sub: dict[str, Any], user: dict[str, Any]) -> None:
         """A subscription appeared, or its user was renamed or reactivated."""
-        sid = sub["_id"]
-        if not user.get("active") or sid in self._member_key:
-            return
-        seq = self._sub_seq.setdefault(sid, next(self._seq))
-        key = username_key(user.get("username"), True)
-        self._member_key[sid] = key
-        self._members.setdefault(sub["rid"], SortedIds()).add(key, seq, user["_id"])
+        entry = self._member_entry(sub, user)
+        if entry is not None:
+            self._members.setdefault(sub["rid"], SortedIds()).add(*entry)
 
     def members_added(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         """`member_added` for each (subscription, user) of `pairs` (in join order), with one sort per room."""
         per_room: dict[str, list[tuple[tuple[int, str], int, str]]] = {}
         for sub, user in pairs:
-            sid = sub["_id"]
-            if not user.get("active") or sid in self._member_key:
-                continue
-            seq = self._sub_seq.setdefault(sid, next(self._seq))
-            key = username_key(user.get("username"), True)
-            self._member_key[sid] = key
-            per_room.setdefault(sub["rid"], []).append((key, seq, user["_id"]))
+            entry = self._member_entry(sub, user)
+            if entry is not None:
+                per_room.setdefault(sub["rid"], []).append(entry)
         for rid, entries in per_room.items():
             self._members.setdefault(rid, SortedIds()).add_many(entries)
+
+    def _member_entry(self, sub: dict[str, Any], user: dict[str, Any]) -> tuple[tuple[int, str], int, str] | None:
+        """Record the subscription as listed and return its (sort key, join sequence, user id) entry;
+        None when it is not listed (an inactive user) or already is."""
+        sid = sub["_id"]
+        if not user.get("active") or sid in self._member_key:
+            return None
+        seq = self._sub_seq.setdefault(sid, next(self._seq))
+        key = username_key(user.get("username"), True)
+        self._member_key[sid] = key
+        return key, seq, user["_id"]
 
     def member_removed(self, sub: dict[str, Any], user: dict[str, Any], *, gone: bool = False) -> None:
         """Before a rename or deactivation, or (`gone`) when the subscription is deleted."""
