@@ -68,18 +68,17 @@ fuzz: install
 NEWEST_VENV := .venv-newest
 # tests/packaging is not repeated here: it already installs the wheel with the ranges (the newest
 # versions) in its own venv during `make test`.
-# The end-to-end tests (Celery, kombu, redis, Django, beat) and the Django modules most sensitive to the
-# framework's version (admin pages, checks, translations, runs); the rest of tests/django_hooks and the
-# burst and guard e2e modules test rcsync's own logic and run once, in `make test`, to keep CI under 20 min.
-NEWEST_TESTS ?= tests/e2e tests/django_hooks/test_admin_pages.py tests/django_hooks/test_checks.py \
-	tests/django_hooks/test_translations.py tests/django_hooks/test_hooks_runs.py \
+# The end-to-end tests (Celery, kombu, redis, Django, beat) and every Django-side module (admin pages,
+# checks, translations, signals, queue, runs: what the framework's version can break). The burst and guard
+# e2e modules test rcsync's own batching and window logic and run once, in `make test`.
+NEWEST_TESTS ?= tests/e2e tests/django_hooks \
 	--ignore=tests/e2e/test_e2e_burst.py --ignore=tests/e2e/test_e2e_guard.py
 test-newest: services
 	@test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
 	$(NEWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager \
-		-e '.[fake,postgres]' setuptools wheel pytest pytest-django pytest-timeout pytest-xdist hypothesis fakeredis
+		-e '.[fake,postgres,allauth]' setuptools wheel pytest pytest-django pytest-timeout pytest-xdist hypothesis fakeredis
 	@$(NEWEST_VENV)/bin/python -m pip list --disable-pip-version-check 2>/dev/null \
-		| grep -iE '^(celery|kombu|django|django-celery-beat|redis|httpx|websockets|pyotp|starlette|uvicorn|psycopg) ' | tr -s ' ' | paste -sd, -
+		| grep -iE '^(celery|kombu|django|django-allauth|django-celery-beat|redis|httpx|websockets|pyotp|starlette|uvicorn|psycopg) ' | tr -s ' ' | paste -sd, -
 	$(NEWEST_VENV)/bin/python -m pytest -p no:randomly $(XDIST) $(NEWEST_TESTS) $(PYTEST_ARGS)
 
 demo: install
