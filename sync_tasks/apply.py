@@ -20,7 +20,7 @@ import logging
 import secrets
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from bridge.errors import Conflict, TransientError
 
@@ -104,6 +104,30 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" + (f" [{code}]" if code and code not in text else "")
 
 
+class _Usernames:
+    """account id -> username: the observation's, under those of the accounts this run creates. A view,
+    not a copy: a full reconcile observes every account (a million entries would be ~40 MB more)."""
+
+    def __init__(self, accounts: Mapping[str, Any]) -> None:
+        self._accounts = accounts
+        self._created: dict[str, str] = {}
+
+    def get(self, uid: str, default: str | None = None) -> str | None:
+        if uid in self._created:
+            return self._created[uid]
+        acct = self._accounts.get(uid)
+        return acct.username if acct is not None else default
+
+    def __getitem__(self, uid: str) -> str:
+        name = self.get(uid)
+        if name is None:
+            raise KeyError(uid)
+        return name
+
+    def __setitem__(self, uid: str, username: str) -> None:
+        self._created[uid] = username
+
+
 class _Run:
     def __init__(self, client: WriteClient, observed: ObservedState, rc_rooms: dict[str, Any], config: SyncConfig,
                  on_operation: Callable[[OperationOutcome], Any] | None,
@@ -112,7 +136,7 @@ class _Run:
         self.config = config
         self.rooms = dict(rc_rooms)
         self.roles = dict(observed.roles)
-        self.usernames = {uid: a.username for uid, a in observed.accounts.items()}
+        self.usernames = _Usernames(observed.accounts)
         self.created: dict[str, str] = {}  # site_id -> new user id
         self.failed_rooms: dict[str, str] = {}
         self.failed_roles: dict[str, str] = {}

@@ -42,7 +42,7 @@ from .ops import CreateUser, Operation, is_destructive
 from .ops import op_kind as op_kind_of
 from .person import SitePerson, site_sort_key
 from .plan import Ownership, count_by_kind, ownership_from_config
-from .results import PersonResult, planned_status
+from .results import MergedResults, PersonResult, QuietResults, planned_status
 from .safety import Admit, SafetyVerdict, check_safety
 from .stream import Streamed, plan_streamed
 from .workspace import effective_sso, read_settings, setting_ids_to_read
@@ -160,7 +160,10 @@ def _results(plan: Streamed, outcomes: list[OperationOutcome], *, applied: bool,
     results.sort(key=lambda r: site_sort_key(r.site_id))
     if not plan.quiet:
         return tuple(results)
-    # The people the plan leaves alone are final and already in site order: merge, do not re-sort.
+    # The people the plan leaves alone are final and already in site order: merge, do not re-sort,
+    # and keep them as columns (sync_tasks.results.QuietResults) until someone reads them.
+    if isinstance(plan.quiet, QuietResults):
+        return MergedResults(tuple(results), plan.quiet, site_sort_key)  # type: ignore[return-value]
     return tuple(heapq.merge(results, plan.quiet, key=lambda r: site_sort_key(r.site_id)))
 
 
@@ -353,24 +356,44 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
 
     People are planned as they are iterated (``sync_tasks.stream``), so a collection that makes its
     people on demand keeps memory to Rocket.Chat's accounts plus one result per person; it is iterated
-    a second time only if two records share a site id or an account. A one-shot iterator is listed
+    a second time only if two records share a site id or an account (and Rocket.Chat is then read
+    again: the streamed pass slimmed the accounts it had settled). A one-shot iterator is listed
     first (it cannot be iterated twice)."""
     started, before = time.monotonic(), _calls(client)
     if iter(people) is people:
         people = list(people)
-    obs = observe_all(client, config)
-    note_claimed(obs, claimed)
-    _observe_workspace(client, config, obs, declared=True)
+
+    def observe() -> Observation:
+        obs = observe_all(client, config)
+        note_claimed(obs, claimed)
+        _observe_workspace(client, config, obs, declared=True)
+        return obs
+
+    obs = observe()
     own = _ownership(config, obs)
-    revealed = 0
+    revealed = slimmed = 0
 
     def reveal(user_ids: Sequence[str]) -> None:
         nonlocal revealed
         revealed += len(user_ids)
         reveal_memberships(client, obs, user_ids)
 
-    plan = plan_streamed(people, obs.state, config, own, reveal=reveal)
+    def settle(user_ids: Sequence[str]) -> None:
+        # Planned and left alone: only the account's username, email and claim matter from here on
+        # (sync_tasks.stream), so its display name, a string per person, need not stay for the run.
+        nonlocal slimmed
+        accounts = obs.state.accounts
+        for uid in user_ids:
+            acct = accounts[uid]
+            if acct.name:
+                accounts[uid] = replace(acct, name="")
+                slimmed += 1
+
+    plan = plan_streamed(people, obs.state, config, own, reveal=reveal, settle=settle)
     if plan is None:  # tangled site data (a shared site id or account): match everyone at once
+        if slimmed:  # against the accounts as Rocket.Chat has them, names included: read them again
+            obs = observe()
+            own = _ownership(config, obs)
         listed = list(people)
         prepared = prepare(desire_all(listed, config), obs.state, config)
         hidden = prepared.to_reveal(obs.state)

@@ -5,7 +5,7 @@ at once next to Rocket.Chat's accounts. Most people of a run cannot interact wit
 are linked, their account exists, nobody else claims it, they keep the email it holds and they are
 not deleted ("settled" people). Their operations depend on their own account only, so they are
 planned a page at a time by the very same planner (:func:`sync_tasks.plan.plan_changes`) and what
-stays of each is one :class:`~sync_tasks.results.PersonResult` (plus their operations, if any).
+stays of each is one row of :class:`~sync_tasks.results.QuietResults` (plus their operations, if any).
 
 Everyone else (unlinked people, links to accounts that are gone, email changes, deletions) is
 matched and planned together by :func:`sync_tasks.match.match_people`, which gets the settled
@@ -30,7 +30,7 @@ from .ops import Operation, sort_key
 from .person import AccountLink, SitePerson, site_sort_key
 from .plan import Ownership, memberships_to_reveal, plan_changes
 from .policy import DesiredAccount
-from .results import PersonResult, planned_status
+from .results import PersonResult, QuietResults, planned_status
 from .state import ObservedAccount, ObservedState
 from .target import Target
 
@@ -48,7 +48,7 @@ class Streamed:
 
     ops: tuple[Operation, ...]
     targets: tuple[Target, ...]
-    quiet: Sequence[PersonResult]
+    quiet: Sequence[PersonResult]  # a QuietResults when planned here
     issues: tuple[PersonIssue, ...]
     links: dict[str, AccountLink | None]
     unmanaged: tuple[tuple[str, str], ...]
@@ -72,12 +72,15 @@ def _settled_account(person: SitePerson, want: DesiredAccount, observed: Observe
 
 
 def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config: SyncConfig, own: Ownership, *,
-                  reveal: Callable[[Sequence[str]], Any] | None = None, page: int = PAGE) -> Streamed | None:
+                  reveal: Callable[[Sequence[str]], Any] | None = None,
+                  settle: Callable[[Sequence[str]], Any] | None = None, page: int = PAGE) -> Streamed | None:
     """Plan a full reconcile of ``people`` (iterated once) against a complete ``observed`` state.
 
     ``reveal(user_ids)`` is called before planning people whose accounts are to be reactivated and
     whose memberships the bulk read could not see; it must fill them into ``observed`` (the engine
-    reads them with ``users.info``). None when two records share a site id or two people are linked to
+    reads them with ``users.info``). ``settle(user_ids)`` is called with the accounts of each page's
+    settled people the plan leaves alone: nothing plans with their profile again (only their usernames,
+    emails and claims matter to the people matched later), so the caller may slim them down. None when two records share a site id or two people are linked to
     one account: then the caller plans everyone at once (:func:`sync_tasks.decide.plan_prepared`)."""
     claimed: dict[str, str] = {}  # account id -> site id of its settled person
     loose: set[str] = set()
@@ -86,7 +89,7 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
     issues: list[PersonIssue] = []
     links: dict[str, AccountLink | None] = {}
     busy: list[Target] = []
-    quiet: list[PersonResult] = []
+    quiet = QuietResults()
     ops: list[Operation] = []
     pending: list[Target] = []
     per_page = replace(own, create_roles=False, create_rooms=frozenset())  # created once, below
@@ -101,13 +104,17 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
         planned = plan_changes(pending, observed, per_page)
         changed = {op.site_id for op in planned}
         ops.extend(planned)
+        left: list[str] = []
         for t in pending:
             if t.desired.site_id in changed:
                 busy.append(t)
             else:
-                quiet.append(PersonResult(t.desired.site_id, planned_status(t.desired.remove), t.user_id,
-                                          t.username, t.created_by_bridge))
+                quiet.append(t.desired.site_id, planned_status(t.desired.remove), t.user_id, t.username,
+                             t.created_by_bridge)
+                left.append(t.user_id)  # type: ignore[arg-type]  # settled people have an account
         pending.clear()
+        if settle is not None and left:
+            settle(left)
 
     for person in people:
         want = desire_one(person, config)
@@ -140,10 +147,10 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
     if any(p.link is not None and p.link.rc_user_id in claimed for p, _ in rest):
         return None  # someone else is linked to a settled person's account
     if not ordered:
-        seen = [r.site_id for r in quiet] + [t.desired.site_id for t in busy] + [p.site_id for p, _ in rest]
+        seen = quiet.site_ids() + [t.desired.site_id for t in busy] + [p.site_id for p, _ in rest]
         if len(set(seen)) != len(seen):
             return None
-        quiet.sort(key=lambda r: site_sort_key(r.site_id))
+        quiet = quiet.sorted(site_sort_key)
     matching = match_people(rest, observed, config, Claims(claimed, loose, deprovisioned))
     links.update((p.site_id, p.link) for p, _ in rest)
     if reveal is not None:

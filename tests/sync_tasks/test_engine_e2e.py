@@ -379,3 +379,38 @@ def test_two_runs_creating_the_same_rooms_at_once_both_succeed_and_the_loser_reu
     assert st.room_members(room_id(st, "moderators")) == ["olga", "rcsync"]
     again = reconcile_all(people, rc_client, CFG)
     assert again.plan == () and again.writes == 0
+
+
+def test_tangled_site_data_after_settled_accounts_were_slimmed_plans_no_renames(rc_server, rc_client):
+    """The streamed pass drops the display names of accounts it has settled (sync_tasks.engine's
+    ``settle``); two people linked to one account send the run back to matching everyone at once,
+    which must read the accounts again rather than see every settled name as changed."""
+    people = [site(i, f"member{i}", name=f"Member {i}") for i in range(1, 5)]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    assert reconcile_all(people, rc_client, CFG).plan == ()
+    twin = replace(site(5, "twin", name="Twin"), link=people[0].link)  # a stale duplicate link
+    report = reconcile_all(people + [twin], rc_client, CFG, dry_run=True)
+    assert report.plan == ()  # not an update_profile per settled person
+    assert report.result_for("5").status == "conflict" and "site user 1" in report.result_for("5").error
+    assert {r.site_id: r.status for r in report.results} == {"1": "synced", "2": "synced", "3": "synced",
+                                                             "4": "synced", "5": "conflict"}
+    assert rc_server.state.find_user_by_username("member2")["name"] == "Member 2"
+
+
+def test_full_reconcile_results_behave_as_the_tuple_they_stand_for(rc_server, rc_client):
+    """A full reconcile keeps its left-alone people as columns (sync_tasks.results.MergedResults): the
+    site's code adds, indexes, compares and iterates them like the tuple a targeted sync returns."""
+    people = [site(i, f"member{i}") for i in (1, 2, 3, 10)]
+    people = relink(people, reconcile_all(people, rc_client, CFG))
+    people[1] = replace(people[1], name="Renamed Two")  # one person worked on, three left alone
+    report = reconcile_all(people, rc_client, CFG)
+    as_tuple = tuple(report.results)
+    assert [r.site_id for r in as_tuple] == ["1", "2", "3", "10"] and len(report.results) == 4
+    assert report.results == as_tuple and as_tuple == report.results
+    assert report.results[0] == as_tuple[0] and report.results[-1].site_id == "10"
+    assert report.results[1:3] == as_tuple[1:3]
+    assert report.results + () == as_tuple and () + report.results == as_tuple
+    assert [r.status for r in as_tuple] == ["synced"] * 4
+    assert as_tuple[1].planned and not as_tuple[0].planned
+    assert all(r.rc_user_id and r.rc_username == f"member{r.site_id}" and r.created_by_bridge for r in as_tuple)
+    assert report.status_counts() == {"synced": 4}

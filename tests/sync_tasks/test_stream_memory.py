@@ -1,7 +1,8 @@
 """Memory shape of the full reconcile: what stays per person, counted, never timed.
 
 A million people must fit in a few hundred MB (bench/reconcile.py measures it): the streamed plan keeps
-one slotted result per settled person and the observation keeps no wire documents.
+one row of columns per settled person (sync_tasks.results.QuietResults) and the observation keeps no
+wire documents.
 """
 from __future__ import annotations
 
@@ -53,10 +54,11 @@ def test_streamed_plan_holds_a_small_result_per_person_not_the_people():
     observed = _world(N)
     plan, held, peak = _traced(lambda: plan_streamed(_people(N), observed, CONFIG, ownership_from_config(CONFIG)))
     assert plan is not None and len(plan.quiet) == N and plan.ops == ()
-    # One slotted PersonResult, its site id and the account's claim: ~170 bytes a person. Holding the
-    # people, their desired states or targets (matching everyone at once) costs several times that.
-    assert held < 300 * N, f"{held / N:.0f} bytes kept per person"
-    assert peak < 400 * N, f"{peak / N:.0f} bytes per person at the peak"
+    # One row of QuietResults (three list slots and a byte) and the site id: ~90 bytes a person (a slotted
+    # PersonResult each was ~170). Holding the people, their desired states or targets (matching
+    # everyone at once) costs several times that.
+    assert held < 120 * N, f"{held / N:.0f} bytes kept per person"
+    assert peak < 180 * N, f"{peak / N:.0f} bytes per person at the peak"
 
 
 def test_matching_everyone_at_once_would_not_fit_that_bound():
