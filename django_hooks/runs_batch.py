@@ -26,7 +26,7 @@ from django_hooks.rc import cached_client
 from django_hooks.results import ApplyResult
 from django_hooks.runs import Recorder, _fail, _finish
 from sync_tasks.batch import sync_batch
-from sync_tasks.engine import PersonResult
+from sync_tasks.engine import PersonResult, gone_under_base_id
 
 __all__ = ["sync_users", "batch_scope", "close_interrupted_runs"]
 
@@ -100,8 +100,10 @@ def _answers(report: Any, people: dict[str, Any]) -> dict[str, ApplyResult]:
     out: dict[str, ApplyResult] = {}
     for key in people:
         result = results.get(key)
-        transient = next((o.error for o in (result.outcomes if result else ()) if o.status == "failed" and o.transient),
-                         None)
+        # A room or role gone under the id read first (maybe from the per-process cache, dropped by now):
+        # the retry reads afresh, so the person is not given up.
+        transient = next((o.error for o in (result.outcomes if result else ())
+                          if o.status == "failed" and (o.transient or gone_under_base_id(o))), None)
         if transient is not None:
             out[key] = ApplyResult(ok=False, transient=True, error=transient)
             continue

@@ -19,7 +19,7 @@ from bridge.errors import RocketChatError
 from .config import SyncConfig
 from .decide import Desired, desire_all, plan_prepared, prepare
 from .engine import (Claimed, OnOperation, OnProgress, PersonResult, SyncReport, _as_plan, _calls, _execute,
-                     _needs_sso_rules, _observe_workspace, _ownership, note_claimed, sync_people)
+                     _needs_sso_rules, _observe_workspace, _ownership, note_claimed, refresh, sync_people)
 from .observe import observe_all, reveal_memberships
 from .ops import Operation, op_kind
 from .person import SitePerson
@@ -79,6 +79,8 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     started, before = time.monotonic(), _calls(client)
     desired = desire_all(people, config)
     obs = observe_all(client, config)
+    if obs.stale and refresh(client):  # a managed room read first (from a cache) is gone: read again, once
+        obs = observe_all(client, config)
     note_claimed(obs, claimed)  # accounts linked to people outside the batch are never adopted (M3)
     # Every account was read, but only the batch is planned: nobody else is "unmanaged" here.
     obs.state = replace(obs.state, complete=False)

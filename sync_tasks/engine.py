@@ -38,16 +38,17 @@ from .bound import Key, beyond, beyond_reason
 from .config import SyncConfig
 from .decide import Decision, Desired, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
-from .ops import CreateUser, Operation, is_destructive
+from .ops import (AddRole, AddRoomRole, CreateUser, InviteToRoom, KickFromRoom, Operation, RemoveRole, RemoveRoomRole,
+                  is_destructive)
 from .ops import op_kind as op_kind_of
-from .person import SitePerson, site_sort_key
+from .person import AccountLink, SitePerson, site_sort_key
 from .plan import Ownership, count_by_kind, ownership_from_config
 from .results import MergedResults, PersonResult, QuietResults, planned_status
 from .safety import Admit, SafetyVerdict, check_safety
 from .stream import Streamed, plan_streamed
 from .workspace import effective_sso, read_settings, setting_ids_to_read
 
-__all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "sync_people", "reconcile_all"]
+__all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "refresh", "sync_people", "reconcile_all"]
 
 OnOperation = Callable[[OperationOutcome], Any]
 OnProgress = Callable[[int, int], Any]
@@ -259,6 +260,43 @@ def _needs_sso_rules(people: list[SitePerson], obs: Observation, config: SyncCon
     return any(p.wants_account and (p.link is None or p.link.rc_user_id not in obs.state.accounts) for p in people)
 
 
+def refresh(client: Any) -> bool:
+    """Drop what a caching client (``django_hooks.rc.CachedReads``: the service account, the roles and
+    the managed rooms) holds, so the next reads are fresh. False for a client that caches nothing."""
+    invalidate = getattr(client, "invalidate", None)
+    if not callable(invalidate):
+        return False
+    invalidate()
+    return True
+
+
+#: Operations naming a room or a role by the id read first: Rocket.Chat's "not found" for one of them
+#: means that room or role is gone (deleted, or deleted and made again under another id).
+_BY_BASE_ID = (InviteToRoom, KickFromRoom, AddRoomRole, RemoveRoomRole, AddRole, RemoveRole)
+
+
+def gone_under_base_id(outcome: OperationOutcome) -> bool:
+    """Did Rocket.Chat refuse this operation because its room or role does not exist (any more)?"""
+    return not outcome.ok and outcome.error_class == "NotFound" and isinstance(outcome.op, _BY_BASE_ID)
+
+
+def _gone(report: SyncReport) -> set[str]:
+    """Site ids with an operation Rocket.Chat refused because its room or role does not exist."""
+    return {r.site_id for r in report.results for o in r.outcomes if gone_under_base_id(o)}
+
+
+def _observe_targeted(client: Any, config: SyncConfig, desired: Desired, people: list[SitePerson],
+                      claimed: Claimed | None, settings: bool, email_lookup: frozenset[str] | set[str]) -> Observation:
+    obs = observe_people(client, config, desired, email_lookup=email_lookup)
+    if obs.stale and refresh(client):
+        # A read contradicts the rooms read first (from a cache): read everything again, once.
+        obs = observe_people(client, config, desired, email_lookup=email_lookup)
+    note_claimed(obs, claimed)
+    if settings or _needs_sso_rules(people, obs, config):
+        _observe_workspace(client, config, obs, declared=settings)
+    return obs
+
+
 def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                 force: bool = False, on_operation: OnOperation | None = None,
                 on_progress: OnProgress | None = None, settings: bool = False,
@@ -281,23 +319,37 @@ def sync_people(people: Iterable[SitePerson], client: Any, config: SyncConfig, *
     desired = desire_all(people, config)  # once per run: both passes read and plan with it
     # No email lookups up front: each one scans users.list. Create first; only if Rocket.Chat says
     # the email is taken, look that email up and sync those people again (adopting where allowed).
-    obs = observe_people(client, config, desired, email_lookup=frozenset())
-    note_claimed(obs, claimed)
-    if settings or _needs_sso_rules(people, obs, config):
-        _observe_workspace(client, config, obs, declared=settings)
+    obs = _observe_targeted(client, config, desired, people, claimed, settings, frozenset())
     first = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
                      dry_run=dry_run, force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
+    gone = _gone(first) if not (dry_run or first.stopped_by_safety) else set()
+    if gone and refresh(client):
+        # A room or role read first (from a cache) is gone: read afresh and sync again, once; the
+        # second pass plans from the current state (the room made again, or reported missing).
+        people = _with_created_links(people, first)
+        desired = desire_all(people, config)
+        started, before = time.monotonic(), _calls(client)
+        obs = _observe_targeted(client, config, desired, people, claimed, settings, frozenset())
+        again = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started,
+                         before, dry_run=False, force=force, on_operation=on_operation, on_progress=on_progress,
+                         admit=admit)
+        first = _merge(first, again, gone)
     clashes = _email_clashes(first) if {"email", "email_verified"} & set(config.identity.adopt) else set()
     if dry_run or first.stopped_by_safety or not clashes:
         return first
     started, before = time.monotonic(), _calls(client)
-    obs = observe_people(client, config, desired, email_lookup=clashes)
-    note_claimed(obs, claimed)
-    if _needs_sso_rules(people, obs, config):
-        _observe_workspace(client, config, obs, declared=False)
+    obs = _observe_targeted(client, config, desired, people, claimed, False, clashes)
     second = _execute("targeted", _targeted_plan(people, desired, obs, config), client, config, obs, started, before,
                       dry_run=False, force=force, on_operation=on_operation, on_progress=on_progress, admit=admit)
     return _merge(first, second, clashes)
+
+
+def _with_created_links(people: list[SitePerson], report: SyncReport) -> list[SitePerson]:
+    """The people, linked to the accounts ``report`` created for them (the site saves those links only
+    when the sync ends): a second pass follows the account by its id, as the next sync will."""
+    made = {r.site_id: AccountLink(r.rc_user_id, r.rc_username or "", True) for r in report.results
+            if r.created_by_bridge and r.rc_user_id and any(isinstance(o.op, CreateUser) and o.ok for o in r.outcomes)}
+    return [replace(p, link=made[p.site_id]) if p.link is None and p.site_id in made else p for p in people]
 
 
 def _email_clashes(report: SyncReport) -> set[str]:

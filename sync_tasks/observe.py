@@ -58,6 +58,11 @@ class Observation:
     rc_rooms: dict[str, Any] = field(default_factory=dict)  # room key -> bridge RcRoom (for the executor)
     unreadable_rooms: dict[str, str] = field(default_factory=dict)  # room key -> why
     problems: list[str] = field(default_factory=list)
+    #: What a read said that contradicts the service account / roles / rooms read first: a managed room
+    #: gone under its id, or a person's subscription to a room of that name under another id. Those
+    #: first reads may come from a caching client (django_hooks.rc.CachedReads); the engine then drops
+    #: its cache and reads again (``sync_tasks.engine.refresh``).
+    stale: list[str] = field(default_factory=list)
 
 
 def _email_verified(user: Any) -> bool:
@@ -167,6 +172,8 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
                 pairs = frozenset((key, role) for role in rr.roles)
                 room_roles[rr.user_id] = _intern(room_roles.get(rr.user_id, frozenset()) | pairs)  # type: ignore[assignment]
         except RocketChatError as exc:
+            if isinstance(exc, NotFound):
+                obs.stale.append(f"room {room.name!r} ({room.id}) is gone")
             obs.unreadable_rooms[key] = f"cannot read the members of room {room.name!r}: {exc}"
             obs.problems.append(obs.unreadable_rooms[key])
             obs.state.rooms.pop(key, None)
@@ -204,11 +211,20 @@ def _from_info(user: Any, obs: Observation, role_names: dict[str, str]) -> Obser
     for r in user.rooms or ():
         key = by_id.get(r.id)
         if key is None:
+            if r.type in ("c", "p") and r.name and _managed_name(obs, r.name):
+                # Room names are unique: a managed room's name under an id we do not know means the
+                # room was deleted and made again since the rooms were read (or a cache holds them).
+                obs.stale.append(f"room {r.name!r} has the id {r.id}, not the one read first")
             continue
         rooms.add(key)
         room_roles.update((key, role) for role in r.roles)
     # users.info lists subscriptions whatever the active flag, so membership is known here.
     return _account(user, role_names, frozenset(rooms) if user.rooms is not None else None, frozenset(room_roles))
+
+
+def _managed_name(obs: Observation, name: str) -> bool:
+    name = name.lower()
+    return any((room.name or "").lower() == name for room in obs.state.rooms.values())
 
 
 def reveal_memberships(client: ReadClient, obs: Observation, user_ids: Iterable[str]) -> None:
