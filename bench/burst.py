@@ -12,8 +12,14 @@ workers syncing one person per message (`BATCH_SIZE` 1, rcsync before batching) 
 so `naive_calls` is that run's calls per person times N (the sample size is in the details line).
 `lost` counts movers whose final room membership is wrong after either burst, in either mode.
 Move-in is the headline: invites go 100 user ids per `groups.invite` call. A kick is one user per
-call in Rocket.Chat (`groups.kick`), so move-out costs about one call per person however it is
-batched; its figures are on the line before the last.
+call in Rocket.Chat, so move-out costs about one call per person however it is batched; its figures
+are on the line before the last. Rocket.Chat has no bulk removal for a room: `groups.kick`
+(apps/meteor/app/api/server/v1/groups.ts, commit acf7dd00) and `channels.kick` (channels.ts, commit
+062f17bf) read one user (`getUserFromParams`) and call `removeUserFromRoomMethod` once, while their
+`*.invite` read a list (`getUserListFromParams`); rooms.ts (commit 0013cdd5) has no kick or
+member-removal route at all (only `rooms.leave`, the caller itself).
+Each phase's wall time, the engine passes of each burst (when they started after the commit, how long
+they took) and its calls per route go to stderr as the run goes.
 Last line: JSON {"people", "seconds", "calls", "calls_per_person", "lost", "naive_calls"} (move-in).
 """
 
@@ -35,24 +41,30 @@ from _site import bench_site  # noqa: E402
 
 
 def _seed(state, n: int) -> list[tuple[str, str]]:
-    """N active accounts in `general` with the `user` role, plus the managed private rooms."""
-    state.publish = lambda *a, **k: None  # seeding only: nobody listens yet
-    try:
-        general = state.rooms["GENERAL"]
-        for name in ("vip", "moderators"):
-            if state.find_room_by_name(name) is None:
-                state.create_room(name, "p", owner=_service(state))
-        out = []
-        for i in range(n):
-            username = f"burst{i:06d}"
-            user = state._insert_user_doc(user_id=f"bu{i:06d}", username=username, name=f"Burst {i}",
-                                          email=f"{username}@example.org", password=None, roles=["user"],
-                                          active=True, verified=False)
-            state._subscribe(general, user)
-            out.append((user["_id"], username))
-        return out
-    finally:
-        del state.publish
+    """N active accounts in `general` with the `user` role, plus the managed private rooms, seeded in
+    bulk (`State.bulk_create_users`: the documents one-by-one seeding stores, no events)."""
+    from fake_rocketchat.backend.helpers import BulkUser
+
+    for name in ("vip", "moderators"):
+        if state.find_room_by_name(name) is None:
+            state.create_room(name, "p", owner=_service(state))
+    out = [(f"bu{i:06d}", f"burst{i:06d}") for i in range(n)]
+    general = (("GENERAL", ()),)
+    state.bulk_create_users(BulkUser(uid, username, f"Burst {i}", f"{username}@example.org", ("user",), True, False,
+                                     general) for i, (uid, username) in enumerate(out))
+    return out
+
+
+class _Phases:
+    """Wall time of the set-up and measured phases, on stderr as each ends."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+
+    def done(self, what: str) -> None:
+        now = time.perf_counter()
+        print(f"{what}: {now - self.t:.1f} s (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+        self.t = now
 
 
 def _service(state) -> str:
@@ -65,18 +77,41 @@ def _vip_members(state, rid: str, user_ids: set[str]) -> int:
     return sum(1 for uid in user_ids if state.subscription_doc(rid, uid))
 
 
+def _runs_since(since, commit, routes: dict[str, int], seconds: float) -> None:
+    """The burst's engine passes (SyncRun rows) and calls per route, on stderr: where its time went."""
+    from django_hooks.models import SyncRun
+
+    runs = list(SyncRun.objects.filter(started_at__gte=since).order_by("started_at"))
+    passes = [r for r in runs if r.scope.startswith("batch of ")]
+    singles = len(runs) - len(passes)
+    for r in passes:
+        took = (r.finished_at - r.started_at).total_seconds() if r.finished_at else None
+        at = (r.started_at - commit).total_seconds()
+        print(f"  pass {r.scope.split(':')[0]}: started {at:.1f} s after the commit, {r.status}, "
+              f"{took and round(took, 1)} s, {r.counts}", file=sys.stderr, flush=True)
+    top = sorted(routes.items(), key=lambda kv: -kv[1])[:6]
+    print(f"  {singles} single-person runs; settled {seconds:.1f} s after the commit; calls by route: {dict(top)}",
+          file=sys.stderr, flush=True)
+
+
 def _burst(rc, users, vip_group, rid: str, user_ids: set[str], *, into: bool, deadline: float) -> dict:
     import e2e_support
     from django.db import transaction
+    from django.utils import timezone
 
     from django_hooks.models import PendingSync
 
     state = rc.server.state
     rc.server.request_log.clear()
+    started_at = timezone.now()
     started = {}
     with transaction.atomic():
-        transaction.on_commit(lambda: started.setdefault("t", time.perf_counter()))
+        transaction.on_commit(lambda: started.update(t=time.perf_counter(), wall=timezone.now()))
         (vip_group.user_set.add if into else vip_group.user_set.remove)(*users)
+        # Runs after rcsync's own callbacks (registered by the signals above): their sends are done.
+        transaction.on_commit(lambda: started.setdefault("sent", time.perf_counter()))
+    sent = started["sent"] - started["t"]
+    print(f"  the commit's callbacks (rcsync's sends) took {sent:.1f} s", file=sys.stderr, flush=True)
     want = len(user_ids) if into else 0
 
     def settled() -> bool:
@@ -87,7 +122,12 @@ def _burst(rc, users, vip_group, rid: str, user_ids: set[str], *, into: bool, de
     except AssertionError:
         pass  # whatever is wrong now is lost
     seconds = time.perf_counter() - started["t"]
-    calls = sum(1 for e in rc.server.request_log.entries() if e.path.startswith("/api/"))
+    entries = [e for e in rc.server.request_log.entries() if e.path.startswith("/api/")]
+    calls = len(entries)
+    routes: dict[str, int] = {}
+    for e in entries:
+        routes[e.path] = routes.get(e.path, 0) + 1
+    _runs_since(started_at, started["wall"], routes, seconds)
     wrong = abs(_vip_members(state, rid, user_ids) - want)
     return {"seconds": round(seconds, 2), "calls": calls, "calls_per_person": round(calls / len(user_ids), 4),
             "lost": wrong}
@@ -104,7 +144,9 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
 
         User = get_user_model()
         state = rc.server.state
+        clock = _Phases()
         accounts = _seed(state, args.people)
+        clock.done("seed the stand-in")
         users = User.objects.bulk_create([
             User(username=username, email=f"{username}@example.org", first_name="Burst", last_name=str(i))
             for i, (_, username) in enumerate(accounts)], batch_size=2000)
@@ -112,9 +154,11 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
             AccountLink(user_key=str(u.pk), user=u, site_username=u.username, rc_user_id=uid, rc_username=username,
                         created_by_bridge=True, status=AccountLink.Status.SYNCED)
             for u, (uid, username) in zip(users, accounts)], batch_size=2000)
+        clock.done("seed the site's users and links")
         check = run_reconcile(dry_run=True, triggered_by="bench: in sync?")
         if sum((check.counts or {}).values()):
             raise SystemExit(f"the seeded site is not in sync: {check.counts}")
+        clock.done("in-sync check (dry-run reconcile)")
         vip = Group.objects.get_or_create(name="vip")[0]
         rid = state.find_room_by_name("vip")["_id"]
         user_ids = {uid for uid, _ in accounts}
@@ -131,10 +175,12 @@ def run(args: argparse.Namespace) -> tuple[dict, dict]:
             try:
                 for w in workers:
                     e2e_support.wait_ready(w, timeout=120)
+                clock.done(f"{mode}: start workers")
                 figures[mode] = {
                     "in": _burst(rc, movers, vip, rid, mover_ids, into=True, deadline=args.deadline),
                     "out": _burst(rc, movers, vip, rid, mover_ids, into=False, deadline=args.deadline),
                 }
+                clock.done(f"{mode}: both bursts")
             finally:
                 for w in workers:
                     w.stop()

@@ -10,6 +10,7 @@ import gc
 import tracemalloc
 
 from bridge.models import RcUser
+from fake_rocketchat.backend.helpers import BulkUser
 from sync_tasks.config import load_config
 from sync_tasks.decide import decide
 from sync_tasks.observe import observe_all
@@ -73,11 +74,8 @@ def test_matching_everyone_at_once_would_not_fit_that_bound():
 def test_observation_keeps_no_wire_documents(rc_server, rc_client):
     """After the paged reads, no RcUser (and so no raw users.list document) is left alive: the state is
     one slotted ObservedAccount per account with shared role and room sets."""
-    state = rc_server.state
-    for i in range(1, 1201):
-        state._insert_user_doc(user_id=f"U{i:016d}", username=f"user{i:06d}", name=f"User {i}",
-                               email=f"user{i}@example.org", password=None, roles=["user"], active=True,
-                               verified=True)
+    rc_server.state.bulk_create_users(BulkUser(f"U{i:016d}", f"user{i:06d}", f"User {i}", f"user{i}@example.org")
+                                      for i in range(1, 1201))
     obs = observe_all(rc_client, CONFIG)
     gc.collect()
     assert len(obs.state.accounts) >= 1200
