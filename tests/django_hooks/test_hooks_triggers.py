@@ -1,4 +1,5 @@
-"""Triggers write one PendingSync row per user in the caller's transaction and enqueue after commit only.
+"""Triggers write one PendingSync row per user in the caller's transaction and enqueue after commit only
+(a change of many people at once: one message for all of them).
 
 Real PostgreSQL (committed transactions) and the real Redis broker queue; no worker runs here, so the
 queue shows exactly what the commit hooks sent.
@@ -7,6 +8,7 @@ queue shows exactly what the commit hooks sent.
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -116,6 +118,22 @@ def test_group_changes_from_both_sides(broker) -> None:
     PendingSync.objects.all().delete()
     vip.delete()
     assert set(rows()) == {str(b.pk)}
+
+
+def test_a_group_change_of_many_people_is_one_message_not_one_per_person(broker, redis_conn) -> None:
+    vip = Group.objects.create(name="vip")
+    people = [User.objects.create_user(f"member{i}") for i in range(30)]
+    PendingSync.objects.all().delete()
+    redis_conn.delete(settings.RCSYNC["TASKS"]["REDIS_KEY_PREFIX"] + "rcsync")  # the creations' messages
+    assert broker.messages() == []
+    with transaction.atomic():
+        vip.user_set.add(*people)
+        assert broker.messages() == []  # not before commit
+    keys = sorted(str(p.pk) for p in people)
+    assert sorted(rows()) == keys and all(r.reason == "group vip changed (add)" for r in rows().values())
+    sent = broker.messages()
+    assert [task for task, _, _ in sent] == ["rcsync.enqueue_pending"]
+    assert sorted(sent[0][1][0]) == keys and broker.sync_user_keys() == []
 
 
 def test_group_rename_marks_members() -> None:
