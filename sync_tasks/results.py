@@ -43,7 +43,27 @@ _STATUSES = ("synced", "deactivated", "deleted", "skipped")  # what planned_stat
 _CREATED = (None, False, True)
 
 
-class QuietResults(Sequence[PersonResult]):
+class _Results(Sequence[PersonResult]):
+    """Results made as they are read: a subclass gives ``_at(i)`` (``i`` in range), ``__iter__`` and ``__len__``."""
+
+    def _at(self, i: int) -> PersonResult:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> PersonResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[PersonResult, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> PersonResult | tuple[PersonResult, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        return self._at(range(len(self))[index])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} people>"
+
+
+class QuietResults(_Results):
     """The results of the people a full reconcile leaves alone, kept as columns (site id, account id,
     username, one byte for status and ``created_by_bridge``) and made into :class:`PersonResult` values
     as they are read.
@@ -85,24 +105,14 @@ class QuietResults(Sequence[PersonResult]):
     def __len__(self) -> int:
         return len(self._site_ids)
 
-    @overload
-    def __getitem__(self, index: int) -> PersonResult: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[PersonResult, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> PersonResult | tuple[PersonResult, ...]:
-        if isinstance(index, slice):
-            return tuple(self._result(i) for i in range(*index.indices(len(self))))
-        return self._result(range(len(self))[index])
+    def _at(self, i: int) -> PersonResult:
+        return self._result(i)
 
     def __iter__(self) -> Iterator[PersonResult]:
         return (self._result(i) for i in range(len(self._site_ids)))
 
-    def __repr__(self) -> str:
-        return f"<QuietResults: {len(self)} people>"
 
-
-class MergedResults(Sequence[PersonResult]):
+class MergedResults(_Results):
     """A full reconcile's results in site order: the people it worked on merged, as they are read,
     with the :class:`QuietResults` of those it left alone, so a million results are never a million
     objects at once. Behaves as the tuple it stands for (``==``, ``+``, indexing, ``len``)."""
@@ -118,15 +128,7 @@ class MergedResults(Sequence[PersonResult]):
     def __len__(self) -> int:
         return len(self._worked) + len(self._quiet)
 
-    @overload
-    def __getitem__(self, index: int) -> PersonResult: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[PersonResult, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> PersonResult | tuple[PersonResult, ...]:
-        if isinstance(index, slice):
-            return tuple(self)[index]
-        i = range(len(self))[index]
+    def _at(self, i: int) -> PersonResult:
         return next(itertools.islice(iter(self), i, None))
 
     def __add__(self, other: Any) -> tuple[PersonResult, ...]:
@@ -143,5 +145,3 @@ class MergedResults(Sequence[PersonResult]):
     def __hash__(self) -> int:
         return hash(tuple(self))
 
-    def __repr__(self) -> str:
-        return f"<MergedResults: {len(self)} people>"
