@@ -97,7 +97,7 @@ class QuietResults(_Results):
         out._codes = bytearray(self._codes[i] for i in order)
         return out
 
-    def _result(self, i: int) -> PersonResult:
+    def _at(self, i: int) -> PersonResult:
         code = self._codes[i]
         return PersonResult(self._site_ids[i], _STATUSES[code // 3], self._user_ids[i], self._usernames[i],
                             _CREATED[code % 3])
@@ -105,11 +105,8 @@ class QuietResults(_Results):
     def __len__(self) -> int:
         return len(self._site_ids)
 
-    def _at(self, i: int) -> PersonResult:
-        return self._result(i)
-
     def __iter__(self) -> Iterator[PersonResult]:
-        return (self._result(i) for i in range(len(self._site_ids)))
+        return (self._at(i) for i in range(len(self._site_ids)))
 
 
 class MergedResults(_Results):
