@@ -287,7 +287,16 @@ class HelpersMixin:
         user["status"] = status
         if status_text is not None:
             user["statusText"] = status_text
-        user["statusConnection"] = "offline" if status == "offline" else "online"
+        connection = "offline" if status == "offline" else "online"
+        if user.get("statusConnection") != connection:
+            # The member listings sort connected people first: the user moves in each of their rooms.
+            subs = self.user_subscription_docs(user_id)
+            for sub in subs:
+                self.listing.member_removed(sub, user)
+            user["statusConnection"] = connection
+            for sub in subs:
+                self.listing.member_added(sub, user)
+            self.users_version += 1
         code = {"offline": 0, "online": 1, "away": 2, "busy": 3}.get(status, 0)
         self.publish(
             "stream-notify-logged",

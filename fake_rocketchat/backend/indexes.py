@@ -25,6 +25,16 @@ def username_key(username: Any, fold_case: bool) -> tuple[int, str]:
     return (1, str(username).lower() if fold_case else str(username))
 
 
+#: ``*.members`` sorts by ``statusConnection`` descending before the username
+#: (``apps/meteor/server/lib/findUsersOfRoom.ts``); as strings: online, offline, busy, away, then none.
+_CONNECTION_ORDER = {"online": 0, "offline": 1, "busy": 2, "away": 3}
+
+
+def member_key(user: dict[str, Any]) -> tuple[int, tuple[int, str]]:
+    """A member's place in Rocket.Chat's default member order: connected people first."""
+    return _CONNECTION_ORDER.get(user.get("statusConnection"), 4), username_key(user.get("username"), True)
+
+
 class SortedIds:
     """Ids in (key, sequence) order: O(log n) lookup, an insert/remove moves pointers only."""
 
@@ -129,7 +139,7 @@ class ListingIndexes:
         if not user.get("active") or sid in self._member_key:
             return None
         seq = self._sub_seq.setdefault(sid, next(self._seq))
-        key = username_key(user.get("username"), True)
+        key = member_key(user)
         self._member_key[sid] = key
         return key, seq, user["_id"]
 

@@ -160,8 +160,9 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
     sort = parse_sort(ctx, {"username": 1})
     status, text = ctx.query.get("status"), ctx.query.get("filter")
     if not status and not text and sort == [("username", 1)]:
-        # Rocket.Chat's default order, from the maintained per-room index of active members:
-        # O(log n + page) per request (deactivated users are hidden, reference §5.3).
+        # Rocket.Chat's default order (connected people first, then by username: findUsersOfRoom.ts),
+        # from the maintained per-room index of active members: O(log n + page) per request
+        # (deactivated users are hidden, reference §5.3).
         index = state.listing.members(room["_id"])
         items = [member(state.users[i]) for i in index.page(offset, count)]
         return {"members": items, "count": len(items), "offset": offset, "total": len(index)}
@@ -173,7 +174,7 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
         ids = cache.get(key)
         if ids is None:
             subscribed = [u for u in (state.users.get(s["u"]["_id"]) for s in state.room_subscription_docs(room["_id"])) if u]
-            ids = [u["_id"] for u in sort_docs(subscribed, sort, ci_fields=("name", "username"))]
+            ids = [u["_id"] for u in sort_docs(subscribed, [("statusConnection", -1), *sort], ci_fields=("name", "username"))]
             cache.clear()
             cache[key] = ids
         active = [state.users[i] for i in ids if i in state.users and state.users[i].get("active")]
@@ -186,7 +187,7 @@ def _members(ctx: Ctx, room: dict[str, Any]) -> dict[str, Any]:
     if text:
         pattern = re.compile(re.escape(str(text)), re.I)
         users = [u for u in users if pattern.search(u.get("username") or "") or pattern.search(u.get("name") or "")]
-    users = sort_docs(users, sort, ci_fields=("name", "username"))
+    users = sort_docs(users, [("statusConnection", -1), *sort], ci_fields=("name", "username"))
     items = [member(u) for u in page(users, offset, count)]
     return {"members": items, "count": len(items), "offset": offset, "total": len(users)}
 

@@ -332,3 +332,22 @@ def test_members_cache_follows_joins_leaves_and_deactivation(fake_rc: FakeServer
     assert names() == ["admin", "bob"]
     fake_rc.state.remove_member("GENERAL", "bob")
     assert names() == ["admin"]
+
+
+@pytest.mark.parametrize("sort", [None, '{"username": 1}', '{"name": 1}'])
+def test_members_list_connected_people_first_findUsersOfRoom_ts(fake_rc: FakeServer, admin: httpx.Client, people,
+                                                                  sort) -> None:
+    """`server/lib/findUsersOfRoom.ts` sorts by `statusConnection: -1` before the username (or the
+    given sort): a member who connects moves to the front, so offset paging is not a snapshot."""
+    for name in ("alice", "bob", "carol"):
+        fake_rc.state.add_member("GENERAL", name)
+    params = {"roomId": "GENERAL", **({"sort": sort} if sort else {})}
+
+    def names() -> list[str]:
+        return [m["username"] for m in admin.get("/api/v1/channels.members", params=params).json()["members"]]
+
+    before = names()
+    fake_rc.state.set_user_status(people["carol"]["_id"], "online")
+    assert names()[0] == "carol" and sorted(names()[1:]) == sorted(n for n in before if n != "carol")
+    fake_rc.state.set_user_status(people["carol"]["_id"], "offline")
+    assert names() == before
