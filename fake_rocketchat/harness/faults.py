@@ -113,6 +113,8 @@ class Faults:
     _outage_until: float = 0.0
     _outage_mode: str = "503"
     _holds: dict[str, list[int]] = field(default_factory=dict)  # route -> [calls still let through]
+    _waiting: dict[str, int] = field(default_factory=dict)  # route -> calls held right now
+    _stops: dict[str, int] = field(default_factory=dict)  # route -> calls held so far
     _write_failures: tuple[float, float, int] | None = None  # (until, ratio, status)
     _write_rng: random.Random = field(default_factory=lambda: random.Random(0))
     refuse_hook: Callable[[float], None] | None = None
@@ -159,6 +161,25 @@ class Faults:
         with self._lock:
             self._holds[route] = [int(after)]
 
+    def let_through(self, route: str, count: int = 1) -> None:
+        """Let `count` more calls of a held `route` go (a waiting one first), then hold again: a test
+        can step a client through a paged read one stop at a time."""
+        with self._lock:
+            left = self._holds.get(route)
+            if left is not None:
+                left[0] += int(count)
+
+    def keep_waiting(self, route: str) -> bool:
+        """For the middleware: True while this held call must still wait (takes a `let_through` ticket)."""
+        with self._lock:
+            left = self._holds.get(route)
+            if left is None:
+                return False
+            if left[0] > 0:
+                left[0] -= 1
+                return False
+            return True
+
     def release(self, route: str) -> None:
         with self._lock:
             self._holds.pop(route, None)
@@ -172,7 +193,23 @@ class Faults:
             if left[0] > 0:
                 left[0] -= 1
                 return False
+            self._waiting[route] = self._waiting.get(route, 0) + 1
+            self._stops[route] = self._stops.get(route, 0) + 1
             return True
+
+    def done_waiting(self, route: str) -> None:
+        with self._lock:
+            self._waiting[route] -= 1
+
+    def waiting(self, route: str) -> int:
+        """How many calls of `route` are held right now (a test polls this to act while a client waits)."""
+        with self._lock:
+            return self._waiting.get(route, 0)
+
+    def stops(self, route: str) -> int:
+        """How many calls of `route` have been held so far (to wait for the next stop of a stepped client)."""
+        with self._lock:
+            return self._stops.get(route, 0)
 
     def held(self, route: str) -> bool:
         with self._lock:
@@ -267,8 +304,11 @@ class FaultMiddleware:
         if delay:
             await asyncio.sleep(delay)
         if scope["type"] == "http" and self.faults.must_wait(route):
-            while self.faults.held(route):
-                await asyncio.sleep(0.05)
+            try:
+                while self.faults.keep_waiting(route):
+                    await asyncio.sleep(0.02)
+            finally:
+                self.faults.done_waiting(route)
         if self.faults.outage_active() and self.faults.outage_mode() == "blackhole":
             # Nothing reaches Rocket.Chat and nothing comes back until the partition heals.
             while self.faults.outage_active():
