@@ -21,7 +21,7 @@ from .errors import (
     Unavailable,
 )
 from .observe import CallObserved, CallObserver
-from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription, UserRoom
+from .models import Listing, RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription, UserRoom
 from .client import RocketChat
 from .ddp import RealtimeClient
 from .events import MembershipChanged, RealtimeEvent, Reconnected, RoleChanged, StreamEvent, UserDeleted, UserRenamed
@@ -62,6 +62,7 @@ __all__ = [
     "RcRoom",
     "RcRole",
     "RoomMember",
+    "Listing",
     "RoomRoles",
     "Subscription",
     "TokenStore",

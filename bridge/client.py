@@ -14,7 +14,7 @@ import threading
 from typing import Any, AsyncIterator, Coroutine, Iterable, Iterator, Literal, TypeVar
 
 from .config import BridgeConfig, Secret
-from .models import RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription
+from .models import Listing, RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription
 from .rest import AsyncRocketChat
 
 __all__ = ["RocketChat"]
@@ -179,8 +179,8 @@ class RocketChat:
     def create_room(self, name: str, type: Literal["c", "p"], members: Iterable[str] = ()) -> RcRoom:
         return self._run(self.aio.create_room(name, type, members))
 
-    def iter_members(self, room: RcRoom, page_size: int = 100) -> Iterator[RoomMember]:
-        return self._iterate(self.aio.iter_members(room, page_size), page_size)
+    def iter_members(self, room: RcRoom, page_size: int = 100, listing: Listing | None = None) -> Iterator[RoomMember]:
+        return self._iterate(self.aio.iter_members(room, page_size, listing), page_size)
 
     def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = 100) -> int:
         return self._run(self.aio.invite(room, list(user_ids), batch_size=batch_size))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-__all__ = ["RcUser", "UserRoom", "RcRoom", "RcRole", "RoomMember", "RoomRoles", "Subscription"]
+__all__ = ["RcUser", "UserRoom", "RcRoom", "RcRole", "RoomMember", "RoomRoles", "Subscription", "Listing"]
 
 RoomType = Literal["c", "p", "d", "l", "v"]
 
@@ -180,3 +180,28 @@ class Subscription:
         return cls(id=doc.get("_id", ""), room_id=doc.get("rid", ""), name=doc.get("name"), type=doc.get("t", ""),
                    roles=_tuple(doc.get("roles")), open=bool(doc.get("open", True)),
                    archived=bool(doc.get("archived", False)))
+
+
+@dataclass
+class Listing:
+    """What a paged read saw of its list while reading it: the ``total`` of every page.
+
+    Rocket.Chat pages by offset over a list that can change under the reader. ``*.members`` is even
+    sorted by ``statusConnection`` before the username (``apps/meteor/server/lib/findUsersOfRoom.ts``),
+    so a member who connects or disconnects moves across the reader's offset: one member is read
+    twice and another not at all. A removal before the offset (someone kicked meanwhile) skips one
+    member too, and then ``total`` shrinks. The reader cannot see a skip itself; the caller combines
+    ``changed`` with the duplicates it notices (:attr:`duplicates`) to know the read was not a
+    snapshot (``sync_tasks.observe``)."""
+
+    totals: list[int] = field(default_factory=list)
+    duplicates: int = 0
+
+    def page(self, total: Any) -> None:
+        if isinstance(total, int):
+            self.totals.append(total)
+
+    @property
+    def changed(self) -> bool:
+        """The list grew or shrank between two of its pages, or a member was seen twice."""
+        return self.duplicates > 0 or len(set(self.totals)) > 1

@@ -24,6 +24,7 @@ from .auth import Session
 from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
+from .models import Listing
 from .observe import CallObserved, CallObserver, notify, route_label
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
@@ -260,10 +261,12 @@ class _Core:
         return await self._call("GET", route, params={k: v for k, v in params.items() if v is not None})
 
     async def _paged(
-        self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100
+        self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100,
+        listing: Listing | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a paged list. The server clamps `count` (API_Upper_Count_Limit, default 100), so a
-        short page only ends the listing when `total` agrees (wire contract §3.6)."""
+        short page only ends the listing when `total` agrees (wire contract §3.6). `listing`, if given,
+        is told each page's `total` (a list that changed while it was paged may have been missed in part)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1 (count=0 would mean 'everything')")
         offset = 0
@@ -271,10 +274,12 @@ class _Core:
             query = {**(params or {}), "count": page_size, "offset": offset}
             body = await self._call("GET", route, params={k: v for k, v in query.items() if v is not None})
             items = body.get(key) or []
+            total = body.get("total")
+            if listing is not None:
+                listing.page(total)
             for item in items:
                 yield item
             offset += len(items)
-            total = body.get("total")
             if not items:
                 return
             if isinstance(total, int):

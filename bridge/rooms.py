@@ -13,7 +13,7 @@ import logging
 from typing import Any, AsyncIterator, Iterable, Literal
 
 from .errors import InvalidInput, NotFound, OutcomeUnknown, PermissionDenied
-from .models import RcRoom, RoomMember, RoomRoles, Subscription
+from .models import Listing, RcRoom, RoomMember, RoomRoles, Subscription
 
 __all__ = ["RoomsMixin", "INVITE_BATCH"]
 
@@ -63,10 +63,12 @@ class RoomsMixin:
                 doc = await self._call("POST", route, json=body, idempotent=False)
         return RcRoom.from_api(doc.get("channel") or doc.get("group") or {})
 
-    async def iter_members(self, room: RcRoom, page_size: int = 100) -> AsyncIterator[RoomMember]:
+    async def iter_members(self, room: RcRoom, page_size: int = 100,
+                           listing: Listing | None = None) -> AsyncIterator[RoomMember]:
         """Active members only: Rocket.Chat hides deactivated users from *.members although they keep
-        their subscription (wire contract §8.2)."""
-        async for doc in self._paged(f"{room.api_prefix}.members", "members", {"roomId": room.id}, page_size):
+        their subscription (wire contract §8.2). The order is not stable while paging (see `Listing`)."""
+        async for doc in self._paged(f"{room.api_prefix}.members", "members", {"roomId": room.id}, page_size,
+                                     listing):
             yield RoomMember.from_api(doc)
 
     async def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = INVITE_BATCH) -> int:
