@@ -52,9 +52,10 @@ class Prepared:
     policy_issues: tuple[PersonIssue, ...]
     matching: Matching
 
-    def to_reveal(self, observed: ObservedState) -> tuple[str, ...]:
-        """Account ids whose hidden memberships must be read before planning."""
-        return memberships_to_reveal(self.matching.targets, observed)
+    def to_reveal(self, observed: ObservedState, *, unsettled: bool = True) -> tuple[str, ...]:
+        """Account ids whose hidden memberships must be read before planning (``unsettled``: as for
+        :func:`~sync_tasks.plan.memberships_to_reveal`)."""
+        return memberships_to_reveal(self.matching.targets, observed, unsettled=unsettled)
 
 
 def desire_one(person: SitePerson, config: SyncConfig) -> DesiredAccount | PersonIssue:

@@ -392,6 +392,15 @@ def _targeted_plan(people: list[SitePerson], desired: Desired, obs: Observation,
                     people)
 
 
+#: A full reconcile reads a room again this many times when its members changed while they were read.
+FULL_REREADS = 1
+
+
+def _unsettled_problem(room: str) -> str:
+    return (f"the members of room {room!r} changed while they were read ({1 + FULL_REREADS} reads): a member "
+            "both reads missed and who must leave it is not kicked by this run (the next run reads again)")
+
+
 def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, dry_run: bool = False,
                   force: bool = False, on_operation: OnOperation | None = None,
                   on_progress: OnProgress | None = None, claimed: Claimed | None = None,
@@ -416,7 +425,8 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
         people = list(people)
 
     def observe() -> Observation:
-        obs = observe_all(client, config)
+        obs = observe_all(client, config, rereads=FULL_REREADS)
+        obs.problems.extend(_unsettled_problem(obs.state.rooms[key].name) for key in sorted(obs.state.unsettled_rooms))
         note_claimed(obs, claimed)
         _observe_workspace(client, config, obs, declared=True)
         return obs
@@ -448,7 +458,7 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
             own = _ownership(config, obs)
         listed = list(people)
         prepared = prepare(desire_all(listed, config), obs.state, config)
-        hidden = prepared.to_reveal(obs.state)
+        hidden = prepared.to_reveal(obs.state, unsettled=False)
         if hidden:
             reveal(hidden)
         plan = _as_plan(plan_prepared(prepared, obs.state, config, own), listed)

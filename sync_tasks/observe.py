@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Iterable, Iterator, Protocol
 
 from bridge.errors import NotFound, RocketChatError
+from bridge.models import Listing
 
 from .adoption import BOT_ROLES
 from .config import SyncConfig
@@ -41,7 +42,7 @@ class ReadClient(Protocol):
     def list_roles(self) -> list[Any]: ...
     def room_info(self, *, room_id: str | None = None, name: str | None = None) -> Any: ...
     def iter_users(self, page_size: int = 100) -> Iterator[Any]: ...
-    def iter_members(self, room: Any, page_size: int = 100) -> Iterator[Any]: ...
+    def iter_members(self, room: Any, page_size: int = 100, listing: Any = None) -> Iterator[Any]: ...
     def room_roles(self, room: Any) -> list[Any]: ...
     def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[Any]: ...
     def user_info(self, *, user_id: str | None = None, username: str | None = None,
@@ -154,20 +155,31 @@ def _base(client: ReadClient, config: SyncConfig, complete: bool) -> tuple[Obser
     return obs, role_names
 
 
-def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
+def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> Observation:
     """Bulk read of everything rcsync manages (see the module docstring for the calls made).
 
     Memberships are read first and kept as shared frozensets, so each account is built once, in its
     final form: at 100k accounts this keeps the observation to roughly one small object per account.
+
+    A room whose member pages changed while they were read is read again, up to ``rereads`` times,
+    until one read is a snapshot; a member seen by any read counts. A room that never settles is
+    named in ``ObservedState.unsettled_rooms``: who was not seen in it may still be a member.
     """
     obs, role_names = _base(client, config, complete=True)
     page = config.batch.page_size
     members: dict[str, frozenset[str]] = {}
     room_roles: dict[str, frozenset[tuple[str, str]]] = {}
+    unsettled: set[str] = set()
     for key, room in sorted(obs.rc_rooms.items()):
         try:
-            for m in client.iter_members(room, page_size=page):
-                members[m.id] = _intern(members.get(m.id, frozenset()) | {key})  # type: ignore[assignment]
+            changed = _read_members(client, room, key, page, members).changed
+            for _ in range(rereads if changed else 0):
+                changed = _read_members_again(client, room, key, page, members).changed
+                if not changed:
+                    break
+            if changed:
+                unsettled.add(key)
+                log.info("the members of room %r changed while they were read", room.name)
             for rr in client.room_roles(room):
                 pairs = frozenset((key, role) for role in rr.roles)
                 room_roles[rr.user_id] = _intern(room_roles.get(rr.user_id, frozenset()) | pairs)  # type: ignore[assignment]
@@ -177,10 +189,12 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
             obs.unreadable_rooms[key] = f"cannot read the members of room {room.name!r}: {exc}"
             obs.problems.append(obs.unreadable_rooms[key])
             obs.state.rooms.pop(key, None)
+            unsettled.discard(key)
             for uid in list(members):
                 members[uid] = _intern(members[uid] - {key})  # type: ignore[assignment]
             for uid in list(room_roles):
                 room_roles[uid] = _intern(frozenset(p for p in room_roles[uid] if p[0] != key))  # type: ignore[assignment]
+    obs.state = replace(obs.state, unsettled_rooms=frozenset(unsettled))
     users = obs.state.accounts
     roles_missing = False
     empty: frozenset = frozenset()
@@ -203,6 +217,36 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
             if uid in users:
                 users[uid] = replace(users[uid], roles=_intern(users[uid].roles | names))  # type: ignore[arg-type]
     return obs
+
+
+def _read_members(client: ReadClient, room: Any, key: str, page: int, members: dict[str, frozenset[str]]) -> Listing:
+    """Add the room's members to ``members`` (account id -> room keys). The returned listing says
+    whether the room changed while it was paged: then a member may have been missed (see
+    :class:`bridge.Listing`), and ``ObservedState.unsettled_rooms`` names the room."""
+    listing = Listing()
+    for m in client.iter_members(room, page_size=page, listing=listing):
+        held = members.get(m.id)
+        if held is not None and key in held:
+            listing.duplicates += 1  # read twice: the order moved under the offset
+            continue
+        members[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
+    return listing
+
+
+def _read_members_again(client: ReadClient, room: Any, key: str, page: int,
+                        members: dict[str, frozenset[str]]) -> Listing:
+    """As :func:`_read_members`, over members already holding ``key`` from an earlier read: this
+    read's own duplicates are told apart by the ids it saw (a rare path, so the set is affordable)."""
+    listing, seen = Listing(), set()
+    for m in client.iter_members(room, page_size=page, listing=listing):
+        if m.id in seen:
+            listing.duplicates += 1
+            continue
+        seen.add(m.id)
+        held = members.get(m.id)
+        if held is None or key not in held:
+            members[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
+    return listing
 
 
 def _from_info(user: Any, obs: Observation, role_names: dict[str, str]) -> ObservedAccount:

@@ -156,19 +156,34 @@ def count_by_kind(ops: Iterable[Operation]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def memberships_to_reveal(targets: Iterable[Target], observed: ObservedState) -> tuple[str, ...]:
-    """Accounts to be reactivated whose room memberships a bulk read could not see.
+def memberships_to_reveal(targets: Iterable[Target], observed: ObservedState, *,
+                          unsettled: bool = True) -> tuple[str, ...]:
+    """Accounts whose room memberships a bulk read could not see, and that the plan depends on.
 
-    Reactivating such an account would make its hidden memberships visible again, including ones the
-    policy no longer wants; reading them first (one ``users.info`` each, which lists subscriptions
-    regardless of the active flag) keeps the plan exact, so the next run has nothing left to do.
-    Reactivations are rare (a returning person), so this costs a handful of reads, not one per user.
+    * Accounts to be reactivated: reactivating one would make its hidden memberships visible again,
+      including ones the policy no longer wants. Reactivations are rare (a returning person).
+    * With ``unsettled``: accounts that must not be in a room whose member pages changed while they
+      were read (``ObservedState.unsettled_rooms``) and were not seen in it. The read may have skipped
+      them; planning "not a member, nothing to do" would retire their change with them still inside.
+      Few people of a batch are both outside a room and meant to be (a burst into or out of a room
+      reads everyone who moves as a member or as wanted there), so this too is a handful of reads.
+
+    Reading them first (one ``users.info`` each, which lists subscriptions regardless of the active
+    flag) keeps the plan exact, so the next run has nothing left to do.
     """
     out = []
+    shaky = observed.unsettled_rooms if unsettled else frozenset()
     for t in targets:
-        if t.user_id is None or t.desired.remove is not None:
+        if t.user_id is None or t.desired.remove in ("leave", "delete"):
             continue
         acct = observed.accounts.get(t.user_id)
-        if acct is not None and acct.rooms is None:
+        if acct is None:
+            continue
+        if acct.rooms is None:
+            if t.desired.remove is None:
+                out.append(t.user_id)
+            continue
+        unseen = shaky - acct.known_rooms
+        if unseen and unseen - (t.desired.rooms if t.desired.active else frozenset()):
             out.append(t.user_id)
     return tuple(out)

@@ -72,6 +72,10 @@ class ObservedState:
     #: Rocket.Chat user id -> site id, for accounts the site has linked to people who are *not* in this run
     #: (its AccountLinks): a targeted sync must not adopt them for someone else (sync_tasks.adoption).
     claimed: Mapping[str, str] = field(default_factory=dict)
+    #: Managed rooms whose member pages changed while the bulk read paged them (``bridge.Listing``):
+    #: an account not seen in one may still be a member, so "not a member" is not proven there.
+    #: Planning on it could leave someone in a room they must leave (:func:`sync_tasks.plan.memberships_to_reveal`).
+    unsettled_rooms: frozenset[str] = frozenset()
 
     def by_username(self) -> dict[str, ObservedAccount]:
         return {a.username.lower(): a for a in self.accounts.values()}

@@ -98,7 +98,7 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
 
     def flush() -> None:
         if reveal is not None:
-            hidden = memberships_to_reveal(pending, observed)
+            hidden = memberships_to_reveal(pending, observed, unsettled=False)
             if hidden:
                 reveal(hidden)
         planned = plan_changes(pending, observed, per_page)
@@ -154,7 +154,7 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
     matching = match_people(rest, observed, config, Claims(claimed, loose, deprovisioned))
     links.update((p.site_id, p.link) for p, _ in rest)
     if reveal is not None:
-        hidden = memberships_to_reveal(matching.targets, observed)
+        hidden = memberships_to_reveal(matching.targets, observed, unsettled=False)
         if hidden:
             reveal(hidden)
     ops.extend(plan_changes(matching.targets, observed, own))

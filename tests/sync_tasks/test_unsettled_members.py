@@ -1,0 +1,173 @@
+"""A room's member pages change while a pass reads them (another pass kicking, people connecting):
+Rocket.Chat pages ``*.members`` by offset over a list sorted by ``statusConnection`` then username
+(``apps/meteor/server/lib/findUsersOfRoom.ts``), so a removal before the reader's offset, or a member
+moving across it, makes the reader skip a member. Skipped people who must leave the room would be
+planned "not a member, nothing to do" and their change retired with them still inside.
+
+Each test holds the reader between two pages (``faults.hold``), changes the room from a second
+client over HTTP, and lets the read go on: no timing, the same interleaving on every run.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from bridge import BridgeConfig, Listing
+from bridge.client import RocketChat
+from sync_tasks.batch import sync_batch
+from sync_tasks.config import load_config
+from sync_tasks.engine import reconcile_all
+from sync_tasks.observe import observe_all
+from sync_tasks.person import AccountLink, SitePerson
+
+from engine_service import SERVICE_PASSWORD, SERVICE_USER, TOTP_SECRET
+
+CFG = load_config({})
+DEADLINE = 30.0
+
+
+def person(i: int, **kw) -> SitePerson:
+    return SitePerson(site_id=str(i), username=f"p{i:03d}", email=f"p{i:03d}@example.org", email_verified=True,
+                      name=f"P{i:03d}", **kw)
+
+
+@pytest.fixture
+def other_client(rc_server):
+    """A second client: what another worker's pass does to the room meanwhile."""
+    client = RocketChat(BridgeConfig(url=rc_server.url, username=SERVICE_USER, password=SERVICE_PASSWORD,
+                                     totp_secret=TOTP_SECRET, max_retries=1, backoff_base=0.01))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def vip_site(rc_client, n: int) -> list[SitePerson]:
+    """n linked people, all in vip (p001 ... sort before the service account "rcsync")."""
+    people = [person(i, groups=frozenset({"vip"})) for i in range(1, n + 1)]
+    report = reconcile_all(people, rc_client, CFG)
+    assert report.failed == {}, report.failed
+    return [replace(p, link=AccountLink(report.result_for(p.site_id).rc_user_id, p.username, True)) for p in people]
+
+
+def vip_members(state) -> set[str]:
+    room = state.find_room_by_name("vip")
+    return {u["username"] for u in state.users.values() if state.subscription_doc(room["_id"], u["_id"])}
+
+
+def while_paging_vip(rc_server, other_client, action, run):
+    """Run ``run()`` in a thread, stop it before vip's second member page, do ``action(vip)``, go on.
+
+    The full read pages the managed rooms in key order: general (channels.members), moderators (one
+    page of groups.members), then vip: the third groups.members call is vip's second page."""
+    faults = rc_server.faults
+    out: dict = {}
+    faults.hold("groups.members", after=2)
+    worker = threading.Thread(target=lambda: out.setdefault("result", run()))
+    try:
+        worker.start()
+        deadline = time.monotonic() + DEADLINE
+        while faults.waiting("groups.members") < 1:
+            assert worker.is_alive() and time.monotonic() < deadline, "the read never reached vip's second page"
+            time.sleep(0.01)
+        action(other_client.room_info(name="vip"))
+    finally:
+        faults.release("groups.members")
+    worker.join(DEADLINE)
+    assert not worker.is_alive()
+    return out["result"]
+
+
+def kick_first(other_client, site, k):
+    """Another pass kicks k people of the first page meanwhile: the rest move up past the offset."""
+    def action(vip):
+        for p in site[:k]:
+            other_client.kick(vip, p.link.rc_user_id)
+    return action
+
+
+def test_a_batch_pass_kicks_everyone_who_must_leave_although_the_room_shrank_under_its_read(
+        rc_server, rc_client, other_client):
+    site = vip_site(rc_client, 150)
+    # p101..p110 leave vip; the read's second page starts at offset 100, where p101 stood.
+    leaving = [replace(p, groups=frozenset()) for p in site[100:110]]
+    rc_server.request_log.clear()
+    report, choice = while_paging_vip(rc_server, other_client, kick_first(other_client, site, 5),
+                                      lambda: sync_batch(leaving, rc_client, CFG, population=len(site), reader="full"))
+    assert choice.reader == "full" and report.failed == {}
+    assert not vip_members(rc_server.state) & {p.username for p in leaving}, "a skipped member stayed in vip"
+    # The five the read skipped (p101..p105) were read one by one, not everyone.
+    assert rc_server.request_log.count(route="users.info") == 5
+    assert rc_server.request_log.count(route="groups.kick") == 10 + 5  # ours, and the other pass's
+
+
+def test_a_full_reconcile_reads_a_room_again_when_it_changed_under_the_read(rc_server, rc_client, other_client):
+    site = vip_site(rc_client, 150)
+    wanted = site[:5] + [replace(p, groups=frozenset()) for p in site[5:]]  # ... and p101+ must leave too
+    report = while_paging_vip(rc_server, other_client, kick_first(other_client, site, 5),
+                              lambda: reconcile_all(wanted, rc_client, CFG, force=True))
+    assert report.failed == {} and report.problems == ()  # the second read was a snapshot
+    assert not vip_members(rc_server.state) & {p.username for p in site[5:]}, "a skipped member stayed in vip"
+    # The five kicked meanwhile were seen by the first read, so they count as members for this run
+    # (a member seen by either read does); the next run, reading a still room, invites them back.
+    again = reconcile_all(wanted, rc_client, CFG, force=True)
+    assert again.failed == {} and vip_members(rc_server.state) - {SERVICE_USER} == {p.username for p in site[:5]}
+
+
+def test_a_room_that_never_settles_is_named_as_a_problem_of_the_full_reconcile(rc_server, rc_client, other_client):
+    site = vip_site(rc_client, 150)
+    faults = rc_server.faults
+    faults.hold("groups.members", after=2)  # moderators, vip's first page; then stop before each next page
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.setdefault("r", reconcile_all(site, rc_client, CFG)))
+    try:
+        worker.start()
+        for stop, k in ((1, 0), (2, 5)):  # during the first read (before its second page), then the re-read's
+            deadline = time.monotonic() + DEADLINE
+            while faults.stops("groups.members") < stop:
+                assert worker.is_alive() and time.monotonic() < deadline, "the read stopped coming"
+                time.sleep(0.01)
+            vip = other_client.room_info(name="vip")
+            for p in site[k:k + 5]:
+                other_client.kick(vip, p.link.rc_user_id)
+            faults.let_through("groups.members", 2)  # the held page, then the re-read's first page
+    finally:
+        faults.release("groups.members")
+    worker.join(DEADLINE)
+    report = out["r"]
+    assert any("'vip' changed while they were read (2 reads)" in p for p in report.problems), report.problems
+
+
+def test_a_member_who_connects_while_the_room_is_read_is_not_lost(rc_server, rc_client, other_client):
+    """statusConnection sorts before the username: p105, who must leave, connects while the read is
+    between pages one and two and moves to the front of vip's list, behind the offset: the read sees
+    p100 twice and p105 never (Rocket.Chat's order, not ours)."""
+    site = vip_site(rc_client, 150)
+    leaving = [replace(p, groups=frozenset()) for p in site[100:110]]
+
+    def connect(vip):
+        rc_server.state.set_user_status(site[104].link.rc_user_id, "online")
+
+    report, _ = while_paging_vip(rc_server, other_client, connect,
+                                 lambda: sync_batch(leaving, rc_client, CFG, population=len(site), reader="full"))
+    assert report.failed == {}
+    assert not vip_members(rc_server.state) & {p.username for p in leaving}
+
+
+def test_a_read_that_saw_the_room_still_needs_nothing_more(rc_server, rc_client):
+    site = vip_site(rc_client, 150)
+    obs = observe_all(rc_client, CFG)
+    assert obs.state.unsettled_rooms == frozenset()
+    rc_server.request_log.clear()
+    report, _ = sync_batch([replace(p, groups=frozenset()) for p in site[100:110]], rc_client, CFG,
+                           population=len(site), reader="full")
+    assert report.failed == {} and rc_server.request_log.count(route="users.info") == 0
+
+
+def test_a_listing_is_changed_when_its_total_moved_or_it_saw_someone_twice():
+    assert not Listing([150, 150]).changed
+    assert Listing([150, 145]).changed and Listing([150, 151]).changed
+    assert Listing([150, 150], duplicates=1).changed
