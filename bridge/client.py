@@ -152,8 +152,8 @@ class RocketChat:
     def delete_user(self, user_id: str, confirm_relinquish: bool = True) -> None:
         self._run(self.aio.delete_user(user_id, confirm_relinquish))
 
-    def iter_users(self, page_size: int = 100) -> Iterator[RcUser]:
-        return self._iterate(self.aio.iter_users(page_size), page_size)
+    def iter_users(self, page_size: int = 100, listing: Listing | None = None) -> Iterator[RcUser]:
+        return self._iterate(self.aio.iter_users(page_size, listing), page_size)
 
     def list_roles(self) -> list[RcRole]:
         return self._run(self.aio.list_roles())

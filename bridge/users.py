@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Iterable
 
 from .config import Secret
 from .errors import InvalidInput, NotFound, OutcomeUnknown
-from .models import RcUser
+from .models import Listing, RcUser
 
 __all__ = ["UsersMixin"]
 
@@ -162,7 +162,9 @@ class UsersMixin:
             idempotent=True, already_ok=("error-invalid-user",),
         )
 
-    async def iter_users(self, page_size: int = 100) -> AsyncIterator[RcUser]:
-        """Every user, page by page through `users.list` (sorted by username)."""
-        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size):
+    async def iter_users(self, page_size: int = 100, listing: Listing | None = None) -> AsyncIterator[RcUser]:
+        """Every user, page by page through `users.list` (sorted by username; see `Listing` for a list
+        that changes while it is paged)."""
+        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size,
+                                     listing):
             yield RcUser.from_api(doc)

@@ -22,6 +22,7 @@ from .engine import (Claimed, OnOperation, OnProgress, PersonResult, SyncReport,
                      _needs_sso_rules, _observe_workspace, _ownership, note_claimed, refresh, sync_people)
 from .observe import observe_all, reveal_memberships
 from .ops import Operation, op_kind
+from .plan import accounts_to_confirm
 from .person import SitePerson
 from .read_cost import ReadChoice, choose_reader
 from .safety import Admission, Admit
@@ -81,6 +82,9 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     obs = observe_all(client, config)
     if obs.stale and refresh(client):  # a managed room read first (from a cache) is gone: read again, once
         obs = observe_all(client, config)
+    unlisted = accounts_to_confirm(people, obs.state)  # users.list moved under the read: gone, or skipped?
+    if unlisted:
+        reveal_memberships(client, obs, unlisted)
     note_claimed(obs, claimed)  # accounts linked to people outside the batch are never adopted (M3)
     # Every account was read, but only the batch is planned: nobody else is "unmanaged" here.
     obs.state = replace(obs.state, complete=False)
@@ -105,7 +109,7 @@ def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
     kept = [p for p in people if p.site_id not in stopped]
     report = _execute("batch", _as_plan(plan_prepared(prepared, obs.state, config, own), kept), client, config, obs,
                       started, before, dry_run=False, force=True, on_operation=on_operation,
-                      on_progress=on_progress, revealed=len(reveal), admit=unforced)
+                      on_progress=on_progress, revealed=len(reveal) + len(unlisted), admit=unforced)
     if stopped:
         extra = tuple(PersonResult(sid, "stopped", error=_stop_reason(n)) for sid, n in sorted(stopped.items()))
         report = replace(report, results=report.results + extra)

@@ -42,7 +42,7 @@ from .ops import (AddRole, AddRoomRole, CreateUser, InviteToRoom, KickFromRoom, 
                   is_destructive)
 from .ops import op_kind as op_kind_of
 from .person import AccountLink, SitePerson, site_sort_key
-from .plan import Ownership, count_by_kind, ownership_from_config
+from .plan import Ownership, accounts_to_confirm, count_by_kind, ownership_from_config
 from .results import MergedResults, PersonResult, QuietResults, planned_status
 from .safety import Admit, SafetyVerdict, check_safety
 from .stream import Streamed, plan_streamed
@@ -457,6 +457,9 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
             obs = observe()
             own = _ownership(config, obs)
         listed = list(people)
+        unlisted = accounts_to_confirm(listed, obs.state)
+        if unlisted:
+            reveal(unlisted)
         prepared = prepare(desire_all(listed, config), obs.state, config)
         hidden = prepared.to_reveal(obs.state, unsettled=False)
         if hidden:

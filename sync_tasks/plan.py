@@ -28,6 +28,7 @@ from .match import Target
 from .ops import (AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                   KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, UpdateProfile, op_kind,
                   sort_key)
+from .person import SitePerson
 from .state import ObservedAccount, ObservedState
 
 __all__ = ["Ownership", "plan_changes", "ownership_from_config", "count_by_kind", "memberships_to_reveal"]
@@ -187,3 +188,15 @@ def memberships_to_reveal(targets: Iterable[Target], observed: ObservedState, *,
         if unseen and unseen - (t.desired.rooms if t.desired.active else frozenset()):
             out.append(t.user_id)
     return tuple(out)
+
+
+def accounts_to_confirm(people: Iterable[SitePerson], observed: ObservedState) -> tuple[str, ...]:
+    """Linked accounts a bulk read did not list although they may exist: ``users.list`` moved while it
+    was paged (``ObservedState.users_unsettled``), so a missing account is not proof it is gone.
+    Taking it for gone would match the person again and try to create an account whose username is
+    taken (or, under another name, a second one). Few links are missing in a read, so a ``users.info``
+    each is cheap; a Rocket.Chat that came back empty is read in bulk, not moving, and costs nothing here."""
+    if not observed.users_unsettled:
+        return ()
+    return tuple(dict.fromkeys(p.link.rc_user_id for p in people
+                               if p.link is not None and p.link.rc_user_id not in observed.accounts))

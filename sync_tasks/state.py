@@ -76,6 +76,9 @@ class ObservedState:
     #: an account not seen in one may still be a member, so "not a member" is not proven there.
     #: Planning on it could leave someone in a room they must leave (:func:`sync_tasks.plan.memberships_to_reveal`).
     unsettled_rooms: frozenset[str] = frozenset()
+    #: ``users.list`` changed while it was paged: an account missing from ``accounts`` may exist (a
+    #: linked one is then read on its own before it is taken for gone: :func:`sync_tasks.plan.accounts_to_confirm`).
+    users_unsettled: bool = False
 
     def by_username(self) -> dict[str, ObservedAccount]:
         return {a.username.lower(): a for a in self.accounts.values()}

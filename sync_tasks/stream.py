@@ -28,7 +28,7 @@ from .identity import email_key
 from .match import Claims, PersonIssue, match_people
 from .ops import Operation, sort_key
 from .person import AccountLink, SitePerson, site_sort_key
-from .plan import Ownership, memberships_to_reveal, plan_changes
+from .plan import Ownership, accounts_to_confirm, memberships_to_reveal, plan_changes
 from .policy import DesiredAccount
 from .results import PersonResult, QuietResults, planned_status
 from .state import ObservedAccount, ObservedState
@@ -151,6 +151,10 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
         if len(set(seen)) != len(seen):
             return None
         quiet = quiet.sorted(site_sort_key)
+    if reveal is not None:
+        unlisted = accounts_to_confirm((p for p, _ in rest), observed)
+        if unlisted:
+            reveal(unlisted)
     matching = match_people(rest, observed, config, Claims(claimed, loose, deprovisioned))
     links.update((p.site_id, p.link) for p, _ in rest)
     if reveal is not None:

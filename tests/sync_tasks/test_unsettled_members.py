@@ -171,3 +171,40 @@ def test_a_listing_is_changed_when_its_total_moved_or_it_saw_someone_twice():
     assert not Listing([150, 150]).changed
     assert Listing([150, 145]).changed and Listing([150, 151]).changed
     assert Listing([150, 150], duplicates=1).changed
+
+
+@pytest.mark.parametrize("path", ["batch", "full"])
+def test_a_pass_keeps_the_accounts_users_list_skipped_while_accounts_were_deleted(
+        rc_server, rc_client, other_client, path):
+    """users.list pages by offset too: accounts deleted before the offset meanwhile make the read skip
+    as many others. A linked account the read skipped is not gone: no second account, no error."""
+    site = vip_site(rc_client, 150)
+    renamed = [replace(p, name=f"Renamed {p.username}") for p in site[100:110]]
+    accounts = len(rc_server.state.users)
+    faults = rc_server.faults
+    faults.hold("users.list", after=1)
+    out: dict = {}
+    if path == "batch":
+        def run():
+            return sync_batch(renamed, rc_client, CFG, population=len(site), reader="full")[0]
+    else:  # everyone still on the site (the five deleted people left it)
+        def run():
+            return reconcile_all(site[5:100] + renamed + site[110:], rc_client, CFG)
+    worker = threading.Thread(target=lambda: out.setdefault("r", run()))
+    try:
+        worker.start()
+        deadline = time.monotonic() + DEADLINE
+        while faults.stops("users.list") < 1:
+            assert worker.is_alive() and time.monotonic() < deadline, "the read never reached the second page"
+            time.sleep(0.01)
+        for p in site[:5]:  # people who left the site, deleted by another pass
+            other_client.delete_user(p.link.rc_user_id)
+    finally:
+        faults.release("users.list")
+    worker.join(DEADLINE)
+    report = out["r"]
+    assert report.failed == {}, report.failed
+    ids = {r.site_id: r.rc_user_id for r in report.results}
+    assert {p.site_id: ids[p.site_id] for p in renamed} == {p.site_id: p.link.rc_user_id for p in renamed}
+    assert len(rc_server.state.users) == accounts - 5  # nobody got a second account
+    assert all(rc_server.state.users[p.link.rc_user_id]["name"] == p.name for p in renamed)
