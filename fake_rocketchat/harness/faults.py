@@ -169,29 +169,30 @@ class Faults:
             if left is not None:
                 left[0] += int(count)
 
+    def _held_now(self, route: str) -> bool:
+        """True if this call of `route` must wait; a call let through takes one ticket (hold's `after`,
+        `let_through`'s `count`). Called holding the lock."""
+        left = self._holds.get(route)
+        if left is None:
+            return False
+        if left[0] > 0:
+            left[0] -= 1
+            return False
+        return True
+
     def keep_waiting(self, route: str) -> bool:
-        """For the middleware: True while this held call must still wait (takes a `let_through` ticket)."""
+        """For the middleware: True while this held call must still wait."""
         with self._lock:
-            left = self._holds.get(route)
-            if left is None:
-                return False
-            if left[0] > 0:
-                left[0] -= 1
-                return False
-            return True
+            return self._held_now(route)
 
     def release(self, route: str) -> None:
         with self._lock:
             self._holds.pop(route, None)
 
     def must_wait(self, route: str) -> bool:
-        """For the middleware: True while this call of `route` is held (counts the calls let through)."""
+        """For the middleware: True when this call of `route` is to be held (counted as a stop)."""
         with self._lock:
-            left = self._holds.get(route)
-            if left is None:
-                return False
-            if left[0] > 0:
-                left[0] -= 1
+            if not self._held_now(route):
                 return False
             self._waiting[route] = self._waiting.get(route, 0) + 1
             self._stops[route] = self._stops.get(route, 0) + 1

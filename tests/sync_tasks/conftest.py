@@ -18,11 +18,21 @@ def rc_server():
         yield srv
 
 
-@pytest.fixture
-def rc_client(rc_server):
+def _service_client(rc_server):
     client = RocketChat(BridgeConfig(url=rc_server.url, username=SERVICE_USER, password=SERVICE_PASSWORD,
                                      totp_secret=TOTP_SECRET, max_retries=1, backoff_base=0.01))
     try:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def rc_client(rc_server):
+    yield from _service_client(rc_server)
+
+
+@pytest.fixture
+def other_client(rc_server):
+    """A second client of the service account: what another worker does meanwhile."""
+    yield from _service_client(rc_server)

@@ -15,15 +15,14 @@ from dataclasses import replace
 
 import pytest
 
-from bridge import BridgeConfig, Listing
-from bridge.client import RocketChat
+from bridge import Listing
 from sync_tasks.batch import sync_batch
 from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all
 from sync_tasks.observe import observe_all
 from sync_tasks.person import AccountLink, SitePerson
 
-from engine_service import SERVICE_PASSWORD, SERVICE_USER, TOTP_SECRET
+from engine_service import SERVICE_USER
 
 CFG = load_config({})
 DEADLINE = 30.0
@@ -32,17 +31,6 @@ DEADLINE = 30.0
 def person(i: int, **kw) -> SitePerson:
     return SitePerson(site_id=str(i), username=f"p{i:03d}", email=f"p{i:03d}@example.org", email_verified=True,
                       name=f"P{i:03d}", **kw)
-
-
-@pytest.fixture
-def other_client(rc_server):
-    """A second client: what another worker's pass does to the room meanwhile."""
-    client = RocketChat(BridgeConfig(url=rc_server.url, username=SERVICE_USER, password=SERVICE_PASSWORD,
-                                     totp_secret=TOTP_SECRET, max_retries=1, backoff_base=0.01))
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def vip_site(rc_client, n: int) -> list[SitePerson]:
@@ -58,6 +46,14 @@ def vip_members(state) -> set[str]:
     return {u["username"] for u in state.users.values() if state.subscription_doc(room["_id"], u["_id"])}
 
 
+def reached(faults, route: str, stop: int, worker: threading.Thread) -> None:
+    """Wait (polling, with a deadline) until the reader's ``stop``-th call of ``route`` is held."""
+    deadline = time.monotonic() + DEADLINE
+    while faults.stops(route) < stop:
+        assert worker.is_alive() and time.monotonic() < deadline, f"the read never reached stop {stop} of {route}"
+        time.sleep(0.01)
+
+
 def while_paging_vip(rc_server, other_client, action, run):
     """Run ``run()`` in a thread, stop it before vip's second member page, do ``action(vip)``, go on.
 
@@ -69,10 +65,7 @@ def while_paging_vip(rc_server, other_client, action, run):
     worker = threading.Thread(target=lambda: out.setdefault("result", run()))
     try:
         worker.start()
-        deadline = time.monotonic() + DEADLINE
-        while faults.waiting("groups.members") < 1:
-            assert worker.is_alive() and time.monotonic() < deadline, "the read never reached vip's second page"
-            time.sleep(0.01)
+        reached(faults, "groups.members", 1, worker)
         action(other_client.room_info(name="vip"))
     finally:
         faults.release("groups.members")
@@ -126,10 +119,7 @@ def test_a_room_that_never_settles_is_named_as_a_problem_of_the_full_reconcile(r
     try:
         worker.start()
         for stop, k in ((1, 0), (2, 5)):  # during the first read (before its second page), then the re-read's
-            deadline = time.monotonic() + DEADLINE
-            while faults.stops("groups.members") < stop:
-                assert worker.is_alive() and time.monotonic() < deadline, "the read stopped coming"
-                time.sleep(0.01)
+            reached(faults, "groups.members", stop, worker)
             vip = other_client.room_info(name="vip")
             for p in site[k:k + 5]:
                 other_client.kick(vip, p.link.rc_user_id)
@@ -193,10 +183,7 @@ def test_a_pass_keeps_the_accounts_users_list_skipped_while_accounts_were_delete
     worker = threading.Thread(target=lambda: out.setdefault("r", run()))
     try:
         worker.start()
-        deadline = time.monotonic() + DEADLINE
-        while faults.stops("users.list") < 1:
-            assert worker.is_alive() and time.monotonic() < deadline, "the read never reached the second page"
-            time.sleep(0.01)
+        reached(faults, "users.list", 1, worker)
         for p in site[:5]:  # people who left the site, deleted by another pass
             other_client.delete_user(p.link.rc_user_id)
     finally:
