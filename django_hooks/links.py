@@ -4,7 +4,7 @@ how its last sync went. Written in the same transaction as the run's own record.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -12,6 +12,7 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from django_hooks.models import AccountLink
+from django_hooks.people import chunked
 from django_hooks.run_rows import accounts_held, update_link
 
 _LINK_STATUS = {
@@ -60,22 +61,38 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
     of another person linked the same account first, this person's link does not take it but is stored
     as a ``conflict`` naming who holds it. Returns those people: {site id: reason}.
     """
-    results = list(results)
+    if not isinstance(results, Sequence):
+        results = list(results)
     lost: dict[str, str] = {}
     for attempt in range(3):
         try:
             with transaction.atomic():
                 if also is not None:
                     also()
-                _save_links(results, people)
+                # A chunk at a time: a full reconcile's results are a lazy view of a million people
+                # (sync_tasks.results), and `people` may load its persons a chunk at a time too
+                # (django_hooks.people.SiteDirectory); one transaction still holds them all.
+                for chunk in chunked(_with_conflicts(results, lost), SAVE_CHUNK):
+                    load = getattr(people, "load", None)
+                    if load is not None:
+                        load([r.site_id for r in chunk])
+                    _save_links(chunk, people)
             return lost
         except IntegrityError:
             if attempt == 2:
                 raise
-            held = _held_elsewhere(results)
-            lost.update(held)
-            results = [_as_conflict(r, held[r.site_id]) if r.site_id in held else r for r in results]
+            lost.update(_held_elsewhere(list(_with_conflicts(results, lost))))
     return lost  # pragma: no cover - the loop returns or raises
+
+
+#: Results stored per statement group by :func:`save_links`.
+SAVE_CHUNK = 2000
+
+
+def _with_conflicts(results: Iterable[Any], held: dict[str, str]) -> Iterator[Any]:
+    """The results, those of people whose account another link holds turned into conflicts."""
+    for r in results:
+        yield _as_conflict(r, held[r.site_id]) if r.site_id in held else r
 
 
 def _held_elsewhere(results: list[Any]) -> dict[str, str]:

@@ -105,19 +105,88 @@ def load_person(user_key: str) -> SitePerson | None:
 
 
 def iter_people(chunk: int = 2000) -> Iterator[SitePerson]:
-    """Every site user, then every linked account whose user is gone (for a full reconcile)."""
+    """Every site user, then every linked account whose user is gone (for a full reconcile).
+
+    Read a chunk at a time (the users, then their links and verified addresses): a full reconcile of a
+    large site keeps a chunk of model instances, not every user's and every link's at once."""
     role_attribute = role_attribute_name()
-    links = {link.user_key: link for link in AccountLink.objects.all()}
     verifier = EmailVerifier(engine_config().identity)
-    verifier.prefetch()
-    seen: set[str] = set()
-    for user in _users().order_by("pk").iterator(chunk_size=chunk):
-        key = str(user.pk)
-        seen.add(key)
-        yield person_from_user(user, links.get(key), role_attribute, verifier)
-    for key, link in sorted(links.items()):
-        if key not in seen and link.rc_user_id:
-            yield deleted_person(link)
+    for users in chunked(_users().order_by("pk").iterator(chunk_size=chunk), chunk):
+        links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=[str(u.pk) for u in users])}
+        verifier.prefetch(users)
+        for user in users:
+            yield person_from_user(user, links.get(str(user.pk)), role_attribute, verifier)
+    yield from _deleted_people(chunk)
+
+
+def _deleted_people(chunk: int) -> Iterator[SitePerson]:
+    """The links that hold an account but no user (deleting a user empties its link's reference), minus
+    those whose key a user has again (a re-used key, not bound yet: that user is the person)."""
+    User = get_user_model()
+    rows = AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").order_by("user_key")
+    for links in chunked(rows.iterator(chunk_size=chunk), chunk):
+        pks = []
+        for link in links:
+            try:
+                pks.append(User._meta.pk.to_python(link.user_key))
+            except Exception:
+                continue
+        alive = {str(pk) for pk in User._default_manager.filter(pk__in=pks).values_list("pk", flat=True)}
+        for link in links:
+            if link.user_key not in alive:
+                yield deleted_person(link)
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items, in order (itertools.batched is 3.12+)."""
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class SiteDirectory:
+    """Every site person for a full reconcile, without holding them all.
+
+    Iterating it reads the site afresh (:func:`iter_people`; the engine iterates twice only for tangled
+    site data). ``get`` answers a person by key from the chunk :meth:`load` brought in, else reads them
+    alone; ``usernames`` is the same as a site id -> username mapping, for the audit rows of the people
+    the run worked on. ``django_hooks.links.save_links`` loads a chunk of results' people at a time."""
+
+    def __init__(self, chunk: int = 2000) -> None:
+        self.chunk = chunk
+        self._loaded: dict[str, SitePerson] = {}
+        self.usernames = _Usernames(self)
+
+    def __iter__(self) -> Iterator[SitePerson]:
+        return iter_people(self.chunk)
+
+    def load(self, keys: Iterable[str]) -> None:
+        """Bring these people in (a few queries), replacing the chunk loaded before."""
+        self._loaded = load_people(keys)[0]
+
+    def get(self, key: str, default: Any = None) -> SitePerson | Any:
+        if key not in self._loaded:
+            person = load_person(key)
+            if person is None:
+                return default
+            if len(self._loaded) >= self.chunk:
+                self._loaded.clear()
+            self._loaded[key] = person
+        return self._loaded[key]
+
+
+class _Usernames:
+    def __init__(self, directory: SiteDirectory) -> None:
+        self._directory = directory
+
+    def get(self, key: str, default: Any = None) -> str | Any:
+        person = self._directory.get(key)
+        return person.username if person is not None else default
 
 
 def people_for(user_keys: Iterable[str]) -> list[SitePerson]:

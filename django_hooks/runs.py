@@ -26,7 +26,7 @@ from django_hooks.conf import engine_config, hook_settings
 from django_hooks.guard import WindowGuard
 from django_hooks.links import claimed_by_others, save_links
 from django_hooks.models import SyncOperation, SyncRun
-from django_hooks.people import iter_people, load_person
+from django_hooks.people import SiteDirectory, load_person
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client, client
 from django_hooks.results import ApplyResult
@@ -267,14 +267,14 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
     run = SyncRun.objects.create(kind=kind, scope="all", dry_run=dry_run, force=force, triggered_by=triggered_by[:255],
                                  summary={"forced_by": forced_by} if forced_by else {})
     try:
-        people = list(iter_people())
-        by_key = {p.site_id: p for p in people}
-        names = {p.site_id: p.username for p in people}
-        recorder = Recorder(run, names, on_progress)
-        guard = WindowGuard(run, names)
+        # Every person is in this run (users, and deleted ones by their links), so no account is
+        # claimed by someone outside it; the people are read as the engine plans them, not listed.
+        people = SiteDirectory()
+        recorder = Recorder(run, people.usernames, on_progress)
+        guard = WindowGuard(run, people.usernames)
         report = reconcile_all(people, client(), engine_config(), dry_run=dry_run, force=force, bound=bound,
                                on_operation=recorder.on_operation, on_progress=recorder.on_progress,
-                               claimed=claimed_by_others(by_key), admit=guard.admit)
+                               admit=guard.admit)
     except Exception as exc:
         log.warning("reconcile #%s failed: %s: %s", run.pk, type(exc).__name__, exc)
         return _fail(run, f"{type(exc).__name__}: {exc}")
@@ -283,7 +283,7 @@ def _reconcile_locked(kind: str, dry_run: bool, force: bool, triggered_by: str,
             recorder.flush()
             _finish(run, report)
     else:
-        lost = save_links(report.results, by_key, also=lambda: (recorder.flush(), _finish(run, report, forced_by=forced_by),
+        lost = save_links(report.results, people, also=lambda: (recorder.flush(), _finish(run, report, forced_by=forced_by),
                                                                 guard.settle(report)))
         if lost:
             run.status, run.error = SyncRun.Status.PARTIAL, "; ".join(f"{k}: {v}" for k, v in sorted(lost.items()))[:4000]
