@@ -25,7 +25,7 @@ from django_hooks.admin.presenters import compare_account, group_plan
 from django_hooks.conf import engine_config
 from django_hooks.links import claimed_by_others
 from django_hooks.models import SyncRun
-from django_hooks.people import iter_people, load_person, people_for
+from django_hooks.people import SiteDirectory, load_person, people_for
 from django_hooks.queue import locks
 from django_hooks.queue.pending import mark_pending_many
 from django_hooks.rc import cached_client, client
@@ -78,15 +78,14 @@ def compute_preview(triggered_by: str) -> SyncRun:
 def _compute_preview_locked(triggered_by: str) -> SyncRun:
     run = SyncRun.objects.create(kind=SyncRun.Kind.MANUAL, scope="all", dry_run=True, triggered_by=triggered_by[:255])
     try:
-        people = list(iter_people())
-        report = reconcile_all(people, client(), engine_config(), dry_run=True,
-                               claimed=claimed_by_others(p.site_id for p in people))
+        people = SiteDirectory()  # read as planned, not listed (everyone is in the run: nobody else claims)
+        report = reconcile_all(people, client(), engine_config(), dry_run=True)
     except Exception as exc:
         log.warning("reconcile preview #%s failed: %s", run.pk, type(exc).__name__)
         run.status, run.error, run.finished_at = SyncRun.Status.FAILED, safe_error(exc)[:2000], timezone.now()
         run.save(update_fields=["status", "error", "finished_at"])
         raise PreviewError(run.error) from exc
-    usernames = {p.site_id: p.username for p in people}
+    usernames = people.usernames
     summary = report_summary(report)
     if report.safety is not None:
         summary["safety_limit"] = report.safety.limit
