@@ -63,10 +63,12 @@ class RoomsMixin:
                 doc = await self._call("POST", route, json=body, idempotent=False)
         return RcRoom.from_api(doc.get("channel") or doc.get("group") or {})
 
-    async def iter_members(self, room: RcRoom, page_size: int = 100) -> AsyncIterator[RoomMember]:
+    async def iter_members(self, room: RcRoom, page_size: int = 100, *,
+                           prefetch: bool = False) -> AsyncIterator[RoomMember]:
         """Active members only: Rocket.Chat hides deactivated users from *.members although they keep
-        their subscription (wire contract §8.2)."""
-        async for doc in self._paged(f"{room.api_prefix}.members", "members", {"roomId": room.id}, page_size):
+        their subscription (wire contract §8.2). `prefetch`: as for `_paged` (whole-listing readers)."""
+        async for doc in self._paged(f"{room.api_prefix}.members", "members", {"roomId": room.id}, page_size,
+                                     prefetch=prefetch):
             yield RoomMember.from_api(doc)
 
     async def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = INVITE_BATCH) -> int:

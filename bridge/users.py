@@ -162,7 +162,9 @@ class UsersMixin:
             idempotent=True, already_ok=("error-invalid-user",),
         )
 
-    async def iter_users(self, page_size: int = 100) -> AsyncIterator[RcUser]:
-        """Every user, page by page through `users.list` (sorted by username)."""
-        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size):
+    async def iter_users(self, page_size: int = 100, *, prefetch: bool = False) -> AsyncIterator[RcUser]:
+        """Every user, page by page through `users.list` (sorted by username). `prefetch`: as for
+        `_paged` (for readers that take the whole listing, such as the full reconcile)."""
+        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size,
+                                     prefetch=prefetch):
             yield RcUser.from_api(doc)
