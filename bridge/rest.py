@@ -135,14 +135,17 @@ class _Core:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         resent: list[bool] | None = None,
+        sent: asyncio.Event | None = None,
     ) -> httpx.Response:
-        """Send until a non-retryable answer; `resent[0]` is set when an unknown-outcome write was repeated."""
+        """Send until a non-retryable answer; `resent[0]` is set when an unknown-outcome write was repeated;
+        `sent` is set once a request has been written out (httpcore's trace), before its answer."""
         if idempotent is None:
             idempotent = method == "GET"
         key = f"{method} {route.split('/')[0] if route.startswith('method.call') else route}"
         attempt = 0
         rate_rounds = 0
         url = f"/api/v1/{route}"
+        extensions = {"trace": _trace_sent(sent)} if sent is not None else None
         while True:
             started = sent = time.monotonic()
             try:
@@ -152,7 +155,8 @@ class _Core:
                     await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
                     self.calls += 1
                     sent = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
-                    response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                    response = await self._http.request(method, url, params=params, json=json, headers=headers,
+                                                        extensions=extensions)
             except httpx.TransportError as exc:
                 notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - sent,
                                                     type(exc).__name__))
@@ -217,6 +221,7 @@ class _Core:
         json: Any = None,
         idempotent: bool | None = None,
         already_ok: tuple[str, ...] = (),
+        sent: asyncio.Event | None = None,
     ) -> dict[str, Any]:
         """One authenticated call; returns the success body or raises the mapped error.
 
@@ -231,7 +236,7 @@ class _Core:
             creds = await self.session.credentials()
             headers = {**creds.headers(), **extra}
             response = await self._send(method, route, params=params, json=json, headers=headers,
-                                        idempotent=idempotent, resent=resent)
+                                        idempotent=idempotent, resent=resent, sent=sent)
             status = response.status_code
             body = _safe_json(response)
             code = error_code(body)
@@ -273,9 +278,9 @@ class _Core:
         if page_size < 1:
             raise ValueError("page_size must be at least 1 (count=0 would mean 'everything')")
 
-        def fetch(offset: int) -> Any:
+        def fetch(offset: int, sent: asyncio.Event | None = None) -> Any:
             query = {**(params or {}), "count": page_size, "offset": offset}
-            return self._call("GET", route, params={k: v for k, v in query.items() if v is not None})
+            return self._call("GET", route, params={k: v for k, v in query.items() if v is not None}, sent=sent)
 
         offset = 0
         ahead: asyncio.Task[dict[str, Any]] | None = None
@@ -287,7 +292,9 @@ class _Core:
                 total = body.get("total")
                 more = bool(items) and (offset < total if isinstance(total, int) else len(items) >= page_size)
                 if more and prefetch:
-                    ahead = asyncio.ensure_future(fetch(offset))
+                    sent = asyncio.Event()
+                    ahead = asyncio.ensure_future(fetch(offset, sent))
+                    await _until_sent(ahead, sent)
                 for item in items:
                     yield item
                 if not more:
@@ -327,6 +334,32 @@ class _Core:
                 extra = [factor.next_method_param(code, error.get("details"))]
                 continue
             raise error_from_ddp(name, error)
+
+
+#: Loop turns a read-ahead gets to put its request on the wire before this page is handed out (a
+#: request on a kept-alive connection needs a few; a paced one waits for its slot, and the page must
+#: not wait for that).
+_AHEAD_TURNS = 50
+
+
+async def _until_sent(task: "asyncio.Task[Any]", sent: asyncio.Event) -> None:
+    """Let a read-ahead run until its request is written out. Without this it would only start once
+    the caller had worked through the page (nothing in between gives the loop a turn), and Rocket.Chat
+    would get the next request after the page was converted instead of while it is."""
+    for _ in range(_AHEAD_TURNS):
+        if sent.is_set() or task.done():
+            return
+        await asyncio.sleep(0)
+
+
+def _trace_sent(sent: asyncio.Event) -> Any:
+    """An httpcore ``trace`` extension that sets ``sent`` when the request (headers and body) is written."""
+
+    async def trace(name: str, info: Any) -> None:
+        if name.endswith("send_request_body.complete"):
+            sent.set()
+
+    return trace
 
 
 async def _drop(task: "asyncio.Task[Any]") -> None:
