@@ -24,6 +24,7 @@ from .auth import Session
 from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
+from .jsonstream import ArrayItems
 from .observe import CallObserved, CallObserver, notify, route_label
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
@@ -266,7 +267,7 @@ class _Core:
 
     async def _paged(
         self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100,
-        *, prefetch: bool = False,
+        *, prefetch: bool = False, start: int = 0,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a paged list. The server clamps `count` (API_Upper_Count_Limit, default 100), so a
         short page only ends the listing when `total` agrees (wire contract §3.6).
@@ -274,7 +275,8 @@ class _Core:
         `prefetch`: ask for the next page as soon as a page arrives, while the caller works through this
         one, so Rocket.Chat's time per page overlaps the caller's instead of adding to it (a bulk read of a
         million accounts is 10,000 pages in a row). The pages asked for are the same; only a caller that
-        stops early has one page read for nothing, so it is for readers that take the whole listing."""
+        stops early has one page read for nothing, so it is for readers that take the whole listing.
+        `start`: the offset to begin at (the rest of a listing another read began)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1 (count=0 would mean 'everything')")
 
@@ -282,7 +284,7 @@ class _Core:
             query = {**(params or {}), "count": page_size, "offset": offset}
             return self._call("GET", route, params={k: v for k, v in query.items() if v is not None}, sent=sent)
 
-        offset = 0
+        offset = start
         ahead: asyncio.Task[dict[str, Any]] | None = None
         try:
             body = await fetch(offset)
@@ -307,6 +309,63 @@ class _Core:
         finally:
             if ahead is not None:  # the caller stopped early: drop the page asked for ahead
                 await _drop(ahead)
+
+    async def _unpaged(
+        self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paged list in one request: `count=0`, which Rocket.Chat answers unlimited while
+        `API_Allow_Infinite_Count` is on (its default; apps/meteor/app/api/server/helpers/getPaginationItems.ts),
+        decoded as the body arrives (`jsonstream.ArrayItems`), so memory stays one chunk, not the body.
+
+        A server with the setting off answers `API_Default_Count` items (fewer than `total`): the rest is
+        then paged from there as `_paged` does. Anything but a 200 (a refused token, 2FA, a 429, a 5xx)
+        is left to `_paged`, which knows how to answer it: nothing streamed was handed out by then."""
+        creds = await self.session.credentials()
+        query = {**(params or {}), "count": 0, "offset": 0}
+        key_rate = f"GET {route}"
+        parser = ArrayItems(key)
+        items_seen: int | None = None  # None: not answered as a listing
+        async with self._sem:
+            await self.pacer.acquire(key_rate, max_wait=self.config.max_rate_limit_wait)
+            self.calls += 1
+            sent = time.monotonic()
+            try:
+                async with self._http.stream("GET", f"/api/v1/{route}", headers=creds.headers(),
+                                             params={k: v for k, v in query.items() if v is not None},
+                                             timeout=httpx.Timeout(max(self.config.timeout, _UNPAGED_READ_TIMEOUT),
+                                                                   connect=self.config.connect_timeout)) as response:
+                    status = response.status_code
+                    notify(self._observer, CallObserved("GET", route_label(route), status, time.monotonic() - sent))
+                    await self.pacer.record(key_rate, response.headers, success=status < 400)
+                    if status == 200:
+                        items_seen = 0
+                        async for chunk in response.aiter_bytes():
+                            for item in parser.feed(chunk):
+                                items_seen += 1
+                                yield item
+                        for item in parser.close():
+                            items_seen += 1
+                            yield item
+                        if items_seen == 0 and parser.rest.get("success", True) is False:
+                            items_seen = None
+            except httpx.TransportError as exc:
+                notify(self._observer, CallObserved("GET", route_label(route), None, time.monotonic() - sent,
+                                                    type(exc).__name__))
+                await self.pacer.record(key_rate, {}, success=False)
+                if items_seen:  # items were handed out: starting again would repeat them
+                    raise Unavailable(f"{route}: the unpaged listing broke off ({type(exc).__name__})",
+                                      route=route) from None
+                items_seen = None
+            except ValueError as exc:
+                raise ServerError(f"{route}: unreadable listing ({exc})", status=200, route=route) from None
+        if items_seen is None:  # not answered as a listing: page it, with _call's handling of failures
+            async for item in self._paged(route, key, params, page_size, prefetch=True):
+                yield item
+            return
+        total = parser.rest.get("total")
+        if isinstance(total, int) and items_seen < total:  # count=0 not allowed: page the rest
+            async for item in self._paged(route, key, params, page_size, prefetch=True, start=items_seen):
+                yield item
 
     # --- DDP methods over REST ------------------------------------------------------------------
 
@@ -335,6 +394,10 @@ class _Core:
                 continue
             raise error_from_ddp(name, error)
 
+
+#: Seconds an unpaged listing may wait for its next bytes: Rocket.Chat builds the whole answer before the
+#: first byte (a million accounts: tens of seconds), far past the per-call timeout meant for one page.
+_UNPAGED_READ_TIMEOUT = 600.0
 
 #: Loop turns a read-ahead gets to put its request on the wire before this page is handed out (a
 #: request on a kept-alive connection needs a few; a paced one waits for its slot, and the page must

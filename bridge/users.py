@@ -40,6 +40,7 @@ class UsersMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _unpaged: Any
     _retry: Any
     _user_rooms_style: str = "7"
 
@@ -162,9 +163,13 @@ class UsersMixin:
             idempotent=True, already_ok=("error-invalid-user",),
         )
 
-    async def iter_users(self, page_size: int = 100, *, prefetch: bool = False) -> AsyncIterator[RcUser]:
+    async def iter_users(self, page_size: int = 100, *, prefetch: bool = False,
+                         unpaged: bool = False) -> AsyncIterator[RcUser]:
         """Every user, page by page through `users.list` (sorted by username). `prefetch`: as for
-        `_paged` (for readers that take the whole listing, such as the full reconcile)."""
-        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size,
-                                     prefetch=prefetch):
+        `_paged` (for readers that take the whole listing, such as the full reconcile); `unpaged`: one
+        `count=0` request decoded as it arrives (`_unpaged`)."""
+        params = {"sort": json.dumps({"username": 1})}
+        listing = (self._unpaged("users.list", "users", params, page_size) if unpaged
+                   else self._paged("users.list", "users", params, page_size, prefetch=prefetch))
+        async for doc in listing:
             yield RcUser.from_api(doc)

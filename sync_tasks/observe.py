@@ -40,8 +40,10 @@ class ReadClient(Protocol):
     def me(self) -> Any: ...
     def list_roles(self) -> list[Any]: ...
     def room_info(self, *, room_id: str | None = None, name: str | None = None) -> Any: ...
-    def iter_users(self, page_size: int = 100, *, prefetch: bool = False) -> Iterator[Any]: ...
-    def iter_members(self, room: Any, page_size: int = 100, *, prefetch: bool = False) -> Iterator[Any]: ...
+    def iter_users(self, page_size: int = 100, *, prefetch: bool = False,
+                   unpaged: bool = False) -> Iterator[Any]: ...
+    def iter_members(self, room: Any, page_size: int = 100, *, prefetch: bool = False,
+                     unpaged: bool = False) -> Iterator[Any]: ...
     def room_roles(self, room: Any) -> list[Any]: ...
     def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[Any]: ...
     def user_info(self, *, user_id: str | None = None, username: str | None = None,
@@ -170,11 +172,12 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
     """
     obs, role_names = _base(client, config, complete=True)
     page = config.batch.page_size
+    unpaged = config.batch.unpaged_reads  # count=0, one request per listing (docs/settings.md, BATCH)
     members: dict[str, frozenset[str]] = {}
     room_roles: dict[str, frozenset[tuple[str, str]]] = {}
     for key, room in sorted(obs.rc_rooms.items()):
         try:
-            for m in client.iter_members(room, page_size=page, prefetch=True):
+            for m in client.iter_members(room, page_size=page, prefetch=True, unpaged=unpaged):
                 members[m.id] = _intern(members.get(m.id, frozenset()) | {key})  # type: ignore[assignment]
             for rr in client.room_roles(room):
                 pairs = frozenset((key, role) for role in rr.roles)
@@ -193,7 +196,7 @@ def observe_all(client: ReadClient, config: SyncConfig) -> Observation:
     roles_missing = False
     empty: frozenset = frozenset()
     role_sets: dict[tuple[str, ...], frozenset] = {}
-    for u in client.iter_users(page_size=page, prefetch=True):  # the whole listing: read ahead
+    for u in client.iter_users(page_size=page, prefetch=True, unpaged=unpaged):  # the whole listing
         if u.type not in ("user", "bot", "app"):
             continue
         if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
