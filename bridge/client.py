@@ -152,8 +152,10 @@ class RocketChat:
     def delete_user(self, user_id: str, confirm_relinquish: bool = True) -> None:
         self._run(self.aio.delete_user(user_id, confirm_relinquish))
 
-    def iter_users(self, page_size: int = 100, listing: Listing | None = None) -> Iterator[RcUser]:
-        return self._iterate(self.aio.iter_users(page_size, listing), page_size)
+    def iter_users(self, page_size: int = 100, *, prefetch: bool = False, unpaged: bool = False,
+                   listing: Listing | None = None) -> Iterator[RcUser]:
+        return self._iterate(self.aio.iter_users(page_size, prefetch=prefetch, unpaged=unpaged, listing=listing),
+                             page_size)
 
     def list_roles(self) -> list[RcRole]:
         return self._run(self.aio.list_roles())
@@ -179,8 +181,10 @@ class RocketChat:
     def create_room(self, name: str, type: Literal["c", "p"], members: Iterable[str] = ()) -> RcRoom:
         return self._run(self.aio.create_room(name, type, members))
 
-    def iter_members(self, room: RcRoom, page_size: int = 100, listing: Listing | None = None) -> Iterator[RoomMember]:
-        return self._iterate(self.aio.iter_members(room, page_size, listing), page_size)
+    def iter_members(self, room: RcRoom, page_size: int = 100, *, prefetch: bool = False,
+                     unpaged: bool = False, listing: Listing | None = None) -> Iterator[RoomMember]:
+        return self._iterate(self.aio.iter_members(room, page_size, prefetch=prefetch, unpaged=unpaged,
+                                                   listing=listing), page_size)
 
     def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = 100) -> int:
         return self._run(self.aio.invite(room, list(user_ids), batch_size=batch_size))

@@ -15,6 +15,8 @@ RoomType = Literal["c", "p", "d", "l", "v"]
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
+    if type(value) is list and all(type(v) is str for v in value):  # the wire's usual shape: no str() each
+        return tuple(value)
     return tuple(str(v) for v in value) if isinstance(value, (list, tuple)) else ()
 
 
@@ -54,8 +56,10 @@ class RcUser:
 
     @classmethod
     def from_api(cls, doc: Mapping[str, Any]) -> "RcUser":
+        # `type(e) is dict` first: the ABC check alone was a tenth of converting a users.list page.
         emails = tuple(
-            e.get("address", "") for e in doc.get("emails") or () if isinstance(e, Mapping) and e.get("address")
+            e.get("address", "") for e in doc.get("emails") or ()
+            if (type(e) is dict or isinstance(e, Mapping)) and e.get("address")
         )
         if not emails and isinstance(doc.get("email"), str):  # `me` / login flatten the first verified email
             emails = (doc["email"],)

@@ -25,6 +25,7 @@ from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
 from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
 from .models import Listing
+from .jsonstream import ArrayItems
 from .observe import CallObserved, CallObserver, notify, route_label
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
@@ -136,14 +137,17 @@ class _Core:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         resent: list[bool] | None = None,
+        sent: asyncio.Event | None = None,
     ) -> httpx.Response:
-        """Send until a non-retryable answer; `resent[0]` is set when an unknown-outcome write was repeated."""
+        """Send until a non-retryable answer; `resent[0]` is set when an unknown-outcome write was repeated;
+        `sent` is set once a request has been written out (httpcore's trace), before its answer."""
         if idempotent is None:
             idempotent = method == "GET"
         key = f"{method} {route.split('/')[0] if route.startswith('method.call') else route}"
         attempt = 0
         rate_rounds = 0
         url = f"/api/v1/{route}"
+        extensions = {"trace": _trace_sent(sent)} if sent is not None else None
         while True:
             started = sent = time.monotonic()
             try:
@@ -153,7 +157,8 @@ class _Core:
                     await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
                     self.calls += 1
                     sent = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
-                    response = await self._http.request(method, url, params=params, json=json, headers=headers)
+                    response = await self._http.request(method, url, params=params, json=json, headers=headers,
+                                                        extensions=extensions)
             except httpx.TransportError as exc:
                 notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - sent,
                                                     type(exc).__name__))
@@ -218,6 +223,7 @@ class _Core:
         json: Any = None,
         idempotent: bool | None = None,
         already_ok: tuple[str, ...] = (),
+        sent: asyncio.Event | None = None,
     ) -> dict[str, Any]:
         """One authenticated call; returns the success body or raises the mapped error.
 
@@ -232,7 +238,7 @@ class _Core:
             creds = await self.session.credentials()
             headers = {**creds.headers(), **extra}
             response = await self._send(method, route, params=params, json=json, headers=headers,
-                                        idempotent=idempotent, resent=resent)
+                                        idempotent=idempotent, resent=resent, sent=sent)
             status = response.status_code
             body = _safe_json(response)
             code = error_code(body)
@@ -262,31 +268,112 @@ class _Core:
 
     async def _paged(
         self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100,
-        listing: Listing | None = None,
+        *, prefetch: bool = False, start: int = 0, listing: Listing | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a paged list. The server clamps `count` (API_Upper_Count_Limit, default 100), so a
         short page only ends the listing when `total` agrees (wire contract §3.6). `listing`, if given,
-        is told each page's `total` (a list that changed while it was paged may have been missed in part)."""
+        is told each page's `total` (a list that changed while it was paged may have been missed in part).
+
+        `prefetch`: ask for the next page as soon as a page arrives, while the caller works through this
+        one, so Rocket.Chat's time per page overlaps the caller's instead of adding to it (a bulk read of a
+        million accounts is 10,000 pages in a row). The pages asked for are the same; only a caller that
+        stops early has one page read for nothing, so it is for readers that take the whole listing.
+        `start`: the offset to begin at (the rest of a listing another read began)."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1 (count=0 would mean 'everything')")
-        offset = 0
-        while True:
+
+        def fetch(offset: int, sent: asyncio.Event | None = None) -> Any:
             query = {**(params or {}), "count": page_size, "offset": offset}
-            body = await self._call("GET", route, params={k: v for k, v in query.items() if v is not None})
-            items = body.get(key) or []
-            total = body.get("total")
-            if listing is not None:
-                listing.page(total)
-            for item in items:
-                yield item
-            offset += len(items)
-            if not items:
-                return
-            if isinstance(total, int):
-                if offset >= total:
+            return self._call("GET", route, params={k: v for k, v in query.items() if v is not None}, sent=sent)
+
+        offset = start
+        ahead: asyncio.Task[dict[str, Any]] | None = None
+        try:
+            body = await fetch(offset)
+            while True:
+                items = body.get(key) or []
+                offset += len(items)
+                total = body.get("total")
+                if listing is not None:
+                    listing.page(total)
+                more = bool(items) and (offset < total if isinstance(total, int) else len(items) >= page_size)
+                if more and prefetch:
+                    sent = asyncio.Event()
+                    ahead = asyncio.ensure_future(fetch(offset, sent))
+                    await _until_sent(ahead, sent)
+                for item in items:
+                    yield item
+                if not more:
                     return
-            elif len(items) < page_size:
-                return
+                if ahead is None:
+                    body = await fetch(offset)
+                else:
+                    task, ahead = ahead, None
+                    body = await task
+        finally:
+            if ahead is not None:  # the caller stopped early: drop the page asked for ahead
+                await _drop(ahead)
+
+    async def _unpaged(
+        self, route: str, key: str, params: Mapping[str, Any] | None = None, page_size: int = 100,
+        listing: Listing | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paged list in one request: `count=0`, which Rocket.Chat answers unlimited while
+        `API_Allow_Infinite_Count` is on (its default; apps/meteor/app/api/server/helpers/getPaginationItems.ts),
+        decoded as the body arrives (`jsonstream.ArrayItems`), so memory stays one chunk, not the body.
+
+        A server with the setting off answers `API_Default_Count` items (fewer than `total`): the rest is
+        then paged from there as `_paged` does. Anything but a 200 (a refused token, 2FA, a 429, a 5xx)
+        is left to `_paged`, which knows how to answer it: nothing streamed was handed out by then."""
+        creds = await self.session.credentials()
+        query = {**(params or {}), "count": 0, "offset": 0}
+        key_rate = f"GET {route}"
+        parser = ArrayItems(key)
+        items_seen: int | None = None  # None: not answered as a listing
+        async with self._sem:
+            await self.pacer.acquire(key_rate, max_wait=self.config.max_rate_limit_wait)
+            self.calls += 1
+            sent = time.monotonic()
+            try:
+                async with self._http.stream("GET", f"/api/v1/{route}", headers=creds.headers(),
+                                             params={k: v for k, v in query.items() if v is not None},
+                                             timeout=httpx.Timeout(max(self.config.timeout, _UNPAGED_READ_TIMEOUT),
+                                                                   connect=self.config.connect_timeout)) as response:
+                    status = response.status_code
+                    notify(self._observer, CallObserved("GET", route_label(route), status, time.monotonic() - sent))
+                    await self.pacer.record(key_rate, response.headers, success=status < 400)
+                    if status == 200:
+                        items_seen = 0
+                        async for chunk in response.aiter_bytes():
+                            for item in parser.feed(chunk):
+                                items_seen += 1
+                                yield item
+                        for item in parser.close():
+                            items_seen += 1
+                            yield item
+                        if items_seen == 0 and parser.rest.get("success", True) is False:
+                            items_seen = None
+            except httpx.TransportError as exc:
+                notify(self._observer, CallObserved("GET", route_label(route), None, time.monotonic() - sent,
+                                                    type(exc).__name__))
+                await self.pacer.record(key_rate, {}, success=False)
+                if items_seen:  # items were handed out: starting again would repeat them
+                    raise Unavailable(f"{route}: the unpaged listing broke off ({type(exc).__name__})",
+                                      route=route) from None
+                items_seen = None
+            except ValueError as exc:
+                raise ServerError(f"{route}: unreadable listing ({exc})", status=200, route=route) from None
+        if items_seen is None:  # not answered as a listing: page it, with _call's handling of failures
+            async for item in self._paged(route, key, params, page_size, prefetch=True, listing=listing):
+                yield item
+            return
+        total = parser.rest.get("total")
+        if listing is not None:
+            listing.page(total)
+        if isinstance(total, int) and items_seen < total:  # count=0 not allowed: page the rest
+            async for item in self._paged(route, key, params, page_size, prefetch=True, start=items_seen,
+                                          listing=listing):
+                yield item
 
     # --- DDP methods over REST ------------------------------------------------------------------
 
@@ -314,6 +401,45 @@ class _Core:
                 extra = [factor.next_method_param(code, error.get("details"))]
                 continue
             raise error_from_ddp(name, error)
+
+
+#: Seconds an unpaged listing may wait for its next bytes: Rocket.Chat builds the whole answer before the
+#: first byte (a million accounts: tens of seconds), far past the per-call timeout meant for one page.
+_UNPAGED_READ_TIMEOUT = 600.0
+
+#: Loop turns a read-ahead gets to put its request on the wire before this page is handed out (a
+#: request on a kept-alive connection needs a few; a paced one waits for its slot, and the page must
+#: not wait for that).
+_AHEAD_TURNS = 50
+
+
+async def _until_sent(task: "asyncio.Task[Any]", sent: asyncio.Event) -> None:
+    """Let a read-ahead run until its request is written out. Without this it would only start once
+    the caller had worked through the page (nothing in between gives the loop a turn), and Rocket.Chat
+    would get the next request after the page was converted instead of while it is."""
+    for _ in range(_AHEAD_TURNS):
+        if sent.is_set() or task.done():
+            return
+        await asyncio.sleep(0)
+
+
+def _trace_sent(sent: asyncio.Event) -> Any:
+    """An httpcore ``trace`` extension that sets ``sent`` when the request (headers and body) is written."""
+
+    async def trace(name: str, info: Any) -> None:
+        if name.endswith("send_request_body.complete"):
+            sent.set()
+
+    return trace
+
+
+async def _drop(task: "asyncio.Task[Any]") -> None:
+    """Cancel a page read ahead that nobody will take, and collect its outcome (no "never retrieved")."""
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):  # cancelled, or it failed first: nobody wants the page
+        pass
 
 
 def _retry_at(now: float, text_wait: float | None, reset_at: float | None) -> float:

@@ -28,6 +28,7 @@ class RoomsMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _unpaged: Any
     _retry: Any
 
     async def room_info(self, *, room_id: str | None = None, name: str | None = None) -> RcRoom:
@@ -63,12 +64,16 @@ class RoomsMixin:
                 doc = await self._call("POST", route, json=body, idempotent=False)
         return RcRoom.from_api(doc.get("channel") or doc.get("group") or {})
 
-    async def iter_members(self, room: RcRoom, page_size: int = 100,
-                           listing: Listing | None = None) -> AsyncIterator[RoomMember]:
+    async def iter_members(self, room: RcRoom, page_size: int = 100, *, prefetch: bool = False,
+                           unpaged: bool = False, listing: Listing | None = None) -> AsyncIterator[RoomMember]:
         """Active members only: Rocket.Chat hides deactivated users from *.members although they keep
-        their subscription (wire contract §8.2). The order is not stable while paging (see `Listing`)."""
-        async for doc in self._paged(f"{room.api_prefix}.members", "members", {"roomId": room.id}, page_size,
-                                     listing):
+        their subscription (wire contract §8.2). `prefetch`: as for `_paged` (whole-listing readers);
+        `unpaged`: one `count=0` request decoded as it arrives (`_unpaged`). The order is not stable
+        while paging (see `Listing`)."""
+        route, params = f"{room.api_prefix}.members", {"roomId": room.id}
+        docs = (self._unpaged(route, "members", params, page_size, listing) if unpaged
+                else self._paged(route, "members", params, page_size, prefetch=prefetch, listing=listing))
+        async for doc in docs:
             yield RoomMember.from_api(doc)
 
     async def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = INVITE_BATCH) -> int:

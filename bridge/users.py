@@ -40,6 +40,7 @@ class UsersMixin:
     _call: Any
     _get: Any
     _paged: Any
+    _unpaged: Any
     _retry: Any
     _user_rooms_style: str = "7"
 
@@ -162,9 +163,14 @@ class UsersMixin:
             idempotent=True, already_ok=("error-invalid-user",),
         )
 
-    async def iter_users(self, page_size: int = 100, listing: Listing | None = None) -> AsyncIterator[RcUser]:
-        """Every user, page by page through `users.list` (sorted by username; see `Listing` for a list
-        that changes while it is paged)."""
-        async for doc in self._paged("users.list", "users", {"sort": json.dumps({"username": 1})}, page_size,
-                                     listing):
+    async def iter_users(self, page_size: int = 100, *, prefetch: bool = False, unpaged: bool = False,
+                         listing: Listing | None = None) -> AsyncIterator[RcUser]:
+        """Every user, page by page through `users.list` (sorted by username). `prefetch`: as for
+        `_paged` (for readers that take the whole listing, such as the full reconcile); `unpaged`: one
+        `count=0` request decoded as it arrives (`_unpaged`); `listing`: see `Listing` (a list that
+        changes while it is paged)."""
+        params = {"sort": json.dumps({"username": 1})}
+        docs = (self._unpaged("users.list", "users", params, page_size, listing) if unpaged
+                else self._paged("users.list", "users", params, page_size, prefetch=prefetch, listing=listing))
+        async for doc in docs:
             yield RcUser.from_api(doc)

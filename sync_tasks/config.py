@@ -336,11 +336,12 @@ def load_config(raw: Mapping[str, Any] | None = None) -> SyncConfig:
     if not window > 0:
         chk.fail("SAFETY.window", "must be a positive number of seconds")
 
-    bd = chk.section("BATCH", top.get("BATCH"), {"page_size", "invite_batch", "concurrency"})
+    bd = chk.section("BATCH", top.get("BATCH"), {"page_size", "invite_batch", "concurrency", "unpaged_reads"})
     batch = BatchConfig(
         page_size=chk.typed("BATCH.page_size", bd.get("page_size", 100), int, 100),
         invite_batch=chk.typed("BATCH.invite_batch", bd.get("invite_batch", 100), int, 100),
-        concurrency=chk.typed("BATCH.concurrency", bd.get("concurrency", 4), int, 4))
+        concurrency=chk.typed("BATCH.concurrency", bd.get("concurrency", 4), int, 4),
+        unpaged_reads=chk.typed("BATCH.unpaged_reads", bd.get("unpaged_reads", False), bool, False))
     for k in ("page_size", "invite_batch"):
         if not 1 <= getattr(batch, k) <= 100:
             # Rocket.Chat silently clamps count to API_Upper_Count_Limit (100); a larger page would

@@ -98,6 +98,9 @@ class BatchConfig:
     page_size: int = 100
     invite_batch: int = 100
     concurrency: int = 4
+    #: The full reconcile reads users.list and the member lists with one ``count=0`` request each,
+    #: decoded as it arrives, instead of pages of ``page_size`` (opt-in; ``bridge.rest._unpaged``).
+    unpaged_reads: bool = False
 
 
 @dataclass(frozen=True)

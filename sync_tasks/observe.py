@@ -41,8 +41,10 @@ class ReadClient(Protocol):
     def me(self) -> Any: ...
     def list_roles(self) -> list[Any]: ...
     def room_info(self, *, room_id: str | None = None, name: str | None = None) -> Any: ...
-    def iter_users(self, page_size: int = 100, listing: Any = None) -> Iterator[Any]: ...
-    def iter_members(self, room: Any, page_size: int = 100, listing: Any = None) -> Iterator[Any]: ...
+    def iter_users(self, page_size: int = 100, *, prefetch: bool = False, unpaged: bool = False,
+                   listing: Any = None) -> Iterator[Any]: ...
+    def iter_members(self, room: Any, page_size: int = 100, *, prefetch: bool = False, unpaged: bool = False,
+                     listing: Any = None) -> Iterator[Any]: ...
     def room_roles(self, room: Any) -> list[Any]: ...
     def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[Any]: ...
     def user_info(self, *, user_id: str | None = None, username: str | None = None,
@@ -90,11 +92,19 @@ _TYPES = {t: t for t in ("user", "bot", "app")}
 
 
 def _account(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None,
-             room_roles: frozenset[tuple[str, str]] = frozenset()) -> ObservedAccount:
+             room_roles: frozenset[tuple[str, str]] = frozenset(),
+             role_sets: dict[tuple[str, ...], frozenset] | None = None) -> ObservedAccount:
+    """``role_sets``: role id tuple -> names, for one bulk read: a million accounts hold a handful of
+    distinct tuples, and a frozenset built per account was a tenth of the read's main-thread time."""
+    roles = role_sets.get(user.roles) if role_sets is not None else None
+    if roles is None:
+        roles = _intern(frozenset(role_names.get(r, r) for r in user.roles))
+        if role_sets is not None and len(role_sets) < 4096:
+            role_sets[user.roles] = roles  # type: ignore[assignment]
     return ObservedAccount(
         user_id=user.id, username=user.username or "", name=user.name or "", email=user.email,
         email_verified=_email_verified(user), active=bool(user.active),
-        roles=_intern(frozenset(role_names.get(r, r) for r in user.roles)), rooms=_intern(rooms),
+        roles=roles, rooms=_intern(rooms),
         room_roles=_intern(room_roles), type=_TYPES.get(user.type, user.type or "user"))
 
 
@@ -167,14 +177,15 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
     """
     obs, role_names = _base(client, config, complete=True)
     page = config.batch.page_size
+    unpaged = config.batch.unpaged_reads  # count=0, one request per listing (docs/settings.md, BATCH)
     members: dict[str, frozenset[str]] = {}
     room_roles: dict[str, frozenset[tuple[str, str]]] = {}
     unsettled: set[str] = set()
     for key, room in sorted(obs.rc_rooms.items()):
         try:
-            changed = _read_members(client, room, key, page, members).changed
+            changed = _read_members(client, room, key, page, members, unpaged).changed
             for _ in range(rereads if changed else 0):
-                changed = _read_members_again(client, room, key, page, members).changed
+                changed = _read_members_again(client, room, key, page, members, unpaged).changed
                 if not changed:
                     break
             if changed:
@@ -197,8 +208,9 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
     users = obs.state.accounts
     roles_missing = False
     empty: frozenset = frozenset()
+    role_sets: dict[tuple[str, ...], frozenset] = {}
     listing = Listing()
-    for u in client.iter_users(page_size=page, listing=listing):
+    for u in client.iter_users(page_size=page, prefetch=True, unpaged=unpaged, listing=listing):  # the whole listing
         if u.id in users:  # read twice (the list moved under the offset): its memberships went with the first
             listing.duplicates += 1
             continue
@@ -207,7 +219,7 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
         if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
             roles_missing = True
         users[u.id] = _account(u, role_names, members.pop(u.id, empty) if u.active else None,
-                               room_roles.pop(u.id, empty))
+                               room_roles.pop(u.id, empty), role_sets)
     if roles_missing:
         # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles,
         # and the privileged and bot ones the adoption guard must see (sync_tasks.adoption).
@@ -225,12 +237,13 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
     return obs
 
 
-def _read_members(client: ReadClient, room: Any, key: str, page: int, members: dict[str, frozenset[str]]) -> Listing:
+def _read_members(client: ReadClient, room: Any, key: str, page: int, members: dict[str, frozenset[str]],
+                  unpaged: bool = False) -> Listing:
     """Add the room's members to ``members`` (account id -> room keys). The returned listing says
     whether the room changed while it was paged: then a member may have been missed (see
     :class:`bridge.Listing`), and ``ObservedState.unsettled_rooms`` names the room."""
     listing = Listing()
-    for m in client.iter_members(room, page_size=page, listing=listing):
+    for m in client.iter_members(room, page_size=page, prefetch=True, unpaged=unpaged, listing=listing):
         held = members.get(m.id)
         if held is not None and key in held:
             listing.duplicates += 1  # read twice: the order moved under the offset
@@ -240,11 +253,11 @@ def _read_members(client: ReadClient, room: Any, key: str, page: int, members: d
 
 
 def _read_members_again(client: ReadClient, room: Any, key: str, page: int,
-                        members: dict[str, frozenset[str]]) -> Listing:
+                        members: dict[str, frozenset[str]], unpaged: bool = False) -> Listing:
     """As :func:`_read_members`, over members already holding ``key`` from an earlier read: this
     read's own duplicates are told apart by the ids it saw (a rare path, so the set is affordable)."""
     listing, seen = Listing(), set()
-    for m in client.iter_members(room, page_size=page, listing=listing):
+    for m in client.iter_members(room, page_size=page, prefetch=True, unpaged=unpaged, listing=listing):
         if m.id in seen:
             listing.duplicates += 1
             continue

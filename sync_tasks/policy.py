@@ -155,11 +155,11 @@ def desired_account(person: SitePerson, config: SyncConfig) -> DesiredAccount:
     else:
         username = derive_username(person.username, person.site_id, max_length=ident.username_max_length,
                                    fallback_prefix=ident.fallback_prefix, reserved=ident.reserved)
-        email = normalize_email(person.email)
+        email = normalized = normalize_email(person.email)
         if email is None and ident.placeholder_email_domain:
             email = f"{username}@{ident.placeholder_email_domain}"
         name = clean_name(person.name, fallback=username)
-        verified = person.email_verified and normalize_email(person.email) is not None
+        verified = person.email_verified and normalized is not None
     if not person.wants_account:
         remove = config.deprovision
         return DesiredAccount(site_id=person.site_id, username=username, name=name, email=email,

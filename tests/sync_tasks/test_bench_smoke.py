@@ -46,6 +46,20 @@ def test_bench_cli_small_run():
     assert details["failed"] == {} and not details["stopped_by_safety"]
 
 
+def test_bench_unpaged_reads_write_the_same_with_a_handful_of_reads():
+    """BATCH.unpaged_reads against the stand-in: the same writes as paging, one read per listing."""
+    out = subprocess.run([sys.executable, BENCH, "--users", "300", "--drift", "0.1", "--no-naive", "--unpaged-reads"],
+                         capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    last = json.loads(out.stdout.strip().splitlines()[-1])
+    details = json.loads(out.stdout.strip().splitlines()[-2])
+    assert details["unpaged_reads"] is True
+    assert last["writes"] == last["expected_writes"] > 0 and last["second_run_writes"] == 0
+    assert details["planned"] == {k: v for k, v in details["expected_ops"].items() if v}
+    # users.list and 3 member lists in one request each (paged: ceil(300/100) + 3 + ... = 10 or more)
+    assert last["reads"] - details["reveal_reads"] <= 4 + 3 + 8  # + me, roles, 3 rooms.info, 3 room roles
+
+
 # --- bench/pacing.py ---------------------------------------------------------------------------
 
 PACING = os.path.join(ROOT, "bench", "pacing.py")

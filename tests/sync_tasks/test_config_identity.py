@@ -29,7 +29,7 @@ def test_all_problems_reported_at_once_with_their_keys():
             "RULES": [{"when": {"role": ["ownr"]}, "rooms": ["vips"], "roles": ["root"]}, "nope"],
             "PEOPLE": {"resolver": "no_such_module_xyz.fn"},
             "IDENTITY": {"adopt": "sometimes", "username_max_length": "32"},
-            "SAFETY": {"ratio": 2}, "BATCH": {"page_size": 500, "concurrency": True},
+            "SAFETY": {"ratio": 2}, "BATCH": {"page_size": 500, "concurrency": True, "unpaged_reads": "yes"},
         })
     text = str(e.value)
     for needle in ["RCSYNC.ROOM: unknown key", "ROLES: expected a list of strings", "DEPROVISION: expected one of",
@@ -39,9 +39,14 @@ def test_all_problems_reported_at_once_with_their_keys():
                    "PEOPLE.resolver: cannot import module 'no_such_module_xyz'",
                    "IDENTITY.adopt: 'sometimes'", "IDENTITY.username_max_length: expected int",
                    "SAFETY.ratio: must be between 0 and 1", "BATCH.page_size: must be between 1 and 100",
-                   "BATCH.concurrency: expected a number"]:
+                   "BATCH.concurrency: expected a number", "BATCH.unpaged_reads: expected bool"]:
         assert needle in text, (needle, text)
     assert len(e.value.problems) >= 16
+
+
+def test_unpaged_reads_is_opt_in():
+    assert load_config({}).batch.unpaged_reads is False
+    assert load_config({"BATCH": {"unpaged_reads": True}}).batch.unpaged_reads is True
 
 
 def test_bad_dotted_paths():
