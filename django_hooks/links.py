@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink
 from django_hooks.people import chunked
-from django_hooks.run_rows import accounts_held, update_link
+from django_hooks.run_rows import accounts_held, update_link, update_many
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -203,4 +203,4 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         AccountLink.objects.bulk_create(to_create, batch_size=500, update_conflicts=True, unique_fields=["user_key"],
                                         update_fields=fields)
     if to_update:
-        AccountLink.objects.bulk_update(to_update, fields, batch_size=500)
+        update_many(AccountLink, to_update, fields)  # bulk_update's CASE WHEN per field and row, as one fixed statement

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink
-from django_hooks.run_rows import group_names, user_with_link
+from django_hooks.run_rows import group_names, user_link_groups
 from django_hooks.verified import EmailVerifier, sso_identity_for
 from sync_tasks.person import AccountLink as EngineLink
 from sync_tasks.person import SitePerson
@@ -82,22 +82,22 @@ def load_person(user_key: str) -> SitePerson | None:
         pk = User._meta.pk.to_python(user_key)
     except Exception:
         pk = None
-    # Two plain reads: the user with its link, then its group names (run_rows.user_with_link and
-    # group_names: building them through the ORM cost more CPU than both queries). No ordering: the pk is unique.
-    found = user_with_link(pk) if pk is not None else None
+    # One plain read: the user with its link and (PostgreSQL) its group names (run_rows.user_link_groups;
+    # building it through the ORM cost more CPU than the query); elsewhere the names are a second read.
+    found = user_link_groups(pk) if pk is not None else None
     if found is NotImplemented:
         users = list(User._default_manager.select_related("rocketchat_link").filter(pk=pk)[:1])
         found = None
         if users:
             try:
-                found = (users[0], users[0].rocketchat_link)
+                found = (users[0], users[0].rocketchat_link, None)
             except AccountLink.DoesNotExist:
-                found = (users[0], None)
+                found = (users[0], None, None)
     if found is not None:
-        user, link = found
+        user, link, groups = found
         if link is None:
             link = AccountLink.objects.filter(user_key=user_key).first()  # e.g. a re-used key, not bound yet
-        return person_from_user(user, link, groups=group_names(user))
+        return person_from_user(user, link, groups=groups if groups is not None else group_names(user))
     link = AccountLink.objects.filter(user_key=user_key).first()
     if link is not None and link.rc_user_id:
         return deleted_person(link)

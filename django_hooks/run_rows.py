@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_hooks.models import AccountLink, SyncOperation, SyncRun
 
 __all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
+           "user_link_groups", "update_many",
            "accounts_held", "delete_holds", "FINISH_FIELDS"]
 
 #: What finishing a run writes (the rest was written when it started).
@@ -127,20 +128,27 @@ def update_link(user_key: str, values: Mapping[str, Any], user_pk: Any) -> bool:
         return cursor.rowcount > 0
 
 
+def _group_name_column(user_model: type[Model]) -> str | None:
+    """The name column of the user model's standard ``groups`` many-to-many, or None without one."""
+    try:
+        field = user_model._meta.get_field("groups")
+    except Exception:
+        return None
+    if not getattr(field, "many_to_many", False):
+        return None
+    try:
+        return field.related_model._meta.get_field("name").column
+    except Exception:
+        return None
+
+
 def group_names(user: Any) -> list[str] | None:
     """The names of the user's Django groups in one plain query, or None when the user model has no
     standard ``groups`` many-to-many (the caller then asks the ORM)."""
-    try:
-        field = type(user)._meta.get_field("groups")
-    except Exception:
+    name_column = _group_name_column(type(user))
+    if name_column is None or user.pk is None:
         return None
-    if not getattr(field, "many_to_many", False) or user.pk is None:
-        return None
-    group = field.related_model
-    try:
-        name_column = group._meta.get_field("name").column
-    except Exception:
-        return None
+    group = type(user)._meta.get_field("groups").related_model
     connection = connections[router.db_for_read(group)]
     sql = _groups_sql(connection.alias, connection.vendor, type(user), name_column)
     with connection.cursor() as cursor:
@@ -149,14 +157,16 @@ def group_names(user: Any) -> list[str] | None:
 
 
 @lru_cache(maxsize=8)
-def _groups_sql(alias: str, vendor: str, user_model: type[Model], name_column: str) -> str:
+def _groups_sql(alias: str, vendor: str, user_model: type[Model], name_column: str, user_ref: str = "%s") -> str:
+    """The user's group names, ordered; `user_ref` is what the user's id is compared with (a parameter, or
+    the outer query's column when this is a subquery)."""
     quote = connections[alias].ops.quote_name
     field = user_model._meta.get_field("groups")
     through = field.remote_field.through._meta
     group = field.related_model._meta
     return (f"SELECT g.{quote(name_column)} FROM {quote(group.db_table)} g "
             f"JOIN {quote(through.db_table)} t ON t.{quote(field.m2m_reverse_name())} = g.{quote(group.pk.column)} "
-            f"WHERE t.{quote(field.m2m_column_name())} = %s ORDER BY g.{quote(name_column)}")
+            f"WHERE t.{quote(field.m2m_column_name())} = {user_ref} ORDER BY g.{quote(name_column)}")
 
 
 @lru_cache(maxsize=16)
@@ -182,12 +192,19 @@ def _from_row(model: type[Model], alias: str, connection: Any, fields: tuple[Any
 
 
 @lru_cache(maxsize=8)
-def _user_link_sql(alias: str, vendor: str, user_model: type[Model]) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+def _user_link_sql(alias: str, vendor: str, user_model: type[Model],
+                   groups: bool = False) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """The user-with-link SELECT; with `groups` (PostgreSQL) its last column is the user's group names,
+    an ARRAY subquery, so the person is one round trip instead of two."""
     quote = connections[alias].ops.quote_name
     user_fields = tuple(user_model._meta.concrete_fields)
     link_fields = tuple(AccountLink._meta.concrete_fields)
     columns = [f"u.{quote(f.column)}" for f in user_fields] + [f"l.{quote(f.column)}" for f in link_fields]
     user_pk = quote(user_model._meta.pk.column)
+    if groups:
+        name_column = _group_name_column(user_model)
+        assert name_column is not None
+        columns.append(f"ARRAY({_groups_sql(alias, vendor, user_model, name_column, f'u.{user_pk}')})")
     sql = (f"SELECT {', '.join(columns)} FROM {quote(user_model._meta.db_table)} u "
            f"LEFT JOIN {quote(AccountLink._meta.db_table)} l ON l.{quote(AccountLink._meta.get_field('user').column)} "
            f"= u.{user_pk} WHERE u.{user_pk} = %s")
@@ -199,11 +216,26 @@ def user_with_link(user_pk: Any) -> tuple[Any, AccountLink | None] | None:
     query: what ``select_related("rocketchat_link")`` reads, without building the query each time. None when
     there is no such user; NotImplemented for a user model this cannot read alone (multi-table
     inheritance): the caller then asks the ORM."""
+    found = _read_user(user_pk, groups=False)
+    return found if found is None or found is NotImplemented else found[:2]
+
+
+def user_link_groups(user_pk: Any) -> tuple[Any, AccountLink | None, list[str] | None] | None:
+    """`user_with_link` and the user's group names (`group_names`) in the same statement where the
+    database can (PostgreSQL: an ARRAY subquery); the names are None elsewhere, or when the user model
+    has no standard ``groups`` (the caller then reads them on their own)."""
+    return _read_user(user_pk, groups=True)
+
+
+def _read_user(user_pk: Any, *, groups: bool) -> Any:
     User = get_user_model()
     if User._meta.parents:
-        return NotImplemented  # type: ignore[return-value]
+        return NotImplemented
     connection = connections[router.db_for_read(User)]
-    sql, user_fields, link_fields = _user_link_sql(connection.alias, connection.vendor, User)
+    groups = groups and connection.vendor == "postgresql" and _group_name_column(User) is not None
+    if groups and router.db_for_read(User._meta.get_field("groups").related_model) != connection.alias:
+        groups = False  # the groups live in another database: read them on their own
+    sql, user_fields, link_fields = _user_link_sql(connection.alias, connection.vendor, User, groups)
     with connection.cursor() as cursor:
         cursor.execute(sql, [User._meta.pk.get_db_prep_value(user_pk, connection)])
         row = cursor.fetchone()
@@ -213,8 +245,8 @@ def user_with_link(user_pk: Any) -> tuple[Any, AccountLink | None] | None:
     user = _from_row(User, connection.alias, connection, user_fields, row[:split])
     link = None
     if row[split + link_fields.index(AccountLink._meta.pk)] is not None:
-        link = _from_row(AccountLink, connection.alias, connection, link_fields, row[split:])
-    return user, link
+        link = _from_row(AccountLink, connection.alias, connection, link_fields, row[split:split + len(link_fields)])
+    return user, link, (list(row[-1]) if groups else None)
 
 
 @lru_cache(maxsize=64)
@@ -257,3 +289,46 @@ def delete_holds(user_keys: Sequence[str]) -> None:
     connection = connections[router.db_for_write(HeldSync)]
     with connection.cursor() as cursor:
         cursor.execute(_delete_holds_sql(connection.alias, connection.vendor, len(user_keys)), list(user_keys))
+
+
+_UPDATE_MANY_CHUNK = 500
+
+
+@lru_cache(maxsize=64)
+def _update_many_sql(alias: str, vendor: str, model: type[Model], names: tuple[str, ...], rows: int) -> str:
+    """UPDATE model SET each field from a VALUES list, matched by primary key (PostgreSQL). Every value is
+    cast to its column's type: a VALUES list of parameters is otherwise text."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [model._meta.get_field(n) for n in names]
+    casts = [pk.db_type(connection)] + [f.db_type(connection) for f in fields]
+    one = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    columns = ["pk_"] + [f"v{i}" for i in range(len(fields))]
+    sets = ", ".join(f"{quote(f.column)} = v.v{i}" for i, f in enumerate(fields))
+    return (f"UPDATE {quote(model._meta.db_table)} AS t SET {sets} FROM (VALUES {', '.join([one] * rows)}) "
+            f"AS v({', '.join(columns)}) WHERE t.{quote(pk.column)} = v.pk_")
+
+
+def update_many(model: type[Model], objs: Sequence[Model], names: Sequence[str]) -> None:
+    """Write fields `names` of these saved instances, each row its own values: what the ORM's
+    ``bulk_update`` does, in one fixed statement per 500 rows on PostgreSQL. ``bulk_update`` builds a
+    CASE WHEN per field and row: a batch pass's links cost more CPU to build than the pass's own engine
+    work. Other databases keep ``bulk_update``."""
+    if not objs:
+        return
+    connection = _connection(model)
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(objs, list(names), batch_size=_UPDATE_MANY_CHUNK)
+        return
+    names = tuple(names)
+    fields = [model._meta.get_field(n) for n in names]
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        for i in range(0, len(objs), _UPDATE_MANY_CHUNK):
+            chunk = objs[i:i + _UPDATE_MANY_CHUNK]
+            params: list[Any] = []
+            for obj in chunk:
+                params.append(pk.get_db_prep_value(obj.pk, connection))
+                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            cursor.execute(_update_many_sql(connection.alias, connection.vendor, model, names, len(chunk)), params)

@@ -72,18 +72,32 @@ for _app in list(_get_active_apps()):  # apps finalized before this module was i
 
 
 @shared_task(base=RcsyncTask, name="rcsync.sync_user", bind=True, max_retries=None, soft_time_limit=600, time_limit=660, **RELIABLE)
-def sync_user(self, user_key: str) -> str:
-    """Bring one site user's Rocket.Chat account in line, if a pending change asks for it."""
+def sync_user(self, user_key: str, others: bool = False) -> str:
+    """Bring one site user's Rocket.Chat account in line, if a pending change asks for it.
+
+    `others` is set on the retry of a drain that left other people's rows to it (django_hooks.queue.worker,
+    `Outcome.others`); a redelivered message (its worker was lost, perhaps mid-drain) counts as one too.
+
+    The retry is sent without raising Celery's `Retry` (``throw=False``): raising it made the worker
+    build an ExceptionInfo with the formatted traceback for every retry, and in a burst most messages
+    are retried once ("covered"). The message is acknowledged after this returns, as after a raised
+    retry; the new message was already sent (a broker failure there rejects this one, as before).
+    """
     from django_hooks.queue.worker import sync_pending_user
 
-    outcome = sync_pending_user(str(user_key), message_id=self.request.id)
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    outcome = sync_pending_user(str(user_key), message_id=self.request.id, others=bool(others) or redelivered)
     if outcome.retry_in is not None:
         countdown = outcome.retry_in
         if outcome.status == "busy":  # someone holds this user: back off while they keep it
             from django_hooks.queue.worker import busy_backoff
 
             countdown = busy_backoff(self.request.retries)
-        raise self.retry(countdown=countdown, max_retries=None)
+        # Only a retry that carries other people's rows names the argument (a message without it is
+        # what every other sender sends).
+        self.retry(args=[user_key], kwargs={"others": True} if outcome.others else {}, countdown=countdown,
+                   max_retries=None, throw=False)
+        return f"{outcome.status}; again in {countdown:.1f} s"
     return outcome.status
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
+import redis
 from django.db import connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,6 +45,9 @@ class Outcome:
     status: str  # "synced", "nothing-pending", "busy", "covered", "deferred", "retry", "failed", "handed-over"
     rounds: int = 0
     retry_in: float | None = None
+    #: The retry is also for other people's rows (a drain held some back, or some failed transiently, or
+    #: stale locks kept some out): it must drain them even once this user's own row is gone.
+    others: bool = False
 
 
 Apply = Callable[..., ApplyResult]  # (user_key, reason, drift, *, attempt) -> ApplyResult
@@ -97,13 +101,23 @@ def burst_delay(row: PendingSync, now=None, previous_sync=None) -> float:
 
 
 def sync_pending_user(user_key: str, apply: Apply | None = None, *,
-                      apply_many: batch.ApplyMany | None = None, message_id: str | None = None) -> Outcome:
+                      apply_many: batch.ApplyMany | None = None, message_id: str | None = None,
+                      others: bool = False) -> Outcome:
     """Sync one user if a pending row asks for it; safe to call any number of times, from any worker.
 
     With ``BATCH_SIZE`` > 1 (and PostgreSQL) the sync drains other pending people into the same
     engine pass (`django_hooks.queue.batch`, through `apply_many`); a custom `apply` always syncs
     this user alone. `message_id` (the Celery task id) is what the user's lock is held under.
+
+    A message whose user has no pending row (another pass synced them: in a burst nearly every
+    message) ends after one indexed SELECT, without the lock, the claim or the look for other
+    people: every other row has a message of its own, or the retry of the drain that left it
+    (`others`, see `Outcome.others`), or the relay. `others` (that retry, or a redelivered message
+    that may have been a drain cut off mid-pass) keeps the drain going when this user's row is gone.
     """
+    state = _pending_state(user_key)
+    if state is None and not others:
+        return Outcome("nothing-pending")
     size = hook_settings().batch_size
     batched = apply is None and size > 1 and batch.supported()
     apply = apply or _default_apply
@@ -111,26 +125,61 @@ def sync_pending_user(user_key: str, apply: Apply | None = None, *,
         with locks.held(f"user:{user_key}", token=message_id):
             return _drain(user_key, size, apply_many) if batched else _rounds(user_key, apply)
     except locks.LockBusy:
-        if _claimed_by_holder(user_key, message_id):
+        holder = _claimed_by_holder(user_key, message_id, state)
+        if holder is not None:
             # The holder claimed this row and retires it only if nothing changed meanwhile, else
             # goes round again: this message adds nothing (a burst sends thousands of them).
-            # The holder may also be dead (a killed worker's lock lives until LOCK_TTL): look once more
-            # after that, which finds nothing pending when the holder did its job.
-            return Outcome("covered", retry_in=hook_settings().lock_ttl + random.uniform(0.2, 0.6))
+            # The holder may also be dead (a killed worker's lock lives until LOCK_TTL): one message per
+            # holder looks once more after that (`_watches`), which finds nothing pending when the holder
+            # did its job, and otherwise takes this row and drains the dead pass's others with it.
+            if others or _watches(holder):
+                return Outcome("covered", retry_in=hook_settings().lock_ttl + random.uniform(0.2, 0.6),
+                               others=others)
+            return Outcome("covered")
         # Someone is syncing this user; they re-check the row when done, but they may be
         # just releasing, so come back shortly instead of dropping the request.
-        return Outcome("busy", retry_in=random.uniform(0.2, 0.6))
+        return Outcome("busy", retry_in=random.uniform(0.2, 0.6), others=others)
 
 
-def _claimed_by_holder(user_key: str, message_id: str | None) -> bool:
-    """Is the row running under another holder? (The caller just found its lock taken.)
+_PENDING_STATE = "SELECT state FROM {table} WHERE user_key = %s"
+
+
+def _pending_state(user_key: str) -> str | None:
+    """The state of the user's pending row (None: no row), from the database rows are written to (a
+    replica's lag must not make a pending row look gone); one fixed statement, no query building."""
+    connection = connections[router.db_for_write(PendingSync)]
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_STATE.format(table=pending_table(connection)), [user_key])
+        found = cursor.fetchone()
+    return found[0] if found else None
+
+
+def _claimed_by_holder(user_key: str, message_id: str | None, state: str | None) -> str | None:
+    """The token of the holder the row is running under, or None when it is not claimed by another.
+    (The caller just found the lock taken; `state` is the row's state it read just before: a claim that
+    raced that read makes this message "busy" once, and it looks again within a second.)
 
     Not when the lock is held under this very message's id: that holder was this message's first
     delivery, killed mid-sync (a redelivery of a message still running waits as well). It must not
     drop itself; it waits for the lock to expire and takes the rows of the pass it had claimed."""
-    if message_id is not None and locks.holder(f"user:{user_key}") == message_id:
-        return False
-    return PendingSync.objects.filter(user_key=user_key, state=PendingSync.State.RUNNING).exists()
+    if state != PendingSync.State.RUNNING:
+        return None
+    holder = locks.holder(f"user:{user_key}")
+    if holder is None or (message_id is not None and holder == message_id):
+        return None  # released meanwhile (look again shortly), or this message's own killed delivery
+    return holder
+
+
+def _watches(holder: str) -> bool:
+    """Is this the message that looks again after LOCK_TTL for everyone `holder` covers? One per holder and
+    lock lifetime: a pass of thousands of people made every one of their messages come back once, as many
+    Celery messages again as people synced, where one finds a dead holder as well (and it comes back
+    while the holder's lock lives on, so a pass longer than LOCK_TTL keeps one watcher)."""
+    ttl_ms = int(hook_settings().lock_ttl * 1000)
+    try:
+        return bool(locks.redis_client().set(locks.key("watch", holder), b"1", nx=True, px=ttl_ms))
+    except redis.RedisError:  # Redis hiccup: look again, as every covered message did
+        return True
 
 
 def _claimed_burst_delay(row: batch.Claimed) -> float:
@@ -162,7 +211,7 @@ def _drain(user_key: str, size: int, apply_many: batch.ApplyMany | None) -> Outc
     if result is None:
         return Outcome("nothing-pending")
     status = result.status if own is not None else "nothing-pending"
-    return Outcome(status, result.rounds, retry_in=result.retry_in)
+    return Outcome(status, result.rounds, retry_in=result.retry_in, others=result.retry_in is not None)
 
 
 # The FROM subquery sees the row as it was, so the previous sync's start comes back too.

@@ -153,6 +153,57 @@ def test_a_message_for_someone_in_a_running_pass_is_covered(batch_size) -> None:
     assert sync_pending_user("3", apply_many=Passes()).status == "nothing-pending"
 
 
+def test_one_covered_message_per_holder_comes_back(batch_size) -> None:
+    """A pass of N people made every one of their N messages come back after LOCK_TTL (as many Celery
+    messages again as people synced); one per holder is enough to find a dead holder, the rest end."""
+    burst(6)
+    seen = []
+
+    def meanwhile(n, rows):
+        if n == 1:
+            seen.extend(sync_pending_user(k, apply_many=Passes(), message_id=f"m-{k}") for k in ("3", "4", "5"))
+
+    sync_pending_user("1", apply_many=Passes(during=meanwhile), message_id="m-1")
+    assert [o.status for o in seen] == ["covered"] * 3
+    assert seen[0].retry_in is not None and [o.retry_in for o in seen[1:]] == [None, None]
+    assert not PendingSync.objects.exists()
+
+
+def test_a_watcher_finds_a_dead_holder_and_takes_its_pass_over(batch_size, settings) -> None:
+    """The one covered message that comes back finds the holder's locks expired (a killed worker) and drains
+    every row of the dead pass with its own."""
+    from django_hooks.conf import hook_settings
+
+    burst(5)
+    with locks.LockGroup(ttl=0.3) as dead:  # a pass that claimed them all, then its worker was SIGKILLed
+        dead.acquire([f"user:{k}" for k in ("1", "2", "3", "4", "5")])
+        PendingSync.objects.update(state="running", attempts=1, started_at=timezone.now())
+        watcher = sync_pending_user("2", apply_many=Passes(), message_id="m-2")
+        assert watcher.status == "covered" and watcher.retry_in is not None
+        assert sync_pending_user("3", apply_many=Passes(), message_id="m-3").retry_in is None
+        dead._stop.set()  # killed: no more renewals; its locks expire
+    PendingSync.objects.update(started_at=timezone.now() - timedelta(seconds=hook_settings().lock_ttl + 1))
+    passes = Passes()
+    assert sync_pending_user("2", apply_many=passes, message_id="m-2").status == "synced"
+    assert passes.keys(0) == ["1", "2", "3", "4", "5"]
+    assert not PendingSync.objects.exists()
+
+
+def test_a_drain_that_leaves_others_to_its_retry_drains_them_after_its_own_row_is_gone(batch_size) -> None:
+    """A message whose row is gone ends at once, unless it is the retry of a drain that left other people's
+    rows to it (Outcome.others): that one still drains them."""
+    burst(4)
+    flaky = Passes(answer=lambda key, n: ApplyResult(ok=key != "3", transient=key == "3", error="Unavailable: 503"))
+    outcome = sync_pending_user("1", apply_many=flaky)
+    assert outcome.status == "synced" and outcome.retry_in is not None and outcome.others
+    assert list(PendingSync.objects.values_list("user_key", "state")) == [("3", "retrying")]
+    PendingSync.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    passes = Passes()
+    assert sync_pending_user("1", apply_many=passes).status == "nothing-pending" and passes.passes == []
+    assert sync_pending_user("1", apply_many=passes, others=True).status == "nothing-pending"
+    assert passes.keys(0) == ["3"] and not PendingSync.objects.exists()
+
+
 def test_a_killed_holders_rows_are_taken_over_once_its_locks_expire(batch_size) -> None:
     burst(5)
     # A worker claimed them and was SIGKILLed: rows still `running`, started long ago, no locks left.

@@ -24,13 +24,16 @@ from django_hooks.rc import cached_client
 pytestmark = pytest.mark.django_db(transaction=True)
 User = get_user_model()
 
-#: A rename of a synced person: claim the pending row (the claim also says whether anyone else waits to be
-#: drained with it, so a lone person's batched sync costs no statement more than BATCH_SIZE = 1);
-#: read the user with its link, then its group names; start the
-#: run; which observed accounts other people's links hold (one plain SELECT, no server-side cursor); then
-#: one transaction (BEGIN, audit rows, finish the run, drop a hold the sync made obsolete (the safety
-#: window, issue 14), update the link, COMMIT); retire the pending row.
+#: A rename of a synced person: look whether a pending row is there at all (a message whose person another
+#: pass synced ends here: see MESSAGE_ALREADY_SYNCED_STATEMENTS); claim the pending row (the claim also
+#: says whether anyone else waits to be drained with it, so a lone person's batched sync costs no
+#: statement more than BATCH_SIZE = 1); read the user with its link and its group names (one statement on
+#: PostgreSQL, an ARRAY subquery); start the run; which observed accounts other people's links hold (one
+#: plain SELECT, no server-side cursor); then one transaction (BEGIN, audit rows, finish the run, drop a
+#: hold the sync made obsolete (the safety window, issue 14), update the link, COMMIT); retire the pending row.
 STATEMENTS_PER_SYNC = 12
+#: A message whose person is already synced (in a burst nearly every message: another pass took the row).
+MESSAGE_ALREADY_SYNCED_STATEMENTS = 1
 
 
 def _synced_person(name: str) -> Any:
@@ -151,3 +154,66 @@ def test_the_fixed_user_read_returns_what_the_orm_reads(stand_in) -> None:
     assert link.created_at == AccountLink.objects.get(pk=link.pk).created_at and link.pk == orm.rocketchat_link.pk
     assert user_with_link(unlinked.pk)[1] is None and user_with_link(unlinked.pk)[0].pk == unlinked.pk
     assert user_with_link(10**9) is None
+
+
+def test_the_person_read_brings_the_group_names_the_orm_reads(stand_in) -> None:
+    """The user, its link and its group names are one statement on PostgreSQL (they were two)."""
+    from django_hooks.run_rows import user_link_groups
+
+    user = _synced_person("grouped")
+    user.groups.add(Group.objects.get_or_create(name="alpha")[0], Group.objects.get_or_create(name="zeta")[0])
+    lonely = User.objects.create_user("grouped2", "g2@example.org", "pw")
+    with CaptureQueriesContext(connection) as queries:
+        found, link, groups = user_link_groups(user.pk)
+    assert len(queries.captured_queries) == 1
+    assert groups == list(user.groups.order_by("name").values_list("name", flat=True)) == ["alpha", "vip", "zeta"]
+    assert found.pk == user.pk and link is not None and link.user_key == str(user.pk)
+    assert user_link_groups(lonely.pk)[1:] == (None, [])
+    assert user_link_groups(10**9) is None
+
+
+def test_a_message_whose_person_another_pass_synced_costs_one_statement_and_no_lock(stand_in, monkeypatch) -> None:
+    """In a burst nearly every Celery message finds its person synced by another pass; each took the user's
+    Redis lock, claimed nothing and then searched the queue for other people (about 1.3 ms of CPU before
+    Celery's own cost). Now it reads whether a pending row is there, once, and ends."""
+    from django_hooks.queue import locks
+
+    user = _synced_person("alreadysynced")
+    key = str(user.pk)
+    taken: list[str] = []
+    real_held = locks.held
+
+    def held(name: str, *args: Any, **kwargs: Any) -> Any:
+        taken.append(name)
+        return real_held(name, *args, **kwargs)
+
+    monkeypatch.setattr(locks, "held", held)
+    with CaptureQueriesContext(connection) as queries:
+        assert sync_pending_user(key, message_id="m-1").status == "nothing-pending"
+    assert len(queries.captured_queries) == MESSAGE_ALREADY_SYNCED_STATEMENTS, [q["sql"] for q in queries.captured_queries]
+    assert queries.captured_queries[0]["sql"].startswith("SELECT state FROM")
+    assert taken == []
+
+
+def test_a_batch_pass_updates_its_links_in_one_fixed_statement(stand_in) -> None:
+    """The ORM's bulk_update built a CASE WHEN per field and person (more CPU than the pass's engine work
+    for a batch of a few dozen); run_rows.update_many writes the same columns in one fixed statement."""
+    from django_hooks.models import AccountLink
+    from django_hooks.runs_batch import sync_users
+
+    people = [_synced_person(f"batchlink{i}") for i in range(6)]
+    before = {link.user_key: link for link in AccountLink.objects.all()}
+    for size in (2, 4):
+        batch = people[:size]
+        keys = [_rename(u, size) for u in batch]
+        with CaptureQueriesContext(connection) as queries:
+            answers = sync_users(keys, reason="test batch")
+        assert all(a.ok for a in answers.values())
+        link_updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_hooks_accountlink"')]
+        assert len(link_updates) == 1 and "CASE" not in link_updates[0], link_updates
+    for u in people[:4]:
+        link = AccountLink.objects.get(user_key=str(u.pk))
+        old = before[str(u.pk)]
+        assert (link.status, link.user_id, link.rc_user_id, link.site_username) == ("synced", u.pk, old.rc_user_id, u.username)
+        assert link.updated_at > old.updated_at and link.last_synced_at > old.last_synced_at
+    assert stand_in.user("batchlink3")["name"] == "Vera 4"
