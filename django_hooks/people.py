@@ -8,6 +8,7 @@ Rocket.Chat account is deprovisioned by the same level-triggered code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from django.contrib.auth import get_user_model
@@ -166,8 +167,9 @@ class SiteDirectory:
         return iter_people(self.chunk)
 
     def load(self, keys: Iterable[str]) -> None:
-        """Bring these people in (a few queries), replacing the chunk loaded before."""
-        self._loaded = load_people(keys)[0]
+        """Bring in what storing these people's links needs (their username and whether they want an
+        account: two plain queries, not whole persons), replacing the chunk loaded before."""
+        self._loaded = _link_facts(list(keys))
 
     def get(self, key: str, default: Any = None) -> SitePerson | Any:
         if key not in self._loaded:
@@ -178,6 +180,35 @@ class SiteDirectory:
                 self._loaded.clear()
             self._loaded[key] = person
         return self._loaded[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _LinkFacts:
+    """The part of a person that ``links.save_links`` and the audit rows read."""
+
+    username: str
+    wants_account: bool
+
+
+def _link_facts(keys: list[str]) -> dict[str, Any]:
+    User = get_user_model()
+    pks: dict[Any, str] = {}
+    for key in keys:
+        try:
+            pks[User._meta.pk.to_python(key)] = key
+        except Exception:
+            continue
+    active = "is_active" if any(f.name == "is_active" for f in User._meta.get_fields()) else None
+    fields = ["pk", User.USERNAME_FIELD] + ([active] if active else [])
+    out: dict[str, Any] = {}
+    for row in User._default_manager.filter(pk__in=list(pks)).values_list(*fields):
+        out[str(row[0])] = _LinkFacts(row[1] or "", bool(row[2]) if active else True)
+    gone = [k for k in keys if k not in out]
+    if gone:
+        for link in AccountLink.objects.filter(user_key__in=gone).exclude(rc_user_id=""):
+            person = deleted_person(link)
+            out[link.user_key] = _LinkFacts(person.username, person.wants_account)
+    return out
 
 
 class _Usernames:

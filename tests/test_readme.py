@@ -35,6 +35,7 @@ BENCH_SCALE = {
     "bench/recovery.py": ("--users", "60"),
     "bench/pacing.py": ("--people", "30"),
     "bench/burst.py": ("--people", "40"),
+    "bench/site_reconcile.py": ("--users", "60"),
 }
 # What each benchmark's JSON summary must say for the run to count as working.
 BENCH_CHECK = {
@@ -48,6 +49,8 @@ BENCH_CHECK = {
     "bench/burst.py": lambda s: list(s) == ["people", "seconds", "calls", "calls_per_person", "lost", "naive_calls"]
     and s["people"] == 40 and s["lost"] == 0 and 0 < s["calls"] < s["naive_calls"],
     "bench/pacing.py": lambda s: all(r["calls"] > 0 and r["share_429"] < 0.01 for r in s["runs"]),
+    "bench/site_reconcile.py": lambda s: (s["status"] == "succeeded" and s["writes"] == 0
+                                          and s["second_run_writes"] == 0 and s["peak_rss_mb"] > 0),
 }
 
 
