@@ -126,13 +126,8 @@ def _deleted_people(chunk: int) -> Iterator[SitePerson]:
     User = get_user_model()
     rows = AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").order_by("user_key")
     for links in chunked(rows.iterator(chunk_size=chunk), chunk):
-        pks = []
-        for link in links:
-            try:
-                pks.append(User._meta.pk.to_python(link.user_key))
-            except Exception:
-                continue
-        alive = {str(pk) for pk in User._default_manager.filter(pk__in=pks).values_list("pk", flat=True)}
+        pks = _primary_keys(User, (link.user_key for link in links))
+        alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks)).values_list("pk", flat=True)}
         for link in links:
             if link.user_key not in alive:
                 yield deleted_person(link)
@@ -190,14 +185,20 @@ class _LinkFacts:
     wants_account: bool
 
 
-def _link_facts(keys: list[str]) -> dict[str, Any]:
-    User = get_user_model()
+def _primary_keys(User: Any, keys: Iterable[str]) -> dict[Any, str]:
+    """pk -> user key, for the keys that can be this user model's primary keys (others name no user)."""
     pks: dict[Any, str] = {}
     for key in keys:
         try:
             pks[User._meta.pk.to_python(key)] = key
         except Exception:
             continue
+    return pks
+
+
+def _link_facts(keys: list[str]) -> dict[str, Any]:
+    User = get_user_model()
+    pks = _primary_keys(User, keys)
     active = "is_active" if any(f.name == "is_active" for f in User._meta.get_fields()) else None
     fields = ["pk", User.USERNAME_FIELD] + ([active] if active else [])
     out: dict[str, Any] = {}
@@ -238,12 +239,7 @@ def load_people(user_keys: Iterable[str]) -> tuple[dict[str, SitePerson], dict[s
     """
     keys = list(dict.fromkeys(str(k) for k in user_keys))
     User = get_user_model()
-    pks: dict[Any, str] = {}
-    for key in keys:
-        try:
-            pks[User._meta.pk.to_python(key)] = key
-        except Exception:
-            continue
+    pks = _primary_keys(User, keys)
     links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
     role_attribute = role_attribute_name()
     verifier = EmailVerifier(engine_config().identity)
