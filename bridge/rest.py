@@ -12,6 +12,7 @@ Nothing here logs headers or bodies: log lines carry method, route, status and t
 
 from __future__ import annotations
 
+from contextlib import aclosing
 import asyncio
 import json as jsonlib
 import logging
@@ -150,18 +151,18 @@ class _Core:
         url = self._url(route)
         extensions = {"trace": _trace_sent(sent)} if sent is not None else None
         while True:
-            started = sent = time.monotonic()
+            started = left_at = time.monotonic()
             try:
                 async with self._sem:
                     # Spend rate budget only when the request really leaves: a call counted in one window
                     # but queued on the semaphore until the next would overdraw that next window.
                     await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
                     self.calls += 1
-                    sent = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
+                    left_at = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
                     response = await self._http.request(method, url, params=params, json=json, headers=headers,
                                                         extensions=extensions)
             except httpx.TransportError as exc:
-                notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - sent,
+                notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - left_at,
                                                     type(exc).__name__))
                 failure = classify_exception(exc)
                 await self.pacer.record(key, {}, success=False)  # release a probe slot: no reply will come
@@ -182,7 +183,7 @@ class _Core:
                 attempt += 1
                 continue
             status = response.status_code
-            notify(self._observer, CallObserved(method, route_label(route), status, time.monotonic() - sent))
+            notify(self._observer, CallObserved(method, route_label(route), status, time.monotonic() - left_at))
             log.debug("%s %s -> %d in %.3f s", method, route, status, time.monotonic() - started)
             await self.pacer.record(key, response.headers, success=status < 400)
             if status == 429:
@@ -376,16 +377,18 @@ class _Core:
             except ValueError as exc:
                 raise ServerError(f"{route}: unreadable listing ({exc})", status=200, route=route) from None
         if items_seen is None:  # not answered as a listing: page it, with _call's handling of failures
-            async for item in self._paged(route, key, params, page_size, prefetch=True, listing=listing):
-                yield item
+            async with aclosing(self._paged(route, key, params, page_size, prefetch=True, listing=listing)) as rest:
+                async for item in rest:
+                    yield item
             return
         total = parser.rest.get("total")
         if listing is not None:
             listing.page(total)
         if isinstance(total, int) and items_seen < total:  # count=0 not allowed: page the rest
-            async for item in self._paged(route, key, params, page_size, prefetch=True, start=items_seen,
-                                          listing=listing):
-                yield item
+            async with aclosing(self._paged(route, key, params, page_size, prefetch=True, start=items_seen,
+                                            listing=listing)) as rest:
+                async for item in rest:
+                    yield item
 
     # --- DDP methods over REST ------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ answers "room not found" (wire contract §5.2), so the account should create the
 
 from __future__ import annotations
 
+from contextlib import aclosing
 import asyncio
 import json
 import logging
@@ -73,8 +74,9 @@ class RoomsMixin:
         route, params = f"{room.api_prefix}.members", {"roomId": room.id}
         docs = (self._unpaged(route, "members", params, page_size, listing) if unpaged
                 else self._paged(route, "members", params, page_size, prefetch=prefetch, listing=listing))
-        async for doc in docs:
-            yield RoomMember.from_api(doc)
+        async with aclosing(docs):  # an early stop closes the listing now (its read-ahead), not at GC
+            async for doc in docs:
+                yield RoomMember.from_api(doc)
 
     async def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = INVITE_BATCH) -> int:
         """Add users to the room, `batch_size` (≤ 100) ids per call; inviting a member again is a silent

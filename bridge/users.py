@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
 import asyncio
 import json
 import logging
@@ -172,5 +173,6 @@ class UsersMixin:
         params = {"sort": json.dumps({"username": 1})}
         docs = (self._unpaged("users.list", "users", params, page_size, listing) if unpaged
                 else self._paged("users.list", "users", params, page_size, prefetch=prefetch, listing=listing))
-        async for doc in docs:
-            yield RcUser.from_api(doc)
+        async with aclosing(docs):  # an early stop closes the listing now (its read-ahead), not at GC
+            async for doc in docs:
+                yield RcUser.from_api(doc)
