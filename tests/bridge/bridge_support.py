@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 import pyotp
 
 from bridge.config import BridgeConfig
-from fake_rocketchat.harness.testing import FakeServer
+from fake_rocketchat.harness.testing import FakeServer, running_server
 
 ADMIN = "svc-admin"
 ADMIN_PASSWORD = "Adm1n-Pa55-S3cret-!x"
@@ -37,3 +38,14 @@ def make_config(srv: FakeServer | None, **overrides: Any) -> BridgeConfig:
     return BridgeConfig(**values)
 
 
+
+
+@contextmanager
+def server_with_users(prefix: str, n: int) -> Iterator[FakeServer]:
+    """A stand-in with the service account (aged past the 2FA grace) and `n` users `{prefix}000`...:
+    enough accounts for a listing of several pages."""
+    with running_server(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, admin_email="svc@example.org") as srv:
+        age_account(srv, ADMIN)
+        for i in range(n):
+            srv.state.create_user(f"{prefix}{i:03d}")
+        yield srv

@@ -10,18 +10,14 @@ import pytest
 
 from bridge import AsyncRocketChat
 from bridge.client import RocketChat
-from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config
-from fake_rocketchat.harness.testing import running_server
+from bridge_support import make_config, server_with_users
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def server():
-    with running_server(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, admin_email="svc@example.org") as srv:
-        age_account(srv, ADMIN)
-        for i in range(250):
-            srv.state.create_user(f"ahead{i:03d}")
+    with server_with_users("ahead", 250) as srv:
         yield srv
 
 

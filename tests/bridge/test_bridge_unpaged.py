@@ -10,16 +10,12 @@ import pytest
 
 from bridge.client import RocketChat
 from bridge.jsonstream import ArrayItems
-from bridge_support import ADMIN, ADMIN_PASSWORD, age_account, make_config
-from fake_rocketchat.harness.testing import running_server
+from bridge_support import ADMIN, make_config, server_with_users
 
 
 @pytest.fixture
 def server():
-    with running_server(admin_username=ADMIN, admin_password=ADMIN_PASSWORD, admin_email="svc@example.org") as srv:
-        age_account(srv, ADMIN)
-        for i in range(260):
-            srv.state.create_user(f"whole{i:03d}")
+    with server_with_users("whole", 260) as srv:
         yield srv
 
 
