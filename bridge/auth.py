@@ -60,6 +60,11 @@ class Session:
         return self._config.token is not None and self._config.user_id is not None
 
     @property
+    def current(self) -> StoredToken | None:
+        """The token in hand, if any (a caller that cannot wait on the store reads this first)."""
+        return self._current
+
+    @property
     def store(self) -> TokenStore:
         return self._store
 

@@ -1,9 +1,12 @@
 """`RocketChat`: the synchronous facade for Celery task code, with the same method names as the async client.
 
-It runs one `AsyncRocketChat` on a private event loop in a daemon thread and hands each call over with
-`run_coroutine_threadsafe`, so task code never meets asyncio, and concurrency limits, pacing and the
-login token stay shared by every call of the process. A facade created before a fork (Celery prefork)
-notices the new pid and builds a fresh loop and client in the child.
+It keeps one `AsyncRocketChat` on a private event loop in a daemon thread, so task code never meets
+asyncio, and pacing and the login token stay shared by every call of the process. A single call
+(`user_info`, `invite`, ...) runs in the caller's thread on a blocking httpx client (`direct.py`: half
+the CPU of the async stack and no hand-over between threads), deferring to the loop only for what lives
+there (the token store, the pacer, a login). Listings are read on the loop, their pages ahead of the
+caller. A facade created before a fork (Celery prefork) notices the new pid and builds a fresh loop and
+client in the child.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import threading
 from typing import Any, AsyncIterator, Coroutine, Iterable, Iterator, Literal, TypeVar
 
+from . import direct
 from .config import BridgeConfig, Secret
 from .models import Listing, RcRole, RcRoom, RcUser, RoomMember, RoomRoles, Subscription
 from .rest import AsyncRocketChat
@@ -52,10 +56,14 @@ class _LoopThread:
 
 
 class RocketChat:
-    """Blocking client: `RocketChat(BridgeConfig.from_env(), redis=...)`; close it (or use `with`)."""
+    """Blocking client: `RocketChat(BridgeConfig.from_env(), redis=...)`; close it (or use `with`).
 
-    def __init__(self, config: BridgeConfig, **kwargs: Any) -> None:
+    `direct=False` hands every call to the loop thread, as before direct calls (a comparison, or a
+    caller that wants one path only); a client given its own `transport=` always does."""
+
+    def __init__(self, config: BridgeConfig, *, direct: bool = True, **kwargs: Any) -> None:
         self.config = config
+        self._direct = direct
         self._kwargs = kwargs
         self._lock = threading.Lock()
         self._pid = -1
@@ -68,7 +76,10 @@ class RocketChat:
         self._pid = os.getpid()
 
         async def build() -> AsyncRocketChat:
-            return AsyncRocketChat(self.config, **self._kwargs)
+            client = AsyncRocketChat(self.config, **self._kwargs)
+            if self._direct:
+                client.enable_direct()
+            return client
 
         self._client = self._thread.run(build())
 
@@ -88,6 +99,14 @@ class RocketChat:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self._thread is not None and self._pid == os.getpid()
         return self._thread.run(coro)
+
+    def _one(self, endpoint: str, /, *args: Any, **kwargs: Any) -> Any:
+        """One endpoint call: in this thread where the client allows it (`direct.run`), else on the loop."""
+        client = self.aio
+        call = getattr(client, endpoint)(*args, **kwargs)
+        if client.direct_enabled:
+            return direct.run(call)
+        return self._run(call)
 
     def _iterate(self, agen: AsyncIterator[T], chunk: int = 100) -> Iterator[T]:
         """Items of `agen`, fetched `chunk` at a time (callers pass their page size): one hop to the
@@ -125,32 +144,32 @@ class RocketChat:
     # --- the same endpoint methods as AsyncRocketChat ---------------------------------------------
 
     def login(self) -> None:
-        self._run(self.aio.login())
+        self._one("login")
 
     def me(self) -> RcUser:
-        return self._run(self.aio.me())
+        return self._one("me")
 
     def create_user(self, username: str, name: str, email: str, password: str | Secret, *,
                     roles: Iterable[str] | None = None, active: bool = True, verified: bool = False,
                     join_default_channels: bool = False) -> RcUser:
-        return self._run(self.aio.create_user(username, name, email, password, roles=roles, active=active,
-                                              verified=verified, join_default_channels=join_default_channels))
+        return self._one("create_user", username, name, email, password, roles=roles, active=active,
+                         verified=verified, join_default_channels=join_default_channels)
 
     def update_user(self, user_id: str, **fields: Any) -> RcUser:
-        return self._run(self.aio.update_user(user_id, **fields))
+        return self._one("update_user", user_id, **fields)
 
     def user_info(self, *, user_id: str | None = None, username: str | None = None,
                   include_rooms: bool = False) -> RcUser:
-        return self._run(self.aio.user_info(user_id=user_id, username=username, include_rooms=include_rooms))
+        return self._one("user_info", user_id=user_id, username=username, include_rooms=include_rooms)
 
     def find_user(self, username: str | None = None, email: str | None = None) -> RcUser | None:
-        return self._run(self.aio.find_user(username=username, email=email))
+        return self._one("find_user", username=username, email=email)
 
     def set_active(self, user_id: str, active: bool, confirm_relinquish: bool = True) -> None:
-        self._run(self.aio.set_active(user_id, active, confirm_relinquish))
+        self._one("set_active", user_id, active, confirm_relinquish)
 
     def delete_user(self, user_id: str, confirm_relinquish: bool = True) -> None:
-        self._run(self.aio.delete_user(user_id, confirm_relinquish))
+        self._one("delete_user", user_id, confirm_relinquish)
 
     def iter_users(self, page_size: int = 100, *, prefetch: bool = False, unpaged: bool = False,
                    listing: Listing | None = None) -> Iterator[RcUser]:
@@ -158,28 +177,28 @@ class RocketChat:
                              page_size)
 
     def list_roles(self) -> list[RcRole]:
-        return self._run(self.aio.list_roles())
+        return self._one("list_roles")
 
     def permissions(self) -> dict[str, frozenset[str]]:
-        return self._run(self.aio.permissions())
+        return self._one("permissions")
 
     def create_role(self, name: str, scope: str = "Users", description: str = "") -> RcRole:
-        return self._run(self.aio.create_role(name, scope, description))
+        return self._one("create_role", name, scope, description)
 
     def add_user_to_role(self, role_id: str, username: str, room_id: str | None = None) -> None:
-        self._run(self.aio.add_user_to_role(role_id, username, room_id))
+        self._one("add_user_to_role", role_id, username, room_id)
 
     def remove_user_from_role(self, role_id: str, username: str, room_id: str | None = None) -> None:
-        self._run(self.aio.remove_user_from_role(role_id, username, room_id))
+        self._one("remove_user_from_role", role_id, username, room_id)
 
     def iter_users_in_role(self, role_id: str, room_id: str | None = None, page_size: int = 100) -> Iterator[RcUser]:
         return self._iterate(self.aio.iter_users_in_role(role_id, room_id, page_size), page_size)
 
     def room_info(self, *, room_id: str | None = None, name: str | None = None) -> RcRoom:
-        return self._run(self.aio.room_info(room_id=room_id, name=name))
+        return self._one("room_info", room_id=room_id, name=name)
 
     def create_room(self, name: str, type: Literal["c", "p"], members: Iterable[str] = ()) -> RcRoom:
-        return self._run(self.aio.create_room(name, type, members))
+        return self._one("create_room", name, type, members)
 
     def iter_members(self, room: RcRoom, page_size: int = 100, *, prefetch: bool = False,
                      unpaged: bool = False, listing: Listing | None = None) -> Iterator[RoomMember]:
@@ -187,25 +206,25 @@ class RocketChat:
                                                    listing=listing), page_size)
 
     def invite(self, room: RcRoom, user_ids: Iterable[str], *, batch_size: int = 100) -> int:
-        return self._run(self.aio.invite(room, list(user_ids), batch_size=batch_size))
+        return self._one("invite", room, list(user_ids), batch_size=batch_size)
 
     def kick(self, room: RcRoom, user_id: str) -> None:
-        self._run(self.aio.kick(room, user_id))
+        self._one("kick", room, user_id)
 
     def add_moderator(self, room: RcRoom, user_id: str) -> None:
-        self._run(self.aio.add_moderator(room, user_id))
+        self._one("add_moderator", room, user_id)
 
     def remove_moderator(self, room: RcRoom, user_id: str) -> None:
-        self._run(self.aio.remove_moderator(room, user_id))
+        self._one("remove_moderator", room, user_id)
 
     def add_owner(self, room: RcRoom, user_id: str) -> None:
-        self._run(self.aio.add_owner(room, user_id))
+        self._one("add_owner", room, user_id)
 
     def remove_owner(self, room: RcRoom, user_id: str) -> None:
-        self._run(self.aio.remove_owner(room, user_id))
+        self._one("remove_owner", room, user_id)
 
     def room_roles(self, room: RcRoom) -> list[RoomRoles]:
-        return self._run(self.aio.room_roles(room))
+        return self._one("room_roles", room)
 
     def iter_all_groups(self, page_size: int = 100) -> Iterator[RcRoom]:
         return self._iterate(self.aio.iter_all_groups(page_size), page_size)
@@ -214,16 +233,16 @@ class RocketChat:
         return self._iterate(self.aio.iter_channels(page_size), page_size)
 
     def subscriptions(self) -> list[Subscription]:
-        return self._run(self.aio.subscriptions())
+        return self._one("subscriptions")
 
     def settings_get(self, setting_id: str) -> Any:
-        return self._run(self.aio.settings_get(setting_id))
+        return self._one("settings_get", setting_id)
 
     def settings_set(self, setting_id: str, value: Any) -> None:
-        self._run(self.aio.settings_set(setting_id, value))
+        self._one("settings_set", setting_id, value)
 
     def add_custom_oauth(self, name: str) -> None:
-        self._run(self.aio.add_custom_oauth(name))
+        self._one("add_custom_oauth", name)
 
     def call_method(self, name: str, *params: Any) -> Any:
-        return self._run(self.aio.call_method(name, *params))
+        return self._one("call_method", name, *params)

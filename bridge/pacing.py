@@ -236,6 +236,14 @@ class RedisPacer(_WindowPacer):
             return
         await super().acquire(key, max_wait=max_wait)
 
+    def acquired_here(self, key: str) -> bool:
+        """True if `acquire` would not touch Redis (so a caller outside the loop may skip it)."""
+        return self._trusted_unlimited(key)
+
+    def recorded_here(self, key: str, headers: Mapping[str, str], *, success: bool) -> bool:
+        """True if `record` would not touch Redis: a reply without rate headers on a trusted route."""
+        return success and self._trusted_unlimited(key) and parse_rate_headers(headers) is None
+
     async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None:
         parsed = parse_rate_headers(headers)
         if parsed is None and success and self._trusted_unlimited(key):
@@ -291,6 +299,12 @@ class RedisPacer(_WindowPacer):
 
 class NullPacer:
     """No pacing (config.pacing off): 429s are still honoured by waiting and retrying."""
+
+    def acquired_here(self, key: str) -> bool:
+        return True
+
+    def recorded_here(self, key: str, headers: Mapping[str, str], *, success: bool) -> bool:
+        return True
 
     async def acquire(self, key: str, *, max_wait: float) -> None:
         return None

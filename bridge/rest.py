@@ -16,11 +16,13 @@ from contextlib import aclosing
 import asyncio
 import json as jsonlib
 import logging
+import threading
 import time
 from typing import Any, AsyncIterator, Mapping
 
 import httpx
 
+from . import direct
 from .auth import Session
 from .config import BridgeConfig
 from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, error_from_response, wait_seconds_from_text
@@ -103,7 +105,45 @@ class _Core:
         )
         self.session = Session(config, self._send, token_store)
         self.calls = 0  # HTTP requests sent (observability, benchmarks)
+        self._calls_lock = threading.Lock()  # direct calls count from the callers' threads
         self._urls: dict[str, httpx.URL] = {}  # route -> absolute URL (see _url)
+        self._own_transport = transport is None
+        # Direct calls (direct.py): a blocking client beside the async one, and the loop they defer to.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._direct_http: httpx.Client | None = None
+        self._direct_slots = threading.BoundedSemaphore(config.max_concurrency)
+
+    def enable_direct(self) -> bool:
+        """Let the blocking facade run calls in its callers' threads (`direct.run`); call it on the loop
+        the client belongs to. Not with an injected transport: that is async, and a test's to observe."""
+        if not self._own_transport:
+            return False
+        config = self.config
+        self._loop = asyncio.get_running_loop()
+        if self._direct_http is None:
+            # The same settings as the async client; at most max_concurrency exchanges at once
+            # (`_direct_slots`), so the pool never makes one wait for a connection.
+            self._direct_http = httpx.Client(
+                base_url=config.url,
+                timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+                verify=config.tls_verify(),
+                headers={"User-Agent": config.user_agent, "Accept": "application/json"},
+                limits=httpx.Limits(max_connections=config.max_concurrency,
+                                    max_keepalive_connections=config.max_concurrency),
+            )
+        return True
+
+    @property
+    def direct_enabled(self) -> bool:
+        return self._direct_http is not None
+
+    def _counted(self) -> None:
+        with self._calls_lock:
+            self.calls += 1
+
+    async def _on_loop(self, step: Any, *args: Any, **kwargs: Any) -> Any:
+        """Await a step that needs the event loop (token store, pacer, login): on it, in a direct call."""
+        return await direct.on_loop(self._loop, step, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.url} as {self.config.account!r}>"
@@ -120,6 +160,8 @@ class _Core:
             await self.session.logout()
         finally:
             await self._http.aclose()
+            if self._direct_http is not None:
+                self._direct_http.close()
             if self._owns_redis and self._redis is not None:
                 await self._redis.aclose()
 
@@ -153,19 +195,15 @@ class _Core:
         while True:
             started = left_at = time.monotonic()
             try:
-                async with self._sem:
-                    # Spend rate budget only when the request really leaves: a call counted in one window
-                    # but queued on the semaphore until the next would overdraw that next window.
-                    await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
-                    self.calls += 1
-                    left_at = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
-                    response = await self._http.request(method, url, params=params, json=json, headers=headers,
-                                                        extensions=extensions)
+                if direct.active():
+                    response, left_at = await self._exchange_direct(key, method, url, params, json, headers)
+                else:
+                    response, left_at = await self._exchange(key, method, url, params, json, headers, extensions)
             except httpx.TransportError as exc:
                 notify(self._observer, CallObserved(method, route_label(route), None, time.monotonic() - left_at,
                                                     type(exc).__name__))
                 failure = classify_exception(exc)
-                await self.pacer.record(key, {}, success=False)  # release a probe slot: no reply will come
+                await self._record(key, {}, success=False)  # release a probe slot: no reply will come
                 log.debug("%s %s: %s after %.2f s", method, route, type(exc).__name__, time.monotonic() - started)
                 if not may_retry(failure, idempotent):
                     raise OutcomeUnknown(
@@ -179,13 +217,13 @@ class _Core:
                     ) from None
                 if failure == "unknown" and resent is not None:
                     resent[0] = True
-                await asyncio.sleep(self._retry.delay(attempt))
+                await direct.pause(self._retry.delay(attempt))
                 attempt += 1
                 continue
             status = response.status_code
             notify(self._observer, CallObserved(method, route_label(route), status, time.monotonic() - left_at))
             log.debug("%s %s -> %d in %.3f s", method, route, status, time.monotonic() - started)
-            await self.pacer.record(key, response.headers, success=status < 400)
+            await self._record(key, response.headers, success=status < 400)
             if status == 429:
                 rate_rounds += 1
                 now = time.time()
@@ -196,8 +234,8 @@ class _Core:
                 if retry_at - now > self.config.max_rate_limit_wait or rate_rounds > _MAX_RATE_LIMIT_ROUNDS:
                     raise error_from_response(429, _safe_json(response), route=route, now=now)
                 log.info("%s %s: rate limited, retrying in %.1f s", method, route, max(0.0, retry_at - now))
-                await self.pacer.penalize(key, retry_at)
-                await asyncio.sleep(max(0.0, retry_at - time.time()))
+                await self._on_loop(self.pacer.penalize, key, retry_at)
+                await direct.pause(max(0.0, retry_at - time.time()))
                 continue
             failure5 = classify_status(status)
             if failure5 is not None:
@@ -209,10 +247,45 @@ class _Core:
                 if attempt < self._retry.max_retries:
                     if failure5 == "unknown" and resent is not None:
                         resent[0] = True
-                    await asyncio.sleep(self._retry.delay(attempt))
+                    await direct.pause(self._retry.delay(attempt))
                     attempt += 1
                     continue
             return response
+
+    async def _exchange(self, key: str, method: str, url: httpx.URL, params: Any, json: Any, headers: Any,
+                        extensions: Any) -> tuple[httpx.Response, float]:
+        """One request on the async client: (the response, when it left)."""
+        async with self._sem:
+            # Spend rate budget only when the request really leaves: a call counted in one window
+            # but queued on the semaphore until the next would overdraw that next window.
+            await self.pacer.acquire(key, max_wait=self.config.max_rate_limit_wait)
+            self._counted()
+            left_at = time.monotonic()  # latency is the exchange, not the wait for pacing or a slot
+            response = await self._http.request(method, url, params=params, json=json, headers=headers,
+                                                extensions=extensions)
+        return response, left_at
+
+    async def _exchange_direct(self, key: str, method: str, url: httpx.URL, params: Any, json: Any,
+                               headers: Any) -> tuple[httpx.Response, float]:
+        """The same on the blocking client, in the calling thread (a direct call, see direct.py)."""
+        assert self._direct_http is not None, "direct call on a client without direct calls enabled"
+        with self._direct_slots:
+            quick = getattr(self.pacer, "acquired_here", None)
+            if quick is None or not quick(key):
+                await self._on_loop(self.pacer.acquire, key, max_wait=self.config.max_rate_limit_wait)
+            self._counted()
+            left_at = time.monotonic()
+            response = self._direct_http.request(method, url, params=params, json=json, headers=headers)
+        return response, left_at
+
+    async def _record(self, key: str, headers: Any, *, success: bool) -> None:
+        """Tell the pacer about a reply: on the loop in a direct call (the pacer keeps its state there),
+        unless it says the reply changes nothing (pacing off, or a route proven unlimited)."""
+        if direct.active():
+            quick = getattr(self.pacer, "recorded_here", None)
+            if quick is not None and quick(key, headers, success=success):
+                return
+        await self._on_loop(self.pacer.record, key, headers, success=success)
 
     def _url(self, route: str) -> httpx.URL:
         """The absolute URL of a route, merged with the base URL once per route: httpx parses and merges a
@@ -248,7 +321,7 @@ class _Core:
         extra: dict[str, str] = {}
         resent = [False]
         while True:
-            creds = await self.session.credentials()
+            creds = self.session.current or await self._on_loop(self.session.credentials)
             headers = {**creds.headers(), **extra}
             response = await self._send(method, route, params=params, json=json, headers=headers,
                                         idempotent=idempotent, resent=resent, sent=sent)
@@ -259,7 +332,7 @@ class _Core:
                 if relogged:
                     raise SessionLost(f"{route}: Rocket.Chat refused a fresh login token", status=401, route=route)
                 log.info("%s: token refused (401), logging in again", route)
-                await self.session.refused(creds)
+                await self._on_loop(self.session.refused, creds)
                 relogged = True
                 continue
             if status == 400 and code in TWO_FACTOR_CHALLENGES and body.get("errorType"):
@@ -345,7 +418,7 @@ class _Core:
         items_seen: int | None = None  # None: not answered as a listing
         async with self._sem:
             await self.pacer.acquire(key_rate, max_wait=self.config.max_rate_limit_wait)
-            self.calls += 1
+            self._counted()
             sent = time.monotonic()
             try:
                 async with self._http.stream("GET", f"/api/v1/{route}", headers=creds.headers(),

@@ -6,10 +6,10 @@ random id, so look them up with `list_roles()` first (wire contract §4, §9.4).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, AsyncIterator
 
+from . import direct
 from .errors import InvalidInput, OutcomeUnknown
 from .models import RcRole, RcUser
 
@@ -45,7 +45,7 @@ class RolesMixin:
         try:
             doc = await self._call("POST", "roles.create", json=body, idempotent=False)
         except OutcomeUnknown:
-            await asyncio.sleep(self._retry.delay(1))
+            await direct.pause(self._retry.delay(1))
             for role in await self.list_roles():
                 if role.name == name:
                     return role

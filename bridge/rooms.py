@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any, AsyncIterator, Iterable, Literal
 
+from . import direct
 from .errors import InvalidInput, NotFound, OutcomeUnknown, PermissionDenied
 from .models import Listing, RcRoom, RoomMember, RoomRoles, Subscription
 
@@ -58,7 +59,7 @@ class RoomsMixin:
         try:
             doc = await self._call("POST", route, json=body, idempotent=False)
         except OutcomeUnknown:
-            await asyncio.sleep(self._retry.delay(1))
+            await direct.pause(self._retry.delay(1))
             try:
                 return await self.room_info(name=name)
             except NotFound:
@@ -90,6 +91,9 @@ class RoomsMixin:
                  for batch in batches]
         if len(calls) == 1:
             await calls[0]
+        elif direct.active():  # a call in the caller's thread has no loop to run them side by side
+            for call in calls:
+                await call
         else:
             await asyncio.gather(*calls)
         return len(batches)

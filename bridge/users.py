@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from contextlib import aclosing
-import asyncio
 import json
 import logging
 from typing import Any, AsyncIterator, Iterable
 
+from . import direct
 from .config import Secret
 from .errors import InvalidInput, NotFound, OutcomeUnknown
 from .models import Listing, RcUser
@@ -80,7 +80,7 @@ class UsersMixin:
                 return RcUser.from_api(doc.get("user") or {})
             except OutcomeUnknown:
                 # The request may still be running server-side: give it a moment before looking.
-                await asyncio.sleep(self._retry.delay(attempt))
+                await direct.pause(self._retry.delay(attempt))
                 existing = await self.find_user(username=username)
                 if existing is not None:
                     log.warning("users.create for %s had no answer, but the user exists: using it", username)
