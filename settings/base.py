@@ -148,8 +148,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The handler is the root's, and rcsync's loggers only set their level: a Celery worker replaces
+    # the root's handlers with its own, so each line is written once there too (a handler of rcsync's
+    # own wrote every line twice in a worker: once here, once through the root).
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "rcsync": {"handlers": ["console"], "level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
-        "django_hooks": {"handlers": ["console"], "level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+        "rcsync": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+        "django_hooks": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+        # Django's own console handler (DEBUG only) would print its lines a second time through the root
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

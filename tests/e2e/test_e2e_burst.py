@@ -67,6 +67,9 @@ def test_a_burst_into_vip_and_out_again_is_batched(stand_in, burst_worker) -> No
     runs = SyncRun.objects.filter(id__gt=first)
     assert runs.count() < 10, list(runs.values_list("scope", flat=True))  # not one run per person
     assert log.count(route="groups.invite") <= 4 and log.count(route="users.info") < 40
+    # rcsync's lines reach the worker's log once, in Celery's format (settings/base.py LOGGING: a
+    # handler of rcsync's own wrote each of them a second time, in its plain format)
+    assert "synced with the" in worker.log() and " INFO rcsync." not in worker.log()
     move(users, into=False)
     wait_until(lambda: in_vip(stand_in, users) == 0 and settled(), DEADLINE, "nobody in vip")
     assert log.count(route="groups.kick") == 40  # Rocket.Chat kicks one user per call
