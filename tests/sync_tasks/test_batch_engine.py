@@ -16,7 +16,7 @@ from sync_tasks.config import load_config
 from sync_tasks.engine import reconcile_all
 from sync_tasks.ops import KickFromRoom
 from sync_tasks.person import AccountLink, SitePerson
-from sync_tasks.read_cost import choose_reader, full_read_cost, per_person_cost
+from sync_tasks.read_cost import ITEMS_PER_READ, choose_reader, full_read_cost, per_person_cost
 
 from engine_service import SERVICE_USER
 
@@ -58,6 +58,20 @@ def test_a_few_people_are_read_one_by_one_many_through_the_pages():
     assert (few.reader, few.per_person) == ("people", 5)
     assert many.reader == "full" and many.full == full_read_cost(10_000, sizes, 100) == 100 + 21 + 2 + 2
     assert many.per_person == 2000 > many.full
+
+
+def test_the_full_read_weighs_the_accounts_it_lists_not_only_its_calls():
+    """A site of 500: the full read is 15 calls, but they list 1,030 accounts and members, which cost
+    more than 16 to 40 users.info (bench/latency.py's passes read a few hundred accounts for 9 people
+    when the choice counted calls alone)."""
+    site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 501)]
+    sizes = [500, 25, 5]
+    few = choose_reader(site[:9], CFG, 500, sizes)
+    assert few.full == 5 + (1 + 5) + (1 + 1) + (1 + 1) == 15 and few.full_items == 1030
+    assert few.reader == "people"  # 15 + 1030 / ITEMS_PER_READ > 9
+    cut = few.full + few.full_items / ITEMS_PER_READ
+    assert choose_reader(site[:int(cut) + 1], CFG, 500, sizes).reader == "full"
+    assert choose_reader(site[:int(cut)], CFG, 500, sizes).reader == "people"
 
 
 def test_unknown_site_size_or_room_size_err_towards_per_person_reads():
