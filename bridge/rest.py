@@ -167,7 +167,7 @@ class _Core:
 
     async def login(self) -> None:
         """Log in now instead of on the first call (fails fast on bad credentials)."""
-        await self.session.credentials()
+        await self._on_loop(self.session.credentials)
 
     # --- layer 1: one HTTP exchange, paced and retried ------------------------------------------
 

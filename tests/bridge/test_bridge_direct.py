@@ -43,6 +43,17 @@ def test_a_single_call_runs_in_the_callers_thread_and_takes_no_hop(totp_server):
         assert rc.aio.calls == totp_server.request_log.count()  # logins and 2FA repeats included
 
 
+def test_logging_in_stores_the_token_in_redis_from_the_loop(totp_server, redis_url, key_prefix):
+    """The token store (redis.asyncio) lives on the loop: a direct login awaits it there, and a second
+    facade (another worker) takes the stored token instead of logging in."""
+    cfg = make_config(totp_server, key_prefix=key_prefix)
+    with RocketChat(cfg, redis=redis_url) as first, RocketChat(cfg, redis=redis_url) as second:
+        first.login()
+        assert second.me().username == ADMIN
+        assert first.aio.session.logins == 1 and second.aio.session.logins == 0
+    assert totp_server.request_log.count(route="login", status=200) == 1
+
+
 def test_without_direct_calls_every_call_hops_to_the_loop(totp_server):
     target = totp_server.state.create_user("dora")
     seen = _Threads()
