@@ -7,7 +7,8 @@ with ``me``, ``roles.list`` and one ``rooms.info`` per managed room.
 
 Reads are not all alike: a page of 100 accounts costs the worker (and Rocket.Chat) more than one
 ``users.info``. The choice weighs each item the full read lists as ``1 / ITEMS_PER_READ`` of a read;
-by calls alone, 9 people were read through 500 accounts' pages because those were 8 calls.
+by calls alone, 9 people on a site of a few hundred were read through every page because those were
+8 calls.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from .person import SitePerson
 
 __all__ = ["ITEMS_PER_READ", "ReadChoice", "choose_reader", "full_read_cost", "full_read_items", "per_person_cost"]
 
-#: Listed items that cost the worker about as much as one ``users.info`` (measured through the blocking
-#: client against the stand-in: 0.77 ms CPU per ``users.info``, 0.018 ms per account of ``users.list``
-#: and 0.015 ms per member of ``*.members`` pages, request included: 1/43 and 1/50 of a read; the
-#: engine's own work per account and Rocket.Chat's per listed document come on top, so rounded down).
-ITEMS_PER_READ = 40
+#: Listed items weighed as one read: a page of 100 counts twice, once for its call and once for what
+#: it lists. Measured through the blocking client against the stand-in, a listed item costs the
+#: worker 1/43 (account) to 1/50 (member) of a ``users.info`` (0.77 ms CPU per ``users.info``, 0.018 /
+#: 0.015 ms per listed item, request included), so by CPU alone 40 would do; Rocket.Chat's call
+#: budget is what a burst must spare most, and 100 keeps a big pass on the pages (a pass of 1,000 on
+#: a site of 10,000: 400 page calls weigh 800, against 1,000 ``users.info``).
+ITEMS_PER_READ = 100
 
 
 @dataclass(frozen=True)

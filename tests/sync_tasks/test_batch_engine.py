@@ -61,14 +61,15 @@ def test_a_few_people_are_read_one_by_one_many_through_the_pages():
 
 
 def test_the_full_read_weighs_the_accounts_it_lists_not_only_its_calls():
-    """A site of 500: the full read is 15 calls, but they list 1,030 accounts and members, which cost
-    more than 16 to 40 users.info (bench/latency.py's passes read a few hundred accounts for 9 people
+    """A site of 500: the full read is 15 calls, but they list 1,030 accounts and members, which weigh
+    more than 16 to 25 users.info (bench/latency.py's passes read a few hundred accounts for 9 people
     when the choice counted calls alone)."""
     site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 501)]
     sizes = [500, 25, 5]
     few = choose_reader(site[:9], CFG, 500, sizes)
     assert few.full == 5 + (1 + 5) + (1 + 1) + (1 + 1) == 15 and few.full_items == 1030
     assert few.reader == "people"  # 15 + 1030 / ITEMS_PER_READ > 9
+    assert 15 < few.full + few.full_items / ITEMS_PER_READ < 40
     cut = few.full + few.full_items / ITEMS_PER_READ
     assert choose_reader(site[:int(cut) + 1], CFG, 500, sizes).reader == "full"
     assert choose_reader(site[:int(cut)], CFG, 500, sizes).reader == "people"
