@@ -50,6 +50,15 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:8]]  # user nice system idle iowait irq softirq
+    idle = ticks[3] + ticks[4]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
 def _children(pid: int) -> list[int]:
     import e2e_support
 
@@ -225,6 +234,7 @@ def run(args: argparse.Namespace) -> dict:
             unsubscribe = state.events.subscribe(on_event)
             worker_cpu = _cpu_seconds([w.pid for w in workers])
             own_cpu = time.process_time()
+            machine = _machine_cpu()
             started = time.monotonic() + 0.2  # every site process is waiting for it
             made = generators.run(started)
             for result in made:
@@ -237,6 +247,7 @@ def run(args: argparse.Namespace) -> dict:
             except AssertionError:
                 pass  # whatever is missing now is lost
             elapsed = time.monotonic() - started
+            machine = tuple(now - then for now, then in zip(_machine_cpu(), machine))
             cpu_now = _cpu_seconds([w.pid for w in workers])
             # Messages the changes caused may still wait in the queue (or, as retries with a countdown, in a
             # worker's memory, unacknowledged) when the last change shows: a worker that falls behind would
@@ -271,6 +282,11 @@ def run(args: argparse.Namespace) -> dict:
         # the site processes making the changes, and how late (ms) a change's transaction began after its time
         "generators": count, "start_lag_ms_p99": round(percentile(lags, 99), 1),
         "seconds": round(elapsed, 1), "loadavg_1m": round(os.getloadavg()[0], 2),
+        # the largest pass (people), and how busy the machine's cores were (all processes, PostgreSQL
+        # and Redis too) from the first change until the last showed in Rocket.Chat: 1.0 is saturated
+        "pass_people_max": max((_people_in(r) for r in runs), default=0),
+        "cpu_busy_share": round(machine[0] / machine[1], 2) if machine[1] else None,
+        "machine_cpu_ms_per_change": round(machine[0] * 1000 / args.changes, 2),
         # CPU spent by the worker processes (parents and pool children, from /proc) per change and per
         # person synced (bursts to one person coalesce, so there may be fewer syncs than changes; a
         # batch pass is one sync per person in it, not one in all), and by the site (its processes'
