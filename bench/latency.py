@@ -170,6 +170,35 @@ class _Generators:
                 proc.wait(10)
 
 
+def _split(plan: list[tuple[int, int]], committed: dict[int, float], seen: dict[int, float], runs: list,
+           wall_minus_monotonic: float) -> dict[str, float]:
+    """Where a change's latency went: from commit until the engine pass that synced it began (its run row:
+    queueing, the claim, the locks, reading the batch's people) and from then until Rocket.Chat showed it
+    (the pass's reads, then the writes before it), for the changes whose person changed once and was
+    synced by one pass (their audit rows name it)."""
+    from django_hooks.models import SyncOperation
+
+    changes_of: dict[str, list[int]] = {}
+    for i, pk in plan:
+        changes_of.setdefault(str(pk), []).append(i)
+    started = {r.pk: r.started_at.timestamp() - wall_minus_monotonic for r in runs}
+    runs_of: dict[str, set[int]] = {}
+    for key, run_id in SyncOperation.objects.filter(run_id__in=list(started)).values_list("user_key", "run_id"):
+        runs_of.setdefault(key, set()).add(run_id)
+    to_run, in_run = [], []
+    for key, changes in changes_of.items():
+        passes = runs_of.get(key, set())
+        i = changes[0]
+        if len(changes) != 1 or len(passes) != 1 or i not in committed or i not in seen:
+            continue
+        begun = started[next(iter(passes))]
+        to_run.append((begun - committed[i]) * 1000)
+        in_run.append((seen[i] - begun) * 1000)
+    return {"split_changes": len(to_run),
+            "to_pass_ms_p50": round(percentile(to_run, 50), 1), "to_pass_ms_p99": round(percentile(to_run, 99), 1),
+            "in_pass_ms_p50": round(percentile(in_run, 50), 1), "in_pass_ms_p99": round(percentile(in_run, 99), 1)}
+
+
 def _people_in(run) -> int:
     """How many people one run synced (a batch pass covers many, a single sync one)."""
     people = (run.summary or {}).get("people")
@@ -264,6 +293,7 @@ def run(args: argparse.Namespace) -> dict:
             # none is a no-op whose run row is dropped (issue 14); a run without a summary (it failed
             # before planning) counts its people from its scope.
             person_syncs = sum(_people_in(r) for r in runs)
+            split = _split(plan, committed, seen, runs, time.time() - time.monotonic())
         finally:
             if generators is not None:
                 generators.stop()
@@ -287,6 +317,8 @@ def run(args: argparse.Namespace) -> dict:
         "pass_people_max": max((_people_in(r) for r in runs), default=0),
         "cpu_busy_share": round(machine[0] / machine[1], 2) if machine[1] else None,
         "machine_cpu_ms_per_change": round(machine[0] * 1000 / args.changes, 2),
+        # the latency's two parts (see _split): until the pass that synced the change began, then in it
+        **split,
         # CPU spent by the worker processes (parents and pool children, from /proc) per change and per
         # person synced (bursts to one person coalesce, so there may be fewer syncs than changes; a
         # batch pass is one sync per person in it, not one in all), and by the site (its processes'
