@@ -121,6 +121,19 @@ class Proc:
         self._log.close()
 
 
+def piped_python(args: list[str], env: Mapping[str, str], name: str, logdir: Path) -> subprocess.Popen:
+    """A Python subprocess that talks to its starter over stdin/stdout (text, line-buffered; stderr in
+    `logdir`/<name>.log); it dies with its starter, like a `Proc`."""
+    log = open(logdir / f"{name}.log", "ab")
+    try:
+        return subprocess.Popen(
+            [PYTHON, *args], cwd=ROOT, env=dict(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            text=True, bufsize=1, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+    finally:
+        log.close()  # the child has its own descriptor
+
+
 def celery_worker(env: Mapping[str, str], name: str, logdir: Path, concurrency: int = 1, extra: list[str] | None = None,
                   pool: str = "prefork", queue: str | None = None) -> Proc:
     """A worker of the bundled app consuming rcsync's queue (RCSYNC["TASKS"]["QUEUE"]: "rcsync", or this
