@@ -205,6 +205,17 @@ class LocalPacer(_WindowPacer):
     def window(self, key: str) -> Window:
         return self._windows.get(key, Window())
 
+    def acquired_here(self, key: str) -> bool:
+        """True if `acquire` would let the call go and change nothing (a route proven unlimited), so a
+        caller outside the loop may skip it. (`decide` leaves an unlimited window as it is.)"""
+        return self.window(key).unlimited
+
+    def recorded_here(self, key: str, headers: Mapping[str, str], *, success: bool) -> bool:
+        """True if `record` would change nothing that matters: a reply without rate headers on a route
+        proven unlimited (its calls are never counted in flight; a refusal without headers, such as a
+        2FA challenge, leaves it unlimited)."""
+        return self.window(key).unlimited and parse_rate_headers(headers) is None
+
     async def _update(self, key: str, fn: Any) -> Any:
         new, result = fn(self._windows.get(key, Window()))
         self._windows[key] = new
@@ -241,8 +252,9 @@ class RedisPacer(_WindowPacer):
         return self._trusted_unlimited(key)
 
     def recorded_here(self, key: str, headers: Mapping[str, str], *, success: bool) -> bool:
-        """True if `record` would not touch Redis: a reply without rate headers on a trusted route."""
-        return success and self._trusted_unlimited(key) and parse_rate_headers(headers) is None
+        """True if `record` would change nothing but the trust's age: a reply without rate headers on a
+        trusted route (a refusal such as a 2FA challenge included: only headers end the trust)."""
+        return self._trusted_unlimited(key) and parse_rate_headers(headers) is None
 
     async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None:
         parsed = parse_rate_headers(headers)

@@ -16,7 +16,20 @@ from bridge.observe import CallObserved
 from bridge_support import ADMIN, make_config, revoke_tokens
 from fake_rocketchat.harness.testing import running_server
 
-from test_bridge_facade_paging import _HopCounter
+class _HopCounter:
+    """Counts everything handed to the facade's loop from another thread (`_LoopThread.run` and
+    `direct.on_loop` both go through the loop's `call_soon_threadsafe`)."""
+
+    def __init__(self, rc: RocketChat) -> None:
+        self.hops = 0
+        loop = rc._thread.loop
+        real = loop.call_soon_threadsafe
+
+        def call_soon_threadsafe(*args, **kwargs):
+            self.hops += 1
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
 
 
 class _Threads:
@@ -35,6 +48,12 @@ def test_a_single_call_runs_in_the_callers_thread_and_takes_no_hop(totp_server):
     with RocketChat(make_config(totp_server), observer=seen) as rc:
         rc.login()  # the login itself goes through the loop (the token store lives there)
         counter = _HopCounter(rc)
+        rc.user_info(user_id=target["_id"])
+        rc.update_user(target["_id"], name="Dora")
+        # The pacer (process-local here: no Redis) learns each new route on the loop: its probe, then
+        # the reply that proves it unlimited (a 2FA challenge does not).
+        assert counter.hops == 2 + 4
+        counter.hops = 0
         seen.idents.clear()
         assert rc.user_info(user_id=target["_id"]).username == "dora"
         assert rc.update_user(target["_id"], name="Dora D").name == "Dora D"  # a 2FA-protected write
