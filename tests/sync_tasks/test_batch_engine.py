@@ -107,6 +107,35 @@ def test_a_burst_into_vip_costs_pages_and_batched_invites(rc_server, rc_client):
     assert again.counts == {}
 
 
+def test_the_per_person_reader_reads_several_people_at_once(rc_server, rc_client):
+    """A batch's users.info go BATCH.concurrency at a time, not one after another: with the route
+    held, several of them wait at the stand-in together (one by one, the second would only be sent
+    once the first is answered)."""
+    import threading
+    import time
+
+    site = synced_site(rc_client, 12)
+    movers = [replace(p, groups=frozenset({"vip"})) for p in site[:6]]
+    rc_client.user_info(user_id=site[0].link.rc_user_id)  # the pacer's probe of the route, answered
+    rc_server.faults.hold("users.info")
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(sync_batch(movers, rc_client, CFG, population=len(site),
+                                                                       reader="people")))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while rc_server.faults.waiting("users.info") < min(CFG.batch.concurrency, 6):
+            assert time.monotonic() < deadline and thread.is_alive(), "the batch's reads never waited together"
+            time.sleep(0.02)
+    finally:
+        rc_server.faults.release("users.info")
+        thread.join(60)
+    report, choice = outcome[0]
+    assert choice.reader == "people" and report.failed == {}
+    assert rc_server.request_log.count(route="users.info") >= 6
+    assert vip_members(rc_server.state) >= {p.username for p in movers}
+
+
 def test_a_burst_out_of_vip_kicks_one_user_per_call(rc_server, rc_client):
     site = synced_site(rc_client, 30)
     sync_batch([replace(p, groups=frozenset({"vip"})) for p in site], rc_client, CFG, population=len(site))
