@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink
 from django_hooks.people import chunked
-from django_hooks.run_rows import accounts_held, update_link, update_many
+from django_hooks.run_rows import accounts_held, update_link, update_links, update_many
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -164,14 +164,22 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         return
     User = get_user_model()
     now = timezone.now()
-    keys = [r.site_id for r in results]
     pks = {}
-    for key in keys:
+    for result in results:
         try:
-            pks[key] = User._meta.pk.to_python(key)
+            pks[result.site_id] = User._meta.pk.to_python(result.site_id)
         except Exception:
             continue
-    alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
+    # The links that exist: one fixed UPDATE that reports which it found (PostgreSQL); only the others
+    # (a first sync) are read and created through the ORM.
+    updated = update_links([_link_row(r, people.get(r.site_id), pks.get(r.site_id), now) for r in results])
+    if updated is not None:
+        results = [r for r in results if r.site_id not in updated]
+        if not results:
+            return
+    keys = [r.site_id for r in results]
+    alive = {str(pk) for pk in User._default_manager.filter(pk__in=[pks[k] for k in keys if k in pks])
+             .values_list("pk", flat=True)}
     existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
     to_create, to_update = [], []
     for result in results:
@@ -192,7 +200,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             link.created_by_bridge = result.created_by_bridge
         status = _link_status(result, person)
         link.status = status
-        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
+        link.last_error = _last_error(result, status)
         if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
             link.last_synced_at = now
         link.updated_at = now
@@ -204,3 +212,20 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
                                         update_fields=fields)
     if to_update:
         update_many(AccountLink, to_update, fields)  # bulk_update's CASE WHEN per field and row, as one fixed statement
+
+
+def _last_error(result: Any, status: str) -> str:
+    return (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
+
+
+def _link_row(result: Any, person: Any, pk: Any, now: Any) -> dict[str, Any]:
+    """What storing `result` writes on an existing link (`run_rows.update_links`; None keeps a value): the
+    fields the ORM path below sets, under the same conditions."""
+    status = _link_status(result, person)
+    synced = status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED)
+    return {"user_key": result.site_id, "user": pk, "status": status, "last_error": _last_error(result, status),
+            "updated_at": now,
+            "site_username": (person.username or "")[:255] if person is not None else None,
+            "rc_user_id": result.rc_user_id or None,
+            "rc_username": (result.rc_username or None) if result.rc_user_id else None,
+            "created_by_bridge": result.created_by_bridge, "last_synced_at": now if synced else None}

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django_hooks.models import AccountLink, SyncOperation, SyncRun
 
 __all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
-           "user_link_groups", "update_many",
+           "user_link_groups", "users_links_groups", "update_many", "update_links",
            "accounts_held", "delete_holds", "FINISH_FIELDS"]
 
 #: What finishing a run writes (the rest was written when it started).
@@ -193,9 +193,10 @@ def _from_row(model: type[Model], alias: str, connection: Any, fields: tuple[Any
 
 @lru_cache(maxsize=8)
 def _user_link_sql(alias: str, vendor: str, user_model: type[Model],
-                   groups: bool = False) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+                   groups: bool = False, many: bool = False) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
     """The user-with-link SELECT; with `groups` (PostgreSQL) its last column is the user's group names,
-    an ARRAY subquery, so the person is one round trip instead of two."""
+    an ARRAY subquery, so the person is one round trip instead of two. With `many` (PostgreSQL) it reads
+    the users whose pk is in an array parameter (a batch pass), else the one user of a parameter."""
     quote = connections[alias].ops.quote_name
     user_fields = tuple(user_model._meta.concrete_fields)
     link_fields = tuple(AccountLink._meta.concrete_fields)
@@ -207,7 +208,7 @@ def _user_link_sql(alias: str, vendor: str, user_model: type[Model],
         columns.append(f"ARRAY({_groups_sql(alias, vendor, user_model, name_column, f'u.{user_pk}')})")
     sql = (f"SELECT {', '.join(columns)} FROM {quote(user_model._meta.db_table)} u "
            f"LEFT JOIN {quote(AccountLink._meta.db_table)} l ON l.{quote(AccountLink._meta.get_field('user').column)} "
-           f"= u.{user_pk} WHERE u.{user_pk} = %s")
+           f"= u.{user_pk} WHERE u.{user_pk} " + ("= ANY(%s)" if many else "= %s"))
     return sql, user_fields, link_fields
 
 
@@ -247,6 +248,38 @@ def _read_user(user_pk: Any, *, groups: bool) -> Any:
     if row[split + link_fields.index(AccountLink._meta.pk)] is not None:
         link = _from_row(AccountLink, connection.alias, connection, link_fields, row[split:split + len(link_fields)])
     return user, link, (list(row[-1]) if groups else None)
+
+
+def users_links_groups(user_pks: Sequence[Any]) -> list[tuple[Any, AccountLink | None, list[str]]] | None:
+    """`user_link_groups` for many users in one statement (a batch pass: what ``prefetch_related("groups")``
+    and a read of their links cost in three ORM queries): (user, link bound to it or None, group names)
+    per user found, in no particular order. None where this cannot be one plain statement (not
+    PostgreSQL, a user model without standard groups or with multi-table inheritance, the groups in
+    another database): the caller then asks the ORM."""
+    User = get_user_model()
+    if User._meta.parents:
+        return None
+    if not user_pks:
+        return []
+    connection = connections[router.db_for_read(User)]
+    if (connection.vendor != "postgresql" or _group_name_column(User) is None
+            or router.db_for_read(User._meta.get_field("groups").related_model) != connection.alias):
+        return None
+    sql, user_fields, link_fields = _user_link_sql(connection.alias, connection.vendor, User, True, True)
+    pk = User._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[pk.get_db_prep_value(value, connection) for value in user_pks]])
+        rows = cursor.fetchall()
+    split = len(user_fields)
+    link_pk = split + link_fields.index(AccountLink._meta.pk)
+    out = []
+    for row in rows:
+        user = _from_row(User, connection.alias, connection, user_fields, row[:split])
+        link = None
+        if row[link_pk] is not None:
+            link = _from_row(AccountLink, connection.alias, connection, link_fields, row[split:split + len(link_fields)])
+        out.append((user, link, list(row[-1])))
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -292,6 +325,61 @@ def delete_holds(user_keys: Sequence[str]) -> None:
 
 
 _UPDATE_MANY_CHUNK = 500
+
+#: What `update_links` writes: `_LINK_SET` always, `_LINK_KEEP` where the row's value is not None (None keeps
+#: the stored one), and the user reference from the user's row.
+_LINK_SET = ("status", "last_error", "updated_at")
+_LINK_KEEP = ("site_username", "rc_user_id", "rc_username", "created_by_bridge", "last_synced_at")
+
+
+@lru_cache(maxsize=64)
+def _update_links_sql(alias: str, vendor: str, user_model: type[Model], rows: int) -> str:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = AccountLink._meta
+    names = _LINK_SET + _LINK_KEEP
+    casts = [meta.get_field("user_key").db_type(connection), meta.get_field("user").db_type(connection)]
+    casts += [meta.get_field(n).db_type(connection) for n in names]
+    one = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    columns = ["key_", "user_"] + [f"v{i}" for i in range(len(names))]
+    sets = []
+    for i, name in enumerate(names):
+        column = quote(meta.get_field(name).column)
+        sets.append(f"{column} = v.v{i}" if name in _LINK_SET else f"{column} = COALESCE(v.v{i}, t.{column})")
+    user_pk = quote(user_model._meta.pk.column)
+    sets.append(f"{quote(meta.get_field('user').column)} = (SELECT u.{user_pk} FROM {quote(user_model._meta.db_table)} u "
+                f"WHERE u.{user_pk} = v.user_)")
+    return (f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(sets)} FROM (VALUES {', '.join([one] * rows)}) "
+            f"AS v({', '.join(columns)}) WHERE t.{quote(meta.get_field('user_key').column)} = v.key_ "
+            f"RETURNING t.{quote(meta.get_field('user_key').column)}")
+
+
+def update_links(rows: Sequence[Mapping[str, Any]]) -> set[str] | None:
+    """UPDATE the AccountLinks of many people, each row its own values (``user_key``, ``user``: the user's
+    pk or None, and the fields of `_LINK_SET` and `_LINK_KEEP`), in one fixed statement per 500 rows: what
+    reading the links and their users and then ``update_many`` cost in three. The user reference is taken
+    by a subquery from the user's row (a user deleted meanwhile leaves it empty), as `update_link` does.
+    Returns the user keys whose link was there (the others have none yet); None where not PostgreSQL."""
+    connection = _connection(AccountLink)
+    if connection.vendor != "postgresql":
+        return None
+    User = get_user_model()
+    meta = AccountLink._meta
+    fields = [meta.get_field(n) for n in _LINK_SET + _LINK_KEEP]
+    key_field, user_pk = meta.get_field("user_key"), User._meta.pk
+    updated: set[str] = set()
+    with connection.cursor() as cursor:
+        for i in range(0, len(rows), _UPDATE_MANY_CHUNK):
+            chunk = rows[i:i + _UPDATE_MANY_CHUNK]
+            params: list[Any] = []
+            for row in chunk:
+                user = row["user"]
+                params += [key_field.get_db_prep_save(row["user_key"], connection),
+                           None if user is None else user_pk.get_db_prep_value(user, connection)]
+                params += [None if row[f.name] is None else f.get_db_prep_save(row[f.name], connection) for f in fields]
+            cursor.execute(_update_links_sql(connection.alias, connection.vendor, User, len(chunk)), params)
+            updated.update(key for (key,) in cursor.fetchall())
+    return updated
 
 
 @lru_cache(maxsize=64)
