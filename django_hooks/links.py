@@ -31,13 +31,21 @@ _LINK_STATUS = {
 _SCAN_ALL_ABOVE = 1000
 
 
-def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dict[str, str]]:
+def claimed_by_others(site_ids: Iterable[str], own: Iterable[str] = ()) -> Callable[[frozenset[str]], dict[str, str]]:
     """The engine's ``claimed`` look-up for a run over ``site_ids``: of the accounts it observed, those an
     AccountLink binds to a site user *outside* the run (account id -> user key). With it a targeted sync
-    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3)."""
+    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3).
+
+    ``own``: the accounts the run's people's links held when they were read. No other link holds one of
+    those (``rc_user_id`` is unique, migration 0005), so they are not looked up, and a sync that observed
+    only its people's own accounts (nearly every one) costs no statement here."""
     mine = {str(key) for key in site_ids}
+    theirs = frozenset(a for a in own if a)
 
     def lookup(account_ids: frozenset[str]) -> dict[str, str]:
+        account_ids = account_ids - theirs
+        if not account_ids:
+            return {}
         # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
         pairs: Iterable[tuple[str, str]]
         if len(account_ids) <= _SCAN_ALL_ABOVE:

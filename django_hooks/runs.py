@@ -92,6 +92,11 @@ class Recorder:
         del self.buffer[:count]
 
 
+def _own_accounts(people: Any) -> list[str]:
+    """The accounts these people's links hold (``links.claimed_by_others`` need not look those up)."""
+    return [p.link.rc_user_id for p in people if p.link is not None and p.link.rc_user_id]
+
+
 def _transient(report: Any) -> str | None:
     """A failure a retry may fix (Rocket.Chat down or rate limiting), as its reason; else None."""
     for result in report.results:
@@ -188,7 +193,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     rc = cached_client()
     try:
         report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
-                             claimed=claimed_by_others([person.site_id]), admit=guard.admit)
+                             claimed=claimed_by_others([person.site_id], own=_own_accounts([person])),
+                             admit=guard.admit)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")

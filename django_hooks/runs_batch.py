@@ -25,7 +25,7 @@ from django_hooks.queue import locks
 from django_hooks.rc import cached_client
 from django_hooks.results import ApplyResult
 from django_hooks.run_rows import insert_run
-from django_hooks.runs import Recorder, _fail, _finish
+from django_hooks.runs import Recorder, _fail, _finish, _own_accounts
 from sync_tasks.batch import sync_batch
 from sync_tasks.engine import PersonResult, gone_under_base_id
 
@@ -74,7 +74,8 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
     try:
         report, choice = sync_batch(people.values(), rc, engine_config(), population=population,
                                     on_operation=recorder.on_operation, reader=reader,
-                                    claimed=claimed_by_others(list(people)), admit=guard.admit)
+                                    claimed=claimed_by_others(list(people), own=_own_accounts(people.values())),
+                                    admit=guard.admit)
     except (RocketChatError, DatabaseError, OSError) as exc:
         if isinstance(exc, NotFound):
             rc.invalidate()

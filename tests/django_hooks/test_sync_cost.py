@@ -28,10 +28,10 @@ User = get_user_model()
 #: pass synced ends here: see MESSAGE_ALREADY_SYNCED_STATEMENTS); claim the pending row (the claim also
 #: says whether anyone else waits to be drained with it, so a lone person's batched sync costs no
 #: statement more than BATCH_SIZE = 1); read the user with its link and its group names (one statement on
-#: PostgreSQL, an ARRAY subquery); start the run; which observed accounts other people's links hold (one
-#: plain SELECT, no server-side cursor); then one transaction (BEGIN, audit rows, finish the run, drop a
+#: PostgreSQL, an ARRAY subquery); start the run (the account it observes is the one its link holds, which no
+#: other link can hold: no look-up of who holds it, see links.claimed_by_others); then one transaction (BEGIN, audit rows, finish the run, drop a
 #: hold the sync made obsolete (the safety window, issue 14), update the link, COMMIT); retire the pending row.
-STATEMENTS_PER_SYNC = 12
+STATEMENTS_PER_SYNC = 11
 #: A message whose person is already synced (in a burst nearly every message: another pass took the row).
 MESSAGE_ALREADY_SYNCED_STATEMENTS = 1
 
@@ -217,3 +217,26 @@ def test_a_batch_pass_updates_its_links_in_one_fixed_statement(stand_in) -> None
         assert (link.status, link.user_id, link.rc_user_id, link.site_username) == ("synced", u.pk, old.rc_user_id, u.username)
         assert link.updated_at > old.updated_at and link.last_synced_at > old.last_synced_at
     assert stand_in.user("batchlink3")["name"] == "Vera 4"
+
+
+#: A batch pass of a few renamed people (what a drain hands `runs_batch.sync_users`): read the people (one
+#: fixed SELECT of the users with their bound links and group names); start the run (they observe only the
+#: accounts their links hold: nobody else's to look up); then one transaction (BEGIN, audit rows, finish the run, drop the holds the pass
+#: made obsolete, update the links and learn which existed, COMMIT). No count of the site: a few linked people
+#: read per person whatever its size (read_cost.full_read_floor).
+STATEMENTS_PER_SMALL_BATCH = 8
+
+
+def test_a_small_batch_pass_runs_a_fixed_small_number_of_statements(stand_in) -> None:
+    from django_hooks.runs_batch import sync_users
+
+    people = [_synced_person(f"smallbatch{i}") for i in range(4)]
+    for size in (2, 3, 4):  # the count does not grow with the batch
+        keys = [_rename(u, size) for u in people[:size]]
+        with CaptureQueriesContext(connection) as queries:
+            answers = sync_users(keys, reason="test batch")
+        assert all(a.ok for a in answers.values())
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+        assert len(statements) == STATEMENTS_PER_SMALL_BATCH, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    assert [stand_in.user(f"smallbatch{i}")["name"] for i in range(4)] == ["Vera 4"] * 4
