@@ -8,6 +8,7 @@ Rocket.Chat account is deprovisioned by the same level-triggered code.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -274,8 +275,21 @@ def load_people(user_keys: Iterable[str]) -> tuple[dict[str, SitePerson], dict[s
     return {k: people[k] for k in keys if k in people}, bad  # in the order asked (the run's scope lists them)
 
 
-def population() -> int:
+#: Seconds a process reuses its count of the site (`population`). The count only weighs a batch's two
+#: readers against each other, both correct whatever it says, and a site's size hardly moves in that time;
+#: counting afresh cost two COUNT queries per batch pass (and a scan of the users table on a large site).
+POPULATION_TTL = 30.0
+_counted: list[tuple[float, int]] = []  # (when, count): the last count of this process
+
+
+def population(max_age: float = POPULATION_TTL) -> int:
     """How many accounts the site accounts for: its users plus linked accounts whose user is gone
-    (what a full read pages through, for choosing a batch's reader)."""
+    (what a full read pages through, for choosing a batch's reader), as counted at most `max_age`
+    seconds ago."""
+    now = time.monotonic()
+    if _counted and now - _counted[0][0] < max_age:
+        return _counted[0][1]
     User = get_user_model()
-    return User._default_manager.count() + AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").count()
+    count = User._default_manager.count() + AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").count()
+    _counted[:] = [(now, count)]
+    return count

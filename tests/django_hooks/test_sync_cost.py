@@ -240,3 +240,20 @@ def test_a_small_batch_pass_runs_a_fixed_small_number_of_statements(stand_in) ->
         assert len(statements) == STATEMENTS_PER_SMALL_BATCH, "\n".join(q["sql"][:120] for q in queries.captured_queries)
         assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
     assert [stand_in.user(f"smallbatch{i}")["name"] for i in range(4)] == ["Vera 4"] * 4
+
+
+def test_a_worker_counts_the_site_at_most_once_per_ttl() -> None:
+    """The site's size only weighs a batch's two readers (both correct): counting it cost two COUNT queries
+    per batch pass that needed it; a process reuses its count for POPULATION_TTL seconds."""
+    from django_hooks.people import population
+
+    User.objects.create_user("counted1", "c1@example.org", "pw")
+    with CaptureQueriesContext(connection) as queries:
+        assert population(max_age=0) == 1  # counted afresh
+        assert population() == 1
+    assert len(queries.captured_queries) == 2  # users, and links whose user is gone: once
+    User.objects.create_user("counted2", "c2@example.org", "pw")
+    with CaptureQueriesContext(connection) as queries:
+        assert population() == 1  # still the count of a moment ago
+    assert queries.captured_queries == []
+    assert population(max_age=0) == 2
