@@ -102,15 +102,15 @@ def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
         return
     connection = _connection(SyncOperation)
     now = timezone.now()
-    objs = [SyncOperation(**row, at=now) for row in rows]
     fields = [SyncOperation._meta.get_field(n) for n in _OPERATION_FIELDS]
-    batch = max(1, min(len(objs), connection.ops.bulk_batch_size(fields, objs) or len(objs), 500))
+    # Each value straight from the row by the field's attribute name (``run_id``): no model instance per row.
+    batch = max(1, min(len(rows), connection.ops.bulk_batch_size(fields, rows) or len(rows), 500))
     with connection.cursor() as cursor:
-        for i in range(0, len(objs), batch):
-            chunk = objs[i:i + batch]
+        for i in range(0, len(rows), batch):
+            chunk = rows[i:i + batch]
             params: list[Any] = []
-            for obj in chunk:
-                params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            for row in chunk:
+                params += [f.get_db_prep_save(now if f.attname == "at" else row[f.attname], connection) for f in fields]
             cursor.execute(_insert_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS, len(chunk), False), params)
 
 
