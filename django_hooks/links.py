@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink
 from django_hooks.people import chunked
-from django_hooks.run_rows import accounts_held, update_link, update_links, update_many
+from django_hooks.run_rows import (NotOneStatement, accounts_held, can_hold_writes, one_statement, update_link, update_links,
+                                  update_many)
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -72,6 +73,19 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
     if not isinstance(results, Sequence):
         results = list(results)
     lost: dict[str, str] = {}
+    if len(results) == 1 and can_hold_writes(AccountLink):
+        # One person (a targeted sync): the run's bookkeeping and the link as one statement, no transaction
+        # around it (run_rows.one_statement); whatever needs more goes the usual way below.
+        try:
+            with one_statement(AccountLink):
+                if also is not None:
+                    also()
+                _save_links(results, people)
+            return lost
+        except NotOneStatement:
+            pass
+        except IntegrityError:
+            lost.update(_held_elsewhere(results))
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -158,10 +172,11 @@ def _save_one_link(result: Any, person: Any) -> None:
         values["created_by_bridge"] = result.created_by_bridge
     if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
         values["last_synced_at"] = now
-    if update_link(result.site_id, values, pk):
-        return
-    if result.rc_user_id is None and result.status in ("skipped", "waiting"):
-        return  # nothing to remember: no account (yet)
+    # nothing to remember for someone without a link yet: no account (yet)
+    create = not (result.rc_user_id is None and result.status in ("skipped", "waiting"))
+    updated = update_link(result.site_id, values, pk, create=create)
+    if updated is None or updated or not create:
+        return  # held as an upsert (run_rows.one_statement), updated, or nothing to create
     values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
     AccountLink.objects.create(user_key=result.site_id, **values)
 

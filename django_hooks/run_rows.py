@@ -11,11 +11,13 @@ table and column names come from the models' ``_meta``, quoted by the connection
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from django.contrib.auth import get_user_model
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -23,7 +25,8 @@ from django_hooks.models import AccountLink, SyncOperation, SyncRun
 
 __all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
            "user_link_groups", "users_links_groups", "update_many", "update_links",
-           "accounts_held", "delete_holds", "FINISH_FIELDS"]
+           "accounts_held", "delete_holds", "FINISH_FIELDS", "one_statement", "can_hold_writes", "on_written",
+           "NotOneStatement", "delete_run"]
 
 #: What finishing a run writes (the rest was written when it started).
 FINISH_FIELDS = ("status", "counts", "summary", "error", "progress_total", "progress_done", "finished_at")
@@ -34,6 +37,79 @@ _OPERATION_FIELDS = ("run", "user_key", "username", "operation", "target", "outc
 
 def _connection(model: type[Model]) -> Any:
     return connections[router.db_for_write(model)]
+
+
+class NotOneStatement(Exception):
+    """Something inside `one_statement` needed a statement of its own: nothing was written; do it the usual way."""
+
+
+class _Held(threading.local):
+    alias: str | None = None
+    writes: list[tuple[str, list[Any]]]
+    written: list[Callable[[], Any]]
+
+
+_held = _Held()
+
+
+@contextmanager
+def one_statement(model: type[Model]) -> Iterator[None]:
+    """Hold the writes of this module made inside the block (the run's audit rows, its finish, the holds it
+    drops, the link) and send them, when it ends, as one statement: data-modifying WITH clauses on
+    PostgreSQL, which commit or roll back together as a transaction would, without the BEGIN and COMMIT
+    and a round trip per row written. Use it outside a transaction, where `can_hold_writes` says so.
+
+    Anything else that would reach the database inside the block raises `NotOneStatement` there (it might
+    depend on what is held), and then nothing held is written: the caller does the same work again the
+    usual way, in a transaction. Callbacks given to `on_written` run once the statement has succeeded."""
+    connection = _connection(model)
+    if _held.alias is not None:
+        raise NotOneStatement("already holding writes")
+
+    def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        raise NotOneStatement(sql[:120])
+
+    _held.alias, _held.writes, _held.written = connection.alias, [], []
+    try:
+        with connection.execute_wrapper(refuse):
+            yield
+        writes, written = _held.writes, _held.written
+    finally:
+        _held.alias = None
+    if writes:
+        *withs, (main, params) = writes
+        sql = main
+        if withs:
+            sql = "WITH " + ", ".join(f"w{i} AS ({w})" for i, (w, _) in enumerate(withs)) + " " + main
+            params = [p for _, ps in withs for p in ps] + params
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    for callback in written:
+        callback()
+
+
+def can_hold_writes(model: type[Model]) -> bool:
+    """Can `one_statement` be used now: PostgreSQL, outside a transaction, not holding already."""
+    connection = _connection(model)
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and _held.alias is None
+
+
+def on_written(callback: Callable[[], Any], model: type[Model]) -> None:
+    """Run `callback` once what was just written is durable: after `one_statement`'s statement, else on commit."""
+    if _held.alias is not None:
+        _held.written.append(callback)
+    else:
+        transaction.on_commit(callback, using=router.db_for_write(model))
+
+
+def _write(connection: Any, sql: str, params: list[Any]) -> bool:
+    """Execute a write, or hold it when `one_statement` holds this connection's writes. True when held."""
+    if _held.alias == connection.alias:
+        _held.writes.append((sql, params))
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    return False
 
 
 def _prep(model: type[Model], connection: Any, values: Mapping[str, Any]) -> list[Any]:
@@ -90,9 +166,32 @@ def finish_run(run: SyncRun) -> None:
     """Write the outcome fields of a run (FINISH_FIELDS) in one UPDATE."""
     connection = _connection(SyncRun)
     values = {name: getattr(run, name) for name in FINISH_FIELDS}
-    with connection.cursor() as cursor:
-        cursor.execute(_update_sql(connection.alias, connection.vendor, SyncRun, FINISH_FIELDS, "id", None),
-                       [*_prep(SyncRun, connection, values), run.pk])
+    _write(connection, _update_sql(connection.alias, connection.vendor, SyncRun, FINISH_FIELDS, "id", None),
+           [*_prep(SyncRun, connection, values), run.pk])
+
+
+@lru_cache(maxsize=8)
+def _delete_run_sql(alias: str, vendor: str) -> tuple[str, int]:
+    """What the ORM's delete of a run does, as fixed statements: its audit rows go with it (CASCADE), the
+    ledger entries and holds naming it keep their row and lose the reference (SET_NULL)."""
+    from django_hooks.models import DestructiveSpend, HeldSync
+
+    quote = connections[alias].ops.quote_name
+    run_column = lambda model: quote(model._meta.get_field("run").column)  # noqa: E731
+    parts = [f"DELETE FROM {quote(SyncOperation._meta.db_table)} WHERE {run_column(SyncOperation)} = %s"]
+    parts += [f"UPDATE {quote(m._meta.db_table)} SET {run_column(m)} = NULL WHERE {run_column(m)} = %s"
+              for m in (DestructiveSpend, HeldSync)]
+    parts.append(f"DELETE FROM {quote(SyncRun._meta.db_table)} WHERE {quote(SyncRun._meta.pk.column)} = %s")
+    return "; ".join(parts), len(parts)
+
+
+def delete_run(pk: int) -> None:
+    """Delete a run row as the ORM would (SyncRun has no delete signal receivers): its audit rows, and the
+    references to it of the safety window's ledger and holds. Fixed statements (held by `one_statement`)."""
+    connection = _connection(SyncRun)
+    sql, parts = _delete_run_sql(connection.alias, connection.vendor)
+    for part in sql.split("; "):
+        _write(connection, part, [pk])
 
 
 def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -105,27 +204,58 @@ def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
     fields = [SyncOperation._meta.get_field(n) for n in _OPERATION_FIELDS]
     # Each value straight from the row by the field's attribute name (``run_id``): no model instance per row.
     batch = max(1, min(len(rows), connection.ops.bulk_batch_size(fields, rows) or len(rows), 500))
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), batch):
-            chunk = rows[i:i + batch]
-            params: list[Any] = []
-            for row in chunk:
-                params += [f.get_db_prep_save(now if f.attname == "at" else row[f.attname], connection) for f in fields]
-            cursor.execute(_insert_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS, len(chunk), False), params)
+    for i in range(0, len(rows), batch):
+        chunk = rows[i:i + batch]
+        params: list[Any] = []
+        for row in chunk:
+            params += [f.get_db_prep_save(now if f.attname == "at" else row[f.attname], connection) for f in fields]
+        _write(connection, _insert_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS, len(chunk),
+                                       False), params)
 
 
-def update_link(user_key: str, values: Mapping[str, Any], user_pk: Any) -> bool:
+def update_link(user_key: str, values: Mapping[str, Any], user_pk: Any, *, create: bool = False) -> bool | None:
     """UPDATE the AccountLink of `user_key` with `values`, its user reference taken by a subquery from the
-    user's row (so a user deleted meanwhile leaves it empty). False when there is no such link yet."""
+    user's row (so a user deleted meanwhile leaves it empty). False when there is no such link yet.
+
+    Inside `one_statement` the write is held and None returned: then `create` makes it an upsert that
+    creates a missing link as the ORM's ``create`` would (the fields' defaults for the rest), else a link
+    that is not there stays missing."""
     connection = _connection(AccountLink)
     User = get_user_model()
     names = tuple(values)
+    user = User._meta.pk.get_db_prep_value(user_pk, connection)
+    key = AccountLink._meta.get_field("user_key").get_db_prep_save(user_key, connection)
+    if _held.alias == connection.alias:
+        if not create:
+            _write(connection, _update_sql(connection.alias, connection.vendor, AccountLink, names, "user_key", "user"),
+                   [*_prep(AccountLink, connection, values), user, key])
+            return None
+        now = timezone.now()
+        rest = {f.name: (now if f.name == "created_at" else f.get_default()) for f in AccountLink._meta.concrete_fields
+                if f.name not in values and f.name not in ("id", "user_key", "user")}
+        _write(connection, _upsert_link_sql(connection.alias, connection.vendor, User, names, tuple(rest)),
+               [key, user, *_prep(AccountLink, connection, values), *_prep(AccountLink, connection, rest)])
+        return None
     sql = _update_sql(connection.alias, connection.vendor, AccountLink, names, "user_key", "user")
-    params = [*_prep(AccountLink, connection, values), User._meta.pk.get_db_prep_value(user_pk, connection),
-              AccountLink._meta.get_field("user_key").get_db_prep_save(user_key, connection)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*_prep(AccountLink, connection, values), user, key])
         return cursor.rowcount > 0
+
+
+@lru_cache(maxsize=64)
+def _upsert_link_sql(alias: str, vendor: str, user_model: type[Model], names: tuple[str, ...], rest: tuple[str, ...]) -> str:
+    """INSERT a link (user key, user by subquery, `names`, then `rest` at their defaults) or, where its user
+    key has one, UPDATE that one's `names` and user reference (PostgreSQL)."""
+    quote = connections[alias].ops.quote_name
+    meta = AccountLink._meta
+    column = lambda name: quote(meta.get_field(name).column)  # noqa: E731
+    user_pk = quote(user_model._meta.pk.column)
+    columns = [column("user_key"), column("user")] + [column(n) for n in names + rest]
+    values = ["%s", f"(SELECT {user_pk} FROM {quote(user_model._meta.db_table)} WHERE {user_pk} = %s)"]
+    values += ["%s"] * len(names + rest)
+    sets = ", ".join(f"{column(n)} = EXCLUDED.{column(n)}" for n in (*names, "user"))
+    return (f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) VALUES ({', '.join(values)}) "
+            f"ON CONFLICT ({column('user_key')}) DO UPDATE SET {sets}")
 
 
 def _group_name_column(user_model: type[Model]) -> str | None:
@@ -320,8 +450,7 @@ def delete_holds(user_keys: Sequence[str]) -> None:
     if not user_keys:
         return
     connection = connections[router.db_for_write(HeldSync)]
-    with connection.cursor() as cursor:
-        cursor.execute(_delete_holds_sql(connection.alias, connection.vendor, len(user_keys)), list(user_keys))
+    _write(connection, _delete_holds_sql(connection.alias, connection.vendor, len(user_keys)), list(user_keys))
 
 
 _UPDATE_MANY_CHUNK = 500

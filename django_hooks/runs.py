@@ -30,7 +30,7 @@ from django_hooks.people import SiteDirectory, load_person
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client, client
 from django_hooks.results import ApplyResult
-from django_hooks.run_rows import finish_run, insert_operations, insert_run
+from django_hooks.run_rows import delete_run, finish_run, insert_operations, insert_run, on_written
 from sync_tasks.bound import Key, destructive_keys
 from sync_tasks.engine import reconcile_all, sync_people
 
@@ -80,13 +80,13 @@ class Recorder:
             self.on_progress_cb(done, total)
 
     def flush(self) -> None:
-        """Write the buffered audit rows. Inside a transaction they leave the buffer only once it
-        commits, so a transaction that is rolled back and retried writes them again."""
+        """Write the buffered audit rows. Inside a transaction (or `run_rows.one_statement`) they leave the
+        buffer only once it commits, so a transaction that is rolled back and retried writes them again."""
         if not self.buffer:
             return
         rows = list(self.buffer)
         insert_operations(rows)
-        transaction.on_commit(lambda: self._forget(len(rows)))
+        on_written(lambda: self._forget(len(rows)), SyncOperation)
 
     def _forget(self, count: int) -> None:
         del self.buffer[:count]
@@ -145,7 +145,8 @@ def _finish(run: SyncRun, report: Any, error: str = "", forced_by: str = "") -> 
     run.progress_done = sum(report.applied.values()) + sum(report.failed.values())
     run.finished_at = timezone.now()
     finish_run(run)
-    metrics.run_finished(run.kind, run.status)
+    kind, status = run.kind, run.status
+    on_written(lambda: metrics.run_finished(kind, status), SyncRun)  # once, however often the writes are tried
     return run
 
 
@@ -158,8 +159,9 @@ def _nothing_to_record(report: Any) -> bool:
 
 def _forget(run: SyncRun) -> None:
     """Drop the row of a run that did nothing (counted in the metrics as a successful run)."""
-    metrics.run_finished(run.kind, SyncRun.Status.SUCCEEDED)
-    SyncRun.objects.filter(pk=run.pk).delete()
+    delete_run(run.pk)  # as the ORM's delete, in fixed statements (held with the link's by run_rows.one_statement)
+    kind = run.kind
+    on_written(lambda: metrics.run_finished(kind, SyncRun.Status.SUCCEEDED), SyncRun)
 
 
 def _fail(run: SyncRun, error: str) -> SyncRun:

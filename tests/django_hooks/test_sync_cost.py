@@ -29,9 +29,11 @@ User = get_user_model()
 #: says whether anyone else waits to be drained with it, so a lone person's batched sync costs no
 #: statement more than BATCH_SIZE = 1); read the user with its link and its group names (one statement on
 #: PostgreSQL, an ARRAY subquery); start the run (the account it observes is the one its link holds, which no
-#: other link can hold: no look-up of who holds it, see links.claimed_by_others); then one transaction (BEGIN, audit rows, finish the run, drop a
-#: hold the sync made obsolete (the safety window, issue 14), update the link, COMMIT); retire the pending row.
-STATEMENTS_PER_SYNC = 11
+#: other link can hold: no look-up of who holds it, see links.claimed_by_others); then what the sync wrote as
+#: ONE statement, no BEGIN or COMMIT around it (run_rows.one_statement: WITH the audit rows, the run's finish
+#: and the drop of a hold the sync made obsolete (the safety window, issue 14), the update of the link);
+#: retire the pending row.
+STATEMENTS_PER_SYNC = 6
 #: A message whose person is already synced (in a burst nearly every message: another pass took the row).
 MESSAGE_ALREADY_SYNCED_STATEMENTS = 1
 
@@ -57,7 +59,11 @@ def test_a_sync_runs_a_fixed_small_number_of_sql_statements(stand_in) -> None:
             assert sync_pending_user(key).status == "synced"
         statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
         assert len(statements) == STATEMENTS_PER_SYNC, "\n".join(q["sql"][:120] for q in queries.captured_queries)
-        assert statements.count("BEGIN") == statements.count("COMMIT") == 1  # one transaction
+        assert "BEGIN" not in statements and "COMMIT" not in statements  # one statement is its own transaction
+        written = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH"))
+        for table in ('"django_hooks_syncoperation"', '"django_hooks_syncrun"', '"django_hooks_heldsync"',
+                      '"django_hooks_accountlink"'):
+            assert table in written
     assert stand_in.user("sqlcount")["name"] == "Vera 3"
 
 
@@ -257,3 +263,26 @@ def test_a_worker_counts_the_site_at_most_once_per_ttl() -> None:
         assert population() == 1  # still the count of a moment ago
     assert queries.captured_queries == []
     assert population(max_age=0) == 2
+
+
+#: A sync that changes nothing (most saves): as a rename, but its one written statement drops the run row it
+#: started (issue 14: no row per no-op save), as the ORM's delete would, with the link's update.
+STATEMENTS_PER_NOOP_SYNC = 6
+
+
+def test_a_sync_that_changes_nothing_runs_as_few_statements_and_keeps_no_run(stand_in) -> None:
+    from django_hooks.metrics import SYNC_RUNS
+    from django_hooks.queue.pending import request_sync
+
+    user = _synced_person("noopcount")
+    runs = SyncRun.objects.count()
+    counted = SYNC_RUNS.labels("change", "succeeded")._value.get()
+    for n in range(1, 4):
+        request_sync(user, reason="nothing changed")
+        with CaptureQueriesContext(connection) as queries:
+            assert sync_pending_user(str(user.pk)).status == "synced"
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries if q["sql"] is not None]
+        assert len(statements) == STATEMENTS_PER_NOOP_SYNC, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        assert "BEGIN" not in statements
+    assert SyncRun.objects.count() == runs  # no row per no-op
+    assert SYNC_RUNS.labels("change", "succeeded")._value.get() == counted + 3  # each counted once
