@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import secrets
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
@@ -366,15 +368,34 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
     return run.outcomes
 
 
+_executors: dict[tuple[int, int], ThreadPoolExecutor] = {}  # (pid, workers) -> this process's pool
+_executors_lock = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """This process's pool of `workers` threads, made once and kept (rebuilt in a forked child): a pool per
+    run started and joined its threads on every batch pass of a few people."""
+    key = (os.getpid(), workers)
+    with _executors_lock:
+        pool = _executors.get(key)
+        if pool is None:
+            for old in [k for k in _executors if k[0] != key[0]]:
+                del _executors[old]  # a parent's pool: its threads are not in this process
+            pool = _executors[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rcsync-apply")
+        return pool
+
+
 class _Pool:
-    """Bounded concurrency for a phase, with the threads made only when a phase has two calls or more.
+    """Bounded concurrency for a phase, with the threads used only when a phase has two calls or more.
 
     A single-person sync's phases hold one operation each: those run in the calling thread, so such a
-    sync starts no thread (a pool per sync was a tenth of its CPU)."""
+    sync starts no thread (a pool per sync was a tenth of its CPU). The threads are the process's
+    (`_executor`), started once, not per run: the calls only wait on the bridge's own event loop."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
+        self._submitted: list[Future] = []
 
     def submit_all(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Future]:
         if not calls:
@@ -388,12 +409,17 @@ class _Pool:
                 done.set_exception(exc)
             return [done]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="rcsync-apply")
-        return [self._pool.submit(fn, *args) for fn, args in calls]
+            self._pool = _executor(self._workers)
+        futures = [self._pool.submit(fn, *args) for fn, args in calls]
+        self._submitted += futures
+        return futures
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        """Wait for every call this run submitted (they are all done unless the run stopped on an exception:
+        nothing of it writes after the run ends, as when the pool was shut down); the threads stay."""
+        if self._submitted:
+            wait(self._submitted)
+        self._pool, self._submitted = None, []
 
 
 def _drain(futures: dict[Future, Any], handle: Callable[[Any, Future], None]) -> None:

@@ -286,3 +286,27 @@ def test_a_sync_that_changes_nothing_runs_as_few_statements_and_keeps_no_run(sta
         assert "BEGIN" not in statements
     assert SyncRun.objects.count() == runs  # no row per no-op
     assert SYNC_RUNS.labels("change", "succeeded")._value.get() == counted + 3  # each counted once
+
+
+def test_a_batch_pass_starts_no_thread_after_the_first(stand_in) -> None:
+    """A pass of a few people applies their operations through a few threads (sync_tasks.apply); a pool per
+    pass started and joined them every time. The process keeps one pool."""
+    from django_hooks.runs_batch import sync_users
+
+    people = [_synced_person(f"threads{i}") for i in range(3)]
+    assert all(a.ok for a in sync_users([_rename(u, 1) for u in people], reason="warm").values())
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        for n in range(2, 4):
+            assert all(a.ok for a in sync_users([_rename(u, n) for u in people], reason="test").values())
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert started == []
+    assert [stand_in.user(f"threads{i}")["name"] for i in range(3)] == ["Vera 3"] * 3
