@@ -203,6 +203,16 @@ def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
     now = timezone.now()
     fields = [SyncOperation._meta.get_field(n) for n in _OPERATION_FIELDS]
     # Each value straight from the row by the field's attribute name (``run_id``): no model instance per row.
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        # One array per column: the statement is the same for any number of rows (psycopg parses a long
+        # VALUES list of placeholders afresh on every call, more CPU than the insert).
+        for i in range(0, len(rows), _UPDATE_MANY_CHUNK):
+            chunk = rows[i:i + _UPDATE_MANY_CHUNK]
+            columns = [[f.get_db_prep_save(now if f.attname == "at" else row[f.attname], connection) for row in chunk]
+                       for f in fields]
+            _write(connection, _insert_arrays_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS),
+                   columns)
+        return
     batch = max(1, min(len(rows), connection.ops.bulk_batch_size(fields, rows) or len(rows), 500))
     for i in range(0, len(rows), batch):
         chunk = rows[i:i + batch]
@@ -211,6 +221,17 @@ def insert_operations(rows: Sequence[Mapping[str, Any]]) -> None:
             params += [f.get_db_prep_save(now if f.attname == "at" else row[f.attname], connection) for f in fields]
         _write(connection, _insert_sql(connection.alias, connection.vendor, SyncOperation, _OPERATION_FIELDS, len(chunk),
                                        False), params)
+
+
+@lru_cache(maxsize=16)
+def _insert_arrays_sql(alias: str, vendor: str, model: type[Model], names: tuple[str, ...]) -> str:
+    """INSERT rows given as one array parameter per column (PostgreSQL's unnest)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(n) for n in names]
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"SELECT * FROM unnest({arrays})")
 
 
 def update_link(user_key: str, values: Mapping[str, Any], user_pk: Any, *, create: bool = False) -> bool | None:
@@ -461,15 +482,17 @@ _LINK_SET = ("status", "last_error", "updated_at")
 _LINK_KEEP = ("site_username", "rc_user_id", "rc_username", "created_by_bridge", "last_synced_at")
 
 
-@lru_cache(maxsize=64)
-def _update_links_sql(alias: str, vendor: str, user_model: type[Model], rows: int) -> str:
+@lru_cache(maxsize=8)
+def _update_links_sql(alias: str, vendor: str, user_model: type[Model]) -> str:
+    """The rows come as one array parameter per column (unnest): one statement text for any number of them
+    (psycopg parses a long VALUES list of placeholders afresh on every call, more CPU than the update)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     meta = AccountLink._meta
     names = _LINK_SET + _LINK_KEEP
     casts = [meta.get_field("user_key").db_type(connection), meta.get_field("user").db_type(connection)]
     casts += [meta.get_field(n).db_type(connection) for n in names]
-    one = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
     columns = ["key_", "user_"] + [f"v{i}" for i in range(len(names))]
     sets = []
     for i, name in enumerate(names):
@@ -478,14 +501,15 @@ def _update_links_sql(alias: str, vendor: str, user_model: type[Model], rows: in
     user_pk = quote(user_model._meta.pk.column)
     sets.append(f"{quote(meta.get_field('user').column)} = (SELECT u.{user_pk} FROM {quote(user_model._meta.db_table)} u "
                 f"WHERE u.{user_pk} = v.user_)")
-    return (f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(sets)} FROM (VALUES {', '.join([one] * rows)}) "
+    return (f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(sets)} FROM unnest({arrays}) "
             f"AS v({', '.join(columns)}) WHERE t.{quote(meta.get_field('user_key').column)} = v.key_ "
             f"RETURNING t.{quote(meta.get_field('user_key').column)}")
 
 
 def update_links(rows: Sequence[Mapping[str, Any]]) -> set[str] | None:
     """UPDATE the AccountLinks of many people, each row its own values (``user_key``, ``user``: the user's
-    pk or None, and the fields of `_LINK_SET` and `_LINK_KEEP`), in one fixed statement per 500 rows: what
+    pk or None, and the fields of `_LINK_SET` and `_LINK_KEEP`), in one fixed statement per 500 rows (an
+    array per column, the same statement text for any number of rows): what
     reading the links and their users and then ``update_many`` cost in three. The user reference is taken
     by a subquery from the user's row (a user deleted meanwhile leaves it empty), as `update_link` does.
     Returns the user keys whose link was there (the others have none yet); None where not PostgreSQL."""
@@ -500,13 +524,12 @@ def update_links(rows: Sequence[Mapping[str, Any]]) -> set[str] | None:
     with connection.cursor() as cursor:
         for i in range(0, len(rows), _UPDATE_MANY_CHUNK):
             chunk = rows[i:i + _UPDATE_MANY_CHUNK]
-            params: list[Any] = []
-            for row in chunk:
-                user = row["user"]
-                params += [key_field.get_db_prep_save(row["user_key"], connection),
-                           None if user is None else user_pk.get_db_prep_value(user, connection)]
-                params += [None if row[f.name] is None else f.get_db_prep_save(row[f.name], connection) for f in fields]
-            cursor.execute(_update_links_sql(connection.alias, connection.vendor, User, len(chunk)), params)
+            params: list[Any] = [[key_field.get_db_prep_save(row["user_key"], connection) for row in chunk],
+                                 [None if row["user"] is None else user_pk.get_db_prep_value(row["user"], connection)
+                                  for row in chunk]]
+            params += [[None if row[f.name] is None else f.get_db_prep_save(row[f.name], connection) for row in chunk]
+                       for f in fields]
+            cursor.execute(_update_links_sql(connection.alias, connection.vendor, User), params)
             updated.update(key for (key,) in cursor.fetchall())
     return updated
 

@@ -146,3 +146,29 @@ def test_inside_a_transaction_the_writes_are_not_held() -> None:
         assert recorder.buffer != []  # forgotten only at the caller's commit
     assert "WITH" not in _statements(queries)
     assert recorder.buffer == [] and SyncOperation.objects.filter(run=run).count() == 1
+
+
+def test_the_batch_link_update_keeps_what_a_result_does_not_say_and_is_one_text_for_any_size() -> None:
+    """run_rows.update_links (a batch pass's links): a result without an account id, a person not loaded, an
+    unknown creator or a status that is not a sync keep the stored values, as the ORM path did; the
+    statement's text does not depend on the number of rows (psycopg parses each new text afresh)."""
+    from datetime import datetime, timezone
+
+    users = [User.objects.create_user(f"keep{i}", f"keep{i}@example.org", "pw") for i in range(5)]
+    synced_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for u in users:
+        AccountLink.objects.create(user_key=str(u.pk), user=u, rc_user_id=f"RC-{u.pk}", rc_username=f"rc{u.pk}",
+                                   site_username="old", created_by_bridge=True, status="synced",
+                                   last_synced_at=synced_at)
+    texts = []
+    for size in (2, 5):
+        errors = [PersonResult(str(u.pk), "error", None, None, None, "boom") for u in users[:size]]
+        with CaptureQueriesContext(connection) as queries:
+            assert save_links(errors, {}) == {}
+        texts.append(next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")))
+    assert texts[0].split(" FROM unnest(")[0] == texts[1].split(" FROM unnest(")[0]
+    for u in users:
+        link = AccountLink.objects.get(user_key=str(u.pk))
+        assert (link.status, link.last_error, link.user_id) == ("error", "boom", u.pk)
+        assert (link.rc_user_id, link.rc_username, link.site_username) == (f"RC-{u.pk}", f"rc{u.pk}", "old")
+        assert link.created_by_bridge is True and link.last_synced_at == synced_at
