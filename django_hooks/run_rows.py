@@ -433,13 +433,23 @@ def users_links_groups(user_pks: Sequence[Any]) -> list[tuple[Any, AccountLink |
     return out
 
 
+def _in_list(vendor: str, n: int) -> str:
+    """What follows ``column`` for "is one of n parameters": one array parameter on PostgreSQL (the same
+    statement text for any n; psycopg parses a new or long text's placeholders afresh), else a list."""
+    return "= ANY(%s)" if vendor == "postgresql" else f"IN ({', '.join(['%s'] * n)})"
+
+
+def _in_params(vendor: str, values: Sequence[Any]) -> list[Any]:
+    return [list(values)] if vendor == "postgresql" else list(values)
+
+
 @lru_cache(maxsize=64)
 def _held_sql(alias: str, vendor: str, ids: int) -> str:
     quote = connections[alias].ops.quote_name
     rc_user_id = quote(AccountLink._meta.get_field("rc_user_id").column)
     return (f"SELECT {rc_user_id}, {quote(AccountLink._meta.get_field('user_key').column)} "
-            f"FROM {quote(AccountLink._meta.db_table)} WHERE {rc_user_id} <> '' AND {rc_user_id} IN "
-            f"({', '.join(['%s'] * ids)}) ORDER BY {quote(AccountLink._meta.get_field('created_at').column)} DESC, "
+            f"FROM {quote(AccountLink._meta.db_table)} WHERE {rc_user_id} <> '' AND {rc_user_id} "
+            f"{_in_list(vendor, ids)} ORDER BY {quote(AccountLink._meta.get_field('created_at').column)} DESC, "
             f"{quote(AccountLink._meta.pk.column)} DESC")
 
 
@@ -450,7 +460,8 @@ def accounts_held(account_ids: Sequence[str]) -> list[tuple[str, str]]:
         return []
     connection = connections[router.db_for_read(AccountLink)]
     with connection.cursor() as cursor:
-        cursor.execute(_held_sql(connection.alias, connection.vendor, len(account_ids)), list(account_ids))
+        n = 0 if connection.vendor == "postgresql" else len(account_ids)  # one text for any number on PostgreSQL
+        cursor.execute(_held_sql(connection.alias, connection.vendor, n), _in_params(connection.vendor, account_ids))
         return [(rc_id, key) for rc_id, key in cursor.fetchall()]
 
 
@@ -460,7 +471,7 @@ def _delete_holds_sql(alias: str, vendor: str, keys: int) -> str:
 
     quote = connections[alias].ops.quote_name
     return (f"DELETE FROM {quote(HeldSync._meta.db_table)} WHERE "
-            f"{quote(HeldSync._meta.get_field('user_key').column)} IN ({', '.join(['%s'] * keys)})")
+            f"{quote(HeldSync._meta.get_field('user_key').column)} {_in_list(vendor, keys)}")
 
 
 def delete_holds(user_keys: Sequence[str]) -> None:
@@ -471,7 +482,9 @@ def delete_holds(user_keys: Sequence[str]) -> None:
     if not user_keys:
         return
     connection = connections[router.db_for_write(HeldSync)]
-    _write(connection, _delete_holds_sql(connection.alias, connection.vendor, len(user_keys)), list(user_keys))
+    pg = connection.vendor == "postgresql"
+    _write(connection, _delete_holds_sql(connection.alias, connection.vendor, 0 if pg else len(user_keys)),
+           _in_params(connection.vendor, user_keys))
 
 
 _UPDATE_MANY_CHUNK = 500
