@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink
 from django_hooks.people import chunked
-from django_hooks.run_rows import (NotOneStatement, accounts_held, can_hold_writes, one_statement, update_link, update_links,
+from django_hooks.run_rows import (NotOneStatement, accounts_held, can_hold_writes, one_statement, save_link_rows, update_link,
                                   update_many)
 
 _LINK_STATUS = {
@@ -73,8 +73,8 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
     if not isinstance(results, Sequence):
         results = list(results)
     lost: dict[str, str] = {}
-    if len(results) == 1 and can_hold_writes(AccountLink):
-        # One person (a targeted sync): the run's bookkeeping and the link as one statement, no transaction
+    if len(results) <= ONE_STATEMENT_UP_TO and getattr(people, "load", None) is None and can_hold_writes(AccountLink):
+        # A targeted sync or a batch pass: the run's bookkeeping and the links as one statement, no transaction
         # around it (run_rows.one_statement); whatever needs more goes the usual way below.
         try:
             with one_statement(AccountLink):
@@ -109,6 +109,9 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
 
 #: Results stored per statement group by :func:`save_links`.
 SAVE_CHUNK = 2000
+#: Up to this many results (a targeted sync, a batch pass) are stored as one statement with their run's
+#: bookkeeping (one chunk of ``run_rows.save_link_rows``).
+ONE_STATEMENT_UP_TO = 500
 
 
 def _with_conflicts(results: Iterable[Any], held: dict[str, str]) -> Iterator[Any]:
@@ -172,8 +175,7 @@ def _save_one_link(result: Any, person: Any) -> None:
         values["created_by_bridge"] = result.created_by_bridge
     if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
         values["last_synced_at"] = now
-    # nothing to remember for someone without a link yet: no account (yet)
-    create = not (result.rc_user_id is None and result.status in ("skipped", "waiting"))
+    create = _creates(result)
     updated = update_link(result.site_id, values, pk, create=create)
     if updated is None or updated or not create:
         return  # held as an upsert (run_rows.one_statement), updated, or nothing to create
@@ -193,13 +195,10 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             pks[result.site_id] = User._meta.pk.to_python(result.site_id)
         except Exception:
             continue
-    # The links that exist: one fixed UPDATE that reports which it found (PostgreSQL); only the others
-    # (a first sync) are read and created through the ORM.
-    updated = update_links([_link_row(r, people.get(r.site_id), pks.get(r.site_id), now) for r in results])
-    if updated is not None:
-        results = [r for r in results if r.site_id not in updated]
-        if not results:
-            return
+    # PostgreSQL: one fixed statement updates the links that exist and creates the missing ones
+    # (run_rows.save_link_rows); elsewhere the ORM reads them and writes them back.
+    if save_link_rows([_link_row(r, people.get(r.site_id), pks.get(r.site_id), now) for r in results]):
+        return
     keys = [r.site_id for r in results]
     alive = {str(pk) for pk in User._default_manager.filter(pk__in=[pks[k] for k in keys if k in pks])
              .values_list("pk", flat=True)}
@@ -210,7 +209,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         link = existing.get(result.site_id)
         is_new = link is None
         if is_new:
-            if result.rc_user_id is None and result.status in ("skipped", "waiting"):
+            if not _creates(result):
                 continue  # nothing to remember: no account (yet)
             link = AccountLink(user_key=result.site_id)
         if person is not None:
@@ -237,13 +236,18 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         update_many(AccountLink, to_update, fields)  # bulk_update's CASE WHEN per field and row, as one fixed statement
 
 
+def _creates(result: Any) -> bool:
+    """Is a link made for this result where none exists? Not without an account (yet)."""
+    return not (result.rc_user_id is None and result.status in ("skipped", "waiting"))
+
+
 def _last_error(result: Any, status: str) -> str:
     return (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
 
 
 def _link_row(result: Any, person: Any, pk: Any, now: Any) -> dict[str, Any]:
-    """What storing `result` writes on an existing link (`run_rows.update_links`; None keeps a value): the
-    fields the ORM path below sets, under the same conditions."""
+    """What storing `result` writes (`run_rows.save_link_rows`; None keeps a stored value, or is the field's
+    default for a new link): the fields the ORM path sets, under the same conditions."""
     status = _link_status(result, person)
     synced = status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED)
     return {"user_key": result.site_id, "user": pk, "status": status, "last_error": _last_error(result, status),
@@ -251,4 +255,5 @@ def _link_row(result: Any, person: Any, pk: Any, now: Any) -> dict[str, Any]:
             "site_username": (person.username or "")[:255] if person is not None else None,
             "rc_user_id": result.rc_user_id or None,
             "rc_username": (result.rc_username or None) if result.rc_user_id else None,
-            "created_by_bridge": result.created_by_bridge, "last_synced_at": now if synced else None}
+            "created_by_bridge": result.created_by_bridge, "last_synced_at": now if synced else None,
+            "create": _creates(result)}

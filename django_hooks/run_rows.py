@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_hooks.models import AccountLink, SyncOperation, SyncRun
 
 __all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
-           "user_link_groups", "users_links_groups", "update_many", "update_links",
+           "user_link_groups", "users_links_groups", "update_many", "save_link_rows",
            "accounts_held", "delete_holds", "FINISH_FIELDS", "one_statement", "can_hold_writes", "on_written",
            "NotOneStatement", "delete_run"]
 
@@ -80,7 +80,9 @@ def one_statement(model: type[Model]) -> Iterator[None]:
         *withs, (main, params) = writes
         sql = main
         if withs:
-            sql = "WITH " + ", ".join(f"w{i} AS ({w})" for i, (w, _) in enumerate(withs)) + " " + main
+            held = ", ".join(f"w{i} AS ({w})" for i, (w, _) in enumerate(withs))
+            # a main statement with WITH clauses of its own (save_link_rows) continues the list
+            sql = f"WITH {held}, {main[5:]}" if main.startswith("WITH ") else f"WITH {held} {main}"
             params = [p for _, ps in withs for p in ps] + params
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -489,62 +491,74 @@ def delete_holds(user_keys: Sequence[str]) -> None:
 
 _UPDATE_MANY_CHUNK = 500
 
-#: What `update_links` writes: `_LINK_SET` always, `_LINK_KEEP` where the row's value is not None (None keeps
+#: What `save_link_rows` writes: `_LINK_SET` always, `_LINK_KEEP` where the row's value is not None (None keeps
 #: the stored one), and the user reference from the user's row.
 _LINK_SET = ("status", "last_error", "updated_at")
 _LINK_KEEP = ("site_username", "rc_user_id", "rc_username", "created_by_bridge", "last_synced_at")
 
 
 @lru_cache(maxsize=8)
-def _update_links_sql(alias: str, vendor: str, user_model: type[Model]) -> str:
-    """The rows come as one array parameter per column (unnest): one statement text for any number of them
-    (psycopg parses a long VALUES list of placeholders afresh on every call, more CPU than the update)."""
+def _save_links_sql(alias: str, vendor: str, user_model: type[Model]) -> str:
+    """Update the links that exist and create the missing ones (where the row says `create_`), in one
+    statement: the rows come as one array parameter per column (unnest), so its text is the same for any
+    number of them (psycopg parses a new or long text's placeholders afresh, more CPU than the writes).
+    The parameters after the arrays: the defaults of the `_LINK_KEEP` fields, then the creation time."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     meta = AccountLink._meta
+    column = lambda name: quote(meta.get_field(name).column)  # noqa: E731
     names = _LINK_SET + _LINK_KEEP
-    casts = [meta.get_field("user_key").db_type(connection), meta.get_field("user").db_type(connection)]
+    casts = [meta.get_field("user_key").db_type(connection), meta.get_field("user").db_type(connection), "boolean"]
     casts += [meta.get_field(n).db_type(connection) for n in names]
     arrays = ", ".join(f"%s::{cast}[]" for cast in casts)
-    columns = ["key_", "user_"] + [f"v{i}" for i in range(len(names))]
-    sets = []
-    for i, name in enumerate(names):
-        column = quote(meta.get_field(name).column)
-        sets.append(f"{column} = v.v{i}" if name in _LINK_SET else f"{column} = COALESCE(v.v{i}, t.{column})")
+    columns = ["key_", "user_", "create_"] + [f"v{i}" for i in range(len(names))]
     user_pk = quote(user_model._meta.pk.column)
-    sets.append(f"{quote(meta.get_field('user').column)} = (SELECT u.{user_pk} FROM {quote(user_model._meta.db_table)} u "
-                f"WHERE u.{user_pk} = v.user_)")
-    return (f"UPDATE {quote(meta.db_table)} AS t SET {', '.join(sets)} FROM unnest({arrays}) "
-            f"AS v({', '.join(columns)}) WHERE t.{quote(meta.get_field('user_key').column)} = v.key_ "
-            f"RETURNING t.{quote(meta.get_field('user_key').column)}")
+    user_ref = f"(SELECT s.{user_pk} FROM {quote(user_model._meta.db_table)} s WHERE s.{user_pk} = v.user_)"
+    sets = [f"{column(n)} = v.v{i}" if n in _LINK_SET else f"{column(n)} = COALESCE(v.v{i}, t.{column(n)})"
+            for i, n in enumerate(names)]
+    sets.append(f"{column('user')} = {user_ref}")
+    casts_of = dict(zip(names, casts[3:]))
+    created = [f"v.v{i}" if n in _LINK_SET else f"COALESCE(v.v{i}, %s::{casts_of[n]})" for i, n in enumerate(names)]
+    inserted = ["user_key", "user", *names]
+    return (f"WITH v AS (SELECT * FROM unnest({arrays}) AS v({', '.join(columns)})), "
+            f"updated AS (UPDATE {quote(meta.db_table)} AS t SET {', '.join(sets)} FROM v "
+            f"WHERE t.{column('user_key')} = v.key_ RETURNING t.{column('user_key')}) "
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(column(n) for n in inserted)}, {column('created_at')}) "
+            f"SELECT v.key_, {user_ref}, {', '.join(created)}, %s FROM v "
+            f"WHERE v.create_ AND v.key_ NOT IN (SELECT {column('user_key')} FROM updated) "
+            f"ON CONFLICT ({column('user_key')}) DO UPDATE SET "
+            + ", ".join(f"{column(n)} = EXCLUDED.{column(n)}" for n in inserted[1:]))
 
 
-def update_links(rows: Sequence[Mapping[str, Any]]) -> set[str] | None:
-    """UPDATE the AccountLinks of many people, each row its own values (``user_key``, ``user``: the user's
-    pk or None, and the fields of `_LINK_SET` and `_LINK_KEEP`), in one fixed statement per 500 rows (an
-    array per column, the same statement text for any number of rows): what
-    reading the links and their users and then ``update_many`` cost in three. The user reference is taken
-    by a subquery from the user's row (a user deleted meanwhile leaves it empty), as `update_link` does.
-    Returns the user keys whose link was there (the others have none yet); None where not PostgreSQL."""
+def save_link_rows(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Store many people's AccountLinks, each row its own values (``user_key``; ``user``: the user's pk or
+    None; ``create``: whether a missing link is made; the fields of `_LINK_SET`, and of `_LINK_KEEP` where
+    None keeps the stored value), in one fixed statement per 500 rows on PostgreSQL (held by
+    `one_statement`): what reading the links and their users, updating them and creating the missing ones
+    through the ORM cost in four or more. The user reference is taken by a subquery from the user's row (a
+    user deleted meanwhile leaves it empty), as `update_link` does; a new link gets the fields' defaults
+    where a row says None, and a link made concurrently under the same key is overwritten, as the ORM's
+    ``bulk_create(update_conflicts=True)`` did. False where not PostgreSQL (nothing written)."""
     connection = _connection(AccountLink)
     if connection.vendor != "postgresql":
-        return None
+        return False
     User = get_user_model()
     meta = AccountLink._meta
     fields = [meta.get_field(n) for n in _LINK_SET + _LINK_KEEP]
     key_field, user_pk = meta.get_field("user_key"), User._meta.pk
-    updated: set[str] = set()
-    with connection.cursor() as cursor:
-        for i in range(0, len(rows), _UPDATE_MANY_CHUNK):
-            chunk = rows[i:i + _UPDATE_MANY_CHUNK]
-            params: list[Any] = [[key_field.get_db_prep_save(row["user_key"], connection) for row in chunk],
-                                 [None if row["user"] is None else user_pk.get_db_prep_value(row["user"], connection)
-                                  for row in chunk]]
-            params += [[None if row[f.name] is None else f.get_db_prep_save(row[f.name], connection) for row in chunk]
-                       for f in fields]
-            cursor.execute(_update_links_sql(connection.alias, connection.vendor, User), params)
-            updated.update(key for (key,) in cursor.fetchall())
-    return updated
+    defaults = [f.get_db_prep_save(f.get_default(), connection) for f in fields if f.name in _LINK_KEEP]
+    sql = _save_links_sql(connection.alias, connection.vendor, User)
+    now = timezone.now()
+    for i in range(0, len(rows), _UPDATE_MANY_CHUNK):
+        chunk = rows[i:i + _UPDATE_MANY_CHUNK]
+        params: list[Any] = [[key_field.get_db_prep_save(row["user_key"], connection) for row in chunk],
+                             [None if row["user"] is None else user_pk.get_db_prep_value(row["user"], connection)
+                              for row in chunk],
+                             [bool(row["create"]) for row in chunk]]
+        params += [[None if row[f.name] is None else f.get_db_prep_save(row[f.name], connection) for row in chunk]
+                   for f in fields]
+        _write(connection, sql, [*params, *defaults, meta.get_field("created_at").get_db_prep_save(now, connection)])
+    return True
 
 
 @lru_cache(maxsize=64)

@@ -5,6 +5,7 @@ written once, and the same rows as the ORM would write. Real PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -149,7 +150,7 @@ def test_inside_a_transaction_the_writes_are_not_held() -> None:
 
 
 def test_the_batch_link_update_keeps_what_a_result_does_not_say_and_is_one_text_for_any_size() -> None:
-    """run_rows.update_links (a batch pass's links): a result without an account id, a person not loaded, an
+    """run_rows.save_link_rows (a batch pass's links): a result without an account id, a person not loaded, an
     unknown creator or a status that is not a sync keep the stored values, as the ORM path did; the
     statement's text does not depend on the number of rows (psycopg parses each new text afresh)."""
     from datetime import datetime, timezone
@@ -165,10 +166,32 @@ def test_the_batch_link_update_keeps_what_a_result_does_not_say_and_is_one_text_
         errors = [PersonResult(str(u.pk), "error", None, None, None, "boom") for u in users[:size]]
         with CaptureQueriesContext(connection) as queries:
             assert save_links(errors, {}) == {}
-        texts.append(next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")))
-    assert texts[0].split(" FROM unnest(")[0] == texts[1].split(" FROM unnest(")[0]
+        assert _statements(queries) == ["WITH"]  # no transaction: the links are the whole statement
+        texts.append(re.sub(r"'[^']*'", "?", queries.captured_queries[0]["sql"]))  # the values aside
+    assert texts[0] == texts[1]
     for u in users:
         link = AccountLink.objects.get(user_key=str(u.pk))
         assert (link.status, link.last_error, link.user_id) == ("error", "boom", u.pk)
         assert (link.rc_user_id, link.rc_username, link.site_username) == (f"RC-{u.pk}", f"rc{u.pk}", "old")
         assert link.created_by_bridge is True and link.last_synced_at == synced_at
+
+
+def test_a_batch_pass_creates_the_missing_links_in_the_same_statement() -> None:
+    """One existing link, one person synced for the first time, one without an account: one statement
+    updates the first, creates the second with the fields' defaults, and remembers nothing of the third."""
+    from django_hooks.models import AccountLink as Link
+
+    old, new, none = (User.objects.create_user(n, f"{n}@example.org", "pw") for n in ("old", "new", "none"))
+    Link.objects.create(user_key=str(old.pk), user=old, rc_user_id="RC-O", status="error", last_error="x")
+    run, recorder = _run_with_one_row(str(old.pk))
+    results = [_result(str(old.pk), "RC-O"), _result(str(new.pk), "RC-N"), _result(str(none.pk), None, "skipped")]
+    with CaptureQueriesContext(connection) as queries:
+        assert save_links(results, {}, also=_bookkeeping(run, recorder, [])) == {}
+    assert _statements(queries) == ["WITH"]
+    assert SyncOperation.objects.filter(run=run).count() == 1
+    made = Link.objects.get(user_key=str(new.pk))
+    assert (made.user_id, made.rc_user_id, made.rc_username, made.status, made.site_username) == \
+        (new.pk, "RC-N", "shared", "synced", "")
+    assert made.created_at is not None and made.last_synced_at is not None and made.created_by_bridge is False
+    assert Link.objects.get(user_key=str(old.pk)).status == "synced"
+    assert not Link.objects.filter(user_key=str(none.pk)).exists()
