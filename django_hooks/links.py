@@ -60,9 +60,11 @@ def claimed_by_others(site_ids: Iterable[str], own: Iterable[str] = ()) -> Calla
     return lookup
 
 
-def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> dict[str, str]:
+def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None,
+               then: Callable[[], Any] | None = None) -> dict[str, str]:
     """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
-    own bookkeeping) in the same transaction.
+    own bookkeeping) before and `then` (a write of the caller's, e.g. retiring the pending row) after it,
+    in the same transaction.
 
     A site user may be deleted while their sync runs; the link then keeps no user (the pending
     "deleted" change deprovisions the account next), and a delete racing this very transaction makes
@@ -81,6 +83,8 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
                 if also is not None:
                     also()
                 _save_links(results, people)
+                if then is not None:
+                    then()
             return lost
         except NotOneStatement:
             pass
@@ -99,6 +103,8 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
                     if load is not None:
                         load([r.site_id for r in chunk])
                     _save_links(chunk, people)
+                if then is not None:
+                    then()
             return lost
         except IntegrityError:
             if attempt == 2:

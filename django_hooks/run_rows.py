@@ -26,7 +26,7 @@ from django_hooks.models import AccountLink, SyncOperation, SyncRun
 __all__ = ["insert_run", "finish_run", "insert_operations", "update_link", "group_names", "user_with_link",
            "user_link_groups", "users_links_groups", "update_many", "save_link_rows",
            "accounts_held", "delete_holds", "FINISH_FIELDS", "one_statement", "can_hold_writes", "on_written",
-           "NotOneStatement", "delete_run"]
+           "NotOneStatement", "delete_run", "write_returning"]
 
 #: What finishing a run writes (the rest was written when it started).
 FINISH_FIELDS = ("status", "counts", "summary", "error", "progress_total", "progress_done", "finished_at")
@@ -47,6 +47,7 @@ class _Held(threading.local):
     alias: str | None = None
     writes: list[tuple[str, list[Any]]]
     written: list[Callable[[], Any]]
+    rows_to: tuple[int, Callable[[list[Any]], Any]] | None = None  # (index of the write, who gets its rows)
 
 
 _held = _Held()
@@ -69,13 +70,15 @@ def one_statement(model: type[Model]) -> Iterator[None]:
     def refuse(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         raise NotOneStatement(sql[:120])
 
-    _held.alias, _held.writes, _held.written = connection.alias, [], []
+    _held.alias, _held.writes, _held.written, _held.rows_to = connection.alias, [], [], None
     try:
         with connection.execute_wrapper(refuse):
             yield
-        writes, written = _held.writes, _held.written
+        writes, written, rows_to = _held.writes, _held.written, _held.rows_to
     finally:
         _held.alias = None
+    if rows_to is not None and rows_to[0] != len(writes) - 1:
+        raise NotOneStatement("a write whose rows are wanted is not the last one")  # nothing written yet
     if writes:
         *withs, (main, params) = writes
         sql = main
@@ -86,6 +89,8 @@ def one_statement(model: type[Model]) -> Iterator[None]:
             params = [p for _, ps in withs for p in ps] + params
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
+            if rows_to is not None:
+                rows_to[1](cursor.fetchall())
     for callback in written:
         callback()
 
@@ -102,6 +107,21 @@ def on_written(callback: Callable[[], Any], model: type[Model]) -> None:
         _held.written.append(callback)
     else:
         transaction.on_commit(callback, using=router.db_for_write(model))
+
+
+def write_returning(model: type[Model], sql: str, params: list[Any], rows_to: Callable[[list[Any]], Any]) -> None:
+    """A write whose RETURNING rows `rows_to` gets once they are durable: inside `one_statement` it is held
+    as the statement's last part (anything written after it makes the block write nothing, NotOneStatement),
+    else executed now and its rows handed over at commit (never, when the transaction rolls back)."""
+    connection = _connection(model)
+    if _held.alias == connection.alias:
+        _held.writes.append((sql, params))
+        _held.rows_to = (len(_held.writes) - 1, rows_to)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    on_written(lambda: rows_to(rows), model)
 
 
 def _write(connection: Any, sql: str, params: list[Any]) -> bool:

@@ -173,11 +173,16 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
     return run
 
 
-def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1) -> ApplyResult:
+def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1,
+                  finish_with: Callable[[], Any] | None = None) -> ApplyResult:
     """Targeted sync of one site user (call with the user's lock held); records a change/drift run.
 
     `attempt` > 1 means an earlier try of this pending change did not finish cleanly (a transient
     failure, or a worker killed mid-sync whose run is still marked running).
+
+    `finish_with` is a write of the caller's (the queue retiring the pending row) made part of the sync's
+    own final write, last, when the sync is done with this change (not a failure a retry may fix): one
+    statement, or one transaction, for both (``links.save_links``'s `then`).
     """
     person = load_person(user_key)
     if person is None:
@@ -209,12 +214,17 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
+    result = report.result_for(user_key)
+    sso_wait = (result is not None and result.status == "waiting" and reason == SSO_LOGIN_REASON
+                and attempt < SSO_LOGIN_TRIES)
+    then = finish_with if not (_transient(report) or sso_wait) else None
     noop = _nothing_to_record(report)  # most saves change nothing in Rocket.Chat: keep no run row for them
     if noop:
-        lost = save_links(report.results, {person.site_id: person}, also=lambda: (_forget(run), guard.settle(report)))
+        lost = save_links(report.results, {person.site_id: person}, also=lambda: (_forget(run), guard.settle(report)),
+                          then=then)
     else:
         lost = save_links(report.results, {person.site_id: person},
-                          also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
+                          also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)), then=then)
     if user_key in lost:  # a concurrent sync linked this account to someone else first
         if noop:  # its row was dropped with the no-op: this outcome is worth one
             SyncRun.objects.create(kind=run.kind, scope=user_key, triggered_by=run.triggered_by, status=SyncRun.Status.PARTIAL,
@@ -225,8 +235,7 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
-    result = report.result_for(user_key)
-    if result is not None and result.status == "waiting" and reason == SSO_LOGIN_REASON and attempt < SSO_LOGIN_TRIES:
+    if sso_wait:
         # Triggered from the site's OAuth identity view: Rocket.Chat creates the account just after that
         # view answers, so look again shortly (the worker's back-off: 1, 2, 4 ... s) until it is there.
         return ApplyResult(ok=False, transient=True, error="waiting for the sign-in to create the account")

@@ -31,9 +31,9 @@ User = get_user_model()
 #: PostgreSQL, an ARRAY subquery); start the run (the account it observes is the one its link holds, which no
 #: other link can hold: no look-up of who holds it, see links.claimed_by_others); then what the sync wrote as
 #: ONE statement, no BEGIN or COMMIT around it (run_rows.one_statement: WITH the audit rows, the run's finish
-#: and the drop of a hold the sync made obsolete (the safety window, issue 14), the update of the link);
-#: retire the pending row.
-STATEMENTS_PER_SYNC = 6
+#: and the drop of a hold the sync made obsolete (the safety window, issue 14), the update of the link, and,
+#: last, the pending row's retirement, which the queue handed the sync: queue.batch, `finish_with`).
+STATEMENTS_PER_SYNC = 5
 #: A message whose person is already synced (in a burst nearly every message: another pass took the row).
 MESSAGE_ALREADY_SYNCED_STATEMENTS = 1
 
@@ -62,7 +62,7 @@ def test_a_sync_runs_a_fixed_small_number_of_sql_statements(stand_in) -> None:
         assert "BEGIN" not in statements and "COMMIT" not in statements  # one statement is its own transaction
         written = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH"))
         for table in ('"django_hooks_syncoperation"', '"django_hooks_syncrun"', '"django_hooks_heldsync"',
-                      '"django_hooks_accountlink"'):
+                      '"django_hooks_accountlink"', '"django_hooks_pendingsync"'):
             assert table in written
     assert stand_in.user("sqlcount")["name"] == "Vera 3"
 
@@ -267,8 +267,9 @@ def test_a_worker_counts_the_site_at_most_once_per_ttl() -> None:
 
 
 #: A sync that changes nothing (most saves): as a rename, but its one written statement drops the run row it
-#: started (issue 14: no row per no-op save), as the ORM's delete would, with the link's update.
-STATEMENTS_PER_NOOP_SYNC = 6
+#: started (issue 14: no row per no-op save), as the ORM's delete would, with the link's update and the
+#: pending row's retirement.
+STATEMENTS_PER_NOOP_SYNC = 5
 
 
 def test_a_sync_that_changes_nothing_runs_as_few_statements_and_keeps_no_run(stand_in) -> None:
@@ -311,3 +312,30 @@ def test_a_batch_pass_starts_no_thread_after_the_first(stand_in) -> None:
         threading.Thread.start = real_start  # type: ignore[method-assign]
     assert started == []
     assert [stand_in.user(f"threads{i}")["name"] for i in range(3)] == ["Vera 3"] * 3
+
+
+def test_the_sync_retires_its_row_in_its_own_statement_but_not_a_change_made_meanwhile(stand_in, monkeypatch) -> None:
+    """The pending row is retired by the sync's one written statement only if its generation is unchanged: a
+    save while the sync ran keeps it, and the message goes round again with the newer state."""
+    from django_hooks import runs
+    from django_hooks.models import PendingSync
+
+    user = _synced_person("meanwhile")
+    key = _rename(user, 1)
+    real = runs.sync_people
+    saved: list[int] = []
+
+    def sync_people(*args: Any, **kwargs: Any) -> Any:
+        report = real(*args, **kwargs)
+        if not saved:  # after Rocket.Chat was written, before the sync's own write
+            saved.append(_rename(user, 2) and 2)
+        return report
+
+    monkeypatch.setattr(runs, "sync_people", sync_people)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = sync_pending_user(key)
+    assert (outcome.status, outcome.rounds) == ("synced", 2)
+    assert not PendingSync.objects.exists()
+    assert stand_in.user("meanwhile")["name"] == "Vera 2"
+    retires = [q["sql"] for q in queries.captured_queries if q["sql"] and 'DELETE FROM "django_hooks_pendingsync"' in q["sql"]]
+    assert len(retires) == 2 and all(q.startswith("WITH") for q in retires)  # both tries in the sync's statement
