@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import secrets
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from queue import SimpleQueue
@@ -31,6 +29,7 @@ from .config import SyncConfig
 from .ops import (AddOAuthService, AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                   KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, SetSetting, UpdateProfile, op_kind,
                   phase, sort_key)
+from .pool import executor
 from .secrets import reveal, shown
 from .sso import SSO_SETTING_SUFFIXES, oauth_setting_name
 from .state import ObservedState
@@ -368,29 +367,12 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
     return run.outcomes
 
 
-_executors: dict[tuple[int, int], ThreadPoolExecutor] = {}  # (pid, workers) -> this process's pool
-_executors_lock = threading.Lock()
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """This process's pool of `workers` threads, made once and kept (rebuilt in a forked child): a pool per
-    run started and joined its threads on every batch pass of a few people."""
-    key = (os.getpid(), workers)
-    with _executors_lock:
-        pool = _executors.get(key)
-        if pool is None:
-            for old in [k for k in _executors if k[0] != key[0]]:
-                del _executors[old]  # a parent's pool: its threads are not in this process
-            pool = _executors[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rcsync-apply")
-        return pool
-
-
 class _Pool:
     """Bounded concurrency for a phase, with the threads used only when a phase has two calls or more.
 
     A single-person sync's phases hold one operation each: those run in the calling thread, so such a
     sync starts no thread (a pool per sync was a tenth of its CPU). The threads are the process's
-    (`_executor`), started once, not per run: the calls only wait on the bridge's own event loop."""
+    (`sync_tasks.pool`), started once, not per run: the calls only wait on the bridge's own event loop."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
@@ -409,7 +391,7 @@ class _Pool:
                 done.set_exception(exc)
             return [done]
         if self._pool is None:
-            self._pool = _executor(self._workers)
+            self._pool = executor("rcsync-apply", self._workers)
         futures = [self._pool.submit(fn, *args) for fn, args in calls]
         self._submitted += futures
         return futures
