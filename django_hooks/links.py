@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from django_hooks.models import AccountLink
 from django_hooks.people import chunked
-from django_hooks.run_rows import accounts_held, update_link, update_many
+from django_hooks.run_rows import (NotOneStatement, accounts_held, can_hold_writes, one_statement, save_link_rows, update_link,
+                                  update_many)
 
 _LINK_STATUS = {
     "synced": AccountLink.Status.SYNCED,
@@ -31,13 +32,21 @@ _LINK_STATUS = {
 _SCAN_ALL_ABOVE = 1000
 
 
-def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dict[str, str]]:
+def claimed_by_others(site_ids: Iterable[str], own: Iterable[str] = ()) -> Callable[[frozenset[str]], dict[str, str]]:
     """The engine's ``claimed`` look-up for a run over ``site_ids``: of the accounts it observed, those an
     AccountLink binds to a site user *outside* the run (account id -> user key). With it a targeted sync
-    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3)."""
+    knows what a full reconcile sees in its first pass, and never adopts someone else's account (M3).
+
+    ``own``: the accounts the run's people's links held when they were read. No other link holds one of
+    those (``rc_user_id`` is unique, migration 0005), so they are not looked up, and a sync that observed
+    only its people's own accounts (nearly every one) costs no statement here."""
     mine = {str(key) for key in site_ids}
+    theirs = frozenset(a for a in own if a)
 
     def lookup(account_ids: frozenset[str]) -> dict[str, str]:
+        account_ids = account_ids - theirs
+        if not account_ids:
+            return {}
         # Oldest last, so where duplicate links survive (before migration 0005) the oldest one wins.
         pairs: Iterable[tuple[str, str]]
         if len(account_ids) <= _SCAN_ALL_ABOVE:
@@ -51,9 +60,11 @@ def claimed_by_others(site_ids: Iterable[str]) -> Callable[[frozenset[str]], dic
     return lookup
 
 
-def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None) -> dict[str, str]:
+def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[], Any] | None = None,
+               then: Callable[[], Any] | None = None) -> dict[str, str]:
     """Store each person's result on its AccountLink (created on first sync), and run `also` (the run's
-    own bookkeeping) in the same transaction.
+    own bookkeeping) before and `then` (a write of the caller's, e.g. retiring the pending row) after it,
+    in the same transaction.
 
     A site user may be deleted while their sync runs; the link then keeps no user (the pending
     "deleted" change deprovisions the account next), and a delete racing this very transaction makes
@@ -64,6 +75,21 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
     if not isinstance(results, Sequence):
         results = list(results)
     lost: dict[str, str] = {}
+    if len(results) <= ONE_STATEMENT_UP_TO and getattr(people, "load", None) is None and can_hold_writes(AccountLink):
+        # A targeted sync or a batch pass: the run's bookkeeping and the links as one statement, no transaction
+        # around it (run_rows.one_statement); whatever needs more goes the usual way below.
+        try:
+            with one_statement(AccountLink):
+                if also is not None:
+                    also()
+                _save_links(results, people)
+                if then is not None:
+                    then()
+            return lost
+        except NotOneStatement:
+            pass
+        except IntegrityError:
+            lost.update(_held_elsewhere(results))
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -77,6 +103,8 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
                     if load is not None:
                         load([r.site_id for r in chunk])
                     _save_links(chunk, people)
+                if then is not None:
+                    then()
             return lost
         except IntegrityError:
             if attempt == 2:
@@ -87,6 +115,9 @@ def save_links(results: Iterable[Any], people: dict[str, Any], also: Callable[[]
 
 #: Results stored per statement group by :func:`save_links`.
 SAVE_CHUNK = 2000
+#: Up to this many results (a targeted sync, a batch pass) are stored as one statement with their run's
+#: bookkeeping (one chunk of ``run_rows.save_link_rows``).
+ONE_STATEMENT_UP_TO = 500
 
 
 def _with_conflicts(results: Iterable[Any], held: dict[str, str]) -> Iterator[Any]:
@@ -150,10 +181,10 @@ def _save_one_link(result: Any, person: Any) -> None:
         values["created_by_bridge"] = result.created_by_bridge
     if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
         values["last_synced_at"] = now
-    if update_link(result.site_id, values, pk):
-        return
-    if result.rc_user_id is None and result.status in ("skipped", "waiting"):
-        return  # nothing to remember: no account (yet)
+    create = _creates(result)
+    updated = update_link(result.site_id, values, pk, create=create)
+    if updated is None or updated or not create:
+        return  # held as an upsert (run_rows.one_statement), updated, or nothing to create
     values["user_id"] = Subquery(User._default_manager.filter(pk=pk).values("pk")[:1]) if pk is not None else None
     AccountLink.objects.create(user_key=result.site_id, **values)
 
@@ -164,14 +195,19 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         return
     User = get_user_model()
     now = timezone.now()
-    keys = [r.site_id for r in results]
     pks = {}
-    for key in keys:
+    for result in results:
         try:
-            pks[key] = User._meta.pk.to_python(key)
+            pks[result.site_id] = User._meta.pk.to_python(result.site_id)
         except Exception:
             continue
-    alive = {str(pk) for pk in User._default_manager.filter(pk__in=list(pks.values())).values_list("pk", flat=True)}
+    # PostgreSQL: one fixed statement updates the links that exist and creates the missing ones
+    # (run_rows.save_link_rows); elsewhere the ORM reads them and writes them back.
+    if save_link_rows([_link_row(r, people.get(r.site_id), pks.get(r.site_id), now) for r in results]):
+        return
+    keys = [r.site_id for r in results]
+    alive = {str(pk) for pk in User._default_manager.filter(pk__in=[pks[k] for k in keys if k in pks])
+             .values_list("pk", flat=True)}
     existing = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
     to_create, to_update = [], []
     for result in results:
@@ -179,7 +215,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
         link = existing.get(result.site_id)
         is_new = link is None
         if is_new:
-            if result.rc_user_id is None and result.status in ("skipped", "waiting"):
+            if not _creates(result):
                 continue  # nothing to remember: no account (yet)
             link = AccountLink(user_key=result.site_id)
         if person is not None:
@@ -192,7 +228,7 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
             link.created_by_bridge = result.created_by_bridge
         status = _link_status(result, person)
         link.status = status
-        link.last_error = (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
+        link.last_error = _last_error(result, status)
         if status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED):
             link.last_synced_at = now
         link.updated_at = now
@@ -204,3 +240,26 @@ def _save_links(results: list[Any], people: dict[str, Any]) -> None:
                                         update_fields=fields)
     if to_update:
         update_many(AccountLink, to_update, fields)  # bulk_update's CASE WHEN per field and row, as one fixed statement
+
+
+def _creates(result: Any) -> bool:
+    """Is a link made for this result where none exists? Not without an account (yet)."""
+    return not (result.rc_user_id is None and result.status in ("skipped", "waiting"))
+
+
+def _last_error(result: Any, status: str) -> str:
+    return (result.error or "")[:2000] if status in ("error", "conflict", "pending", "held") else ""
+
+
+def _link_row(result: Any, person: Any, pk: Any, now: Any) -> dict[str, Any]:
+    """What storing `result` writes (`run_rows.save_link_rows`; None keeps a stored value, or is the field's
+    default for a new link): the fields the ORM path sets, under the same conditions."""
+    status = _link_status(result, person)
+    synced = status in (AccountLink.Status.SYNCED, AccountLink.Status.DEACTIVATED)
+    return {"user_key": result.site_id, "user": pk, "status": status, "last_error": _last_error(result, status),
+            "updated_at": now,
+            "site_username": (person.username or "")[:255] if person is not None else None,
+            "rc_user_id": result.rc_user_id or None,
+            "rc_username": (result.rc_username or None) if result.rc_user_id else None,
+            "created_by_bridge": result.created_by_bridge, "last_synced_at": now if synced else None,
+            "create": _creates(result)}

@@ -8,6 +8,7 @@ Rocket.Chat account is deprovisioned by the same level-triggered code.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
@@ -15,7 +16,7 @@ from django.contrib.auth import get_user_model
 
 from django_hooks.conf import engine_config
 from django_hooks.models import AccountLink
-from django_hooks.run_rows import group_names, user_link_groups
+from django_hooks.run_rows import group_names, user_link_groups, users_links_groups
 from django_hooks.verified import EmailVerifier, sso_identity_for
 from sync_tasks.person import AccountLink as EngineLink
 from sync_tasks.person import SitePerson
@@ -236,32 +237,59 @@ def load_people(user_keys: Iterable[str]) -> tuple[dict[str, SitePerson], dict[s
 
     Keys that never existed and have no account are in neither; a user whose record cannot be read
     as a person is in the second, with the reason, so it fails alone and the rest go on.
+
+    On PostgreSQL the users, the links bound to them and their group names are one fixed statement
+    (`run_rows.users_links_groups`); the links of the other keys (deleted users, a re-used key not bound
+    yet) are a second read, only when there are such keys.
     """
     keys = list(dict.fromkeys(str(k) for k in user_keys))
     User = get_user_model()
     pks = _primary_keys(User, keys)
-    links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
+    found = users_links_groups(list(pks))
+    if found is None:
+        links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=keys)}
+        users = list(_users().filter(pk__in=list(pks)))
+        rows = [(user, links.get(str(user.pk)), None) for user in users]
+    else:
+        rows = found
+        users = [user for user, _, _ in rows]
+        bound = {str(user.pk) for user, link, _ in rows if link is not None}
+        unbound = [k for k in keys if k not in bound]
+        links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=unbound)} if unbound else {}
+        rows = [(user, link if link is not None else links.get(str(user.pk)), groups) for user, link, groups in rows]
     role_attribute = role_attribute_name()
     verifier = EmailVerifier(engine_config().identity)
-    users = list(_users().filter(pk__in=list(pks)))
     verifier.prefetch(users)
     people: dict[str, SitePerson] = {}
     bad: dict[str, str] = {}
-    for user in users:
+    for user, link, groups in rows:
         key = str(user.pk)
         try:
-            people[key] = person_from_user(user, links.get(key), role_attribute, verifier)
+            people[key] = person_from_user(user, link, role_attribute, verifier, groups=groups)
         except Exception as exc:  # one bad record must not stop the batch
             bad[key] = f"cannot read the site user: {type(exc).__name__}: {exc}"
     for key in keys:
         link = links.get(key)
         if key not in people and key not in bad and link is not None and link.rc_user_id:
             people[key] = deleted_person(link)
-    return people, bad
+    return {k: people[k] for k in keys if k in people}, bad  # in the order asked (the run's scope lists them)
 
 
-def population() -> int:
+#: Seconds a process reuses its count of the site (`population`). The count only weighs a batch's two
+#: readers against each other, both correct whatever it says, and a site's size hardly moves in that time;
+#: counting afresh cost two COUNT queries per batch pass (and a scan of the users table on a large site).
+POPULATION_TTL = 30.0
+_counted: list[tuple[float, int]] = []  # (when, count): the last count of this process
+
+
+def population(max_age: float = POPULATION_TTL) -> int:
     """How many accounts the site accounts for: its users plus linked accounts whose user is gone
-    (what a full read pages through, for choosing a batch's reader)."""
+    (what a full read pages through, for choosing a batch's reader), as counted at most `max_age`
+    seconds ago."""
+    now = time.monotonic()
+    if _counted and now - _counted[0][0] < max_age:
+        return _counted[0][1]
     User = get_user_model()
-    return User._default_manager.count() + AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").count()
+    count = User._default_manager.count() + AccountLink.objects.filter(user__isnull=True).exclude(rc_user_id="").count()
+    _counted[:] = [(now, count)]
+    return count

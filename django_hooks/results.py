@@ -19,3 +19,6 @@ class ApplyResult:
     transient: bool = False  # a retry may fix it (Rocket.Chat down, rate limited)
     retry_at: float | None = None  # epoch seconds before which a retry is pointless (rate limit reset)
     error: str = ""
+    #: The sync retired the pending row itself, in its own write (True), or found it changed meanwhile
+    #: (False: go round again); None when it left that to the queue.
+    retired: bool | None = None

@@ -30,7 +30,7 @@ from django_hooks.people import SiteDirectory, load_person
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client, client
 from django_hooks.results import ApplyResult
-from django_hooks.run_rows import finish_run, insert_operations, insert_run
+from django_hooks.run_rows import delete_run, finish_run, insert_operations, insert_run, on_written
 from sync_tasks.bound import Key, destructive_keys
 from sync_tasks.engine import reconcile_all, sync_people
 
@@ -80,16 +80,21 @@ class Recorder:
             self.on_progress_cb(done, total)
 
     def flush(self) -> None:
-        """Write the buffered audit rows. Inside a transaction they leave the buffer only once it
-        commits, so a transaction that is rolled back and retried writes them again."""
+        """Write the buffered audit rows. Inside a transaction (or `run_rows.one_statement`) they leave the
+        buffer only once it commits, so a transaction that is rolled back and retried writes them again."""
         if not self.buffer:
             return
         rows = list(self.buffer)
         insert_operations(rows)
-        transaction.on_commit(lambda: self._forget(len(rows)))
+        on_written(lambda: self._forget(len(rows)), SyncOperation)
 
     def _forget(self, count: int) -> None:
         del self.buffer[:count]
+
+
+def _own_accounts(people: Any) -> list[str]:
+    """The accounts these people's links hold (``links.claimed_by_others`` need not look those up)."""
+    return [p.link.rc_user_id for p in people if p.link is not None and p.link.rc_user_id]
 
 
 def _transient(report: Any) -> str | None:
@@ -140,7 +145,8 @@ def _finish(run: SyncRun, report: Any, error: str = "", forced_by: str = "") -> 
     run.progress_done = sum(report.applied.values()) + sum(report.failed.values())
     run.finished_at = timezone.now()
     finish_run(run)
-    metrics.run_finished(run.kind, run.status)
+    kind, status = run.kind, run.status
+    on_written(lambda: metrics.run_finished(kind, status), SyncRun)  # once, however often the writes are tried
     return run
 
 
@@ -153,8 +159,9 @@ def _nothing_to_record(report: Any) -> bool:
 
 def _forget(run: SyncRun) -> None:
     """Drop the row of a run that did nothing (counted in the metrics as a successful run)."""
-    metrics.run_finished(run.kind, SyncRun.Status.SUCCEEDED)
-    SyncRun.objects.filter(pk=run.pk).delete()
+    delete_run(run.pk)  # as the ORM's delete, in fixed statements (held with the link's by run_rows.one_statement)
+    kind = run.kind
+    on_written(lambda: metrics.run_finished(kind, SyncRun.Status.SUCCEEDED), SyncRun)
 
 
 def _fail(run: SyncRun, error: str) -> SyncRun:
@@ -166,11 +173,16 @@ def _fail(run: SyncRun, error: str) -> SyncRun:
     return run
 
 
-def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1) -> ApplyResult:
+def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attempt: int = 1,
+                  finish_with: Callable[[], Any] | None = None) -> ApplyResult:
     """Targeted sync of one site user (call with the user's lock held); records a change/drift run.
 
     `attempt` > 1 means an earlier try of this pending change did not finish cleanly (a transient
     failure, or a worker killed mid-sync whose run is still marked running).
+
+    `finish_with` is a write of the caller's (the queue retiring the pending row) made part of the sync's
+    own final write, last, when the sync is done with this change (not a failure a retry may fix): one
+    statement, or one transaction, for both (``links.save_links``'s `then`).
     """
     person = load_person(user_key)
     if person is None:
@@ -188,7 +200,8 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     rc = cached_client()
     try:
         report = sync_people([person], rc, engine_config(), on_operation=recorder.on_operation,
-                             claimed=claimed_by_others([person.site_id]), admit=guard.admit)
+                             claimed=claimed_by_others([person.site_id], own=_own_accounts([person])),
+                             admit=guard.admit)
     except RateLimited as exc:
         recorder.flush()
         _fail(run, f"{type(exc).__name__}: {exc}")
@@ -201,12 +214,17 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
         return ApplyResult(ok=False, transient=True, error=f"{type(exc).__name__}: {exc}")
     if report.failed or report.problems:
         rc.invalidate()  # a stale room or role may be the cause: read them afresh next time
+    result = report.result_for(user_key)
+    sso_wait = (result is not None and result.status == "waiting" and reason == SSO_LOGIN_REASON
+                and attempt < SSO_LOGIN_TRIES)
+    then = finish_with if not (_transient(report) or sso_wait) else None
     noop = _nothing_to_record(report)  # most saves change nothing in Rocket.Chat: keep no run row for them
     if noop:
-        lost = save_links(report.results, {person.site_id: person}, also=lambda: (_forget(run), guard.settle(report)))
+        lost = save_links(report.results, {person.site_id: person}, also=lambda: (_forget(run), guard.settle(report)),
+                          then=then)
     else:
         lost = save_links(report.results, {person.site_id: person},
-                          also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)))
+                          also=lambda: (recorder.flush(), _finish(run, report), guard.settle(report)), then=then)
     if user_key in lost:  # a concurrent sync linked this account to someone else first
         if noop:  # its row was dropped with the no-op: this outcome is worth one
             SyncRun.objects.create(kind=run.kind, scope=user_key, triggered_by=run.triggered_by, status=SyncRun.Status.PARTIAL,
@@ -217,8 +235,7 @@ def sync_one_user(user_key: str, *, reason: str = "", drift: bool = False, attem
     transient = _transient(report)
     if transient:
         return ApplyResult(ok=False, transient=True, error=transient)
-    result = report.result_for(user_key)
-    if result is not None and result.status == "waiting" and reason == SSO_LOGIN_REASON and attempt < SSO_LOGIN_TRIES:
+    if sso_wait:
         # Triggered from the site's OAuth identity view: Rocket.Chat creates the account just after that
         # view answers, so look again shortly (the worker's back-off: 1, 2, 4 ... s) until it is there.
         return ApplyResult(ok=False, transient=True, error="waiting for the sign-in to create the account")

@@ -24,7 +24,8 @@ from django_hooks.people import load_people, population
 from django_hooks.queue import locks
 from django_hooks.rc import cached_client
 from django_hooks.results import ApplyResult
-from django_hooks.runs import Recorder, _fail, _finish
+from django_hooks.run_rows import insert_run
+from django_hooks.runs import Recorder, _fail, _finish, _own_accounts
 from sync_tasks.batch import sync_batch
 from sync_tasks.engine import PersonResult, gone_under_base_id
 
@@ -63,7 +64,7 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
         if unreadable:
             save_links(unreadable, {})
         return answers
-    run = SyncRun.objects.create(kind=SyncRun.Kind.CHANGE, scope=batch_scope(list(people)), triggered_by=reason[:255])
+    run = insert_run(kind=SyncRun.Kind.CHANGE, scope=batch_scope(list(people)), triggered_by=reason[:255])
     if holder is not None:
         holder.acquire([_run_lock(run.pk)])
     names = {p.site_id: p.username for p in people.values()}
@@ -71,9 +72,10 @@ def sync_users(user_keys: Iterable[str], *, reason: str = "", reader: str | None
     guard = WindowGuard(run, names)  # the sliding window holds a batch as it holds single syncs (H2)
     rc = cached_client()
     try:
-        report, choice = sync_batch(people.values(), rc, engine_config(), population=population(),
+        report, choice = sync_batch(people.values(), rc, engine_config(), population=population,
                                     on_operation=recorder.on_operation, reader=reader,
-                                    claimed=claimed_by_others(list(people)), admit=guard.admit)
+                                    claimed=claimed_by_others(list(people), own=_own_accounts(people.values())),
+                                    admit=guard.admit)
     except (RocketChatError, DatabaseError, OSError) as exc:
         if isinstance(exc, NotFound):
             rc.invalidate()

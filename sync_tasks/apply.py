@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
@@ -29,6 +29,7 @@ from .config import SyncConfig
 from .ops import (AddOAuthService, AddRole, AddRoomRole, CreateRole, CreateRoom, CreateUser, DeleteUser, InviteToRoom,
                   KickFromRoom, Operation, RemoveRole, RemoveRoomRole, SetActive, SetSetting, UpdateProfile, op_kind,
                   phase, sort_key)
+from .pool import executor
 from .secrets import reveal, shown
 from .sso import SSO_SETTING_SUFFIXES, oauth_setting_name
 from .state import ObservedState
@@ -367,14 +368,16 @@ def apply_plan(ops: Sequence[Operation], client: WriteClient, observed: Observed
 
 
 class _Pool:
-    """Bounded concurrency for a phase, with the threads made only when a phase has two calls or more.
+    """Bounded concurrency for a phase, with the threads used only when a phase has two calls or more.
 
     A single-person sync's phases hold one operation each: those run in the calling thread, so such a
-    sync starts no thread (a pool per sync was a tenth of its CPU)."""
+    sync starts no thread (a pool per sync was a tenth of its CPU). The threads are the process's
+    (`sync_tasks.pool`), started once, not per run: the calls only wait on the bridge's own event loop."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
+        self._submitted: list[Future] = []
 
     def submit_all(self, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Future]:
         if not calls:
@@ -388,12 +391,17 @@ class _Pool:
                 done.set_exception(exc)
             return [done]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="rcsync-apply")
-        return [self._pool.submit(fn, *args) for fn, args in calls]
+            self._pool = executor("rcsync-apply", self._workers)
+        futures = [self._pool.submit(fn, *args) for fn, args in calls]
+        self._submitted += futures
+        return futures
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        """Wait for every call this run submitted (they are all done unless the run stopped on an exception:
+        nothing of it writes after the run ends, as when the pool was shut down); the threads stay."""
+        if self._submitted:
+            wait(self._submitted)
+        self._pool, self._submitted = None, []
 
 
 def _drain(futures: dict[Future, Any], handle: Callable[[Any, Future], None]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from bridge.errors import RocketChatError
 
@@ -46,14 +46,16 @@ def room_sizes(client: Any, config: SyncConfig) -> list[int | None]:
     return sizes
 
 
-def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *, population: int | None,
+def sync_batch(people: Iterable[SitePerson], client: Any, config: SyncConfig, *,
+               population: int | Callable[[], int] | None,
                on_operation: OnOperation | None = None, on_progress: OnProgress | None = None,
                reader: str | None = None, claimed: Claimed | None = None,
                admit: Admit | None = None) -> tuple[SyncReport, ReadChoice]:
     """Sync ``people`` in one pass with the cheaper reader (or ``reader``: "people"/"full").
 
     ``population`` is how many accounts the site has (its people plus linked deleted ones), which is
-    what the full read pages through; ``None`` means unknown and always reads per person. Returns the
+    what the full read pages through, or a function that counts it (called only when the choice depends
+    on it, see ``read_cost.choose_reader``); ``None`` means unknown and always reads per person. Returns the
     report and the choice made (the estimates, for logs and the benchmark). Raises the bridge's
     ``RocketChatError`` when Rocket.Chat cannot be read at all, before anything is written.
     """

@@ -17,7 +17,7 @@ Both use only the synchronous facade ``bridge.RocketChat`` methods listed in :cl
 from __future__ import annotations
 
 import logging
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Iterable, Iterator, Protocol
 
@@ -29,6 +29,7 @@ from .config import SyncConfig
 from .decide import Desired, desire_all
 from .identity import assign_usernames
 from .person import SitePerson
+from .pool import executor
 from .state import ObservedAccount, ObservedRoom, ObservedState
 
 log = logging.getLogger("rcsync.observe")
@@ -320,18 +321,18 @@ def _linked_infos(client: ReadClient, ids: list[str], workers: int) -> dict[str,
     ids = list(dict.fromkeys(ids))
     if len(ids) < 2 or workers < 2:
         return {uid: _user_info(client, user_id=uid) for uid in ids}
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="rcsync-read")
+    pool = executor("rcsync-read", workers)  # the process's threads (sync_tasks.pool), not a pool per pass
+    futures = [pool.submit(_user_info, client, user_id=uid) for uid in ids]
     try:
-        futures = [pool.submit(_user_info, client, user_id=uid) for uid in ids]
         wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in futures if f.done() and f.exception() is not None), None)
         if failed is not None:
-            for f in futures:
-                f.cancel()
             raise failed.exception()  # type: ignore[misc]
         return {uid: f.result() for uid, f in zip(ids, futures)}
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for f in futures:
+            f.cancel()  # the reads not begun yet (after a failure); the others are waited for
+        wait(futures)
 
 
 def observe_people(client: ReadClient, config: SyncConfig, desired: Desired | Iterable[SitePerson],

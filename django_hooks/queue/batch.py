@@ -25,7 +25,7 @@ PostgreSQL only (multi-row claims with RETURNING); elsewhere the worker syncs on
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -36,7 +36,7 @@ from django_hooks.conf import hook_settings
 from django_hooks.holds import RELEASE_REASON_PREFIX
 from django_hooks.models import PendingSync
 from django_hooks.queue import locks
-from django_hooks.queue.pending import pending_table
+from django_hooks.queue.pending import pending_table, retire
 from django_hooks.results import ApplyResult
 from django_hooks.runs import SSO_LOGIN_REASON, sync_one_user  # SSO-login rows are synced one by one
 from django_hooks.runs_batch import close_interrupted_runs, sync_users
@@ -90,7 +90,10 @@ def _default_apply_many(rows: list[Claimed], reason: str, group: locks.LockGroup
         close_interrupted_runs()  # an earlier try of theirs may have been a pass whose worker was killed
     if len(rows) == 1:
         row = rows[0]
-        return {row.user_key: sync_one_user(row.user_key, reason=row.reason, drift=row.drift, attempt=row.attempts)}
+        retired: list[bool] = []  # the sync retires the row in its own final write (one statement for both)
+        result = sync_one_user(row.user_key, reason=row.reason, drift=row.drift, attempt=row.attempts,
+                               finish_with=lambda: retire(row.pk, row.generation, retired.append))
+        return {row.user_key: replace(result, retired=retired[0]) if retired else result}
     return sync_users([r.user_key for r in rows], reason=reason, holder=group)
 
 
@@ -281,7 +284,9 @@ def drain(own: Claimed | None, own_key: str, *, size: int, backoff: Callable[...
                 delay = _schedule_retries(transient, backoff)
                 retry_in = delay if retry_in is None else min(retry_in, delay)
             done = [r for r in batch if r.user_key not in failed_keys]
-            retired = _retire_many(done)
+            # a person's own sync may have retired their row in its final write (ApplyResult.retired)
+            retired = _retire_many([r for r in done if outcome[r.user_key].retired is None])
+            retired |= {r.pk for r in done if outcome[r.user_key].retired}
             if own_key in failed_keys:
                 status = "retry"
             elif any(r.user_key == own_key and r.pk in retired for r in done):

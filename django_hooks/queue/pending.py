@@ -12,13 +12,14 @@ and a change during a running sync is picked up by that sync's own re-check
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_hooks.models import PendingSync
 from django_hooks.dispatch import send_task
+from django_hooks.run_rows import write_returning
 
 log = logging.getLogger("rcsync.pending")
 
@@ -42,6 +43,17 @@ RETURNING generation, state, enqueued_at
 def pending_table(connection: Any) -> str:
     """PendingSync's table as `connection` quotes it: the queue's raw SQL follows the model's `db_table`."""
     return connection.ops.quote_name(PendingSync._meta.db_table)
+
+
+_RETIRE = "DELETE FROM {table} WHERE id = %s AND generation = %s RETURNING id"
+
+
+def retire(pk: int, generation: int, done: Callable[[bool], Any]) -> None:
+    """Delete the row if no newer change arrived (its generation is unchanged), as the last part of a
+    sync's own write (`run_rows.one_statement`, or its transaction): `done(retired)` once that is durable."""
+    connection = connections[router.db_for_write(PendingSync)]
+    write_returning(PendingSync, _RETIRE.format(table=pending_table(connection)), [pk, generation],
+                    lambda rows: done(bool(rows)))
 
 
 def user_key_of(user_or_id: Any) -> str:

@@ -28,10 +28,12 @@ User = get_user_model()
 #: pass synced ends here: see MESSAGE_ALREADY_SYNCED_STATEMENTS); claim the pending row (the claim also
 #: says whether anyone else waits to be drained with it, so a lone person's batched sync costs no
 #: statement more than BATCH_SIZE = 1); read the user with its link and its group names (one statement on
-#: PostgreSQL, an ARRAY subquery); start the run; which observed accounts other people's links hold (one
-#: plain SELECT, no server-side cursor); then one transaction (BEGIN, audit rows, finish the run, drop a
-#: hold the sync made obsolete (the safety window, issue 14), update the link, COMMIT); retire the pending row.
-STATEMENTS_PER_SYNC = 12
+#: PostgreSQL, an ARRAY subquery); start the run (the account it observes is the one its link holds, which no
+#: other link can hold: no look-up of who holds it, see links.claimed_by_others); then what the sync wrote as
+#: ONE statement, no BEGIN or COMMIT around it (run_rows.one_statement: WITH the audit rows, the run's finish
+#: and the drop of a hold the sync made obsolete (the safety window, issue 14), the update of the link, and,
+#: last, the pending row's retirement, which the queue handed the sync: queue.batch, `finish_with`).
+STATEMENTS_PER_SYNC = 5
 #: A message whose person is already synced (in a burst nearly every message: another pass took the row).
 MESSAGE_ALREADY_SYNCED_STATEMENTS = 1
 
@@ -57,7 +59,11 @@ def test_a_sync_runs_a_fixed_small_number_of_sql_statements(stand_in) -> None:
             assert sync_pending_user(key).status == "synced"
         statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
         assert len(statements) == STATEMENTS_PER_SYNC, "\n".join(q["sql"][:120] for q in queries.captured_queries)
-        assert statements.count("BEGIN") == statements.count("COMMIT") == 1  # one transaction
+        assert "BEGIN" not in statements and "COMMIT" not in statements  # one statement is its own transaction
+        written = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("WITH"))
+        for table in ('"django_hooks_syncoperation"', '"django_hooks_syncrun"', '"django_hooks_heldsync"',
+                      '"django_hooks_accountlink"', '"django_hooks_pendingsync"'):
+            assert table in written
     assert stand_in.user("sqlcount")["name"] == "Vera 3"
 
 
@@ -197,7 +203,7 @@ def test_a_message_whose_person_another_pass_synced_costs_one_statement_and_no_l
 
 def test_a_batch_pass_updates_its_links_in_one_fixed_statement(stand_in) -> None:
     """The ORM's bulk_update built a CASE WHEN per field and person (more CPU than the pass's engine work
-    for a batch of a few dozen); run_rows.update_many writes the same columns in one fixed statement."""
+    for a batch of a few dozen); run_rows.save_link_rows writes the same columns in one fixed statement."""
     from django_hooks.models import AccountLink
     from django_hooks.runs_batch import sync_users
 
@@ -209,7 +215,7 @@ def test_a_batch_pass_updates_its_links_in_one_fixed_statement(stand_in) -> None
         with CaptureQueriesContext(connection) as queries:
             answers = sync_users(keys, reason="test batch")
         assert all(a.ok for a in answers.values())
-        link_updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "django_hooks_accountlink"')]
+        link_updates = [q["sql"] for q in queries.captured_queries if 'UPDATE "django_hooks_accountlink"' in q["sql"]]
         assert len(link_updates) == 1 and "CASE" not in link_updates[0], link_updates
     for u in people[:4]:
         link = AccountLink.objects.get(user_key=str(u.pk))
@@ -217,3 +223,119 @@ def test_a_batch_pass_updates_its_links_in_one_fixed_statement(stand_in) -> None
         assert (link.status, link.user_id, link.rc_user_id, link.site_username) == ("synced", u.pk, old.rc_user_id, u.username)
         assert link.updated_at > old.updated_at and link.last_synced_at > old.last_synced_at
     assert stand_in.user("batchlink3")["name"] == "Vera 4"
+
+
+#: A batch pass of a few renamed people (what a drain hands `runs_batch.sync_users`): read the people (one
+#: fixed SELECT of the users with their bound links and group names); start the run (they observe only the
+#: accounts their links hold: nobody else's to look up); then what the pass wrote as ONE statement, no BEGIN
+#: or COMMIT (run_rows.one_statement: WITH the audit rows, the run's finish, the drop of the holds the pass
+#: made obsolete, and the links, updated or created: run_rows.save_link_rows). No count of the site: a few
+#: linked people read per person whatever its size (read_cost.full_read_floor).
+STATEMENTS_PER_SMALL_BATCH = 3
+
+
+def test_a_small_batch_pass_runs_a_fixed_small_number_of_statements(stand_in) -> None:
+    from django_hooks.runs_batch import sync_users
+
+    people = [_synced_person(f"smallbatch{i}") for i in range(4)]
+    for size in (2, 3, 4):  # the count does not grow with the batch
+        keys = [_rename(u, size) for u in people[:size]]
+        with CaptureQueriesContext(connection) as queries:
+            answers = sync_users(keys, reason="test batch")
+        assert all(a.ok for a in answers.values())
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+        assert len(statements) == STATEMENTS_PER_SMALL_BATCH, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    assert [stand_in.user(f"smallbatch{i}")["name"] for i in range(4)] == ["Vera 4"] * 4
+
+
+def test_a_worker_counts_the_site_at_most_once_per_ttl() -> None:
+    """The site's size only weighs a batch's two readers (both correct): counting it cost two COUNT queries
+    per batch pass that needed it; a process reuses its count for POPULATION_TTL seconds."""
+    from django_hooks.people import population
+
+    User.objects.create_user("counted1", "c1@example.org", "pw")
+    with CaptureQueriesContext(connection) as queries:
+        assert population(max_age=0) == 1  # counted afresh
+        assert population() == 1
+    assert len(queries.captured_queries) == 2  # users, and links whose user is gone: once
+    User.objects.create_user("counted2", "c2@example.org", "pw")
+    with CaptureQueriesContext(connection) as queries:
+        assert population() == 1  # still the count of a moment ago
+    assert queries.captured_queries == []
+    assert population(max_age=0) == 2
+
+
+#: A sync that changes nothing (most saves): as a rename, but its one written statement drops the run row it
+#: started (issue 14: no row per no-op save), as the ORM's delete would, with the link's update and the
+#: pending row's retirement.
+STATEMENTS_PER_NOOP_SYNC = 5
+
+
+def test_a_sync_that_changes_nothing_runs_as_few_statements_and_keeps_no_run(stand_in) -> None:
+    from django_hooks.metrics import SYNC_RUNS
+    from django_hooks.queue.pending import request_sync
+
+    user = _synced_person("noopcount")
+    runs = SyncRun.objects.count()
+    counted = SYNC_RUNS.labels("change", "succeeded")._value.get()
+    for n in range(1, 4):
+        request_sync(user, reason="nothing changed")
+        with CaptureQueriesContext(connection) as queries:
+            assert sync_pending_user(str(user.pk)).status == "synced"
+        statements = [q["sql"].split()[0].upper() for q in queries.captured_queries if q["sql"] is not None]
+        assert len(statements) == STATEMENTS_PER_NOOP_SYNC, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+        assert "BEGIN" not in statements
+    assert SyncRun.objects.count() == runs  # no row per no-op
+    assert SYNC_RUNS.labels("change", "succeeded")._value.get() == counted + 3  # each counted once
+
+
+def test_a_batch_pass_starts_no_thread_after_the_first(stand_in) -> None:
+    """A pass of a few people applies their operations through a few threads (sync_tasks.apply); a pool per
+    pass started and joined them every time. The process keeps one pool."""
+    from django_hooks.runs_batch import sync_users
+
+    people = [_synced_person(f"threads{i}") for i in range(3)]
+    assert all(a.ok for a in sync_users([_rename(u, 1) for u in people], reason="warm").values())
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        real_start(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        for n in range(2, 4):
+            assert all(a.ok for a in sync_users([_rename(u, n) for u in people], reason="test").values())
+    finally:
+        threading.Thread.start = real_start  # type: ignore[method-assign]
+    assert started == []
+    assert [stand_in.user(f"threads{i}")["name"] for i in range(3)] == ["Vera 3"] * 3
+
+
+def test_the_sync_retires_its_row_in_its_own_statement_but_not_a_change_made_meanwhile(stand_in, monkeypatch) -> None:
+    """The pending row is retired by the sync's one written statement only if its generation is unchanged: a
+    save while the sync ran keeps it, and the message goes round again with the newer state."""
+    from django_hooks import runs
+    from django_hooks.models import PendingSync
+
+    user = _synced_person("meanwhile")
+    key = _rename(user, 1)
+    real = runs.sync_people
+    saved: list[int] = []
+
+    def sync_people(*args: Any, **kwargs: Any) -> Any:
+        report = real(*args, **kwargs)
+        if not saved:  # after Rocket.Chat was written, before the sync's own write
+            saved.append(_rename(user, 2) and 2)
+        return report
+
+    monkeypatch.setattr(runs, "sync_people", sync_people)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = sync_pending_user(key)
+    assert (outcome.status, outcome.rounds) == ("synced", 2)
+    assert not PendingSync.objects.exists()
+    assert stand_in.user("meanwhile")["name"] == "Vera 2"
+    retires = [q["sql"] for q in queries.captured_queries if q["sql"] and 'DELETE FROM "django_hooks_pendingsync"' in q["sql"]]
+    assert len(retires) == 2 and all(q.startswith("WITH") for q in retires)  # both tries in the sync's statement

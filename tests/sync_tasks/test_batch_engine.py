@@ -75,6 +75,29 @@ def test_the_full_read_weighs_the_accounts_it_lists_not_only_its_calls():
     assert choose_reader(site[:int(cut)], CFG, 500, sizes).reader == "people"
 
 
+def test_the_site_is_counted_only_when_the_choice_depends_on_it():
+    """A few linked people cost their per-person reads however large the site; while that is no more
+    than the least a full read can cost, the count (two queries on the Django side) is never asked for,
+    and the choice is what the count would have made."""
+    site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 2001)]
+    sizes = [2000, 10, 3]
+    counted: list[int] = []
+
+    def count() -> int:
+        counted.append(1)
+        return 10_000
+
+    calls = 1 + (1 + 20) + (1 + 1) + (1 + 1)  # one users.list page; each room's member pages and roles
+    floor = calls + 2013 // ITEMS_PER_READ  # and the members those rooms list, whatever the site's size
+    few = choose_reader(site[:floor], CFG, count, sizes)
+    assert (few.reader, few.per_person, few.full, few.full_items, counted) == ("people", floor, calls, 2013, [])
+    assert choose_reader(site[:floor], CFG, 10_000, sizes).reader == "people"
+    more = choose_reader(site[:floor + 1], CFG, count, sizes)  # could go either way: counted
+    assert counted == [1] and more == choose_reader(site[:floor + 1], CFG, 10_000, sizes)
+    unlinked = choose_reader([person(1)], CFG, count, sizes)  # may scan users.list for its email: counted
+    assert counted == [1, 1] and unlinked == choose_reader([person(1)], CFG, 10_000, sizes)
+
+
 def test_unknown_site_size_or_room_size_err_towards_per_person_reads():
     site = [replace(person(i), link=AccountLink(f"u{i}", f"p{i:03d}", True)) for i in range(1, 301)]
     assert choose_reader(site, CFG, None, []).reader == "people"
