@@ -228,6 +228,9 @@ def test_a_worker_of_the_sites_own_app_runs_the_sync_from_the_rcsync_queue(site)
 
     generic = site.start("worker-generic", "celery", "-A", "besedka", "worker", "-n", "generic@%h", "-c", "1",
                          "--without-gossip", "--without-mingle", "-l", "INFO")
+    # Ready (consuming) before rcsync's own worker starts: it has every chance to take the message, and the
+    # check below reads what it received after "ready." (before that, its log ends in the task list).
+    wait_until(lambda: "ready." in generic.log(), 90, lambda: "the generic worker to start:\n" + generic.log()[-4000:])
     worker = site.start("worker", "celery", "-A", "besedka", "worker", "-Q", "rcsync", "-n", "rcsync@%h", "-c", "1",
                         "--without-gossip", "--without-mingle", "-l", "INFO")
     wait_until(lambda: site.rc_user("alice"), 90, lambda: "alice in the stand-in; worker log:\n" + worker.log()[-4000:])
