@@ -257,9 +257,9 @@ class RedisPacer(_WindowPacer):
         return self._trusted_unlimited(key) and parse_rate_headers(headers) is None
 
     async def record(self, key: str, headers: Mapping[str, str], *, success: bool) -> None:
-        parsed = parse_rate_headers(headers)
-        if parsed is None and success and self._trusted_unlimited(key):
+        if self.recorded_here(key, headers, success=success):
             return  # still unlimited: nothing to fold in
+        parsed = parse_rate_headers(headers)
         now = time.time()
 
         def step(w: Window) -> tuple[Window, bool]:

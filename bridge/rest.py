@@ -45,6 +45,16 @@ log = logging.getLogger("bridge.rest")
 _MAX_RATE_LIMIT_ROUNDS = 30
 
 
+def _client_settings(config: BridgeConfig) -> dict[str, Any]:
+    """What the async client and the blocking one for direct calls share: base URL, timeouts, TLS, headers."""
+    return {
+        "base_url": config.url,
+        "timeout": httpx.Timeout(config.timeout, connect=config.connect_timeout),
+        "verify": config.tls_verify(),
+        "headers": {"User-Agent": config.user_agent, "Accept": "application/json"},
+    }
+
+
 def _as_async_redis(redis: Any) -> Any:
     """Accept a URL, a redis.asyncio client, or a sync redis client (its connection settings are reused)."""
     if redis is None:
@@ -95,11 +105,7 @@ class _Core:
         self._retry = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_cap)
         self._sem = asyncio.Semaphore(config.max_concurrency)
         self._http = httpx.AsyncClient(
-            base_url=config.url,
-            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            verify=config.tls_verify(),
-            headers={"User-Agent": config.user_agent, "Accept": "application/json"},
-            transport=transport,
+            **_client_settings(config), transport=transport,
             limits=httpx.Limits(max_connections=config.max_concurrency * 2,
                                 max_keepalive_connections=config.max_concurrency),
         )
@@ -124,10 +130,7 @@ class _Core:
             # The same settings as the async client; at most max_concurrency exchanges at once
             # (`_direct_slots`), so the pool never makes one wait for a connection.
             self._direct_http = httpx.Client(
-                base_url=config.url,
-                timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-                verify=config.tls_verify(),
-                headers={"User-Agent": config.user_agent, "Accept": "application/json"},
+                **_client_settings(config),
                 limits=httpx.Limits(max_connections=config.max_concurrency,
                                     max_keepalive_connections=config.max_concurrency),
             )

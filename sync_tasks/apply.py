@@ -372,7 +372,7 @@ class _Pool:
 
     A single-person sync's phases hold one operation each: those run in the calling thread, so such a
     sync starts no thread (a pool per sync was a tenth of its CPU). The threads are the process's
-    (`sync_tasks.pool`), started once, not per run: the calls only wait on the bridge's own event loop."""
+    (`sync_tasks.pool`), started once, not per run: the calls mostly wait on Rocket.Chat."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers

@@ -1,8 +1,9 @@
 """This process's worker threads for the engine's concurrent calls (reads of a batch's people, a phase's
 writes): made once per process and size, kept between runs, rebuilt in a forked child.
 
-A pool per pass started and joined its threads every time, for calls that only wait on the bridge's own
-event loop: on a worker that runs passes of a few people all day, that was CPU for nothing."""
+A pool per pass started and joined its threads every time, for calls that mostly wait on Rocket.Chat
+(each thread makes its own exchange: bridge/direct.py): on a worker that runs passes of a few people
+all day, that was CPU for nothing."""
 from __future__ import annotations
 
 import os
