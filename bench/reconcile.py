@@ -262,6 +262,31 @@ class SitePeople:
     def __iter__(self) -> Any:
         return (self.person(i) for i in range(1, self.n + 1))
 
+    # sync_tasks.paged.LinkedPeople: the site's link index and its people looked up by linked account,
+    # as a site answers them from its tables (django_hooks.people.SiteDirectory)
+    def _linked(self, i: int) -> bool:
+        return i in self.links or self.drifts.get(i) != "missing"
+
+    def linked_account_ids(self) -> Any:
+        return (self.links[i].rc_user_id if i in self.links else uid(i)
+                for i in range(1, self.n + 1) if self._linked(i))
+
+    def people_linked_to(self, user_ids: Any) -> Any:
+        made = self.__dict__.get("_made")
+        if made is None:
+            made = self._made = {link.rc_user_id: i for i, link in self.links.items()}
+        for account in user_ids:
+            i = made.get(account)
+            if i is None and account.startswith("U") and account[1:].isdigit():
+                i = int(account[1:])
+                if i in self.links or not 1 <= i <= self.n or not self._linked(i):
+                    i = None
+            if i is not None:
+                yield self.person(i)
+
+    def unlinked_people(self) -> Any:
+        return (self.person(i) for i in range(1, self.n + 1) if not self._linked(i))
+
     def relinked(self, report: Any) -> "SitePeople":
         """The people with the links a run created (accounts rcsync made for people without one)."""
         from sync_tasks.person import AccountLink

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from django.contrib.auth import get_user_model
 
@@ -161,6 +161,55 @@ class SiteDirectory:
 
     def __iter__(self) -> Iterator[SitePerson]:
         return iter_people(self.chunk)
+
+    # sync_tasks.paged.LinkedPeople: a full reconcile plans a page of Rocket.Chat accounts at a time
+    # with the people linked to them, so it never holds every account (or every person) at once.
+    def linked_account_ids(self) -> Iterator[str]:
+        """Every link that names an account; each is one person (its user's, or a deleted user's, as
+        :func:`iter_people` pairs them)."""
+        return (AccountLink.objects.exclude(rc_user_id="").order_by()
+                .values_list("rc_user_id", flat=True).iterator(chunk_size=self.chunk))
+
+    def people_linked_to(self, user_ids: Sequence[str]) -> Iterator[SitePerson]:
+        """The people linked to these accounts: three queries (links, users with their groups, the
+        verified addresses) for a page of accounts."""
+        links = {link.user_key: link for link in AccountLink.objects.filter(rc_user_id__in=list(user_ids))}
+        if not links:
+            return
+        User = get_user_model()
+        pks = _primary_keys(User, links)
+        users = list(_users().filter(pk__in=list(pks))) if pks else []
+        verifier = EmailVerifier(engine_config().identity)
+        verifier.prefetch(users)
+        role_attribute = role_attribute_name()
+        alive = set()
+        for user in users:
+            key = str(user.pk)
+            alive.add(key)
+            yield person_from_user(user, links.get(key), role_attribute, verifier)
+        for key, link in links.items():
+            if key not in alive:
+                yield deleted_person(link)
+
+    def unlinked_people(self) -> Iterator[SitePerson]:
+        """The users whose link names no account (or who have none), a chunk at a time: their keys
+        first, then only those users in full."""
+        User = get_user_model()
+        role_attribute = role_attribute_name()
+        verifier = EmailVerifier(engine_config().identity)
+        for pks in chunked(User._default_manager.order_by("pk").values_list("pk", flat=True)
+                           .iterator(chunk_size=self.chunk), self.chunk):
+            keys = {str(pk): pk for pk in pks}
+            linked = set(AccountLink.objects.filter(user_key__in=list(keys)).exclude(rc_user_id="")
+                         .values_list("user_key", flat=True))
+            lonely = [pk for key, pk in keys.items() if key not in linked]
+            if not lonely:
+                continue
+            users = list(_users().filter(pk__in=lonely).order_by("pk"))
+            links = {link.user_key: link for link in AccountLink.objects.filter(user_key__in=[str(u.pk) for u in users])}
+            verifier.prefetch(users)
+            for user in users:
+                yield person_from_user(user, links.get(str(user.pk)), role_attribute, verifier)
 
     def load(self, keys: Iterable[str]) -> None:
         """Bring in what storing these people's links needs (their username and whether they want an

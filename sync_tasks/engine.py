@@ -29,6 +29,7 @@ destructive operations for review; the others were applied).
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -38,6 +39,7 @@ from .bound import Key, beyond, beyond_reason
 from .config import SyncConfig
 from .decide import Decision, Desired, desire_all, plan_prepared, prepare
 from .observe import Observation, observe_all, observe_people, reveal_memberships
+from .paged import Fallback, LinkedPeople, observe_and_plan
 from .ops import (AddRole, AddRoomRole, CreateUser, InviteToRoom, KickFromRoom, Operation, RemoveRole, RemoveRoomRole,
                   is_destructive)
 from .ops import op_kind as op_kind_of
@@ -48,6 +50,8 @@ from .safety import Admit, SafetyVerdict, check_safety
 from .state import ObservedAccount
 from .stream import Streamed, plan_streamed
 from .workspace import effective_sso, read_settings, setting_ids_to_read
+
+log = logging.getLogger("rcsync.engine")
 
 __all__ = ["Claimed", "note_claimed", "PersonResult", "SyncReport", "refresh", "sync_people", "reconcile_all"]
 
@@ -81,6 +85,7 @@ class SyncReport:
     revealed: int = 0  # per-user reads (users.info) a full reconcile spent on accounts to reactivate
     beyond_preview: tuple[Key, ...] = ()  # a bounded (forced) run stopped: what its preview did not show
     held: tuple[Operation, ...] = ()  # destructive operations the window guard held back (not applied)
+    paged: bool = False  # a full reconcile planned a page of accounts at a time (sync_tasks.paged)
 
     def result_for(self, site_id: str) -> PersonResult | None:
         for r in self.results:
@@ -103,6 +108,7 @@ class SyncReport:
             "safety_reason": self.safety_reason, "unmanaged_accounts": len(self.unmanaged),
             "problems": list(self.problems), "reads": self.reads, "writes": self.writes,
             "seconds": round(self.seconds, 3), "revealed": self.revealed, "held": len(self.held),
+            "paged": self.paged,
             # each workspace setting the plan changes, secret values masked (SetSetting.describe)
             "settings": [op.describe() for op in self.plan if op.kind == "set_setting"],
             "oauth_services": [op.name for op in self.plan if op.kind == "add_oauth_service"],
@@ -194,7 +200,7 @@ def _count(outcomes: Iterable[OperationOutcome], ok: bool) -> dict[str, int]:
 def _execute(mode: str, plan: Streamed, client: Any, config: SyncConfig, obs: Observation, started: float,
              calls_before: int | None, *, dry_run: bool, force: bool, on_operation: OnOperation | None,
              on_progress: OnProgress | None, revealed: int = 0, bound: frozenset[Key] | None = None,
-             admit: Admit | None = None) -> SyncReport:
+             admit: Admit | None = None, paged: bool = False) -> SyncReport:
     calls_after_read = _calls(client)
     verdict = check_safety(plan.ops, plan.accounts_managed, config.safety, force=force)
     extra = beyond(plan.ops, bound) if bound is not None else []
@@ -232,7 +238,7 @@ def _execute(mode: str, plan: Streamed, client: Any, config: SyncConfig, obs: Ob
         reads=None if calls_before is None or calls_after_read is None else calls_after_read - calls_before,
         writes=None if calls_after_read is None or calls_end is None else calls_end - calls_after_read,
         seconds=time.monotonic() - started, revealed=revealed, beyond_preview=tuple(extra),
-        held=() if stopped else held)
+        held=() if stopped else held, paged=paged)
 
 
 def _observe_workspace(client: Any, config: SyncConfig, obs: Observation, *, declared: bool) -> None:
@@ -420,10 +426,38 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
     people on demand keeps memory to Rocket.Chat's accounts plus one result per person; it is iterated
     a second time only if two records share a site id or an account (and Rocket.Chat is then read
     again: the streamed pass slimmed the accounts it had settled). A one-shot iterator is listed
-    first (it cannot be iterated twice)."""
+    first (it cannot be iterated twice).
+
+    A ``people`` that also answers :class:`~sync_tasks.paged.LinkedPeople` (the site's link index and its
+    people looked up by account) is planned a page of accounts at a time instead, keeping neither all
+    accounts nor all people (``report.paged``); it falls back to the above when that cannot give the same
+    answer (:class:`~sync_tasks.paged.Fallback`, logged), or when ``claimed`` is given."""
     started, before = time.monotonic(), _calls(client)
     if iter(people) is people:
         people = list(people)
+    revealed = 0
+
+    def reveal_into(obs: Observation, user_ids: Sequence[str]) -> None:
+        nonlocal revealed
+        revealed += len(user_ids)
+        reveal_memberships(client, obs, user_ids)
+
+    if claimed is None and isinstance(people, LinkedPeople):
+        def read_workspace(obs: Observation) -> Ownership:
+            obs.problems.extend(_unsettled_problem(obs.state.rooms[key].name)
+                                for key in sorted(obs.state.unsettled_rooms))
+            _observe_workspace(client, config, obs, declared=True)
+            return _ownership(config, obs)
+
+        try:
+            obs, paged = observe_and_plan(people, client, config, rereads=FULL_REREADS, prepare=read_workspace,
+                                          reveal=reveal_into)
+        except Fallback as why:
+            log.info("the full reconcile is planned whole, not page by page: %s", why)
+        else:
+            return _execute("full", paged, client, config, obs, started, before, dry_run=dry_run, force=force,
+                            on_operation=on_operation, on_progress=on_progress, revealed=revealed, bound=bound,
+                            admit=admit, paged=True)
 
     def observe() -> Observation:
         obs = observe_all(client, config, rereads=FULL_REREADS)
@@ -434,12 +468,10 @@ def reconcile_all(people: Iterable[SitePerson], client: Any, config: SyncConfig,
 
     obs = observe()
     own = _ownership(config, obs)
-    revealed = slimmed = 0
+    slimmed = 0
 
     def reveal(user_ids: Sequence[str]) -> None:
-        nonlocal revealed
-        revealed += len(user_ids)
-        reveal_memberships(client, obs, user_ids)
+        reveal_into(obs, user_ids)
 
     def settle(user_ids: Sequence[str]) -> None:
         # Planned and left alone: only the account's username, email and claim matter from here on

@@ -34,7 +34,8 @@ from .state import ObservedAccount, ObservedRoom, ObservedState
 
 log = logging.getLogger("rcsync.observe")
 
-__all__ = ["ReadClient", "Observation", "observe_all", "observe_people", "reveal_memberships"]
+__all__ = ["ReadClient", "Observation", "observe_all", "observe_people", "reveal_memberships", "read_base", "read_rooms",
+           "account_from"]
 
 
 class ReadClient(Protocol):
@@ -93,7 +94,7 @@ def _intern(value: frozenset | None) -> frozenset | None:
 _TYPES = {t: t for t in ("user", "bot", "app")}
 
 
-def _account(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None,
+def account_from(user: Any, role_names: dict[str, str], rooms: frozenset[str] | None,
              room_roles: frozenset[tuple[str, str]] = frozenset(),
              role_sets: dict[tuple[str, ...], frozenset] | None = None) -> ObservedAccount:
     """``role_sets``: role id tuple -> names, for one bulk read: a million accounts hold a handful of
@@ -155,7 +156,7 @@ def _resolve_rooms(client: ReadClient, config: SyncConfig, obs: Observation) -> 
     return rooms
 
 
-def _base(client: ReadClient, config: SyncConfig, complete: bool) -> tuple[Observation, dict[str, str]]:
+def read_base(client: ReadClient, config: SyncConfig, complete: bool) -> tuple[Observation, dict[str, str]]:
     me = client.me()
     roles = client.list_roles()
     role_names = {r.id: r.name for r in roles}
@@ -177,17 +178,60 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
     until one read is a snapshot; a member seen by any read counts. A room that never settles is
     named in ``ObservedState.unsettled_rooms``: who was not seen in it may still be a member.
     """
-    obs, role_names = _base(client, config, complete=True)
+    obs, role_names = read_base(client, config, complete=True)
     page = config.batch.page_size
     unpaged = config.batch.unpaged_reads  # count=0, one request per listing (docs/settings.md, BATCH)
     members: dict[str, frozenset[str]] = {}
+    room_roles = read_rooms(client, obs, page, unpaged, rereads, members)
+    users = obs.state.accounts
+    roles_missing = False
+    empty: frozenset = frozenset()
+    role_sets: dict[tuple[str, ...], frozenset] = {}
+    listing = Listing()
+    for u in client.iter_users(page_size=page, prefetch=True, unpaged=unpaged, listing=listing):  # the whole listing
+        if u.id in users:  # read twice (the list moved under the offset): its memberships went with the first
+            listing.duplicates += 1
+            continue
+        if u.type not in ("user", "bot", "app"):
+            continue
+        if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
+            roles_missing = True
+        users[u.id] = account_from(u, role_names, members.pop(u.id, empty) if u.active else None,
+                               room_roles.pop(u.id, empty), role_sets)
+    if roles_missing:
+        # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles,
+        # and the privileged and bot ones the adoption guard must see (sync_tasks.adoption).
+        holders: dict[str, set[str]] = {}
+        for name in sorted(set(config.managed_roles) | config.identity.privileged_roles | BOT_ROLES):
+            if name in obs.state.roles:
+                for u in client.iter_users_in_role(obs.state.roles[name], page_size=page):
+                    holders.setdefault(u.id, set()).add(name)
+        for uid, names in holders.items():
+            if uid in users:
+                users[uid] = replace(users[uid], roles=_intern(users[uid].roles | names))  # type: ignore[arg-type]
+    if listing.changed:
+        log.info("the accounts changed while users.list was read")
+    obs.state = replace(obs.state, users_unsettled=listing.changed)
+    return obs
+
+
+def read_rooms(client: ReadClient, obs: Observation, page: int, unpaged: bool, rereads: int,
+               members: dict[str, frozenset[str]],
+               linked: dict[str, frozenset[str]] | None = None) -> dict[str, frozenset[tuple[str, str]]]:
+    """Read the member pages and room roles of every managed room of ``obs`` into ``members`` (account
+    id -> room keys) and return the room roles (account id -> (room key, role) pairs). Rooms that
+    cannot be read are dropped from ``obs`` (named in its problems); rooms whose members moved while
+    they were read, ``rereads`` times over, go to ``ObservedState.unsettled_rooms``.
+
+    ``linked``: the run's link index (:mod:`sync_tasks.paged`), account id -> room keys for the
+    accounts site people are linked to; their memberships go there, everyone else's to ``members``."""
     room_roles: dict[str, frozenset[tuple[str, str]]] = {}
     unsettled: set[str] = set()
     for key, room in sorted(obs.rc_rooms.items()):
         try:
-            changed = _read_members(client, room, key, page, members, unpaged).changed
+            changed = _read_members(client, room, key, page, members, unpaged, linked).changed
             for _ in range(rereads if changed else 0):
-                changed = _read_members_again(client, room, key, page, members, unpaged).changed
+                changed = _read_members_again(client, room, key, page, members, unpaged, linked).changed
                 if not changed:
                     break
             if changed:
@@ -203,59 +247,34 @@ def observe_all(client: ReadClient, config: SyncConfig, *, rereads: int = 0) -> 
             obs.problems.append(obs.unreadable_rooms[key])
             obs.state.rooms.pop(key, None)
             unsettled.discard(key)
-            for uid in list(members):
-                members[uid] = _intern(members[uid] - {key})  # type: ignore[assignment]
+            for held in (members, linked or {}):
+                for uid in [uid for uid, keys in held.items() if key in keys]:
+                    held[uid] = _intern(held[uid] - {key})  # type: ignore[assignment]
             for uid in list(room_roles):
                 room_roles[uid] = _intern(frozenset(p for p in room_roles[uid] if p[0] != key))  # type: ignore[assignment]
-    users = obs.state.accounts
-    roles_missing = False
-    empty: frozenset = frozenset()
-    role_sets: dict[tuple[str, ...], frozenset] = {}
-    listing = Listing()
-    for u in client.iter_users(page_size=page, prefetch=True, unpaged=unpaged, listing=listing):  # the whole listing
-        if u.id in users:  # read twice (the list moved under the offset): its memberships went with the first
-            listing.duplicates += 1
-            continue
-        if u.type not in ("user", "bot", "app"):
-            continue
-        if "roles" not in (getattr(u, "raw", None) or {"roles": ()}):
-            roles_missing = True
-        users[u.id] = _account(u, role_names, members.pop(u.id, empty) if u.active else None,
-                               room_roles.pop(u.id, empty), role_sets)
-    if roles_missing:
-        # users.list without roles: the caller lacks view-full-other-user-info. Page the managed roles,
-        # and the privileged and bot ones the adoption guard must see (sync_tasks.adoption).
-        holders: dict[str, set[str]] = {}
-        for name in sorted(set(config.managed_roles) | config.identity.privileged_roles | BOT_ROLES):
-            if name in obs.state.roles:
-                for u in client.iter_users_in_role(obs.state.roles[name], page_size=page):
-                    holders.setdefault(u.id, set()).add(name)
-        for uid, names in holders.items():
-            if uid in users:
-                users[uid] = replace(users[uid], roles=_intern(users[uid].roles | names))  # type: ignore[arg-type]
-    if listing.changed:
-        log.info("the accounts changed while users.list was read")
-    obs.state = replace(obs.state, unsettled_rooms=frozenset(unsettled), users_unsettled=listing.changed)
-    return obs
+    obs.state = replace(obs.state, unsettled_rooms=frozenset(unsettled))
+    return room_roles
 
 
 def _read_members(client: ReadClient, room: Any, key: str, page: int, members: dict[str, frozenset[str]],
-                  unpaged: bool = False) -> Listing:
+                  unpaged: bool = False, linked: dict[str, frozenset[str]] | None = None) -> Listing:
     """Add the room's members to ``members`` (account id -> room keys). The returned listing says
     whether the room changed while it was paged: then a member may have been missed (see
     :class:`bridge.Listing`), and ``ObservedState.unsettled_rooms`` names the room."""
     listing = Listing()
     for m in client.iter_members(room, page_size=page, prefetch=True, unpaged=unpaged, listing=listing):
-        held = members.get(m.id)
+        into = linked if linked is not None and m.id in linked else members
+        held = into.get(m.id)
         if held is not None and key in held:
             listing.duplicates += 1  # read twice: the order moved under the offset
             continue
-        members[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
+        into[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
     return listing
 
 
 def _read_members_again(client: ReadClient, room: Any, key: str, page: int,
-                        members: dict[str, frozenset[str]], unpaged: bool = False) -> Listing:
+                        members: dict[str, frozenset[str]], unpaged: bool = False,
+                        linked: dict[str, frozenset[str]] | None = None) -> Listing:
     """As :func:`_read_members`, over members already holding ``key`` from an earlier read: this
     read's own duplicates are told apart by the ids it saw (a rare path, so the set is affordable)."""
     listing, seen = Listing(), set()
@@ -264,9 +283,10 @@ def _read_members_again(client: ReadClient, room: Any, key: str, page: int,
             listing.duplicates += 1
             continue
         seen.add(m.id)
-        held = members.get(m.id)
+        into = linked if linked is not None and m.id in linked else members
+        held = into.get(m.id)
         if held is None or key not in held:
-            members[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
+            into[m.id] = _intern((held or frozenset()) | {key})  # type: ignore[assignment]
     return listing
 
 
@@ -284,7 +304,7 @@ def _from_info(user: Any, obs: Observation, role_names: dict[str, str]) -> Obser
         rooms.add(key)
         room_roles.update((key, role) for role in r.roles)
     # users.info lists subscriptions whatever the active flag, so membership is known here.
-    return _account(user, role_names, frozenset(rooms) if user.rooms is not None else None, frozenset(room_roles))
+    return account_from(user, role_names, frozenset(rooms) if user.rooms is not None else None, frozenset(room_roles))
 
 
 def _managed_name(obs: Observation, name: str) -> bool:
@@ -351,7 +371,7 @@ def observe_people(client: ReadClient, config: SyncConfig, desired: Desired | It
     """
     if not isinstance(desired, Desired):
         desired = desire_all(desired, config)
-    obs, role_names = _base(client, config, complete=False)
+    obs, role_names = read_base(client, config, complete=False)
     accounts = obs.state.accounts
     linked = _linked_infos(client, [p.link.rc_user_id for p, _ in desired.pairs if p.link is not None],
                            config.batch.concurrency)

@@ -34,7 +34,7 @@ from .results import PersonResult, QuietResults, planned_status
 from .state import ObservedAccount, ObservedState
 from .target import Target
 
-__all__ = ["Streamed", "plan_streamed", "PAGE"]
+__all__ = ["Streamed", "plan_streamed", "settled_account", "PAGE"]
 
 #: Settled people planned per call of the planner (bounds the transient (desired, target) objects).
 PAGE = 1000
@@ -59,7 +59,7 @@ class Streamed:
         return len(self.quiet) + sum(1 for t in self.targets if t.user_id)
 
 
-def _settled_account(person: SitePerson, want: DesiredAccount, observed: ObservedState) -> ObservedAccount | None:
+def settled_account(person: SitePerson, want: DesiredAccount, observed: ObservedState) -> ObservedAccount | None:
     """The account of a person whose plan depends on nobody else (see the module docstring), or None."""
     link = person.link
     acct = observed.accounts.get(link.rc_user_id) if link is not None else None
@@ -128,7 +128,7 @@ def plan_streamed(people: Iterable[SitePerson], observed: ObservedState, config:
                 return None  # two records, one site id: matching decides for both
             ordered = False
         last = key
-        acct = _settled_account(person, want, observed)
+        acct = settled_account(person, want, observed)
         if acct is None:
             rest.append((person, want))
             continue

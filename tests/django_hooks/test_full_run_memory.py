@@ -68,3 +68,27 @@ def test_links_are_stored_a_chunk_of_people_at_a_time(stand_in, monkeypatch):
                for key, link in stored.items())
     # The audit rows name each person by their site username (looked up per person worked on).
     assert {op.username for op in run.operations.exclude(user_key="")} == {u.username for u in User.objects.all()}
+
+
+def test_the_directory_answers_everyone_once_by_their_account_or_as_unlinked():
+    """What the page-driven reconcile asks the site (sync_tasks.paged.LinkedPeople) gives the very people
+    iter_people lists: linked ones (a deleted user's kept link and a re-used key included) by account,
+    the others as unlinked, each once."""
+    users = _site(7, deleted=2)
+    for u in users[:4]:
+        AccountLink.objects.create(user_key=str(u.pk), user=u, rc_user_id=f"R{u.pk:016d}", rc_username=u.username,
+                                   site_username=u.username, status="synced")
+    AccountLink.objects.create(user_key=str(users[4].pk), user=users[4], rc_user_id="", status="pending")
+    reused = User.objects.create_user("chunk-reused", "reused@example.org", "pw")
+    AccountLink.objects.filter(user_key="gone-1").update(user_key=str(reused.pk))
+    directory = SiteDirectory(chunk=3)
+    ids = list(directory.linked_account_ids())
+    assert len(ids) == len(set(ids)) == 4 + 2
+    by_account = list(directory.people_linked_to(ids[:3])) + list(directory.people_linked_to(ids[3:] + ["NOBODY"]))
+    unlinked = list(directory.unlinked_people())
+    assert sorted(p.link.rc_user_id for p in by_account) == sorted(ids)
+    assert all(p.link is None for p in unlinked) and len(unlinked) == 3  # users[4] (empty link), [5], [6]
+    everyone = sorted(by_account + unlinked, key=lambda p: p.site_id)
+    assert everyone == sorted(iter_people(chunk=3), key=lambda p: p.site_id)
+    assert [p.site_id for p in by_account if p.deleted] == ["gone-0"]
+    assert next(p for p in by_account if p.site_id == str(reused.pk)).link.rc_user_id == "GONE0000000000001"
