@@ -1,6 +1,10 @@
 """Benchmark: full reconciliation against the stand-in Rocket.Chat, compared with a naive peer approach.
 
-    .venv/bin/python bench/reconcile.py --users 10000 --drift 0.1 [--unpaged-reads]
+    .venv/bin/python bench/reconcile.py --users 10000 --drift 0.1 [--unpaged-reads] [--whole]
+
+The site people answer the engine's link index (``sync_tasks.paged.LinkedPeople``), as the Django side's
+do, so the run is planned a page of accounts at a time; ``--whole`` passes them as a plain iterable
+instead (planned in site order with every account held: the memory the paged plan saves).
 
 Builds N site people and a Rocket.Chat state in which a fraction D of them has drifted (missing
 accounts, extra or missing room memberships, extra or missing roles and room roles, stale active flags
@@ -387,8 +391,19 @@ def naive_sync(url: str, people: list[Any], config: Any) -> int:
 
 
 # ----------------------------------------------------------------------------------------- main
+class Whole:
+    """The site people as a plain iterable: without the link index, the engine plans them in site order
+    against every account held at once (the streamed reconcile; ``--whole``, for comparison)."""
+
+    def __init__(self, people: SitePeople) -> None:
+        self.people = people
+
+    def __iter__(self) -> Any:
+        return iter(self.people)
+
+
 def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive: bool = True,
-        log: Any = None, unpaged: bool = False) -> dict[str, Any]:
+        log: Any = None, unpaged: bool = False, whole: bool = False) -> dict[str, Any]:
     from sync_tasks.config import load_config
     from sync_tasks.engine import reconcile_all
 
@@ -406,18 +421,20 @@ def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive
     server = Server(users, drifts)
     say(f"stand-in ready in {time.monotonic() - t0:.1f} s at {server.url}")
     people = SitePeople(users, drifts)
+    site: Any = Whole(people) if whole else people
     client = client_for(server.url)
     try:
-        dry = reconcile_all(people, client, config, dry_run=True).summary()  # keep summaries only:
+        dry = reconcile_all(site, client, config, dry_run=True).summary()  # keep summaries only:
         say(f"dry-run: {dry}")  # a 100k-person report is tens of MB
         cpu0, t1 = time.process_time(), time.monotonic()
-        report = reconcile_all(people, client, config)
+        report = reconcile_all(site, client, config)
         seconds, engine_cpu = time.monotonic() - t1, time.process_time() - cpu0
         people = people.relinked(report)
+        site = Whole(people) if whole else people
         real = report.summary()
         del report
         say(f"reconcile: {real}")
-        second = reconcile_all(people, client, config).summary()
+        second = reconcile_all(site, client, config).summary()
         say(f"second run: {second}")
     finally:
         client.close()
@@ -430,7 +447,7 @@ def run(users: int, drift: float, seed: int = 1, naive_sample: int = 2000, naive
         "engine_cpu_seconds": round(engine_cpu, 2), "stopped_by_safety": real["stopped_by_safety"],
         "reveal_reads": real["revealed"], "reads_within_bound": (real["reads"] or 0) <= bound,
         "bulk_reads_within_bound": (real["reads"] or 0) - real["revealed"] <= bound,
-        "unpaged_reads": unpaged,
+        "unpaged_reads": unpaged, "paged": real["paged"],
     }
     naive_calls = naive_seconds = None
     if naive:
@@ -468,11 +485,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--unpaged-reads", action="store_true",
                     help="read users.list and the member lists with one count=0 request each (BATCH.unpaged_reads)")
+    ap.add_argument("--whole", action="store_true",
+                    help="pass the people without their link index: planned in site order, every account held")
     args = ap.parse_args(argv)
     if args.users < 2 or not 0 <= args.drift <= 1:
         ap.error("--users must be >= 2 and --drift within [0, 1]")
     result = run(args.users, args.drift, args.seed, args.naive_sample, not args.no_naive, log=sys.stderr,
-                 unpaged=args.unpaged_reads)
+                 unpaged=args.unpaged_reads, whole=args.whole)
     keys = ["users", "drift", "reads", "writes", "expected_writes", "second_run_writes", "naive_calls", "call_ratio",
             "seconds", "naive_seconds", "peak_rss_mb"]
     print(json.dumps({k: v for k, v in result.items() if k not in keys}, sort_keys=True))
