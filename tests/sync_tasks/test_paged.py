@@ -135,3 +135,14 @@ def test_a_site_that_breaks_the_contract_is_planned_whole(settled, rc_client):
     _same(whole, paged)
     with pytest.raises(Fallback, match="more than once"):
         observe_and_plan(_Twice(settled), rc_client, CONFIG, rereads=1, prepare=_own, reveal=lambda o, i: None)
+
+
+def test_a_service_account_that_cannot_see_roles_is_planned_whole(settled, rc_server, rc_client, caplog):
+    """users.list without roles (no view-full-other-user-info, fake_rocketchat/rest/users.py as upstream's
+    users.list): the roles come from roles.getUsersInRole after the listing, so no page can be planned."""
+    rc_server.state.update_permissions([("view-full-other-user-info", [])])
+    whole = reconcile_all(settled, rc_client, CONFIG, dry_run=True)
+    with caplog.at_level(logging.INFO, logger="rcsync.engine"):
+        paged = reconcile_all(PeopleByLink(settled), rc_client, CONFIG, dry_run=True)
+    assert not paged.paged and "carries no roles" in caplog.text
+    _same(whole, paged)
