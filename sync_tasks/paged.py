@@ -41,7 +41,7 @@ from .plan import Ownership, accounts_to_confirm, memberships_to_reveal, plan_ch
 from .policy import DesiredAccount
 from .results import QuietResults, planned_status
 from .state import ObservedAccount
-from .stream import PAGE, Streamed, settled_account
+from .stream import Streamed, settled_account
 from .target import Target
 
 log = logging.getLogger("rcsync.paged")
@@ -152,15 +152,21 @@ class _Run:
 
 def observe_and_plan(site: LinkedPeople, client: Any, config: SyncConfig, *, rereads: int,
                      prepare: Callable[[Observation], Ownership],
-                     reveal: Callable[[Observation, Sequence[str]], Any], page: int = PAGE) -> tuple[Observation, Streamed]:
+                     reveal: Callable[[Observation, Sequence[str]], Any], page: int | None = None) -> tuple[Observation, Streamed]:
     """Read Rocket.Chat and plan every site person, a page of accounts at a time (module docstring).
 
     ``prepare(obs)`` runs once the rooms are read and before any account is planned (the engine reads
     the workspace settings there) and gives the run's ownership. ``reveal(obs, user_ids)`` reads the
     memberships of accounts the bulk read could not see into ``obs``. Raises :class:`Fallback` when
-    the run must be planned whole; nothing has been written then."""
+    the run must be planned whole; nothing has been written then.
+
+    ``page``: accounts planned together, by default a ``users.list`` page (``BATCH.page_size``). The
+    bridge asks for the next page when one arrives (read-ahead); planning every tenth page ten pages'
+    worth at once left Rocket.Chat idle meanwhile (a million accounts: 232 s against 85 s in site
+    order), while a page planned as it comes overlaps the server's time for the next."""
     obs, role_names = read_base(client, config, complete=True)
     batch = config.batch
+    page = page or batch.page_size
     linked: dict[str, frozenset[str]] = {}
     empty: frozenset = frozenset()
     for uid in site.linked_account_ids():
