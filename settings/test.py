@@ -46,6 +46,8 @@ RCSYNC = {
         # A test on a shared broker without a vhost of its own uses a queue of its own.
         "QUEUE": os.environ.get("RCSYNC_QUEUE", "rcsync"),
         "BATCH_SIZE": int(os.environ.get("RCSYNC_BATCH_SIZE", "5000")),
+        # A test of the listener's reconnect shortens it, so the second catch-up is not owed for ten minutes.
+        "DRIFT_CATCH_UP_WINDOW": float(os.environ.get("RCSYNC_DRIFT_CATCH_UP_WINDOW", "600")),
     },
     # The safety window's defaults, unless a benchmark that churns on purpose (bench/faults.py) lifts them.
     "SAFETY": {
