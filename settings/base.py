@@ -155,6 +155,10 @@ LOGGING = {
     "loggers": {
         "rcsync": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
         "django_hooks": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
+        # httpx logs every request's full URL at INFO, and a Celery worker started with `-l INFO` lets INFO
+        # through the root: usernames and emails in the query strings of lookups (users.info?username=...).
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
         # Django's own console handler (DEBUG only) would print its lines a second time through the root
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

@@ -71,6 +71,8 @@ def test_user_lifecycle_roles_groups_and_vip_request(stand_in, worker) -> None:
     assert stand_in.user("lena") is not None  # deactivated, not deleted (DEPROVISION default)
     for secret in stand_in.secrets:  # the service account's password and TOTP secret never reach a log
         assert secret not in worker.log()
+    # Nor do the usernames and emails in lookups' query strings (httpx's own INFO line per request).
+    assert "users.info" not in worker.log() and "lena" not in worker.log()
 
 
 def test_rolled_back_change_reaches_nobody(stand_in, worker) -> None:

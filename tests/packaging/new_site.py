@@ -107,6 +107,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": _PREFIX, "visibility_time
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}
 RCSYNC = {
     "SERVER": {"url": _os.environ["RCSYNC_RC_URL"]},
     "TASKS": {"REDIS_URL": _REDIS, "REDIS_KEY_PREFIX": _PREFIX, "RELAY_INTERVAL": 5},
