@@ -49,7 +49,8 @@ class _Renewer:
     """One daemon thread per process renews every lock this process holds, each every ttl/3.
 
     A thread per held lock cost a thread start and join on every single-person sync; one shared thread
-    costs nothing while no lock is due. Rebuilt after a fork (Celery prefork children).
+    costs a wake-up per third of a TTL, and taking a lock wakes it only when that lock is due before the
+    thread's next wake-up. Rebuilt after a fork (Celery prefork children).
     """
 
     def __init__(self) -> None:
@@ -58,6 +59,8 @@ class _Renewer:
         self._next_token = 0
         self._pid = -1
         self._thread: threading.Thread | None = None
+        self._wakes_at = 0.0  # when the thread's wait ends (monotonic): an add due later need not wake it
+        self._idle = 10.0  # s: the wait with nothing held, a third of the last lock's TTL
 
     def add(self, lock: Lock, name: str, ttl: float) -> int:
         with self._cond:
@@ -67,8 +70,14 @@ class _Renewer:
                 self._thread = threading.Thread(target=self._run, name="rcsync-lock-renewer", daemon=True)
                 self._thread.start()
             self._next_token += 1
-            self._held[self._next_token] = (lock, name, ttl, time.monotonic() + ttl / 3)
-            self._cond.notify()
+            due = time.monotonic() + ttl / 3
+            self._held[self._next_token] = (lock, name, ttl, due)
+            self._idle = ttl / 3
+            # The thread wakes by itself before this is due (it waits at most a third of a TTL, even with
+            # nothing held): waking it now only for a lock due sooner spares a thread switch per lone sync,
+            # whose lock is released long before it is due.
+            if due < self._wakes_at:
+                self._cond.notify()
             return self._next_token
 
     def remove(self, token: int) -> None:
@@ -81,8 +90,9 @@ class _Renewer:
                 now = time.monotonic()
                 due = [(t, entry) for t, entry in self._held.items() if entry[3] <= now]
                 if not due:
-                    nearest = min((entry[3] for entry in self._held.values()), default=now + 60.0)
-                    self._cond.wait(max(0.0, nearest - now))
+                    self._wakes_at = min((entry[3] for entry in self._held.values()), default=now + self._idle)
+                    self._cond.wait(max(0.0, self._wakes_at - now))
+                    self._wakes_at = 0.0  # awake: every add until the next wait leaves it to this pass
                     continue
                 for t, (lock, name, ttl, _) in due:
                     self._held[t] = (lock, name, ttl, now + ttl / 3)

@@ -118,6 +118,12 @@ def sync_pending_user(user_key: str, apply: Apply | None = None, *,
     state = _pending_state(user_key)
     if state is None and not others:
         return Outcome("nothing-pending")
+    if state == PendingSync.State.RUNNING:
+        # Claimed by a running sync (in a burst, most messages find their row in someone's pass): ask
+        # who holds the lock before trying to take it, one Redis call instead of three.
+        holder = _claimed_by_holder(user_key, message_id, state)
+        if holder is not None:
+            return _covered(holder, others)
     size = hook_settings().batch_size
     batched = apply is None and size > 1 and batch.supported()
     apply = apply or _default_apply
@@ -127,18 +133,21 @@ def sync_pending_user(user_key: str, apply: Apply | None = None, *,
     except locks.LockBusy:
         holder = _claimed_by_holder(user_key, message_id, state)
         if holder is not None:
-            # The holder claimed this row and retires it only if nothing changed meanwhile, else
-            # goes round again: this message adds nothing (a burst sends thousands of them).
-            # The holder may also be dead (a killed worker's lock lives until LOCK_TTL): one message per
-            # holder looks once more after that (`_watches`), which finds nothing pending when the holder
-            # did its job, and otherwise takes this row and drains the dead pass's others with it.
-            if others or _watches(holder):
-                return Outcome("covered", retry_in=hook_settings().lock_ttl + random.uniform(0.2, 0.6),
-                               others=others)
-            return Outcome("covered")
+            return _covered(holder, others)
         # Someone is syncing this user; they re-check the row when done, but they may be
         # just releasing, so come back shortly instead of dropping the request.
         return Outcome("busy", retry_in=random.uniform(0.2, 0.6), others=others)
+
+
+def _covered(holder: str, others: bool) -> Outcome:
+    """The row is in `holder`'s sync, which retires it only if nothing changed meanwhile, else goes round
+    again: this message adds nothing (a burst sends thousands of them). The holder may also be dead (a
+    killed worker's lock lives until LOCK_TTL): one message per holder looks once more after that
+    (`_watches`), which finds nothing pending when the holder did its job, and otherwise takes this row
+    and drains the dead pass's others with it."""
+    if others or _watches(holder):
+        return Outcome("covered", retry_in=hook_settings().lock_ttl + random.uniform(0.2, 0.6), others=others)
+    return Outcome("covered")
 
 
 _PENDING_STATE = "SELECT state FROM {table} WHERE user_key = %s"
@@ -156,8 +165,9 @@ def _pending_state(user_key: str) -> str | None:
 
 def _claimed_by_holder(user_key: str, message_id: str | None, state: str | None) -> str | None:
     """The token of the holder the row is running under, or None when it is not claimed by another.
-    (The caller just found the lock taken; `state` is the row's state it read just before: a claim that
-    raced that read makes this message "busy" once, and it looks again within a second.)
+    (`state` is the row's state the caller read just before: a claim that raced that read makes this
+    message "busy" once, and it looks again within a second. None also when the lock is free: then
+    the caller tries to take it.)
 
     Not when the lock is held under this very message's id: that holder was this message's first
     delivery, killed mid-sync (a redelivery of a message still running waits as well). It must not

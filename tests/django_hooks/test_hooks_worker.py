@@ -189,6 +189,18 @@ def test_one_renewer_thread_serves_every_held_lock(redis_conn) -> None:
     assert not redis_conn.exists(a.name) and not redis_conn.exists(b.name)
 
 
+def test_a_lock_taken_without_waking_the_renewer_is_renewed_all_the_same(redis_conn) -> None:
+    """Taking a lock wakes the renewer only when that lock is due before the renewer's own next wake-up
+    (a third of the last TTL, even with nothing held): a lock due later is picked up by that wake-up."""
+    with locks.held("warm-up", ttl=0.6):
+        pass
+    time.sleep(0.3)  # nothing held: the renewer idles, for a third of that TTL
+    with locks.held("later", ttl=0.6) as lock:
+        time.sleep(1.5)  # 2.5 lifetimes: only renewal keeps it
+        assert redis_conn.exists(lock.name)
+    assert not redis_conn.exists(lock.name)
+
+
 def test_unexpected_exception_keeps_the_row_for_a_retry() -> None:
     mark_pending("14", "created")
 
