@@ -29,6 +29,7 @@ from ._wire_errors import TWO_FACTOR_CHALLENGES, error_code, error_from_ddp, err
 from .errors import OutcomeUnknown, ServerError, SessionLost, Unavailable
 from .models import Listing
 from .jsonstream import ArrayItems
+from .log_privacy import quiet_queries
 from .observe import CallObserved, CallObserver, notify, route_label
 from .pacing import LocalPacer, NullPacer, Pacer, RedisPacer, parse_rate_headers
 from .retry import RetryPolicy, classify_exception, classify_status, may_retry
@@ -117,6 +118,7 @@ class _Core:
         self.pacer = pacer
         self._retry = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_cap)
         self._sem = asyncio.Semaphore(config.max_concurrency)
+        quiet_queries(config.url)  # httpx's own line per request: no usernames or emails from query strings
         self._http = httpx.AsyncClient(
             **_client_settings(config), transport=transport,
             limits=httpx.Limits(max_connections=config.max_concurrency * 2,

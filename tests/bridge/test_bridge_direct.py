@@ -275,3 +275,27 @@ def test_a_proxy_from_the_environment_is_recognised_for_the_servers_url(monkeypa
     assert not _proxied("https://chat.example.org")
     monkeypatch.setenv("ALL_PROXY", "http://proxy.example.org:3128")
     assert _proxied("http://other.example.org")
+
+
+def test_httpx_logs_rcsyncs_requests_without_their_query_strings(totp_server, caplog):
+    """httpx's INFO line per request carries the whole URL, and a lookup's query names the person: a
+    worker at `-l INFO` whose site does not quiet httpx would log it. Requests to the server a client was
+    made for are logged without their query (bridge/log_privacy.py); direct calls log no line at all
+    (they skip `Client.send`, which writes it)."""
+    import logging
+
+    import httpx
+
+    totp_server.state.create_user("dora", email="dora@example.org")
+    elsewhere = totp_server.url.replace("127.0.0.1", "localhost")  # another origin, as far as URLs go
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        with RocketChat(make_config(totp_server)) as rc:
+            rc.login()
+            assert rc.user_info(username="dora").username == "dora"  # a direct call
+            assert "dora" in {u.username for u in rc.iter_users(page_size=1)}  # pages, on the loop
+        httpx.get(f"{elsewhere}/_fake/requests", params={"route": "users.info"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    ours = [line for line in lines if line.split()[3].startswith(totp_server.url)]
+    assert any("users.list" in line for line in ours), lines
+    assert not any("?" in line or "dora" in line for line in ours), ours
+    assert any("_fake/requests?route=users.info" in line for line in lines), lines  # not a client's server

@@ -237,7 +237,7 @@ def test_a_worker_of_the_sites_own_app_runs_the_sync_from_the_rcsync_queue(site)
     log = worker.log()
     assert "[tasks]" in log and "rcsync.sync_user" in log and "besedka.ping" in log  # one app, both sites' tasks
     assert "unregistered" not in log + generic.log()
-    assert "users.info" not in log  # docs/install.md's LOGGING: no lookup URLs at INFO
+    assert "users.info" not in log  # no lookup URL (and its username) in the log of a worker at -l INFO
     assert "rcsync.sync_user" not in generic.log().split("[tasks]")[-1].split("ready.")[-1]  # never received
 
 
