@@ -155,8 +155,8 @@ LOGGING = {
     "loggers": {
         "rcsync": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
         "django_hooks": {"level": os.environ.get("RCSYNC_LOG_LEVEL", "INFO")},
-        # httpx logs every request's full URL at INFO, and a Celery worker started with `-l INFO` lets INFO
-        # through the root: usernames and emails in the query strings of lookups (users.info?username=...).
+        # httpx logs a line per request at INFO, and a Celery worker started with `-l INFO` lets INFO through
+        # the root: a line per Rocket.Chat call (the bridge drops their query strings, bridge/log_privacy.py).
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         # Django's own console handler (DEBUG only) would print its lines a second time through the root
